@@ -1,0 +1,11 @@
+//! Integration tests of the `leadbridge` binary, driven as a user drives it: the real binary
+//! (`CARGO_BIN_EXE_leadbridge`) started as a process, and the real Salesforce clients
+//! (simple-salesforce, jsforce, installed by scripts/test.sh) run against it.
+//!
+//! Modules: `support` (process and client harness), `emulator_cli` (the binary's contract),
+//! `simple_salesforce` and `jsforce` (issue 2's conformance proof).
+
+mod emulator_cli;
+mod jsforce;
+mod simple_salesforce;
+mod support;
