@@ -169,7 +169,8 @@ const scenarios = {
     const small = await conn.query(soql, { headers: { 'Sforce-Query-Options': 'batchSize=500' } });
     return {
       totalSize: auto.totalSize,
-      first_next_is_path: firstNext !== null && firstNext.startsWith(`/services/data/v${VERSION}/query/`),
+      // jsforce makes the nextRecordsUrl path absolute against the instance URL.
+      first_next_is_path: firstNext !== null && firstNext.startsWith(`${URL}/services/data/v${VERSION}/query/`),
       page_sizes: pageSizes,
       distinct_ids: new Set(ids).size,
       auto_fetch_records: auto.records.length,
@@ -185,8 +186,8 @@ const scenarios = {
     const ids = results.map((r) => r.id);
     await conn.sobject('Lead').destroy(ids[1]);
     const live = await conn.query("SELECT Id FROM Lead WHERE Company = 'RecycleJs'");
-    const every = await conn.queryAll("SELECT Id, IsDeleted FROM Lead WHERE Company = 'RecycleJs'");
-    const deletedOnly = await conn.queryAll("SELECT Id FROM Lead WHERE Company = 'RecycleJs' AND IsDeleted = true");
+    const every = await conn.query("SELECT Id, IsDeleted FROM Lead WHERE Company = 'RecycleJs'").scanAll(true);
+    const deletedOnly = await conn.query("SELECT Id FROM Lead WHERE Company = 'RecycleJs' AND IsDeleted = true").scanAll(true);
     return {
       query_totalSize: live.totalSize,
       query_all_totalSize: every.totalSize,

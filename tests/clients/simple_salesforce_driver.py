@@ -88,12 +88,19 @@ def sf_error(err):
         out.update(code=err.code, message=err.auth_message)
     elif isinstance(err, SalesforceError):
         out["status"] = err.status
-        try:
-            body = json.loads(err.content)
-            first = body[0] if isinstance(body, list) else body
+        # The client hands over the error body already parsed (a list), or raw bytes/str.
+        body = err.content
+        if isinstance(body, (bytes, str)):
+            try:
+                body = json.loads(body)
+            except ValueError:
+                out["content"] = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+                return out
+        first = body[0] if isinstance(body, list) and body else body
+        if isinstance(first, dict):
             out.update(errorCode=first.get("errorCode"), message=first.get("message"))
-        except (ValueError, TypeError, AttributeError, IndexError):
-            out["content"] = err.content.decode("utf-8", "replace") if isinstance(err.content, bytes) else str(err.content)
+        else:
+            out["content"] = repr(body)
     return out
 
 
@@ -211,9 +218,9 @@ def scenario_query_paging(session):
     soql = f"SELECT Id, LastName, Company FROM Lead WHERE Company = '{company}'"
     first = sf.query(soql)
     everything = sf.query_all(soql)
-    pages = [p for m, p in session.log if m == "GET" and "/query" in p]
     ids = [r["Id"] for r in everything["records"]]
     more = sf.query_more(first["nextRecordsUrl"], identifier_is_url=True) if first.get("nextRecordsUrl") else {}
+    pages = [p for m, p in session.log if m == "GET" and "/query" in p]
     return {
         "first_page": {"totalSize": first["totalSize"], "done": first["done"], "records": len(first["records"]),
                        "next_is_path": str(first.get("nextRecordsUrl", "")).startswith("/services/data/v59.0/query/")},
