@@ -1,0 +1,222 @@
+//! The pure "apply": what both sides and the links become once a plan succeeded.
+//!
+//! The runtime applies plans to Salesforce and the store for real; this module does the same on
+//! in-memory [`Snapshot`]s, for the property tests and for an "after" preview. It also shows, as
+//! code, what the planner's input contract asks for ([`Snapshot::incremental_input`]).
+//!
+//! Invariant: applying only uses the plan (and the ids the caller hands out for new records):
+//! the links it stores are exactly those [`PairPlan::link_after`] returns.
+
+use crate::contact::Email;
+use crate::model::{ContactId, EMAIL_ATTRIBUTE, OrgRecord, OurContact, SObject, SyncedLink};
+use crate::plan::{LinkChange, PairPlan, Plan, SyncInput, WriteOp, WrittenValue};
+use std::collections::{BTreeMap, BTreeSet};
+use time::OffsetDateTime;
+
+/// Hands out ids for the records a plan creates.
+pub trait NewIds {
+    /// Id of our new contact created from org record `from_org`.
+    fn contact_id(&mut self, from_org: &str) -> ContactId;
+    /// Id of the new Lead created from our contact `from`.
+    fn lead_id(&mut self, from: &ContactId) -> String;
+}
+
+/// Both sides and the links, in memory.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub contacts: BTreeMap<ContactId, OurContact>,
+    pub records: BTreeMap<String, OrgRecord>,
+    /// Keyed by our contact id (a contact has at most one link).
+    pub links: BTreeMap<ContactId, SyncedLink>,
+}
+
+impl Snapshot {
+    /// Everything: the input of a full resync (R-SYNC-5).
+    pub fn full_input(&self) -> SyncInput {
+        SyncInput {
+            contacts: self.contacts.values().cloned().collect(),
+            records: self.records.values().cloned().collect(),
+            links: self.links.values().cloned().collect(),
+        }
+    }
+
+    /// The input of an incremental run where `changed_contacts` and `changed_records` changed,
+    /// completed as the planner's input contract asks (see [`crate::plan`]).
+    pub fn incremental_input(
+        &self,
+        changed_contacts: &BTreeSet<ContactId>,
+        changed_records: &BTreeSet<String>,
+    ) -> SyncInput {
+        let link_by_org: BTreeMap<&str, &SyncedLink> = self
+            .links
+            .values()
+            .map(|l| (l.org_id.as_str(), l))
+            .collect();
+        let email_of_contact = |c: &OurContact| c.normalized_email();
+        let email_of_record = |r: &OrgRecord| r.normalized_email();
+        let mut contacts: BTreeSet<ContactId> = changed_contacts
+            .iter()
+            .filter(|c| self.contacts.contains_key(*c))
+            .cloned()
+            .collect();
+        let mut records: BTreeSet<String> = changed_records
+            .iter()
+            .filter(|r| self.records.contains_key(*r))
+            .cloned()
+            .collect();
+        let mut emails: BTreeSet<Email> = BTreeSet::new();
+        for id in &records {
+            let r = &self.records[id];
+            if let Some(l) = link_by_org.get(id.as_str()) {
+                contacts.insert(l.contact_id.clone());
+            }
+            if let Some(cid) = &r.converted_contact_id
+                && self.records.contains_key(cid)
+            {
+                contacts.extend(link_by_org.get(cid.as_str()).map(|l| l.contact_id.clone()));
+            }
+        }
+        // The input is closed under email: everything sharing an email with a record or contact
+        // of the input comes along, so identity and duplicate groups see the whole picture.
+        for id in &contacts {
+            emails.extend(email_of_contact(&self.contacts[id]));
+        }
+        for id in &records {
+            emails.extend(email_of_record(&self.records[id]));
+        }
+        let converted: Vec<String> = records
+            .iter()
+            .filter_map(|r| self.records[r].converted_contact_id.clone())
+            .collect();
+        records.extend(
+            converted
+                .into_iter()
+                .filter(|c| self.records.contains_key(c)),
+        );
+        for r in self.records.values() {
+            if email_of_record(r).is_some_and(|e| emails.contains(&e)) {
+                records.insert(r.id.clone());
+            }
+        }
+        for c in self.contacts.values() {
+            if email_of_contact(c).is_some_and(|e| emails.contains(&e)) {
+                contacts.insert(c.id.clone());
+            }
+        }
+        let links = self
+            .links
+            .values()
+            .filter(|l| contacts.contains(&l.contact_id) || records.contains(&l.org_id))
+            .cloned()
+            .collect();
+        SyncInput {
+            contacts: contacts.iter().map(|c| self.contacts[c].clone()).collect(),
+            records: records.iter().map(|r| self.records[r].clone()).collect(),
+            links,
+        }
+    }
+
+    /// Applies every write of `plan` as if each succeeded at `now`, and stores the links.
+    pub fn apply(&mut self, plan: &Plan, ids: &mut impl NewIds, now: OffsetDateTime) {
+        for pair in &plan.pairs {
+            self.apply_pair(pair, ids, now);
+        }
+        for group in &plan.duplicate_groups {
+            for seed in &group.seed_updates {
+                if let Some(r) = self.records.get_mut(&seed.lead_id) {
+                    write_record(r, &seed.values, now);
+                }
+            }
+        }
+    }
+
+    fn apply_pair(&mut self, pair: &PairPlan, ids: &mut impl NewIds, now: OffsetDateTime) {
+        let contact_id = match &pair.contact_id {
+            Some(c) => c.clone(),
+            None => ids.contact_id(
+                pair.org_id
+                    .as_deref()
+                    .expect("a pair has at least one side"),
+            ),
+        };
+        let org_id = match &pair.org_id {
+            Some(o) => o.clone(),
+            None => ids.lead_id(&contact_id),
+        };
+        if let Some(w) = &pair.marketing {
+            let c = match w.op {
+                WriteOp::Create => {
+                    self.contacts
+                        .entry(contact_id.clone())
+                        .or_insert_with(|| OurContact {
+                            id: contact_id.clone(),
+                            email: None,
+                            values: BTreeMap::new(),
+                            changed_at: BTreeMap::new(),
+                        })
+                }
+                WriteOp::Update => self
+                    .contacts
+                    .get_mut(&contact_id)
+                    .expect("updated contact exists"),
+            };
+            for v in &w.values {
+                if v.attribute == EMAIL_ATTRIBUTE {
+                    c.email = v.value.clone();
+                } else {
+                    match &v.value {
+                        Some(s) => c.values.insert(v.attribute.clone(), s.clone()),
+                        None => c.values.remove(&v.attribute),
+                    };
+                }
+                c.changed_at.insert(v.attribute.clone(), now);
+            }
+        }
+        if let Some(w) = &pair.crm {
+            assert_eq!(
+                pair.object,
+                SObject::Lead,
+                "the core never writes to an org Contact"
+            );
+            let r = match w.op {
+                WriteOp::Create => {
+                    self.records
+                        .entry(org_id.clone())
+                        .or_insert_with(|| OrgRecord {
+                            id: org_id.clone(),
+                            object: SObject::Lead,
+                            fields: BTreeMap::new(),
+                            last_modified: now,
+                            system_modstamp: now,
+                            created: now,
+                            is_converted: false,
+                            converted_contact_id: None,
+                        })
+                }
+                WriteOp::Update => self
+                    .records
+                    .get_mut(&org_id)
+                    .expect("updated record exists"),
+            };
+            write_record(r, &w.values, now);
+        }
+        if let LinkChange::FollowConversion { .. } = pair.link {
+            self.links.remove(&contact_id);
+        }
+        if let Some(link) = pair.link_after(contact_id.clone(), org_id, true, true) {
+            self.links.insert(contact_id, link);
+        }
+    }
+}
+
+fn write_record(r: &mut OrgRecord, values: &[WrittenValue], now: OffsetDateTime) {
+    for v in values {
+        match &v.value {
+            Some(s) => r.fields.insert(v.field.clone(), s.clone()),
+            None => r.fields.remove(&v.field),
+        };
+    }
+    debug_assert!(r.object == SObject::Lead && !r.is_converted);
+    r.last_modified = now;
+    r.system_modstamp = now;
+}

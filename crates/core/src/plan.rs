@@ -1,0 +1,1180 @@
+//! The planner: from snapshots of both sides, links and bases to a [`Plan`] (R-SYNC-1..3, R-SYNC-6).
+//!
+//! Invariants:
+//! - pure and deterministic: the same input, in any order, gives the same plan, byte for byte
+//!   once serialized;
+//! - idempotent: applying a plan and planning again with no new edit gives an empty plan;
+//! - nothing is ever written to an org Contact, nor to a converted Lead (R-SYNC-2, R-SYNC-6);
+//! - a side "changed" iff its value differs from its base; a change not in conflict always
+//!   arrives on the other side when the entry's direction allows it; a conflict is resolved by
+//!   the entry's policy and recorded;
+//! - every written value carries its provenance (side, run, rule);
+//! - work and memory are proportional to the input (the changed records), never to the base.
+//!
+//! # What the runtime must feed (the input contract)
+//! [`SyncInput`] holds only what changed, plus what identity needs:
+//! - `contacts`: our changed contacts, **and** our contact linked to each org record in
+//!   `records` (a cheap local read), **and** our contacts whose email equals that of an
+//!   unlinked org record in `records` (so an org record never creates a second contact here);
+//! - `records`: the org's changed Leads and Contacts (by `SystemModstamp`), **and** every org
+//!   Lead and Contact whose email equals that of an unlinked contact in `contacts` (an email
+//!   lookup, so an existing Lead or Contact is never duplicated), **and** the other records with
+//!   the email of a changed unlinked record (so duplicate groups are complete);
+//! - `links`: every link touching a contact or record of the input, with its bases.
+//!
+//! A linked org record that did not change may be left out: its base stands in for its values.
+//! A field without a base (new link, new mapping entry) is merged only when both sides are in
+//! the input; the full resync (R-SYNC-5) puts everything in the input.
+
+use crate::contact::Email;
+use crate::mapping::{BlankPolicy, ConflictPolicy, Mapping, MappingEntry};
+use crate::model::{
+    ContactId, EMAIL_ATTRIBUTE, FieldBase, OrgRecord, OurContact, RunId, SObject, SyncedLink, Value,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use time::OffsetDateTime;
+
+/// A side of the sync.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Side {
+    Marketing,
+    Crm,
+}
+
+/// How duplicate org records (same email) are resolved (R-SYNC-3).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DuplicateMode {
+    /// Link the first record (see [`DuplicateGroup`] for the order) and report the group.
+    #[default]
+    LinkOldest,
+    /// As `LinkOldest`, and copy the first record's mapped values onto the other Leads of the
+    /// group, as the seed describes ("the second record gets the first's data").
+    Seed,
+}
+
+/// A field Salesforce requires to create a Lead, with the user's chosen fallback (never a silent
+/// placeholder: without a fallback, the contact is skipped with the reason).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequiredField {
+    pub field: String,
+    pub fallback: Option<String>,
+}
+
+/// Settings of the planner.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanConfig {
+    pub duplicates: DuplicateMode,
+    /// Default: `LastName` and `Company`, no fallback.
+    pub lead_required: Vec<RequiredField>,
+}
+
+impl Default for PlanConfig {
+    fn default() -> Self {
+        PlanConfig {
+            duplicates: DuplicateMode::LinkOldest,
+            lead_required: ["LastName", "Company"]
+                .iter()
+                .map(|f| RequiredField {
+                    field: f.to_string(),
+                    fallback: None,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Everything the planner reads. See the module docs for what the runtime must include.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncInput {
+    pub contacts: Vec<OurContact>,
+    pub records: Vec<OrgRecord>,
+    pub links: Vec<SyncedLink>,
+}
+
+/// The rule that decided a written value: the answer to "why did this value change?".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Rule {
+    /// Only the source side changed since the last sync.
+    Propagated,
+    /// Both sides changed; the entry's policy picked the source.
+    ConflictResolved(ConflictPolicy),
+    /// Both sides changed on a one-way field: the direction's source wins.
+    DirectionSource,
+    /// First sync of this field on this link: the other side was blank, or only one way flows.
+    FirstSync,
+    /// Value of a newly created record.
+    Created,
+    /// The user's fallback for a field Salesforce requires on a new Lead.
+    RequiredFallback,
+    /// Seed-mode duplicate resolution: copied from the group's first record (R-SYNC-3).
+    DuplicateSeed,
+}
+
+/// Where a written value comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The side the value was read from (the fallback of a required field counts as ours).
+    pub side: Side,
+    pub run: RunId,
+    pub rule: Rule,
+}
+
+/// One value a plan writes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrittenValue {
+    /// Our attribute (the key on our side; `email` is the contact's email).
+    pub attribute: String,
+    /// The org field (the key on the org side).
+    pub field: String,
+    pub value: Value,
+    pub provenance: Provenance,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WriteOp {
+    Create,
+    Update,
+}
+
+/// A create or update of one record on one side.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordWrite {
+    pub op: WriteOp,
+    pub values: Vec<WrittenValue>,
+}
+
+/// What happens to the link of a pair.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LinkChange {
+    /// An existing link, kept by Id.
+    Unchanged,
+    /// A new link between two existing records, matched by email.
+    Matched,
+    /// A new link to a record this plan creates (on either side).
+    Created,
+    /// The Lead was converted: the link now points to its Contact (R-SYNC-6).
+    FollowConversion { from_lead: String },
+}
+
+/// A field changed on both sides since the last sync (or differed at the first sync).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conflict {
+    pub attribute: String,
+    pub field: String,
+    pub base: Option<FieldBase>,
+    pub ours: Value,
+    pub theirs: Value,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub ours_changed_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub theirs_changed_at: OffsetDateTime,
+    pub policy: ConflictPolicy,
+    pub winner: Side,
+}
+
+/// Everything planned for one contact ↔ org record pair.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairPlan {
+    /// `None`: this plan creates our contact (from the org record).
+    pub contact_id: Option<ContactId>,
+    /// `None`: this plan creates the Lead (from our contact).
+    pub org_id: Option<String>,
+    pub object: SObject,
+    pub link: LinkChange,
+    /// Always a Lead: nothing is ever written to an org Contact.
+    pub crm: Option<RecordWrite>,
+    pub marketing: Option<RecordWrite>,
+    pub conflicts: Vec<Conflict>,
+    /// Attributes whose blank was not propagated (never-blank-out, or an invalid email).
+    pub held_blanks: Vec<String>,
+    /// The link's bases before this plan (empty for a new link).
+    pub base_before: BTreeMap<String, FieldBase>,
+    /// The link's bases once every write of this pair succeeded.
+    pub base_after: BTreeMap<String, FieldBase>,
+}
+
+impl PairPlan {
+    /// The link to store after applying this pair: `crm_ok` / `marketing_ok` tell whether each
+    /// side's write succeeded (true when there was none). Fields of a failed update keep their
+    /// old base, so the next run tries again; a failed create leaves no link at all (`None`).
+    pub fn link_after(
+        &self,
+        contact_id: ContactId,
+        org_id: String,
+        crm_ok: bool,
+        marketing_ok: bool,
+    ) -> Option<SyncedLink> {
+        let create_failed = |w: &Option<RecordWrite>, ok: bool| {
+            w.as_ref().is_some_and(|w| w.op == WriteOp::Create && !ok)
+        };
+        if create_failed(&self.crm, crm_ok) || create_failed(&self.marketing, marketing_ok) {
+            return None;
+        }
+        let mut base = self.base_after.clone();
+        for (write, ok) in [(&self.crm, crm_ok), (&self.marketing, marketing_ok)] {
+            if let (Some(w), false) = (write, ok) {
+                for v in &w.values {
+                    match self.base_before.get(&v.attribute) {
+                        Some(b) => base.insert(v.attribute.clone(), b.clone()),
+                        None => base.remove(&v.attribute),
+                    };
+                }
+            }
+        }
+        Some(SyncedLink {
+            contact_id,
+            org_id,
+            object: self.object,
+            base,
+        })
+    }
+
+    /// True when applying the pair changes nothing anywhere (not even a base).
+    fn is_noop(&self) -> bool {
+        self.crm.is_none()
+            && self.marketing.is_none()
+            && self.conflicts.is_empty()
+            && self.link == LinkChange::Unchanged
+            && self.base_after == self.base_before
+    }
+}
+
+/// Why a record is not synced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum SkipReason {
+    #[error("no email: a record without email is never synced (R-SYNC-1)")]
+    NoEmail,
+    #[error("`{0}` is not a valid email (R-SYNC-1)")]
+    InvalidEmail(String),
+    #[error("Contact not flagged sync_to_plezi = yes (R-FIELD-2)")]
+    ContactNotFlagged,
+    #[error("converted Lead: its Contact stands for it (R-SYNC-6)")]
+    ConvertedLead { contact_id: Option<String> },
+    #[error("converted Lead whose Contact {contact_id} is already linked to contact {linked_to}")]
+    ConvertedContactLinkedElsewhere {
+        contact_id: String,
+        linked_to: ContactId,
+    },
+    #[error("another contact here has the same email ({kept} is synced)")]
+    DuplicateEmailHere { kept: ContactId },
+    #[error("duplicate of {primary} in the org (same email, R-SYNC-3)")]
+    DuplicateInOrg { primary: String },
+    #[error("the email belongs to org record {org_id}, already linked to contact {contact_id}")]
+    EmailLinkedElsewhere {
+        org_id: String,
+        contact_id: ContactId,
+    },
+    #[error(
+        "the email is an org Contact ({org_id}) not flagged for sync: no Lead is created for it"
+    )]
+    EmailIsUnflaggedContact { org_id: String },
+    #[error("Salesforce requires {field} to create a Lead, and it is blank with no fallback set")]
+    MissingRequiredField { field: String },
+    #[error("the input holds a second link for this record ({other})")]
+    ConflictingLink { other: String },
+}
+
+/// One record left out, with the reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skip {
+    pub side: Side,
+    /// Our contact id or the org record's Id.
+    pub id: String,
+    pub object: Option<SObject>,
+    pub reason: SkipReason,
+}
+
+/// One member of a duplicate group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupMember {
+    pub id: String,
+    pub object: SObject,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    pub linked_to: Option<ContactId>,
+}
+
+/// Seed mode: values copied from the first record onto another Lead of the group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeedUpdate {
+    pub lead_id: String,
+    pub values: Vec<WrittenValue>,
+}
+
+/// Org records sharing one email (R-SYNC-3), in the deterministic order: the record already
+/// linked first, then Contacts before Leads (sales owns Contacts), then `CreatedDate`, then
+/// `Id`. The first member is the one we link.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DuplicateGroup {
+    pub email: Email,
+    pub members: Vec<GroupMember>,
+    pub primary: String,
+    pub mode: DuplicateMode,
+    pub seed_updates: Vec<SeedUpdate>,
+}
+
+/// Counts for the run record and the preview (R-SYNC-7).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub crm_creates: usize,
+    pub crm_updates: usize,
+    pub marketing_creates: usize,
+    pub marketing_updates: usize,
+    pub links_matched: usize,
+    pub links_followed: usize,
+    pub conflicts: usize,
+    pub skipped: usize,
+    pub duplicate_groups: usize,
+    pub seed_updates: usize,
+}
+
+/// What a sync will do: the dry-run preview, and the runtime's work order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub run: RunId,
+    /// [`Mapping::hash`] of the mapping planned with (R-SYNC-5).
+    pub mapping_hash: String,
+    /// Sorted by (contact id, org id); pairs with nothing to do are left out.
+    pub pairs: Vec<PairPlan>,
+    pub skips: Vec<Skip>,
+    pub duplicate_groups: Vec<DuplicateGroup>,
+}
+
+impl Plan {
+    /// Nothing to write and no base or link to change (skips and groups are reports, not work).
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+            && self
+                .duplicate_groups
+                .iter()
+                .all(|g| g.seed_updates.is_empty())
+    }
+
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary {
+            skipped: self.skips.len(),
+            duplicate_groups: self.duplicate_groups.len(),
+            ..Summary::default()
+        };
+        for p in &self.pairs {
+            match p.crm.as_ref().map(|w| w.op) {
+                Some(WriteOp::Create) => s.crm_creates += 1,
+                Some(WriteOp::Update) => s.crm_updates += 1,
+                None => {}
+            }
+            match p.marketing.as_ref().map(|w| w.op) {
+                Some(WriteOp::Create) => s.marketing_creates += 1,
+                Some(WriteOp::Update) => s.marketing_updates += 1,
+                None => {}
+            }
+            match p.link {
+                LinkChange::Matched => s.links_matched += 1,
+                LinkChange::FollowConversion { .. } => s.links_followed += 1,
+                _ => {}
+            }
+            s.conflicts += p.conflicts.len();
+        }
+        s.seed_updates = self
+            .duplicate_groups
+            .iter()
+            .map(|g| g.seed_updates.len())
+            .sum();
+        s
+    }
+}
+
+struct Ctx<'a> {
+    mapping: &'a Mapping,
+    config: &'a PlanConfig,
+    run: &'a RunId,
+}
+
+impl Ctx<'_> {
+    fn prov(&self, side: Side, rule: Rule) -> Provenance {
+        Provenance {
+            side,
+            run: self.run.clone(),
+            rule,
+        }
+    }
+}
+
+/// Plans one sync run. See the module docs for the input contract.
+pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &RunId) -> Plan {
+    let ctx = Ctx {
+        mapping,
+        config,
+        run,
+    };
+    let mut pairs = Vec::new();
+    let mut skips = Vec::new();
+    let mut groups: Vec<DuplicateGroup> = Vec::new();
+    // Seed mode: (group index, first record, Leads to copy onto), resolved once every pair is
+    // planned so the copies carry the first record's values *after* this plan.
+    let mut seeds: Vec<(usize, &OrgRecord, Vec<&OrgRecord>)> = Vec::new();
+
+    let contacts: HashMap<&ContactId, &OurContact> =
+        input.contacts.iter().map(|c| (&c.id, c)).collect();
+    let records: HashMap<&str, &OrgRecord> =
+        input.records.iter().map(|r| (r.id.as_str(), r)).collect();
+
+    // Links, first come first served in a canonical order; a second link for the same contact
+    // or record is inconsistent input, reported and ignored.
+    let mut sorted_links: Vec<&SyncedLink> = input.links.iter().collect();
+    sorted_links.sort_by(|a, b| (&a.contact_id, &a.org_id).cmp(&(&b.contact_id, &b.org_id)));
+    let mut by_contact: HashMap<&ContactId, &SyncedLink> =
+        HashMap::with_capacity(sorted_links.len());
+    let mut by_org: HashMap<&str, &SyncedLink> = HashMap::with_capacity(sorted_links.len());
+    for l in sorted_links {
+        if let Some(other) = by_contact
+            .get(&l.contact_id)
+            .or_else(|| by_org.get(l.org_id.as_str()))
+        {
+            let other = format!("{} ↔ {}", other.contact_id, other.org_id);
+            skips.push(Skip {
+                side: Side::Crm,
+                id: l.org_id.clone(),
+                object: Some(l.object),
+                reason: SkipReason::ConflictingLink { other },
+            });
+            continue;
+        }
+        by_contact.insert(&l.contact_id, l);
+        by_org.insert(&l.org_id, l);
+    }
+
+    // Org record id → contact it is (or becomes) linked to, and records already handled.
+    let mut linked_org: HashMap<&str, &ContactId> =
+        by_org.iter().map(|(k, l)| (*k, &l.contact_id)).collect();
+    let mut claimed: HashSet<&str> = HashSet::new();
+    let empty = BTreeMap::new();
+
+    // 1. Linked pairs whose contact or record is in the input.
+    let mut active: Vec<&SyncedLink> = by_contact
+        .values()
+        .filter(|l| contacts.contains_key(&l.contact_id) || records.contains_key(l.org_id.as_str()))
+        .copied()
+        .collect();
+    active.sort_by(|a, b| a.contact_id.cmp(&b.contact_id));
+    for link in active {
+        let c = contacts.get(&link.contact_id).copied();
+        let r = records.get(link.org_id.as_str()).copied();
+        claimed.insert(link.org_id.as_str());
+        if let Some(c) = c
+            && let Err(reason) = email_check(c.email.as_deref())
+        {
+            skips.push(Skip {
+                side: Side::Marketing,
+                id: c.id.0.clone(),
+                object: None,
+                reason,
+            });
+            continue;
+        }
+        if let Some(r) = r {
+            if r.object == SObject::Lead && r.is_converted {
+                let Some(cid) = r.converted_contact_id.as_deref() else {
+                    skips.push(skip_record(
+                        r,
+                        SkipReason::ConvertedLead { contact_id: None },
+                    ));
+                    continue;
+                };
+                if let Some(other) = linked_org.get(cid)
+                    && **other != link.contact_id
+                {
+                    let reason = SkipReason::ConvertedContactLinkedElsewhere {
+                        contact_id: cid.to_string(),
+                        linked_to: (*other).clone(),
+                    };
+                    skips.push(skip_record(r, reason));
+                    continue;
+                }
+                linked_org.insert(cid, &link.contact_id);
+                claimed.insert(cid);
+                let cr = records.get(cid).copied();
+                let can_ours = cr
+                    .is_some_and(|cr| cr.is_flagged_for_sync() && cr.normalized_email().is_some());
+                let link_change = LinkChange::FollowConversion {
+                    from_lead: r.id.clone(),
+                };
+                let p = merge_pair(&ctx, c, cr, SObject::Contact, &empty, false, can_ours);
+                pairs.push(p.into_plan(
+                    Some(link.contact_id.clone()),
+                    Some(cid.to_string()),
+                    link_change,
+                    &empty,
+                ));
+                continue;
+            }
+            if let Err(reason) =
+                email_check(r.fields.get(crate::model::EMAIL_FIELD).map(String::as_str))
+            {
+                skips.push(skip_record(r, reason));
+                continue;
+            }
+            if !r.is_flagged_for_sync() {
+                // The flag went to no: the Contact stops flowing, nothing is deleted (R-FIELD-2).
+                skips.push(skip_record(r, SkipReason::ContactNotFlagged));
+                continue;
+            }
+        }
+        let can_crm = link.object == SObject::Lead;
+        let p = merge_pair(&ctx, c, r, link.object, &link.base, can_crm, true);
+        let plan = p.into_plan(
+            Some(link.contact_id.clone()),
+            Some(link.org_id.clone()),
+            LinkChange::Unchanged,
+            &link.base,
+        );
+        if !plan.is_noop() {
+            pairs.push(plan);
+        }
+    }
+
+    // 2. Unlinked records of both sides, grouped by email.
+    #[derive(Default)]
+    struct Group<'a> {
+        ours: Vec<&'a OurContact>,
+        org: Vec<&'a OrgRecord>,
+    }
+    let mut by_email: BTreeMap<Email, Group> = BTreeMap::new();
+    for c in &input.contacts {
+        if by_contact.contains_key(&c.id) {
+            continue;
+        }
+        match email_check(c.email.as_deref()) {
+            Ok(e) => by_email.entry(e).or_default().ours.push(c),
+            Err(reason) => skips.push(Skip {
+                side: Side::Marketing,
+                id: c.id.0.clone(),
+                object: None,
+                reason,
+            }),
+        }
+    }
+    for r in &input.records {
+        let linked = linked_org.contains_key(r.id.as_str());
+        if r.object == SObject::Lead && r.is_converted {
+            if !linked && !claimed.contains(r.id.as_str()) {
+                skips.push(skip_record(
+                    r,
+                    SkipReason::ConvertedLead {
+                        contact_id: r.converted_contact_id.clone(),
+                    },
+                ));
+            }
+            continue;
+        }
+        match email_check(r.fields.get(crate::model::EMAIL_FIELD).map(String::as_str)) {
+            Ok(e) => by_email.entry(e).or_default().org.push(r),
+            Err(reason) if !linked && !claimed.contains(r.id.as_str()) => {
+                skips.push(skip_record(r, reason))
+            }
+            Err(_) => {}
+        }
+    }
+    for (email, mut g) in by_email {
+        if g.ours.is_empty()
+            && g.org.iter().all(|r| linked_org.contains_key(r.id.as_str()))
+            && g.org.len() < 2
+        {
+            continue;
+        }
+        g.ours.sort_by(|a, b| a.id.cmp(&b.id));
+        let linked_to = |r: &OrgRecord| linked_org.get(r.id.as_str()).map(|c| (*c).clone());
+        let (mut importable, blockers): (Vec<&OrgRecord>, Vec<&OrgRecord>) =
+            g.org.iter().copied().partition(|r| r.is_flagged_for_sync());
+        importable.sort_by(|a, b| {
+            let key = |r: &OrgRecord| {
+                (
+                    linked_to(r).is_none(),
+                    r.object == SObject::Lead,
+                    r.created,
+                    r.id.clone(),
+                )
+            };
+            key(a).cmp(&key(b))
+        });
+        let primary = importable.first().copied();
+        if importable.len() > 1 {
+            let p = primary.expect("non-empty");
+            let mut seed_targets = Vec::new();
+            for r in &importable[1..] {
+                let unlinked = linked_to(r).is_none();
+                if unlinked {
+                    skips.push(skip_record(
+                        r,
+                        SkipReason::DuplicateInOrg {
+                            primary: p.id.clone(),
+                        },
+                    ));
+                }
+                if ctx.config.duplicates == DuplicateMode::Seed
+                    && unlinked
+                    && r.object == SObject::Lead
+                {
+                    seed_targets.push(*r);
+                }
+            }
+            groups.push(DuplicateGroup {
+                email: email.clone(),
+                members: importable
+                    .iter()
+                    .map(|r| GroupMember {
+                        id: r.id.clone(),
+                        object: r.object,
+                        created: r.created,
+                        linked_to: linked_to(r),
+                    })
+                    .collect(),
+                primary: p.id.clone(),
+                mode: ctx.config.duplicates,
+                seed_updates: Vec::new(),
+            });
+            if !seed_targets.is_empty() {
+                seeds.push((groups.len() - 1, p, seed_targets));
+            }
+        }
+        for extra in g.ours.iter().skip(1) {
+            let reason = SkipReason::DuplicateEmailHere {
+                kept: g.ours[0].id.clone(),
+            };
+            skips.push(Skip {
+                side: Side::Marketing,
+                id: extra.id.0.clone(),
+                object: None,
+                reason,
+            });
+        }
+        let unflagged_unlinked: Vec<&OrgRecord> = blockers
+            .iter()
+            .copied()
+            .filter(|r| linked_to(r).is_none())
+            .collect();
+        let mut blocker_used = false;
+        match (g.ours.first().copied(), primary) {
+            (Some(x), Some(p)) => match linked_to(p) {
+                Some(other) => {
+                    let reason = SkipReason::EmailLinkedElsewhere {
+                        org_id: p.id.clone(),
+                        contact_id: other,
+                    };
+                    skips.push(Skip {
+                        side: Side::Marketing,
+                        id: x.id.0.clone(),
+                        object: None,
+                        reason,
+                    });
+                }
+                None => {
+                    let merged = merge_pair(
+                        &ctx,
+                        Some(x),
+                        Some(p),
+                        p.object,
+                        &empty,
+                        p.object == SObject::Lead,
+                        true,
+                    );
+                    pairs.push(merged.into_plan(
+                        Some(x.id.clone()),
+                        Some(p.id.clone()),
+                        LinkChange::Matched,
+                        &empty,
+                    ));
+                }
+            },
+            (Some(x), None) => {
+                if let Some(b) = unflagged_unlinked.first().or(blockers.first()) {
+                    // An email that is an org Contact never spawns a new Lead.
+                    blocker_used = true;
+                    let reason = SkipReason::EmailIsUnflaggedContact {
+                        org_id: b.id.clone(),
+                    };
+                    skips.push(Skip {
+                        side: Side::Marketing,
+                        id: x.id.0.clone(),
+                        object: None,
+                        reason,
+                    });
+                } else {
+                    match create_lead(&ctx, x) {
+                        Ok(p) => pairs.push(p),
+                        Err(reason) => skips.push(Skip {
+                            side: Side::Marketing,
+                            id: x.id.0.clone(),
+                            object: None,
+                            reason,
+                        }),
+                    }
+                }
+            }
+            (None, Some(p)) if linked_to(p).is_none() => pairs.push(create_contact(&ctx, p)),
+            _ => {}
+        }
+        if !blocker_used {
+            for b in unflagged_unlinked {
+                skips.push(skip_record(b, SkipReason::ContactNotFlagged));
+            }
+        }
+    }
+
+    let planned_crm: HashMap<&str, &[WrittenValue]> = pairs
+        .iter()
+        .filter_map(|p| Some((p.org_id.as_deref()?, p.crm.as_ref()?.values.as_slice())))
+        .collect();
+    for (gi, primary, targets) in seeds {
+        let after = planned_crm
+            .get(primary.id.as_str())
+            .copied()
+            .unwrap_or_default();
+        for r in targets {
+            let values = seed_values(&ctx, primary, after, r);
+            if !values.is_empty() {
+                groups[gi].seed_updates.push(SeedUpdate {
+                    lead_id: r.id.clone(),
+                    values,
+                });
+            }
+        }
+    }
+
+    pairs.sort_by(|a, b| (&a.contact_id, &a.org_id).cmp(&(&b.contact_id, &b.org_id)));
+    skips.sort_by(|a, b| (a.side, &a.id, a.object).cmp(&(b.side, &b.id, b.object)));
+    skips.dedup();
+    Plan {
+        run: run.clone(),
+        mapping_hash: mapping.hash(),
+        pairs,
+        skips,
+        duplicate_groups: groups,
+    }
+}
+
+fn skip_record(r: &OrgRecord, reason: SkipReason) -> Skip {
+    Skip {
+        side: Side::Crm,
+        id: r.id.clone(),
+        object: Some(r.object),
+        reason,
+    }
+}
+
+fn email_check(raw: Option<&str>) -> Result<Email, SkipReason> {
+    match raw.map(str::trim) {
+        None | Some("") => Err(SkipReason::NoEmail),
+        Some(s) => Email::parse(s).map_err(|_| SkipReason::InvalidEmail(s.to_string())),
+    }
+}
+
+/// Equality as the sync sees it: emails compare normalized, everything else exactly.
+fn same(attribute: &str, a: &Value, b: &Value) -> bool {
+    if attribute == EMAIL_ATTRIBUTE {
+        let norm = |v: &Value| v.as_deref().map(|s| s.trim().to_lowercase());
+        return norm(a) == norm(b);
+    }
+    a == b
+}
+
+/// The work of one pair before it becomes a [`PairPlan`].
+struct PairWork {
+    object: SObject,
+    crm: Vec<WrittenValue>,
+    ours: Vec<WrittenValue>,
+    conflicts: Vec<Conflict>,
+    held: Vec<String>,
+    base_after: BTreeMap<String, FieldBase>,
+}
+
+impl PairWork {
+    fn into_plan(
+        self,
+        contact_id: Option<ContactId>,
+        org_id: Option<String>,
+        link: LinkChange,
+        base_before: &BTreeMap<String, FieldBase>,
+    ) -> PairPlan {
+        let op = |v: Vec<WrittenValue>, create: bool| {
+            (!v.is_empty() || create).then_some(RecordWrite {
+                op: if create {
+                    WriteOp::Create
+                } else {
+                    WriteOp::Update
+                },
+                values: v,
+            })
+        };
+        PairPlan {
+            object: self.object,
+            crm: op(self.crm, org_id.is_none()),
+            marketing: op(self.ours, contact_id.is_none()),
+            contact_id,
+            org_id,
+            link,
+            conflicts: self.conflicts,
+            held_blanks: self.held,
+            base_before: base_before.clone(),
+            base_after: self.base_after,
+        }
+    }
+}
+
+/// Where a field's winning value goes.
+enum Winner {
+    Ours(Rule),
+    Theirs(Rule),
+}
+
+/// Three-way merge of every active entry of `object` for one pair.
+fn merge_pair(
+    ctx: &Ctx,
+    contact: Option<&OurContact>,
+    record: Option<&OrgRecord>,
+    object: SObject,
+    base: &BTreeMap<String, FieldBase>,
+    can_crm: bool,
+    can_ours: bool,
+) -> PairWork {
+    let mut w = PairWork {
+        object,
+        crm: Vec::new(),
+        ours: Vec::new(),
+        conflicts: Vec::new(),
+        held: Vec::new(),
+        base_after: base.clone(),
+    };
+    for e in ctx.mapping.active_entries(object) {
+        let attr = e.attribute.as_str();
+        let b = base.get(attr);
+        let ours = match (contact, b) {
+            (Some(c), _) => c.value(attr),
+            (None, Some(b)) => b.ours.clone(),
+            (None, None) => continue,
+        };
+        let theirs = match (record, b) {
+            (Some(r), _) => r.value(&e.field),
+            (None, Some(b)) => b.theirs.clone(),
+            (None, None) => continue,
+        };
+        let dir = e.effective_direction();
+        let to_crm = dir.to_crm() && can_crm;
+        let to_ours = dir.to_marketing() && can_ours;
+        let in_sync = same(attr, &e.to_crm(&ours), &theirs);
+        let ours_time = contact.and_then(|c| c.changed_at.get(attr).copied());
+        let theirs_time = record.map(|r| r.last_modified);
+
+        let winner = match b {
+            Some(b) => {
+                let oc = !same(attr, &ours, &b.ours);
+                let tc = !same(attr, &theirs, &b.theirs);
+                if !oc && !tc {
+                    continue;
+                }
+                if in_sync {
+                    w.base_after
+                        .insert(attr.to_string(), FieldBase { ours, theirs });
+                    continue;
+                }
+                match (oc, tc) {
+                    (true, false) if to_crm => Winner::Ours(Rule::Propagated),
+                    (false, true) if to_ours => Winner::Theirs(Rule::Propagated),
+                    (true, true) if to_crm && to_ours => {
+                        let winner = resolve(e.conflict, ours_time, theirs_time);
+                        w.conflicts.push(conflict(
+                            e,
+                            Some(b.clone()),
+                            &ours,
+                            &theirs,
+                            ours_time,
+                            theirs_time,
+                            winner,
+                        ));
+                        pick(winner, Rule::ConflictResolved(e.conflict))
+                    }
+                    (true, true) if to_crm => Winner::Ours(Rule::DirectionSource),
+                    (true, true) if to_ours => Winner::Theirs(Rule::DirectionSource),
+                    _ => continue,
+                }
+            }
+            None => {
+                if in_sync {
+                    w.base_after
+                        .insert(attr.to_string(), FieldBase { ours, theirs });
+                    continue;
+                }
+                // First sync of this field on this link: a blank never erases a value here,
+                // whatever the blank rule, so linking two existing records loses no data.
+                if to_crm && to_ours {
+                    if ours.is_none() {
+                        Winner::Theirs(Rule::FirstSync)
+                    } else if theirs.is_none() {
+                        Winner::Ours(Rule::FirstSync)
+                    } else {
+                        let winner = resolve(e.conflict, ours_time, theirs_time);
+                        w.conflicts.push(conflict(
+                            e,
+                            None,
+                            &ours,
+                            &theirs,
+                            ours_time,
+                            theirs_time,
+                            winner,
+                        ));
+                        pick(winner, Rule::ConflictResolved(e.conflict))
+                    }
+                } else if to_crm && ours.is_some() {
+                    Winner::Ours(Rule::FirstSync)
+                } else if to_ours && theirs.is_some() {
+                    Winner::Theirs(Rule::FirstSync)
+                } else if to_crm || to_ours {
+                    // Only a blank could flow: record what both sides hold as the base.
+                    w.base_after
+                        .insert(attr.to_string(), FieldBase { ours, theirs });
+                    continue;
+                } else {
+                    continue;
+                }
+            }
+        };
+        match winner {
+            Winner::Ours(rule) => {
+                let value = e.to_crm(&ours);
+                if value.is_none() && theirs.is_some() && e.blanks == BlankPolicy::NeverBlankOut {
+                    w.held.push(attr.to_string());
+                    w.base_after
+                        .insert(attr.to_string(), FieldBase { ours, theirs });
+                    continue;
+                }
+                w.crm.push(WrittenValue {
+                    attribute: attr.to_string(),
+                    field: e.field.clone(),
+                    value: value.clone(),
+                    provenance: ctx.prov(Side::Marketing, rule),
+                });
+                w.base_after.insert(
+                    attr.to_string(),
+                    FieldBase {
+                        ours,
+                        theirs: value,
+                    },
+                );
+            }
+            Winner::Theirs(rule) => {
+                let mut value = e.to_marketing(&theirs);
+                if attr == EMAIL_ATTRIBUTE {
+                    value = value.and_then(|v| Email::parse(&v).ok()).map(String::from);
+                }
+                let blank_held = value.is_none()
+                    && ours.is_some()
+                    && (e.blanks == BlankPolicy::NeverBlankOut || attr == EMAIL_ATTRIBUTE);
+                if blank_held {
+                    w.held.push(attr.to_string());
+                    w.base_after
+                        .insert(attr.to_string(), FieldBase { ours, theirs });
+                    continue;
+                }
+                w.ours.push(WrittenValue {
+                    attribute: attr.to_string(),
+                    field: e.field.clone(),
+                    value: value.clone(),
+                    provenance: ctx.prov(Side::Crm, rule),
+                });
+                w.base_after.insert(
+                    attr.to_string(),
+                    FieldBase {
+                        ours: value,
+                        theirs,
+                    },
+                );
+            }
+        }
+    }
+    w
+}
+
+fn resolve(
+    policy: ConflictPolicy,
+    ours: Option<OffsetDateTime>,
+    theirs: Option<OffsetDateTime>,
+) -> Side {
+    match policy {
+        ConflictPolicy::CrmWins => Side::Crm,
+        ConflictPolicy::MarketingWins => Side::Marketing,
+        ConflictPolicy::MostRecent => match (ours, theirs) {
+            (Some(o), Some(t)) if o > t => Side::Marketing,
+            (Some(_), None) => Side::Marketing,
+            _ => Side::Crm,
+        },
+    }
+}
+
+fn pick(side: Side, rule: Rule) -> Winner {
+    match side {
+        Side::Marketing => Winner::Ours(rule),
+        Side::Crm => Winner::Theirs(rule),
+    }
+}
+
+fn conflict(
+    e: &MappingEntry,
+    base: Option<FieldBase>,
+    ours: &Value,
+    theirs: &Value,
+    ours_changed_at: Option<OffsetDateTime>,
+    theirs_changed_at: Option<OffsetDateTime>,
+    winner: Side,
+) -> Conflict {
+    Conflict {
+        attribute: e.attribute.clone(),
+        field: e.field.clone(),
+        base,
+        ours: ours.clone(),
+        theirs: theirs.clone(),
+        ours_changed_at,
+        theirs_changed_at: theirs_changed_at.unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        policy: e.conflict,
+        winner,
+    }
+}
+
+/// A new Lead from one of our contacts.
+fn create_lead(ctx: &Ctx, x: &OurContact) -> Result<PairPlan, SkipReason> {
+    let mut values = Vec::new();
+    let mut base = BTreeMap::new();
+    for e in ctx.mapping.active_entries(SObject::Lead) {
+        let ours = x.value(&e.attribute);
+        let mut theirs = None;
+        if e.effective_direction().to_crm() {
+            theirs = e.to_crm(&ours);
+            if theirs.is_some() {
+                let prov = ctx.prov(Side::Marketing, Rule::Created);
+                values.push(WrittenValue {
+                    attribute: e.attribute.clone(),
+                    field: e.field.clone(),
+                    value: theirs.clone(),
+                    provenance: prov,
+                });
+            }
+        }
+        base.insert(e.attribute.clone(), FieldBase { ours, theirs });
+    }
+    for req in &ctx.config.lead_required {
+        if values
+            .iter()
+            .any(|v| v.field.eq_ignore_ascii_case(&req.field))
+        {
+            continue;
+        }
+        let Some(fallback) = &req.fallback else {
+            return Err(SkipReason::MissingRequiredField {
+                field: req.field.clone(),
+            });
+        };
+        let entry = ctx
+            .mapping
+            .active_entries(SObject::Lead)
+            .find(|e| e.field.eq_ignore_ascii_case(&req.field));
+        let attribute = entry.map_or_else(|| req.field.clone(), |e| e.attribute.clone());
+        let value = Some(fallback.clone());
+        if let Some(b) = base.get_mut(&attribute) {
+            b.theirs = value.clone();
+        }
+        let prov = ctx.prov(Side::Marketing, Rule::RequiredFallback);
+        values.push(WrittenValue {
+            attribute,
+            field: req.field.clone(),
+            value,
+            provenance: prov,
+        });
+    }
+    Ok(PairPlan {
+        contact_id: Some(x.id.clone()),
+        org_id: None,
+        object: SObject::Lead,
+        link: LinkChange::Created,
+        crm: Some(RecordWrite {
+            op: WriteOp::Create,
+            values,
+        }),
+        marketing: None,
+        conflicts: Vec::new(),
+        held_blanks: Vec::new(),
+        base_before: BTreeMap::new(),
+        base_after: base,
+    })
+}
+
+/// A new contact of ours from an org Lead or flagged Contact.
+fn create_contact(ctx: &Ctx, r: &OrgRecord) -> PairPlan {
+    let mut values = Vec::new();
+    let mut base = BTreeMap::new();
+    for e in ctx.mapping.active_entries(r.object) {
+        let theirs = r.value(&e.field);
+        let mut ours = None;
+        if e.effective_direction().to_marketing() {
+            ours = e.to_marketing(&theirs);
+            if e.attribute == EMAIL_ATTRIBUTE {
+                ours = ours.and_then(|v| Email::parse(&v).ok()).map(String::from);
+            }
+            if ours.is_some() {
+                let prov = ctx.prov(Side::Crm, Rule::Created);
+                values.push(WrittenValue {
+                    attribute: e.attribute.clone(),
+                    field: e.field.clone(),
+                    value: ours.clone(),
+                    provenance: prov,
+                });
+            }
+        }
+        base.insert(e.attribute.clone(), FieldBase { ours, theirs });
+    }
+    PairPlan {
+        contact_id: None,
+        org_id: Some(r.id.clone()),
+        object: r.object,
+        link: LinkChange::Created,
+        crm: None,
+        marketing: Some(RecordWrite {
+            op: WriteOp::Create,
+            values,
+        }),
+        conflicts: Vec::new(),
+        held_blanks: Vec::new(),
+        base_before: BTreeMap::new(),
+        base_after: base,
+    }
+}
+
+/// Seed mode: the first record's mapped values that differ on another Lead of the group.
+fn seed_values(
+    ctx: &Ctx,
+    primary: &OrgRecord,
+    planned: &[WrittenValue],
+    lead: &OrgRecord,
+) -> Vec<WrittenValue> {
+    let mut out = Vec::new();
+    for e in ctx.mapping.active_entries(SObject::Lead) {
+        if e.attribute == EMAIL_ATTRIBUTE || !e.effective_direction().to_crm() {
+            continue;
+        }
+        let Some(src) = ctx.mapping.entry(&e.attribute, primary.object) else {
+            continue;
+        };
+        let value = match planned.iter().find(|v| v.field == src.field) {
+            Some(v) => v.value.clone(),
+            None => primary.value(&src.field),
+        };
+        if value.is_some() && lead.value(&e.field) != value {
+            let prov = ctx.prov(Side::Crm, Rule::DuplicateSeed);
+            out.push(WrittenValue {
+                attribute: e.attribute.clone(),
+                field: e.field.clone(),
+                value,
+                provenance: prov,
+            });
+        }
+    }
+    out
+}
