@@ -131,10 +131,9 @@ impl Test {
             Op::Ne => !self.lits.first().is_some_and(|l| equals(v, l)),
             Op::In => self.lits.iter().any(|l| equals(v, l)),
             Op::NotIn => !self.lits.iter().any(|l| equals(v, l)),
-            Op::Lt | Op::Le | Op::Gt | Op::Ge => self
-                .lits
-                .first()
-                .is_some_and(|l| range_test(v, self.op, l)),
+            Op::Lt | Op::Le | Op::Gt | Op::Ge => {
+                self.lits.first().is_some_and(|l| range_test(v, self.op, l))
+            }
             Op::Like => match v {
                 Val::Text(s) => like_match(&self.like, s),
                 _ => false,
@@ -286,15 +285,8 @@ fn compare_vals(a: Val<'_>, b: Val<'_>, class: Class) -> Ordering {
     }
 }
 
-/// ORDER BY comparison of two records; ties fall through to the next key.
-pub(crate) fn compare(
-    keys: &[OrderKey],
-    a: &Map<String, Value>,
-    b: &Map<String, Value>,
-) -> Ordering {
-    for key in keys {
-        let va = extract(a.get(&key.field), key.class);
-        let vb = extract(b.get(&key.field), key.class);
+fn compare_keys(keys: &[OrderKey], a: &[Val<'_>], b: &[Val<'_>]) -> Ordering {
+    for ((key, va), vb) in keys.iter().zip(a).zip(b) {
         let nulls = if key.nulls_first {
             Ordering::Less
         } else {
@@ -305,7 +297,7 @@ pub(crate) fn compare(
             (Val::Null, _) => nulls,
             (_, Val::Null) => nulls.reverse(),
             _ => {
-                let o = compare_vals(va, vb, key.class);
+                let o = compare_vals(*va, *vb, key.class);
                 if key.descending { o.reverse() } else { o }
             }
         };
@@ -314,4 +306,38 @@ pub(crate) fn compare(
         }
     }
     Ordering::Equal
+}
+
+/// ORDER BY, then OFFSET and LIMIT. Sort keys are decoded once per record (datetimes are
+/// not re-parsed per comparison), ties are broken by input position so the order is stable,
+/// and only the first `offset + limit` records are fully sorted.
+pub(crate) fn order_page<'a>(
+    keys: &[OrderKey],
+    hits: Vec<&'a Map<String, Value>>,
+    offset: usize,
+    limit: usize,
+) -> Vec<&'a Map<String, Value>> {
+    let width = keys.len();
+    let decoded: Vec<Val<'a>> = hits
+        .iter()
+        .flat_map(|rec| {
+            keys.iter()
+                .map(move |k| extract(rec.get(&k.field), k.class))
+        })
+        .collect();
+    let row = |i: usize| &decoded[i * width..(i + 1) * width];
+    let cmp = |a: &usize, b: &usize| compare_keys(keys, row(*a), row(*b)).then(a.cmp(b));
+    let mut order: Vec<usize> = (0..hits.len()).collect();
+    let wanted = offset.saturating_add(limit);
+    if wanted < order.len() {
+        order.select_nth_unstable_by(wanted, cmp);
+        order.truncate(wanted);
+    }
+    order.sort_unstable_by(cmp);
+    order
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|i| hits[i])
+        .collect()
 }

@@ -282,7 +282,9 @@ fn number_or_date(src: &str, start: usize) -> Result<(Tok, usize), SoqlError> {
             i += 1;
         }
     }
-    if b.get(i).is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') {
+    if b.get(i)
+        .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+    {
         // `12abc` is no number and no identifier.
         return Err(no_viable(src, i));
     }

@@ -310,7 +310,9 @@ impl Resolver<'_> {
 
     fn cond(&self, cond: &Cond) -> Result<Pred, SoqlError> {
         Ok(match cond {
-            Cond::And(all) => Pred::And(all.iter().map(|c| self.cond(c)).collect::<Result<_, _>>()?),
+            Cond::And(all) => {
+                Pred::And(all.iter().map(|c| self.cond(c)).collect::<Result<_, _>>()?)
+            }
             Cond::Or(any) => Pred::Or(any.iter().map(|c| self.cond(c)).collect::<Result<_, _>>()?),
             Cond::Not(inner) => Pred::Not(Box::new(self.cond(inner)?)),
             Cond::Simple { path, op, values } => Pred::Test(self.test(path, *op, values)?),
@@ -420,7 +422,9 @@ impl Resolver<'_> {
             (V::Str { text, .. }, Class::Text | Class::Id | Class::Multi) if text.is_empty() => {
                 Lit::Null
             }
-            (V::Str { text, .. }, Class::Text) => Lit::Text(text.chars().map(lexer::fold).collect()),
+            (V::Str { text, .. }, Class::Text) => {
+                Lit::Text(text.chars().map(lexer::fold).collect())
+            }
             (V::Str { text, .. }, Class::Id) => {
                 let valid = (text.len() == 15 || text.len() == 18)
                     && text.bytes().all(|b| b.is_ascii_alphanumeric());
@@ -510,9 +514,7 @@ impl CompiledQuery {
         if self.order.is_empty() {
             return hits.skip(self.offset).take(limit).collect();
         }
-        let mut all: Vec<_> = hits.collect();
-        all.sort_by(|a, b| eval::compare(&self.order, a, b));
-        all.into_iter().skip(self.offset).take(limit).collect()
+        eval::order_page(&self.order, hits.collect(), self.offset, limit)
     }
 
     /// The selected fields of `rec` (absent ones as null). serde_json's `Map` here sorts its

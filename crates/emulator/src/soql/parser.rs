@@ -420,10 +420,7 @@ impl<'a> Parser<'a> {
             Err(malformed(
                 self.src,
                 t.start,
-                &format!(
-                    "expecting a right parentheses, found '{}'",
-                    self.display(t)
-                ),
+                &format!("expecting a right parentheses, found '{}'", self.display(t)),
             ))
         } else {
             Err(self.unexpected(t))

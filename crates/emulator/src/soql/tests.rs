@@ -130,7 +130,12 @@ fn check_err_sentence(query: &str, code: &str, sentence: &str) {
         Ok(_) => panic!("{query} should be refused"),
         Err(e) => {
             assert_eq!(e.error_code, code, "{query}: {}", e.message);
-            assert_eq!(e.message.lines().last(), Some(sentence), "{query}: {}", e.message);
+            assert_eq!(
+                e.message.lines().last(),
+                Some(sentence),
+                "{query}: {}",
+                e.message
+            );
         }
     }
 }
@@ -201,14 +206,26 @@ fn project_keeps_selected_fields_only_with_nulls_for_absent_ones() {
 fn string_equality_is_case_insensitive() {
     check("SELECT Id FROM Lead WHERE Company = 'ACME'", &["1", "3"]);
     check("SELECT Id FROM Lead WHERE LastName = 'élodie'", &["3"]);
-    check("SELECT Id FROM Lead WHERE Email = 'bob@example.com'", &["5"]);
+    check(
+        "SELECT Id FROM Lead WHERE Email = 'bob@example.com'",
+        &["5"],
+    );
 }
 
 #[test]
 fn not_equal_in_both_spellings_includes_nulls() {
-    check("SELECT Id FROM Lead WHERE Company != 'acme'", &["2", "4", "5"]);
-    check("SELECT Id FROM Lead WHERE Company <> 'acme'", &["2", "4", "5"]);
-    check("SELECT Id FROM Lead WHERE Email != 'BOB@example.com'", &["1", "2", "3", "4"]);
+    check(
+        "SELECT Id FROM Lead WHERE Company != 'acme'",
+        &["2", "4", "5"],
+    );
+    check(
+        "SELECT Id FROM Lead WHERE Company <> 'acme'",
+        &["2", "4", "5"],
+    );
+    check(
+        "SELECT Id FROM Lead WHERE Email != 'BOB@example.com'",
+        &["1", "2", "3", "4"],
+    );
 }
 
 #[test]
@@ -216,16 +233,28 @@ fn null_comparisons_treat_absent_json_null_and_empty_string_as_null() {
     check("SELECT Id FROM Lead WHERE Email = null", &["3", "4"]);
     check("SELECT Id FROM Lead WHERE Email != null", &["1", "2", "5"]);
     check("SELECT Id FROM Lead WHERE Email = ''", &["3", "4"]);
-    check("SELECT Id FROM Lead WHERE AnnualRevenue = NULL", &["2", "4", "5"]);
-    check("SELECT Id FROM Lead WHERE ConvertedDate != null", &["2", "3"]);
+    check(
+        "SELECT Id FROM Lead WHERE AnnualRevenue = NULL",
+        &["2", "4", "5"],
+    );
+    check(
+        "SELECT Id FROM Lead WHERE ConvertedDate != null",
+        &["2", "3"],
+    );
 }
 
 #[test]
 fn numeric_ranges_compare_numbers() {
     check("SELECT Id FROM Lead WHERE NumberOfEmployees > 10", &["2"]);
-    check("SELECT Id FROM Lead WHERE NumberOfEmployees >= 10", &["1", "2", "5"]);
+    check(
+        "SELECT Id FROM Lead WHERE NumberOfEmployees >= 10",
+        &["1", "2", "5"],
+    );
     check("SELECT Id FROM Lead WHERE NumberOfEmployees < 10", &["3"]);
-    check("SELECT Id FROM Lead WHERE NumberOfEmployees <= 10", &["1", "3", "5"]);
+    check(
+        "SELECT Id FROM Lead WHERE NumberOfEmployees <= 10",
+        &["1", "3", "5"],
+    );
     check("SELECT Id FROM Lead WHERE AnnualRevenue > 100.25", &["1"]);
     check("SELECT Id FROM Lead WHERE AnnualRevenue > -1", &["1", "3"]);
     check("SELECT Id FROM Lead WHERE NumberOfEmployees = 250", &["2"]);
@@ -240,8 +269,14 @@ fn string_ranges_compare_case_insensitively() {
 #[test]
 fn booleans_compare_with_unquoted_true_false() {
     check("SELECT Id FROM Lead WHERE IsConverted = TRUE", &["2"]);
-    check("SELECT Id FROM Lead WHERE IsConverted != true", &["1", "3", "4", "5"]);
-    check("SELECT Id FROM Lead WHERE IsConverted = False", &["1", "3", "4", "5"]);
+    check(
+        "SELECT Id FROM Lead WHERE IsConverted != true",
+        &["1", "3", "4", "5"],
+    );
+    check(
+        "SELECT Id FROM Lead WHERE IsConverted = False",
+        &["1", "3", "4", "5"],
+    );
 }
 
 #[test]
@@ -250,10 +285,22 @@ fn in_and_not_in_match_any_listed_value() {
         "SELECT Id FROM Lead WHERE Company IN ('acme', 'GLOBEX')",
         &["1", "2", "3"],
     );
-    check("SELECT Id FROM Lead WHERE Company NOT IN ('acme', 'GLOBEX')", &["4", "5"]);
-    check("SELECT Id FROM Lead WHERE NumberOfEmployees IN (5, 250)", &["2", "3"]);
-    check("SELECT Id FROM Lead WHERE Email IN (null, 'BOB@example.com')", &["3", "4", "5"]);
-    check("SELECT Id FROM Lead WHERE Email NOT IN ('bob@example.com')", &["1", "2", "3", "4"]);
+    check(
+        "SELECT Id FROM Lead WHERE Company NOT IN ('acme', 'GLOBEX')",
+        &["4", "5"],
+    );
+    check(
+        "SELECT Id FROM Lead WHERE NumberOfEmployees IN (5, 250)",
+        &["2", "3"],
+    );
+    check(
+        "SELECT Id FROM Lead WHERE Email IN (null, 'BOB@example.com')",
+        &["3", "4", "5"],
+    );
+    check(
+        "SELECT Id FROM Lead WHERE Email NOT IN ('bob@example.com')",
+        &["1", "2", "3", "4"],
+    );
 }
 
 #[test]
@@ -262,10 +309,16 @@ fn like_matches_whole_value_case_insensitively_with_wildcards() {
     check("SELECT Id FROM Lead WHERE Company LIKE '%o%'", &["2", "4"]);
     check("SELECT Id FROM Lead WHERE LastName LIKE '_ed'", &["4"]);
     check("SELECT Id FROM Lead WHERE LastName LIKE 'z_'", &[]);
-    check("SELECT Id FROM Lead WHERE Email LIKE '%@X.COM'", &["1", "2"]);
+    check(
+        "SELECT Id FROM Lead WHERE Email LIKE '%@X.COM'",
+        &["1", "2"],
+    );
     check("SELECT Id FROM Lead WHERE LastName LIKE 'É%'", &["3"]);
     check("SELECT Id FROM Lead WHERE Status LIKE 'Open%'", &["1", "4"]);
-    check("SELECT Id FROM Lead WHERE Company LIKE '%%%'", &["1", "2", "3", "4", "5"]);
+    check(
+        "SELECT Id FROM Lead WHERE Company LIKE '%%%'",
+        &["1", "2", "3", "4", "5"],
+    );
 }
 
 #[test]
@@ -280,13 +333,22 @@ fn like_escapes_make_wildcards_literal() {
 #[test]
 fn multi_picklist_equality_is_set_equality_and_includes_excludes_work() {
     check("SELECT Id FROM Lead WHERE Interests__c = 'go;rust'", &["1"]);
-    check("SELECT Id FROM Lead WHERE Interests__c != 'Go;Rust'", &["2", "3", "4", "5"]);
-    check("SELECT Id FROM Lead WHERE Interests__c INCLUDES ('Rust')", &["1", "4"]);
+    check(
+        "SELECT Id FROM Lead WHERE Interests__c != 'Go;Rust'",
+        &["2", "3", "4", "5"],
+    );
+    check(
+        "SELECT Id FROM Lead WHERE Interests__c INCLUDES ('Rust')",
+        &["1", "4"],
+    );
     check(
         "SELECT Id FROM Lead WHERE Interests__c INCLUDES ('python;go', 'nothing')",
         &["4"],
     );
-    check("SELECT Id FROM Lead WHERE Interests__c EXCLUDES ('Rust')", &["2", "3", "5"]);
+    check(
+        "SELECT Id FROM Lead WHERE Interests__c EXCLUDES ('Rust')",
+        &["2", "3", "5"],
+    );
 }
 
 #[test]
@@ -296,7 +358,11 @@ fn ids_compare_case_sensitively_and_fifteen_char_ids_match_eighteen_char_ones() 
         rec("00Q5g00000abcdeAAV", json!({})),
     ];
     let q = compiled("SELECT Id FROM Lead WHERE Id = '00Q5g00000AbCdE'");
-    let hits: Vec<_> = q.run(records.iter()).into_iter().map(|r| &r["Id"]).collect();
+    let hits: Vec<_> = q
+        .run(records.iter())
+        .into_iter()
+        .map(|r| &r["Id"])
+        .collect();
     assert_eq!(hits, [&json!("00Q5g00000AbCdEAAV")]);
     let q = compiled("SELECT Id FROM Lead WHERE Id IN ('00Q5g00000abcdeAAV')");
     assert_eq!(q.run(records.iter()).len(), 1);
@@ -316,8 +382,14 @@ fn and_or_not_combine_conditions() {
         "SELECT Id FROM Lead WHERE Company = 'globex' OR NumberOfEmployees = 5 OR LastName = 'Zed'",
         &["2", "3", "4"],
     );
-    check("SELECT Id FROM Lead WHERE NOT Company = 'acme'", &["2", "4", "5"]);
-    check("SELECT Id FROM Lead WHERE NOT (Company = 'acme' OR IsConverted = true)", &["4", "5"]);
+    check(
+        "SELECT Id FROM Lead WHERE NOT Company = 'acme'",
+        &["2", "4", "5"],
+    );
+    check(
+        "SELECT Id FROM Lead WHERE NOT (Company = 'acme' OR IsConverted = true)",
+        &["4", "5"],
+    );
 }
 
 #[test]
@@ -368,16 +440,28 @@ fn mixing_and_with_or_without_parentheses_is_a_syntax_error() {
 
 #[test]
 fn escaped_quotes_match_exactly_those_emails() {
-    check(r"SELECT Id FROM Lead WHERE Email = 'o\'brien@x.com'", &["1"]);
-    check(r"SELECT Id FROM Lead WHERE Email = 'a\'OR Email!=\'\'@x.com'", &["2"]);
+    check(
+        r"SELECT Id FROM Lead WHERE Email = 'o\'brien@x.com'",
+        &["1"],
+    );
+    check(
+        r"SELECT Id FROM Lead WHERE Email = 'a\'OR Email!=\'\'@x.com'",
+        &["2"],
+    );
 }
 
 #[test]
 fn backslash_escapes_decode_as_salesforce_defines_them() {
-    check(r"SELECT Id FROM Lead WHERE LastName = 'back\\slash'", &["5"]);
+    check(
+        r"SELECT Id FROM Lead WHERE LastName = 'back\\slash'",
+        &["5"],
+    );
     check(r"SELECT Id FROM Lead WHERE Company = 'Line\nBreak'", &["5"]);
     check(r"SELECT Id FROM Lead WHERE Company = 'line\NBREAK'", &["5"]);
-    check(r"SELECT Id FROM Lead WHERE LastName = '\u00c9lodie'", &["3"]);
+    check(
+        r"SELECT Id FROM Lead WHERE LastName = '\u00c9lodie'",
+        &["3"],
+    );
     check(r#"SELECT Id FROM Lead WHERE LastName = 'say \"hi\"'"#, &[]);
 }
 
@@ -399,7 +483,10 @@ fn unknown_escape_and_unterminated_string_are_malformed() {
 
 #[test]
 fn datetime_literals_with_zones_and_fractions_compare_as_instants() {
-    check("SELECT Id FROM Lead WHERE CreatedDate >= 2026-03-18T00:00:00Z", &["1"]);
+    check(
+        "SELECT Id FROM Lead WHERE CreatedDate >= 2026-03-18T00:00:00Z",
+        &["1"],
+    );
     check(
         "SELECT Id FROM Lead WHERE CreatedDate > 2026-03-18T01:00:00+02:00",
         &["1", "2"],
@@ -420,30 +507,69 @@ fn datetime_literals_with_zones_and_fractions_compare_as_instants() {
 
 #[test]
 fn date_literals_compare_on_date_fields() {
-    check("SELECT Id FROM Lead WHERE ConvertedDate = 2026-03-17", &["2"]);
-    check("SELECT Id FROM Lead WHERE ConvertedDate < 2026-03-17", &["3"]);
-    check("SELECT Id FROM Lead WHERE ConvertedDate >= 2026-01-01", &["2", "3"]);
+    check(
+        "SELECT Id FROM Lead WHERE ConvertedDate = 2026-03-17",
+        &["2"],
+    );
+    check(
+        "SELECT Id FROM Lead WHERE ConvertedDate < 2026-03-17",
+        &["3"],
+    );
+    check(
+        "SELECT Id FROM Lead WHERE ConvertedDate >= 2026-01-01",
+        &["2", "3"],
+    );
 }
 
 #[test]
 fn relative_date_literals_are_ranges_around_today() {
     check("SELECT Id FROM Lead WHERE CreatedDate = TODAY", &["1"]);
     check("SELECT Id FROM Lead WHERE CreatedDate = YESTERDAY", &["2"]);
-    check("SELECT Id FROM Lead WHERE CreatedDate < TODAY", &["2", "3", "4", "5"]);
+    check(
+        "SELECT Id FROM Lead WHERE CreatedDate < TODAY",
+        &["2", "3", "4", "5"],
+    );
     check("SELECT Id FROM Lead WHERE CreatedDate > YESTERDAY", &["1"]);
-    check("SELECT Id FROM Lead WHERE CreatedDate <= YESTERDAY", &["2", "3", "4", "5"]);
-    check("SELECT Id FROM Lead WHERE CreatedDate = LAST_N_DAYS:1", &["1", "2"]);
-    check("SELECT Id FROM Lead WHERE CreatedDate = LAST_N_DAYS:8", &["1", "2", "5"]);
+    check(
+        "SELECT Id FROM Lead WHERE CreatedDate <= YESTERDAY",
+        &["2", "3", "4", "5"],
+    );
+    check(
+        "SELECT Id FROM Lead WHERE CreatedDate = LAST_N_DAYS:1",
+        &["1", "2"],
+    );
+    check(
+        "SELECT Id FROM Lead WHERE CreatedDate = LAST_N_DAYS:8",
+        &["1", "2", "5"],
+    );
     check("SELECT Id FROM Lead WHERE CreatedDate > NEXT_N_DAYS:3", &[]);
-    check("SELECT Id FROM Lead WHERE CreatedDate < NEXT_N_DAYS:3", &["1", "2", "3", "4", "5"]);
-    check("SELECT Id FROM Lead WHERE ConvertedDate = LAST_N_DAYS:90", &["2", "3"]);
-    check("SELECT Id FROM Lead WHERE CreatedDate = THIS_YEAR", &["1", "2", "3", "5"]);
+    check(
+        "SELECT Id FROM Lead WHERE CreatedDate < NEXT_N_DAYS:3",
+        &["1", "2", "3", "4", "5"],
+    );
+    check(
+        "SELECT Id FROM Lead WHERE ConvertedDate = LAST_N_DAYS:90",
+        &["2", "3"],
+    );
+    check(
+        "SELECT Id FROM Lead WHERE CreatedDate = THIS_YEAR",
+        &["1", "2", "3", "5"],
+    );
     check("SELECT Id FROM Lead WHERE CreatedDate = LAST_YEAR", &["4"]);
-    check("SELECT Id FROM Lead WHERE CreatedDate = THIS_MONTH", &["1", "2", "5"]);
+    check(
+        "SELECT Id FROM Lead WHERE CreatedDate = THIS_MONTH",
+        &["1", "2", "5"],
+    );
     // The week of Wednesday 2026-03-18 runs Sunday 15th to Saturday 21st.
-    check("SELECT Id FROM Lead WHERE CreatedDate = THIS_WEEK", &["1", "2"]);
+    check(
+        "SELECT Id FROM Lead WHERE CreatedDate = THIS_WEEK",
+        &["1", "2"],
+    );
     check("SELECT Id FROM Lead WHERE CreatedDate = LAST_WEEK", &["5"]);
-    check("SELECT Id FROM Lead WHERE CreatedDate != TODAY", &["2", "3", "4", "5"]);
+    check(
+        "SELECT Id FROM Lead WHERE CreatedDate != TODAY",
+        &["2", "3", "4", "5"],
+    );
 }
 
 #[test]
@@ -455,7 +581,11 @@ fn next_n_days_starts_tomorrow() {
         rec("in4", json!({"ConvertedDate": "2026-03-22"})),
     ];
     let q = compiled("SELECT Id FROM Lead WHERE ConvertedDate = NEXT_N_DAYS:3");
-    let hits: Vec<_> = q.run(records.iter()).into_iter().map(|r| &r["Id"]).collect();
+    let hits: Vec<_> = q
+        .run(records.iter())
+        .into_iter()
+        .map(|r| &r["Id"])
+        .collect();
     assert_eq!(hits, [&json!("tomorrow"), &json!("in3")]);
 }
 
@@ -463,13 +593,22 @@ fn next_n_days_starts_tomorrow() {
 
 #[test]
 fn order_by_defaults_to_ascending_nulls_first() {
-    check("SELECT Id FROM Lead ORDER BY NumberOfEmployees", &["4", "3", "1", "5", "2"]);
-    check("SELECT Id FROM Lead ORDER BY AnnualRevenue ASC", &["2", "4", "5", "3", "1"]);
+    check(
+        "SELECT Id FROM Lead ORDER BY NumberOfEmployees",
+        &["4", "3", "1", "5", "2"],
+    );
+    check(
+        "SELECT Id FROM Lead ORDER BY AnnualRevenue ASC",
+        &["2", "4", "5", "3", "1"],
+    );
 }
 
 #[test]
 fn order_by_desc_defaults_to_nulls_last() {
-    check("SELECT Id FROM Lead ORDER BY NumberOfEmployees DESC", &["2", "1", "5", "3", "4"]);
+    check(
+        "SELECT Id FROM Lead ORDER BY NumberOfEmployees DESC",
+        &["2", "1", "5", "3", "4"],
+    );
 }
 
 #[test]
@@ -494,20 +633,47 @@ fn order_by_several_keys_and_text_case_insensitively() {
         "SELECT Id FROM Lead ORDER BY Company, CreatedDate DESC",
         &["4", "1", "3", "2", "5"],
     );
-    check("SELECT Id FROM Lead ORDER BY LastName", &["5", "2", "1", "4", "3"]);
-    check("SELECT Id FROM Lead ORDER BY CreatedDate", &["4", "3", "5", "2", "1"]);
-    check("SELECT Id FROM Lead ORDER BY IsConverted DESC, Id DESC", &["2", "5", "4", "3", "1"]);
+    check(
+        "SELECT Id FROM Lead ORDER BY LastName",
+        &["5", "2", "1", "4", "3"],
+    );
+    check(
+        "SELECT Id FROM Lead ORDER BY CreatedDate",
+        &["4", "3", "5", "2", "1"],
+    );
+    check(
+        "SELECT Id FROM Lead ORDER BY IsConverted DESC, Id DESC",
+        &["2", "5", "4", "3", "1"],
+    );
 }
 
 #[test]
 fn order_by_is_stable_for_ties() {
-    check("SELECT Id FROM Lead ORDER BY IsConverted", &["1", "3", "4", "5", "2"]);
+    check(
+        "SELECT Id FROM Lead ORDER BY IsConverted",
+        &["1", "3", "4", "5", "2"],
+    );
+    // Also when only the first page is selected rather than everything sorted.
+    check(
+        "SELECT Id FROM Lead ORDER BY IsConverted LIMIT 3",
+        &["1", "3", "4"],
+    );
+    check(
+        "SELECT Id FROM Lead ORDER BY IsConverted DESC LIMIT 2 OFFSET 1",
+        &["1", "3"],
+    );
 }
 
 #[test]
 fn limit_and_offset_page_after_ordering() {
-    check("SELECT Id FROM Lead ORDER BY CreatedDate LIMIT 2", &["4", "3"]);
-    check("SELECT Id FROM Lead ORDER BY CreatedDate LIMIT 2 OFFSET 2", &["5", "2"]);
+    check(
+        "SELECT Id FROM Lead ORDER BY CreatedDate LIMIT 2",
+        &["4", "3"],
+    );
+    check(
+        "SELECT Id FROM Lead ORDER BY CreatedDate LIMIT 2 OFFSET 2",
+        &["5", "2"],
+    );
     check("SELECT Id FROM Lead OFFSET 3", &["4", "5"]);
     check("SELECT Id FROM Lead LIMIT 0", &[]);
     check("SELECT Id FROM Lead OFFSET 2000", &[]);
@@ -602,17 +768,61 @@ fn unknown_object_is_invalid_type() {
 #[test]
 fn literal_of_the_wrong_type_is_invalid_field() {
     let cases = [
-        ("Email = 5", "Email", "string and should be enclosed in quotes"),
-        ("LastName = true", "LastName", "string and should be enclosed in quotes"),
-        ("IsConverted = 'true'", "IsConverted", "boolean and should not be enclosed in quotes"),
-        ("NumberOfEmployees = '5'", "NumberOfEmployees", "integer and should not be enclosed in quotes"),
-        ("AnnualRevenue > TODAY", "AnnualRevenue", "double and should not be enclosed in quotes"),
-        ("CreatedDate > 2026-01-01", "CreatedDate", "dateTime and should not be enclosed in quotes"),
-        ("CreatedDate > '2026-01-01T00:00:00Z'", "CreatedDate", "dateTime and should not be enclosed in quotes"),
-        ("ConvertedDate = 2026-01-01T00:00:00Z", "ConvertedDate", "date and should not be enclosed in quotes"),
-        ("OwnerId = 5", "OwnerId", "id and should be enclosed in quotes"),
-        ("Email LIKE 5", "Email", "string and should be enclosed in quotes"),
-        ("Company IN ('a', 5)", "Company", "string and should be enclosed in quotes"),
+        (
+            "Email = 5",
+            "Email",
+            "string and should be enclosed in quotes",
+        ),
+        (
+            "LastName = true",
+            "LastName",
+            "string and should be enclosed in quotes",
+        ),
+        (
+            "IsConverted = 'true'",
+            "IsConverted",
+            "boolean and should not be enclosed in quotes",
+        ),
+        (
+            "NumberOfEmployees = '5'",
+            "NumberOfEmployees",
+            "integer and should not be enclosed in quotes",
+        ),
+        (
+            "AnnualRevenue > TODAY",
+            "AnnualRevenue",
+            "double and should not be enclosed in quotes",
+        ),
+        (
+            "CreatedDate > 2026-01-01",
+            "CreatedDate",
+            "dateTime and should not be enclosed in quotes",
+        ),
+        (
+            "CreatedDate > '2026-01-01T00:00:00Z'",
+            "CreatedDate",
+            "dateTime and should not be enclosed in quotes",
+        ),
+        (
+            "ConvertedDate = 2026-01-01T00:00:00Z",
+            "ConvertedDate",
+            "date and should not be enclosed in quotes",
+        ),
+        (
+            "OwnerId = 5",
+            "OwnerId",
+            "id and should be enclosed in quotes",
+        ),
+        (
+            "Email LIKE 5",
+            "Email",
+            "string and should be enclosed in quotes",
+        ),
+        (
+            "Company IN ('a', 5)",
+            "Company",
+            "string and should be enclosed in quotes",
+        ),
     ];
     for (filter, field, tail) in cases {
         check_err_sentence(
@@ -670,29 +880,86 @@ fn syntax_errors_name_the_unexpected_token() {
         ("SELECT FROM Lead", "unexpected token: 'FROM'"),
         ("SELECT Id, FROM Lead", "unexpected token: 'FROM'"),
         ("SELECT Id FROM Lead WHERE", "unexpected token: '<EOF>'"),
-        ("SELECT Id FROM Lead WHERE Email", "unexpected token: '<EOF>'"),
-        ("SELECT Id FROM Lead WHERE Email =", "unexpected token: '<EOF>'"),
-        ("SELECT Id FROM Lead WHERE Email = 'a' 'b'", "unexpected token: ''b''"),
-        ("SELECT Id FROM Lead WHERE Email IS NULL", "unexpected token: 'IS'"),
-        ("SELECT Id FROM Lead WHERE Email NOT LIKE 'a'", "unexpected token: 'NOT'"),
-        ("SELECT Id FROM Lead WHERE Email IN 'a'", "expecting a left parentheses, found ''a''"),
-        ("SELECT Id FROM Lead WHERE Email IN ()", "unexpected token: ')'"),
-        ("SELECT Id FROM Lead WHERE Email IN ('a'", "expecting a right parentheses, found '<EOF>'"),
-        ("SELECT Id FROM Lead WHERE (Email = 'a'", "expecting a right parentheses, found '<EOF>'"),
-        ("SELECT Id FROM Lead WHERE Email = FOO", "unexpected token: 'FOO'"),
-        ("SELECT Id FROM Lead WHERE CreatedDate = LAST_N_DAYS", "expecting a colon, found '<EOF>'"),
-        ("SELECT Id FROM Lead WHERE CreatedDate = LAST_N_DAYS:x", "unexpected token: 'x'"),
+        (
+            "SELECT Id FROM Lead WHERE Email",
+            "unexpected token: '<EOF>'",
+        ),
+        (
+            "SELECT Id FROM Lead WHERE Email =",
+            "unexpected token: '<EOF>'",
+        ),
+        (
+            "SELECT Id FROM Lead WHERE Email = 'a' 'b'",
+            "unexpected token: ''b''",
+        ),
+        (
+            "SELECT Id FROM Lead WHERE Email IS NULL",
+            "unexpected token: 'IS'",
+        ),
+        (
+            "SELECT Id FROM Lead WHERE Email NOT LIKE 'a'",
+            "unexpected token: 'NOT'",
+        ),
+        (
+            "SELECT Id FROM Lead WHERE Email IN 'a'",
+            "expecting a left parentheses, found ''a''",
+        ),
+        (
+            "SELECT Id FROM Lead WHERE Email IN ()",
+            "unexpected token: ')'",
+        ),
+        (
+            "SELECT Id FROM Lead WHERE Email IN ('a'",
+            "expecting a right parentheses, found '<EOF>'",
+        ),
+        (
+            "SELECT Id FROM Lead WHERE (Email = 'a'",
+            "expecting a right parentheses, found '<EOF>'",
+        ),
+        (
+            "SELECT Id FROM Lead WHERE Email = FOO",
+            "unexpected token: 'FOO'",
+        ),
+        (
+            "SELECT Id FROM Lead WHERE CreatedDate = LAST_N_DAYS",
+            "expecting a colon, found '<EOF>'",
+        ),
+        (
+            "SELECT Id FROM Lead WHERE CreatedDate = LAST_N_DAYS:x",
+            "unexpected token: 'x'",
+        ),
         ("SELECT Id FROM Lead ORDER Id", "unexpected token: 'Id'"),
-        ("SELECT Id FROM Lead ORDER BY Id NULLS", "unexpected token: '<EOF>'"),
-        ("SELECT Id FROM Lead;", "line 1:20 no viable alternative at character ';'"),
-        ("SELECT Id FROM Lead WHERE Email = \"a\"", "line 1:35 no viable alternative at character '\"'"),
+        (
+            "SELECT Id FROM Lead ORDER BY Id NULLS",
+            "unexpected token: '<EOF>'",
+        ),
+        (
+            "SELECT Id FROM Lead;",
+            "line 1:20 no viable alternative at character ';'",
+        ),
+        (
+            "SELECT Id FROM Lead WHERE Email = \"a\"",
+            "line 1:35 no viable alternative at character '\"'",
+        ),
         ("SELECT Id Name FROM Lead", "unexpected token: 'Name'"),
         ("SELECT COUNT(), Id FROM Lead", "unexpected token: ','"),
-        ("SELECT Id FROM Lead WHERE CreatedDate > 2026-13-01", "unexpected token: '2026-13-01'"),
-        ("SELECT Id FROM Lead WHERE CreatedDate > 2026-01-01T00:00:00", "unexpected token: '2026-01-01T00:00:00'"),
+        (
+            "SELECT Id FROM Lead WHERE CreatedDate > 2026-13-01",
+            "unexpected token: '2026-13-01'",
+        ),
+        (
+            "SELECT Id FROM Lead WHERE CreatedDate > 2026-01-01T00:00:00",
+            "unexpected token: '2026-01-01T00:00:00'",
+        ),
         // A `+` sent unencoded in a URL arrives as a space.
-        ("SELECT Id FROM Lead WHERE CreatedDate > 2026-01-01T00:00:00 02:00", "unexpected token: '2026-01-01T00:00:00'"),
-        ("SELECT Id FROM Lead WHERE Email = :email", "Bind variables only allowed in Apex code"),
+        (
+            "SELECT Id FROM Lead WHERE CreatedDate > 2026-01-01T00:00:00 02:00",
+            "unexpected token: '2026-01-01T00:00:00'",
+        ),
+        (
+            "SELECT Id FROM Lead WHERE Email = :email",
+            "Bind variables only allowed in Apex code",
+        ),
     ];
     for (query, sentence) in cases {
         check_err_sentence(query, "MALFORMED_QUERY", sentence);
@@ -702,21 +969,60 @@ fn syntax_errors_name_the_unexpected_token() {
 #[test]
 fn out_of_scope_features_are_refused_clearly() {
     let cases = [
-        ("SELECT Owner.Name FROM Lead", "Relationship paths (Owner.Name) are"),
-        ("SELECT Id FROM Lead WHERE Owner.Name = 'x'", "Relationship paths (Owner.Name) are"),
-        ("SELECT Id, (SELECT Id FROM Tasks) FROM Lead", "Subqueries are"),
-        ("SELECT COUNT(Id) FROM Lead", "Aggregate functions other than COUNT() are"),
-        ("SELECT MAX(NumberOfEmployees) FROM Lead", "Functions in SELECT (MAX()) are"),
-        ("SELECT toLabel(Status) FROM Lead", "Functions in SELECT (TOLABEL()) are"),
+        (
+            "SELECT Owner.Name FROM Lead",
+            "Relationship paths (Owner.Name) are",
+        ),
+        (
+            "SELECT Id FROM Lead WHERE Owner.Name = 'x'",
+            "Relationship paths (Owner.Name) are",
+        ),
+        (
+            "SELECT Id, (SELECT Id FROM Tasks) FROM Lead",
+            "Subqueries are",
+        ),
+        (
+            "SELECT COUNT(Id) FROM Lead",
+            "Aggregate functions other than COUNT() are",
+        ),
+        (
+            "SELECT MAX(NumberOfEmployees) FROM Lead",
+            "Functions in SELECT (MAX()) are",
+        ),
+        (
+            "SELECT toLabel(Status) FROM Lead",
+            "Functions in SELECT (TOLABEL()) are",
+        ),
         ("SELECT Id FROM Lead GROUP BY Status", "GROUP clauses are"),
-        ("SELECT Id FROM Lead WITH SECURITY_ENFORCED", "WITH clauses are"),
+        (
+            "SELECT Id FROM Lead WITH SECURITY_ENFORCED",
+            "WITH clauses are",
+        ),
         ("SELECT Id FROM Lead FOR UPDATE", "FOR clauses are"),
-        ("SELECT Id FROM Lead, Contact", "Several objects in FROM are"),
-        ("SELECT Id FROM Lead WHERE Id IN (SELECT LeadId FROM Task)", "Semi-join subqueries are"),
-        ("SELECT Id FROM Lead WHERE CALENDAR_YEAR(CreatedDate) = 2026", "Functions in WHERE (CALENDAR_YEAR()) are"),
-        ("SELECT Id FROM Lead WHERE CreatedDate = THIS_QUARTER", "Date literal THIS_QUARTER is"),
-        ("SELECT Id FROM Lead ORDER BY MAX(Id)", "Functions in ORDER BY are"),
-        ("SELECT TYPEOF What WHEN Account THEN Name END FROM Lead", "TYPEOF is"),
+        (
+            "SELECT Id FROM Lead, Contact",
+            "Several objects in FROM are",
+        ),
+        (
+            "SELECT Id FROM Lead WHERE Id IN (SELECT LeadId FROM Task)",
+            "Semi-join subqueries are",
+        ),
+        (
+            "SELECT Id FROM Lead WHERE CALENDAR_YEAR(CreatedDate) = 2026",
+            "Functions in WHERE (CALENDAR_YEAR()) are",
+        ),
+        (
+            "SELECT Id FROM Lead WHERE CreatedDate = THIS_QUARTER",
+            "Date literal THIS_QUARTER is",
+        ),
+        (
+            "SELECT Id FROM Lead ORDER BY MAX(Id)",
+            "Functions in ORDER BY are",
+        ),
+        (
+            "SELECT TYPEOF What WHEN Account THEN Name END FROM Lead",
+            "TYPEOF is",
+        ),
     ];
     for (query, what) in cases {
         check_err_sentence(
@@ -746,9 +1052,20 @@ fn columns_describe_the_select_list() {
     assert_eq!(columns["keyPrefix"], "00Q");
     assert_eq!(columns["idSelected"], true);
     assert_eq!(columns["groupBy"], false);
-    let meta = columns["columnMetadata"].as_array().cloned().unwrap_or_default();
+    let meta = columns["columnMetadata"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let names: Vec<_> = meta.iter().map(|c| c["columnName"].clone()).collect();
-    assert_eq!(names, [json!("Id"), json!("Email"), json!("NumberOfEmployees"), json!("plezi_url__c")]);
+    assert_eq!(
+        names,
+        [
+            json!("Id"),
+            json!("Email"),
+            json!("NumberOfEmployees"),
+            json!("plezi_url__c")
+        ]
+    );
     assert_eq!(
         meta[0],
         json!({"aggregate": false, "apexType": "Id", "booleanType": false, "columnName": "Id",
