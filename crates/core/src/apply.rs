@@ -76,6 +76,22 @@ impl Snapshot {
                 contacts.extend(link_by_org.get(cid.as_str()).map(|l| l.contact_id.clone()));
             }
         }
+        // A contact whose email changed since its last sync brings its linked record along:
+        // the record is about to move to another email group.
+        for id in &contacts {
+            if let Some(l) = self.links.get(id) {
+                let synced = l
+                    .base
+                    .get(EMAIL_ATTRIBUTE)
+                    .and_then(|b| b.ours.as_deref())
+                    .and_then(|e| Email::parse(e).ok());
+                if synced != email_of_contact(&self.contacts[id])
+                    && self.records.contains_key(&l.org_id)
+                {
+                    records.insert(l.org_id.clone());
+                }
+            }
+        }
         // The input is closed under email: everything sharing an email with a record or contact
         // of the input comes along, so identity and duplicate groups see the whole picture.
         for id in &contacts {

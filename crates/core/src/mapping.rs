@@ -166,6 +166,23 @@ impl MappingEntry {
         }
     }
 
+    /// A short, stable fingerprint of what this entry moves: object, field, effective direction
+    /// and value map (not the conflict or blank policy, which do not change what a base means).
+    pub fn fingerprint(&self) -> u32 {
+        let mut h = Sha256::new();
+        h.update(format!(
+            "{:?}\u{1f}{}\u{1f}{:?}\u{1f}",
+            self.object,
+            self.field.to_lowercase(),
+            self.effective_direction()
+        ));
+        for p in self.value_map.iter().flat_map(|m| &m.0) {
+            h.update(format!("{:?}={:?}\u{1f}", p.ours, p.theirs));
+        }
+        let d = h.finalize();
+        u32::from_be_bytes([d[0], d[1], d[2], d[3]])
+    }
+
     /// The direction that can actually happen: nothing is ever written to an org Contact
     /// (R-SYNC-2), whatever the entry says.
     pub fn effective_direction(&self) -> Direction {

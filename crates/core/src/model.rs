@@ -174,6 +174,12 @@ impl OrgRecord {
 pub struct FieldBase {
     pub ours: Value,
     pub theirs: Value,
+    /// [`crate::MappingEntry::fingerprint`] of the entry this base was synced under. A base
+    /// from another entry (field, direction or value map changed) is ignored: the field is
+    /// synced again by the first-sync rules, which is what a full resync after a mapping
+    /// change needs (R-SYNC-5).
+    #[serde(default)]
+    pub entry: u32,
 }
 
 /// A link between one contact of ours and one org record, with the bases of its mapped fields.

@@ -14,13 +14,16 @@
 //! # What the runtime must feed (the input contract)
 //! [`SyncInput`] holds only what changed, plus what identity needs:
 //! - `contacts`: our changed contacts, **and** our contact linked to each org record in
-//!   `records` (a cheap local read), **and** our contacts whose email equals that of an
-//!   unlinked org record in `records` (so an org record never creates a second contact here);
-//! - `records`: the org's changed Leads and Contacts (by `SystemModstamp`), **and** every org
-//!   Lead and Contact whose email equals that of an unlinked contact in `contacts` (an email
-//!   lookup, so an existing Lead or Contact is never duplicated), **and** the other records with
-//!   the email of a changed unlinked record (so duplicate groups are complete);
+//!   `records` (a cheap local read);
+//! - `records`: the org's changed Leads and Contacts (by `SystemModstamp`), **and** the
+//!   record linked to a contact whose email changed since its last sync (read by Id; rare),
+//!   **and** the Contact a changed converted Lead points to (`ConvertedContactId`);
+//! - closed under email: every contact here and every org Lead/Contact whose email equals the
+//!   email of a contact or record above (one email lookup per batch on each side), so an
+//!   existing record is never duplicated and duplicate groups are complete;
 //! - `links`: every link touching a contact or record of the input, with its bases.
+//!
+//! [`crate::Snapshot::incremental_input`] builds exactly this from in-memory snapshots.
 //!
 //! A linked org record that did not change may be left out: its base stands in for its values.
 //! A field without a base (new link, new mapping entry) is merged only when both sides are in
@@ -186,8 +189,8 @@ pub struct PairPlan {
     pub crm: Option<RecordWrite>,
     pub marketing: Option<RecordWrite>,
     pub conflicts: Vec<Conflict>,
-    /// Attributes whose blank was not propagated (never-blank-out, or an invalid email).
-    pub held_blanks: Vec<String>,
+    /// Values that were not propagated, with the reason.
+    pub held: Vec<Held>,
     /// The link's bases before this plan (empty for a new link).
     pub base_before: BTreeMap<String, FieldBase>,
     /// The link's bases once every write of this pair succeeded.
@@ -240,6 +243,24 @@ impl PairPlan {
     }
 }
 
+/// Why a value was not propagated although the merge picked it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum HoldReason {
+    #[error("a blank never erases this field (never blank out)")]
+    NeverBlankOut,
+    #[error("the org's email is blank or invalid: our contact keeps its email (R-SYNC-1)")]
+    InvalidEmail,
+    #[error("another contact here ({contact_id}) already has this email")]
+    EmailTakenHere { contact_id: ContactId },
+}
+
+/// One value held back, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Held {
+    pub attribute: String,
+    pub reason: HoldReason,
+}
+
 /// Why a record is not synced.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum SkipReason {
@@ -271,6 +292,8 @@ pub enum SkipReason {
     EmailIsUnflaggedContact { org_id: String },
     #[error("Salesforce requires {field} to create a Lead, and it is blank with no fallback set")]
     MissingRequiredField { field: String },
+    #[error("contact {contact_id} here already has this email")]
+    EmailTakenHere { contact_id: ContactId },
     #[error("the input holds a second link for this record ({other})")]
     ConflictingLink { other: String },
 }
@@ -388,9 +411,35 @@ struct Ctx<'a> {
     mapping: &'a Mapping,
     config: &'a PlanConfig,
     run: &'a RunId,
+    /// Active entries of Lead and Contact with their fingerprints, computed once per plan.
+    lead: Vec<(&'a MappingEntry, u32)>,
+    contact: Vec<(&'a MappingEntry, u32)>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    fn new(mapping: &'a Mapping, config: &'a PlanConfig, run: &'a RunId) -> Self {
+        let entries = |o| {
+            mapping
+                .active_entries(o)
+                .map(|e| (e, e.fingerprint()))
+                .collect()
+        };
+        Ctx {
+            mapping,
+            config,
+            run,
+            lead: entries(SObject::Lead),
+            contact: entries(SObject::Contact),
+        }
+    }
+
+    fn entries(&self, object: SObject) -> &[(&'a MappingEntry, u32)] {
+        match object {
+            SObject::Lead => &self.lead,
+            SObject::Contact => &self.contact,
+        }
+    }
+
     fn prov(&self, side: Side, rule: Rule) -> Provenance {
         Provenance {
             side,
@@ -402,11 +451,7 @@ impl Ctx<'_> {
 
 /// Plans one sync run. See the module docs for the input contract.
 pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &RunId) -> Plan {
-    let ctx = Ctx {
-        mapping,
-        config,
-        run,
-    };
+    let ctx = Ctx::new(mapping, config, run);
     let mut pairs = Vec::new();
     let mut skips = Vec::new();
     let mut groups: Vec<DuplicateGroup> = Vec::new();
@@ -494,8 +539,7 @@ pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &Run
                 linked_org.insert(cid, &link.contact_id);
                 claimed.insert(cid);
                 let cr = records.get(cid).copied();
-                let can_ours = cr
-                    .is_some_and(|cr| cr.is_flagged_for_sync() && cr.normalized_email().is_some());
+                let can_ours = cr.is_some_and(OrgRecord::is_flagged_for_sync);
                 let link_change = LinkChange::FollowConversion {
                     from_lead: r.id.clone(),
                 };
@@ -508,12 +552,10 @@ pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &Run
                 ));
                 continue;
             }
-            if let Err(reason) =
-                email_check(r.fields.get(crate::model::EMAIL_FIELD).map(String::as_str))
-            {
-                skips.push(skip_record(r, reason));
-                continue;
-            }
+            // A linked record whose email was blanked or broken in the org keeps syncing by Id:
+            // R-SYNC-1 keeps it from being *matched*, and the merge holds its email back
+            // (`HoldReason::InvalidEmail`) so our contact keeps a valid one. Skipping it would
+            // lose what we saw, and the next incremental run would decide on stale bases.
             if !r.is_flagged_for_sync() {
                 // The flag went to no: the Contact stops flowing, nothing is deleted (R-FIELD-2).
                 skips.push(skip_record(r, SkipReason::ContactNotFlagged));
@@ -532,6 +574,9 @@ pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &Run
             pairs.push(plan);
         }
     }
+
+    // Emails flowing here from linked records must not give two contacts one email.
+    let mut owners = resolve_email_moves(&mut pairs, &input.contacts);
 
     // 2. Unlinked records of both sides, grouped by email.
     #[derive(Default)]
@@ -554,6 +599,18 @@ pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &Run
             }),
         }
     }
+    let planned_org_email: HashMap<&str, Value> = pairs
+        .iter()
+        .filter_map(|p| {
+            let v = p
+                .crm
+                .as_ref()?
+                .values
+                .iter()
+                .find(|v| v.attribute == EMAIL_ATTRIBUTE)?;
+            Some((p.org_id.as_deref()?, v.value.clone()))
+        })
+        .collect();
     for r in &input.records {
         let linked = linked_org.contains_key(r.id.as_str());
         if r.object == SObject::Lead && r.is_converted {
@@ -567,7 +624,12 @@ pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &Run
             }
             continue;
         }
-        match email_check(r.fields.get(crate::model::EMAIL_FIELD).map(String::as_str)) {
+        // A linked Lead whose email this plan changes is grouped under its new email.
+        let email = match planned_org_email.get(r.id.as_str()) {
+            Some(v) => v.as_deref(),
+            None => r.fields.get(crate::model::EMAIL_FIELD).map(String::as_str),
+        };
+        match email_check(email) {
             Ok(e) => by_email.entry(e).or_default().org.push(r),
             Err(reason) if !linked && !claimed.contains(r.id.as_str()) => {
                 skips.push(skip_record(r, reason))
@@ -584,8 +646,9 @@ pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &Run
         }
         g.ours.sort_by(|a, b| a.id.cmp(&b.id));
         let linked_to = |r: &OrgRecord| linked_org.get(r.id.as_str()).map(|c| (*c).clone());
-        let (mut importable, blockers): (Vec<&OrgRecord>, Vec<&OrgRecord>) =
+        let (mut importable, mut blockers): (Vec<&OrgRecord>, Vec<&OrgRecord>) =
             g.org.iter().copied().partition(|r| r.is_flagged_for_sync());
+        blockers.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
         importable.sort_by(|a, b| {
             let key = |r: &OrgRecord| {
                 (
@@ -711,7 +774,19 @@ pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &Run
                     }
                 }
             }
-            (None, Some(p)) if linked_to(p).is_none() => pairs.push(create_contact(&ctx, p)),
+            (None, Some(p)) if linked_to(p).is_none() => {
+                let taken = owners.get(&email).cloned();
+                if taken.is_none() {
+                    owners.insert(email.clone(), ContactId(format!("(new from {})", p.id)));
+                }
+                match taken {
+                    // A contact here (linked to another record) has, or is about to get, this email.
+                    Some(contact_id) => {
+                        skips.push(skip_record(p, SkipReason::EmailTakenHere { contact_id }))
+                    }
+                    None => pairs.push(create_contact(&ctx, p)),
+                }
+            }
             _ => {}
         }
         if !blocker_used {
@@ -784,7 +859,7 @@ struct PairWork {
     crm: Vec<WrittenValue>,
     ours: Vec<WrittenValue>,
     conflicts: Vec<Conflict>,
-    held: Vec<String>,
+    held: Vec<Held>,
     base_after: BTreeMap<String, FieldBase>,
 }
 
@@ -814,7 +889,7 @@ impl PairWork {
             org_id,
             link,
             conflicts: self.conflicts,
-            held_blanks: self.held,
+            held: self.held,
             base_before: base_before.clone(),
             base_after: self.base_after,
         }
@@ -845,9 +920,9 @@ fn merge_pair(
         held: Vec::new(),
         base_after: base.clone(),
     };
-    for e in ctx.mapping.active_entries(object) {
+    for &(e, fp) in ctx.entries(object) {
         let attr = e.attribute.as_str();
-        let b = base.get(attr);
+        let b = base.get(attr).filter(|b| b.entry == fp);
         let ours = match (contact, b) {
             (Some(c), _) => c.value(attr),
             (None, Some(b)) => b.ours.clone(),
@@ -873,8 +948,14 @@ fn merge_pair(
                     continue;
                 }
                 if in_sync {
-                    w.base_after
-                        .insert(attr.to_string(), FieldBase { ours, theirs });
+                    w.base_after.insert(
+                        attr.to_string(),
+                        FieldBase {
+                            ours,
+                            theirs,
+                            entry: fp,
+                        },
+                    );
                     continue;
                 }
                 match (oc, tc) {
@@ -900,8 +981,14 @@ fn merge_pair(
             }
             None => {
                 if in_sync {
-                    w.base_after
-                        .insert(attr.to_string(), FieldBase { ours, theirs });
+                    w.base_after.insert(
+                        attr.to_string(),
+                        FieldBase {
+                            ours,
+                            theirs,
+                            entry: fp,
+                        },
+                    );
                     continue;
                 }
                 // First sync of this field on this link: a blank never erases a value here,
@@ -930,8 +1017,14 @@ fn merge_pair(
                     Winner::Theirs(Rule::FirstSync)
                 } else if to_crm || to_ours {
                     // Only a blank could flow: record what both sides hold as the base.
-                    w.base_after
-                        .insert(attr.to_string(), FieldBase { ours, theirs });
+                    w.base_after.insert(
+                        attr.to_string(),
+                        FieldBase {
+                            ours,
+                            theirs,
+                            entry: fp,
+                        },
+                    );
                     continue;
                 } else {
                     continue;
@@ -942,9 +1035,18 @@ fn merge_pair(
             Winner::Ours(rule) => {
                 let value = e.to_crm(&ours);
                 if value.is_none() && theirs.is_some() && e.blanks == BlankPolicy::NeverBlankOut {
-                    w.held.push(attr.to_string());
-                    w.base_after
-                        .insert(attr.to_string(), FieldBase { ours, theirs });
+                    w.held.push(Held {
+                        attribute: attr.to_string(),
+                        reason: HoldReason::NeverBlankOut,
+                    });
+                    w.base_after.insert(
+                        attr.to_string(),
+                        FieldBase {
+                            ours,
+                            theirs,
+                            entry: fp,
+                        },
+                    );
                     continue;
                 }
                 w.crm.push(WrittenValue {
@@ -958,6 +1060,7 @@ fn merge_pair(
                     FieldBase {
                         ours,
                         theirs: value,
+                        entry: fp,
                     },
                 );
             }
@@ -966,13 +1069,29 @@ fn merge_pair(
                 if attr == EMAIL_ATTRIBUTE {
                     value = value.and_then(|v| Email::parse(&v).ok()).map(String::from);
                 }
-                let blank_held = value.is_none()
+                let hold = if value.is_none() && ours.is_some() && attr == EMAIL_ATTRIBUTE {
+                    Some(HoldReason::InvalidEmail)
+                } else if value.is_none()
                     && ours.is_some()
-                    && (e.blanks == BlankPolicy::NeverBlankOut || attr == EMAIL_ATTRIBUTE);
-                if blank_held {
-                    w.held.push(attr.to_string());
-                    w.base_after
-                        .insert(attr.to_string(), FieldBase { ours, theirs });
+                    && e.blanks == BlankPolicy::NeverBlankOut
+                {
+                    Some(HoldReason::NeverBlankOut)
+                } else {
+                    None
+                };
+                if let Some(reason) = hold {
+                    w.held.push(Held {
+                        attribute: attr.to_string(),
+                        reason,
+                    });
+                    w.base_after.insert(
+                        attr.to_string(),
+                        FieldBase {
+                            ours,
+                            theirs,
+                            entry: fp,
+                        },
+                    );
                     continue;
                 }
                 w.ours.push(WrittenValue {
@@ -986,6 +1105,7 @@ fn merge_pair(
                     FieldBase {
                         ours: value,
                         theirs,
+                        entry: fp,
                     },
                 );
             }
@@ -1043,7 +1163,7 @@ fn conflict(
 fn create_lead(ctx: &Ctx, x: &OurContact) -> Result<PairPlan, SkipReason> {
     let mut values = Vec::new();
     let mut base = BTreeMap::new();
-    for e in ctx.mapping.active_entries(SObject::Lead) {
+    for &(e, fp) in ctx.entries(SObject::Lead) {
         let ours = x.value(&e.attribute);
         let mut theirs = None;
         if e.effective_direction().to_crm() {
@@ -1058,7 +1178,14 @@ fn create_lead(ctx: &Ctx, x: &OurContact) -> Result<PairPlan, SkipReason> {
                 });
             }
         }
-        base.insert(e.attribute.clone(), FieldBase { ours, theirs });
+        base.insert(
+            e.attribute.clone(),
+            FieldBase {
+                ours,
+                theirs,
+                entry: fp,
+            },
+        );
     }
     for req in &ctx.config.lead_required {
         if values
@@ -1100,7 +1227,7 @@ fn create_lead(ctx: &Ctx, x: &OurContact) -> Result<PairPlan, SkipReason> {
         }),
         marketing: None,
         conflicts: Vec::new(),
-        held_blanks: Vec::new(),
+        held: Vec::new(),
         base_before: BTreeMap::new(),
         base_after: base,
     })
@@ -1110,7 +1237,7 @@ fn create_lead(ctx: &Ctx, x: &OurContact) -> Result<PairPlan, SkipReason> {
 fn create_contact(ctx: &Ctx, r: &OrgRecord) -> PairPlan {
     let mut values = Vec::new();
     let mut base = BTreeMap::new();
-    for e in ctx.mapping.active_entries(r.object) {
+    for &(e, fp) in ctx.entries(r.object) {
         let theirs = r.value(&e.field);
         let mut ours = None;
         if e.effective_direction().to_marketing() {
@@ -1128,7 +1255,14 @@ fn create_contact(ctx: &Ctx, r: &OrgRecord) -> PairPlan {
                 });
             }
         }
-        base.insert(e.attribute.clone(), FieldBase { ours, theirs });
+        base.insert(
+            e.attribute.clone(),
+            FieldBase {
+                ours,
+                theirs,
+                entry: fp,
+            },
+        );
     }
     PairPlan {
         contact_id: None,
@@ -1141,7 +1275,7 @@ fn create_contact(ctx: &Ctx, r: &OrgRecord) -> PairPlan {
             values,
         }),
         conflicts: Vec::new(),
-        held_blanks: Vec::new(),
+        held: Vec::new(),
         base_before: BTreeMap::new(),
         base_after: base,
     }
@@ -1177,4 +1311,103 @@ fn seed_values(
         }
     }
     out
+}
+
+/// Settles the email changes pass 1 planned for our contacts so that no two contacts here end up
+/// with one email (the store's invariant). A contact keeping its email keeps it; among contacts
+/// moving to the same email, the smallest id wins; the others keep theirs and the value is held
+/// ([`HoldReason::EmailTakenHere`]). Repeated until stable, since a held contact keeps an email
+/// someone else may be moving to. Returns who holds each email once the plan is applied.
+fn resolve_email_moves(
+    pairs: &mut [PairPlan],
+    contacts: &[OurContact],
+) -> HashMap<Email, ContactId> {
+    let mut current: HashMap<&ContactId, Email> = HashMap::with_capacity(contacts.len());
+    for c in contacts {
+        if let Some(e) = c.normalized_email() {
+            current.insert(&c.id, e);
+        }
+    }
+    // (pair index, contact, email it moves to)
+    let mut moves: Vec<(usize, ContactId, Email)> = Vec::new();
+    for (i, p) in pairs.iter().enumerate() {
+        let (Some(cid), Some(w)) = (&p.contact_id, &p.marketing) else {
+            continue;
+        };
+        if let Some(v) = w.values.iter().find(|v| v.attribute == EMAIL_ATTRIBUTE)
+            && let Some(e) = v.value.as_deref().and_then(|v| Email::parse(v).ok())
+            && current.get(cid) != Some(&e)
+        {
+            moves.push((i, cid.clone(), e));
+        }
+    }
+    let mut held: HashMap<ContactId, ContactId> = HashMap::new();
+    let final_owners = loop {
+        // email → (staying claimant, moving claimants)
+        let mut claims: HashMap<&Email, (Option<&ContactId>, Vec<&ContactId>)> = HashMap::new();
+        let moving: HashMap<&ContactId, &Email> = moves
+            .iter()
+            .filter(|(_, c, _)| !held.contains_key(c))
+            .map(|(_, c, e)| (c, e))
+            .collect();
+        for (c, e) in &current {
+            if !moving.contains_key(c) {
+                let slot = &mut claims.entry(e).or_default().0;
+                if slot.is_none_or(|s| *c < s) {
+                    *slot = Some(c);
+                }
+            }
+        }
+        for (c, e) in &moving {
+            claims.entry(e).or_default().1.push(c);
+        }
+        let mut newly_held = Vec::new();
+        for (stayer, movers) in claims.values_mut() {
+            movers.sort();
+            let winner = match stayer {
+                Some(s) => (*s).clone(),
+                None => movers[0].clone(),
+            };
+            for m in movers.iter().filter(|m| ***m != winner) {
+                newly_held.push(((*m).clone(), winner.clone()));
+            }
+        }
+        if newly_held.is_empty() {
+            let mut owners = HashMap::with_capacity(claims.len());
+            for (e, (stayer, movers)) in claims {
+                if let Some(owner) = stayer.or(movers.first().copied()) {
+                    owners.insert(e.clone(), owner.clone());
+                }
+            }
+            break owners;
+        }
+        held.extend(newly_held);
+    };
+    for (i, cid, _) in &moves {
+        let Some(winner) = held.get(cid) else {
+            continue;
+        };
+        let p = &mut pairs[*i];
+        let w = p.marketing.as_mut().expect("a move is a marketing write");
+        let at = w
+            .values
+            .iter()
+            .position(|v| v.attribute == EMAIL_ATTRIBUTE)
+            .expect("found above");
+        w.values.remove(at);
+        if w.values.is_empty() && w.op == WriteOp::Update {
+            p.marketing = None;
+        }
+        let ours = current.get(cid).map(|e| e.as_str().to_string());
+        if let Some(b) = p.base_after.get_mut(EMAIL_ATTRIBUTE) {
+            b.ours = ours;
+        }
+        p.held.push(Held {
+            attribute: EMAIL_ATTRIBUTE.to_string(),
+            reason: HoldReason::EmailTakenHere {
+                contact_id: winner.clone(),
+            },
+        });
+    }
+    final_owners
 }

@@ -79,13 +79,8 @@ fn both_sides_changed_most_recent_change_wins_and_the_conflict_is_recorded() {
         ),
         ("phone", Some("ours"), Some("theirs"), Side::Marketing)
     );
-    assert_eq!(
-        c.base,
-        Some(FieldBase {
-            ours: s("1"),
-            theirs: s("1")
-        })
-    );
+    let b = c.base.clone().unwrap();
+    assert_eq!((b.ours, b.theirs), (s("1"), s("1")));
     assert_eq!(
         (c.ours_changed_at, c.theirs_changed_at, c.policy),
         (Some(t(20)), t(15), ConflictPolicy::MostRecent)
@@ -159,13 +154,8 @@ fn both_sides_changed_to_the_same_value_is_no_conflict() {
         ),
         (0, &None, &None)
     );
-    assert_eq!(
-        p.pairs[0].base_after["phone"],
-        FieldBase {
-            ours: s("same"),
-            theirs: s("same")
-        }
-    );
+    let b = &p.pairs[0].base_after["phone"];
+    assert_eq!((&b.ours, &b.theirs), (&s("same"), &s("same")));
     assert!(w.plan().is_empty());
 }
 
@@ -190,8 +180,14 @@ fn never_blank_out_keeps_the_value_and_says_so() {
     w.edit_org("00Q1", "Phone", None, 10);
     let p = w.sync(11);
     assert_eq!(
-        (&p.pairs[0].marketing, p.pairs[0].held_blanks.clone()),
-        (&None, vec!["phone".to_string()])
+        (&p.pairs[0].marketing, p.pairs[0].held.clone()),
+        (
+            &None,
+            vec![Held {
+                attribute: "phone".into(),
+                reason: HoldReason::NeverBlankOut
+            }]
+        )
     );
     assert_eq!(w.contact("c1").value("phone").as_deref(), Some("1"));
     assert!(w.plan().is_empty(), "held once, not re-planned every run");
@@ -205,9 +201,30 @@ fn never_blank_out_keeps_the_value_and_says_so() {
 fn the_email_is_never_blanked_here_even_if_the_lead_loses_it() {
     let mut w = linked();
     w.edit_org("00Q1", "Email", None, 10);
+    w.edit_org("00Q1", "Phone", Some("5"), 10);
     let p = w.sync(11);
-    assert_eq!(skip_reasons(&p), vec![("00Q1".into(), SkipReason::NoEmail)]);
+    assert_eq!(p.skips, vec![]);
+    assert_eq!(
+        p.pairs[0].held,
+        vec![Held {
+            attribute: "email".into(),
+            reason: HoldReason::InvalidEmail
+        }]
+    );
+    assert_eq!(
+        our_values(&p.pairs[0]),
+        vec![("phone".into(), s("5"))],
+        "the link by Id keeps the rest flowing"
+    );
     assert_eq!(w.contact("c1").email.as_deref(), Some("a@x.io"));
+    assert!(w.plan().is_empty());
+    // Our next email change repairs the Lead.
+    w.edit_ours("c1", "email", Some("new@x.io"), 20);
+    let p = w.sync(21);
+    assert_eq!(
+        crm_values(&p.pairs[0]),
+        vec![("Email".into(), s("new@x.io"))]
+    );
 }
 
 #[test]
@@ -323,11 +340,10 @@ fn a_failed_update_keeps_the_old_base_so_the_next_run_retries() {
         .unwrap();
     assert_eq!(
         link.base["phone"],
-        FieldBase {
-            ours: s("1"),
-            theirs: s("1")
-        }
+        w.link_of("c1").unwrap().base["phone"],
+        "the old base"
     );
+    assert_eq!(link.base["phone"].ours, s("1"));
     w.snap.links.insert("c1".into(), link);
     assert_eq!(
         crm_values(&w.plan().pairs[0]),
@@ -378,4 +394,50 @@ fn a_mapping_change_is_visible_in_the_plan_hash_r_sync_5() {
         .set_direction("phone", SObject::Lead, Direction::ToCrm)
         .unwrap();
     assert_ne!(w.plan().mapping_hash, before);
+}
+
+#[test]
+fn two_contacts_here_never_end_up_with_one_email() {
+    let mut w = World::new(
+        vec![
+            ours("c1", "a@x.io", &[("last_name", "A"), ("company", "A")]),
+            ours("c2", "b@x.io", &[("last_name", "B"), ("company", "B")]),
+        ],
+        vec![],
+    );
+    w.sync(1);
+    // In the org, c1's Lead takes c2's email: the link holds, the email stays here.
+    let l1 = w.link_of("c1").unwrap().org_id.clone();
+    w.edit_org(&l1, "Email", Some("B@x.io"), 5);
+    let p = w.sync(6);
+    assert_eq!(
+        p.pairs[0].held,
+        vec![Held {
+            attribute: "email".into(),
+            reason: HoldReason::EmailTakenHere {
+                contact_id: "c2".into()
+            }
+        }]
+    );
+    assert_eq!(w.contact("c1").email.as_deref(), Some("a@x.io"));
+    assert!(w.plan().is_empty());
+}
+
+#[test]
+fn a_direction_change_is_applied_by_the_full_resync_r_sync_5() {
+    let mut w = linked();
+    // job_title flows to the CRM only: the org's own title stays there.
+    w.edit_ours("c1", "job_title", Some("IT"), 5);
+    w.sync(6);
+    w.edit_org("00Q1", "Title", Some("CTO"), 7);
+    w.sync(8);
+    assert_eq!(w.contact("c1").value("job_title").as_deref(), Some("IT"));
+    // Both ways now: the full resync treats the field as never synced, and the most recent wins.
+    w.mapping
+        .set_direction("job_title", SObject::Lead, Direction::Both)
+        .unwrap();
+    let p = w.sync(9);
+    assert_eq!(p.pairs[0].conflicts.len(), 1);
+    assert_eq!(w.contact("c1").value("job_title").as_deref(), Some("CTO"));
+    assert!(w.plan().is_empty());
 }
