@@ -62,6 +62,14 @@ async function refused(promise) {
   }
 }
 
+// POST to the emulator's control API (not a Salesforce call; Node's own fetch, no client).
+async function control(path, body) {
+  const resp = await fetch(`${URL}/__emulator/${path}`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+  });
+  if (!resp.ok) throw new Error(`control ${path}: ${resp.status} ${await resp.text()}`);
+}
+
 const scenarios = {
   async soap_login() {
     const { conn, userInfo } = await soapLogin();
@@ -268,6 +276,18 @@ const scenarios = {
       columns: rows.length ? Object.keys(rows[0]) : [],
       all_company: rows.every((r) => r.Company === company),
     };
+  },
+
+  // Sessions expire under the client: jsforce's refresh delegate logs in again once and retries.
+  async session_expiry() {
+    const { conn } = await soapLogin();
+    let refreshes = 0;
+    conn.on('refresh', () => { refreshes += 1; });
+    const before = await leadCount(conn);
+    const oldToken = conn.accessToken;
+    await control('faults', { kind: 'expire_sessions', count: 1 });
+    const after = await leadCount(conn);
+    return { count_before: before, count_after: after, refreshes, new_token: conn.accessToken !== oldToken };
   },
 
   async limits() {

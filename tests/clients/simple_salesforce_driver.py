@@ -357,6 +357,42 @@ def scenario_limit_exceeded(session):
     return {"total": usage.total, "answered_plus_used": answered + usage.used, "refused": refused}
 
 
+def control(path, body):
+    """POST to the emulator's control API (not a Salesforce call: plain requests, no client)."""
+    resp = requests.post(f"{URL}/__emulator/{path}", json=body, verify=not TLS, timeout=30)
+    resp.raise_for_status()
+
+
+def scenario_session_expiry(session):
+    """Sessions expire under the client: it must log in again by itself and retry (real-clients.md §1)."""
+    sf = soap_login(session)
+    before = lead_count(sf)
+    old_session = sf.session_id
+    control("faults", {"kind": "expire_sessions", "count": 1})
+    after = lead_count(sf)
+    logins = [p for m, p in session.log if p.startswith("/services/Soap/u/")]
+    return {
+        "count_before": before,
+        "count_after": after,
+        "soap_logins": len(logins),
+        "new_session": sf.session_id != old_session,
+        # login, query (200), query (401), login, query (200)
+        "requests": [m for m, _ in session.log],
+    }
+
+
+def scenario_password_change(session):
+    """After `POST /__emulator/password`, the old credentials are refused and the new ones work."""
+    control("password", {"password": "N3w-Passw0rd", "security_token": "NEWTOKEN42"})
+    try:
+        soap_login(session)
+        old = "accepted"
+    except SalesforceAuthenticationFailed as err:
+        old = sf_error(err)
+    sf = Salesforce(username=USERNAME, password="N3w-Passw0rd", security_token="NEWTOKEN42", session=session)
+    return {"old_credentials": old, "new_credentials_count": lead_count(sf)}
+
+
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
 
 

@@ -10,8 +10,16 @@ fn first_stdout_line_is_one_json_object_with_url_and_credentials() {
     let emu = Emulator::start(&[]);
     let org = &emu.org;
     assert!(org.url.starts_with("http://127.0.0.1:"), "url: {}", org.url);
-    assert_ne!(emu.host_port(), "127.0.0.1:0", "the real port is printed, not the one asked for");
-    assert!(org.login_url.starts_with("http://127.0.0.1:"), "login_url: {}", org.login_url);
+    assert_ne!(
+        emu.host_port(),
+        "127.0.0.1:0",
+        "the real port is printed, not the one asked for"
+    );
+    assert!(
+        org.login_url.starts_with("http://127.0.0.1:"),
+        "login_url: {}",
+        org.login_url
+    );
     for (key, value) in [
         ("username", &org.username),
         ("password", &org.password),
@@ -49,14 +57,22 @@ fn state_file_keeps_records_across_a_restart() {
 
     let first = Emulator::start(&["--state", state]);
     first.seed_leads("StateCo", 3);
-    let before = first.query("SELECT Id, LastName FROM Lead WHERE Company = 'StateCo' ORDER BY LastName");
+    let before =
+        first.query("SELECT Id, LastName FROM Lead WHERE Company = 'StateCo' ORDER BY LastName");
     assert_eq!(before["totalSize"], json!(3), "{before}");
     assert!(first.terminate().success());
-    assert!(std::path::Path::new(state).exists(), "no state file written on SIGTERM");
+    assert!(
+        std::path::Path::new(state).exists(),
+        "no state file written on SIGTERM"
+    );
 
     let second = Emulator::start(&["--state", state]);
-    let after = second.query("SELECT Id, LastName FROM Lead WHERE Company = 'StateCo' ORDER BY LastName");
-    assert_eq!(after["records"], before["records"], "records differ after the restart");
+    let after =
+        second.query("SELECT Id, LastName FROM Lead WHERE Company = 'StateCo' ORDER BY LastName");
+    assert_eq!(
+        after["records"], before["records"],
+        "records differ after the restart"
+    );
 }
 
 #[test]
@@ -65,10 +81,21 @@ fn control_api_counts_api_requests() {
     let (status, _) = emu.call("POST", "/__emulator/reset", None);
     assert!((200..300).contains(&status), "reset: {status}");
     let (_, before) = emu.call("GET", "/__emulator/stats", None);
-    let before = before["api_requests"].as_u64().expect("api_requests is a number");
+    let before = before["api_requests"]
+        .as_u64()
+        .expect("api_requests is a number");
     emu.query("SELECT COUNT() FROM Lead"); // one token grant, one query
     let (_, after) = emu.call("GET", "/__emulator/stats", None);
-    let after = after["api_requests"].as_u64().expect("api_requests is a number");
-    assert!(after > before, "api_requests did not grow: {before} -> {after}");
-    assert!(after - before <= 2, "one grant and one query counted as {} requests", after - before);
+    let after = after["api_requests"]
+        .as_u64()
+        .expect("api_requests is a number");
+    assert!(
+        after > before,
+        "api_requests did not grow: {before} -> {after}"
+    );
+    assert!(
+        after - before <= 2,
+        "one grant and one query counted as {} requests",
+        after - before
+    );
 }

@@ -10,7 +10,11 @@ const JS: Client = Client::Jsforce;
 
 fn assert_login(out: &serde_json::Value, emu: &Emulator) {
     assert!(out["lead_count"].is_u64(), "COUNT() answered: {out}");
-    assert_eq!(out["instance_url"], json!(emu.org.url.trim_end_matches('/')), "{out}");
+    assert_eq!(
+        out["instance_url"],
+        json!(emu.org.url.trim_end_matches('/')),
+        "{out}"
+    );
     assert_eq!(out["access_token_prefix"], json!("00D"), "{out}");
     assert_eq!(out["access_token_has_bang"], json!(true), "{out}");
     assert_eq!(out["user_id_prefix"], json!("005"), "{out}");
@@ -20,23 +24,34 @@ fn assert_login(out: &serde_json::Value, emu: &Emulator) {
 #[test]
 fn soap_login_with_password_and_security_token_opens_a_session() {
     let emu = Emulator::start(&[]);
-    let Some(out) = JS.run(&emu, "soap_login", &[]) else { return };
+    let Some(out) = JS.run(&emu, "soap_login", &[]) else {
+        return;
+    };
     assert_login(&out, &emu);
-    assert_eq!((&out["user_id_len"], &out["org_id_len"]), (&json!(18), &json!(18)), "{out}");
+    assert_eq!(
+        (&out["user_id_len"], &out["org_id_len"]),
+        (&json!(18), &json!(18)),
+        "{out}"
+    );
 }
 
 #[test]
 fn oauth_password_grant_with_client_id_and_secret_opens_a_session() {
     let emu = Emulator::start(&[]);
-    let Some(out) = JS.run(&emu, "oauth_login", &[]) else { return };
+    let Some(out) = JS.run(&emu, "oauth_login", &[]) else {
+        return;
+    };
     assert_login(&out, &emu);
 }
 
 #[test]
 fn wrong_or_missing_security_token_is_refused_with_jsforces_login_errors() {
     let emu = Emulator::start(&[]);
-    let Some(out) = JS.run(&emu, "refused_logins", &[]) else { return };
-    let oauth_refusal = json!({"name": "invalid_grant", "errorCode": null, "message": "authentication failure"});
+    let Some(out) = JS.run(&emu, "refused_logins", &[]) else {
+        return;
+    };
+    let oauth_refusal =
+        json!({"name": "invalid_grant", "errorCode": null, "message": "authentication failure"});
     assert_eq!(
         out,
         json!({
@@ -54,7 +69,9 @@ fn wrong_or_missing_security_token_is_refused_with_jsforces_login_errors() {
 #[test]
 fn describe_lead_and_describe_global() {
     let emu = Emulator::start(&[]);
-    let Some(out) = JS.run(&emu, "describe_lead", &[]) else { return };
+    let Some(out) = JS.run(&emu, "describe_lead", &[]) else {
+        return;
+    };
     assert_eq!(
         out,
         json!({
@@ -84,7 +101,9 @@ fn describe_lead_and_describe_global() {
 #[test]
 fn created_lead_is_found_by_query_then_updated_and_deleted() {
     let emu = Emulator::start(&[]);
-    let Some(out) = JS.run(&emu, "crud", &[]) else { return };
+    let Some(out) = JS.run(&emu, "crud", &[]) else {
+        return;
+    };
     assert_eq!(
         out,
         json!({
@@ -127,7 +146,9 @@ fn query_pages_2500_leads_by_query_more_and_auto_fetch() {
     let emu = Emulator::start(&[]);
     emu.seed_leads("PagingJs", 2_500);
     let env = [("LB_COMPANY", "PagingJs".to_string())];
-    let Some(out) = JS.run(&emu, "query_paging", &env) else { return };
+    let Some(out) = JS.run(&emu, "query_paging", &env) else {
+        return;
+    };
     assert_eq!(
         out,
         json!({
@@ -145,7 +166,9 @@ fn query_pages_2500_leads_by_query_more_and_auto_fetch() {
 #[test]
 fn query_all_sees_deleted_leads_and_query_does_not() {
     let emu = Emulator::start(&[]);
-    let Some(out) = JS.run(&emu, "query_all_deleted", &[]) else { return };
+    let Some(out) = JS.run(&emu, "query_all_deleted", &[]) else {
+        return;
+    };
     assert_eq!(
         out,
         json!({
@@ -160,7 +183,9 @@ fn query_all_sees_deleted_leads_and_query_does_not() {
 #[test]
 fn array_create_update_retrieve_destroy_go_through_sobject_collections() {
     let emu = Emulator::start(&[]);
-    let Some(out) = JS.run(&emu, "collections", &[]) else { return };
+    let Some(out) = JS.run(&emu, "collections", &[]) else {
+        return;
+    };
     assert_eq!(
         out,
         json!({
@@ -189,7 +214,9 @@ fn array_create_update_retrieve_destroy_go_through_sobject_collections() {
 #[test]
 fn bulk2_load_of_500_leads_is_then_counted_by_query() {
     let emu = Emulator::start(&[]);
-    let Some(out) = JS.run(&emu, "bulk2_ingest", &[("LB_N", "500".into())]) else { return };
+    let Some(out) = JS.run(&emu, "bulk2_ingest", &[("LB_N", "500".into())]) else {
+        return;
+    };
     assert_eq!(
         out,
         json!({
@@ -209,7 +236,9 @@ fn bulk2_query_returns_all_2500_leads() {
     let emu = Emulator::start(&[]);
     emu.seed_leads("BulkQueryJs", 2_500);
     let env = [("LB_COMPANY", "BulkQueryJs".to_string())];
-    let Some(out) = JS.run(&emu, "bulk2_query", &env) else { return };
+    let Some(out) = JS.run(&emu, "bulk2_query", &env) else {
+        return;
+    };
     assert_eq!(
         out,
         json!({
@@ -224,7 +253,9 @@ fn bulk2_query_returns_all_2500_leads() {
 #[test]
 fn limits_and_limit_info_agree_with_the_daily_allowance() {
     let emu = Emulator::start(&["--daily-api-limit", "12345"]);
-    let Some(out) = JS.run(&emu, "limits", &[]) else { return };
+    let Some(out) = JS.run(&emu, "limits", &[]) else {
+        return;
+    };
     assert_eq!(
         out,
         json!({
@@ -233,5 +264,19 @@ fn limits_and_limit_info_agree_with_the_daily_allowance() {
             "api_usage_limit": 12345,
             "api_usage_used_matches_remaining": true,
         })
+    );
+}
+
+#[test]
+fn expired_session_is_refreshed_once_by_jsforce_and_the_call_retried() {
+    let emu = Emulator::start(&[]);
+    let Some(out) = JS.run(&emu, "session_expiry", &[]) else {
+        return;
+    };
+    assert_eq!(out["count_before"], out["count_after"], "{out}");
+    assert_eq!(
+        (&out["refreshes"], &out["new_token"]),
+        (&json!(1), &json!(true)),
+        "{out}"
     );
 }

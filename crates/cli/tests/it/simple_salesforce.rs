@@ -12,7 +12,9 @@ const PY: Client = Client::SimpleSalesforce;
 #[test]
 fn soap_login_with_password_and_security_token_opens_a_session() {
     let emu = Emulator::start(&[]);
-    let Some(out) = PY.run(&emu, "soap_login", &[]) else { return };
+    let Some(out) = PY.run(&emu, "soap_login", &[]) else {
+        return;
+    };
     assert!(out["lead_count"].is_u64(), "COUNT() answered: {out}");
     assert_eq!(
         out,
@@ -30,7 +32,9 @@ fn soap_login_with_password_and_security_token_opens_a_session() {
 #[test]
 fn oauth_password_grant_with_consumer_key_opens_a_session() {
     let emu = Emulator::start(&[]);
-    let Some(out) = PY.run(&emu, "oauth_login", &[]) else { return };
+    let Some(out) = PY.run(&emu, "oauth_login", &[]) else {
+        return;
+    };
     assert!(out["lead_count"].is_u64(), "COUNT() answered: {out}");
     assert_eq!(
         out,
@@ -47,7 +51,9 @@ fn oauth_password_grant_with_consumer_key_opens_a_session() {
 #[test]
 fn wrong_or_missing_security_token_raises_salesforce_authentication_failed() {
     let emu = Emulator::start(&[]);
-    let Some(out) = PY.run(&emu, "refused_logins", &[]) else { return };
+    let Some(out) = PY.run(&emu, "refused_logins", &[]) else {
+        return;
+    };
     let oauth_refusal = json!({
         "class": "SalesforceAuthenticationFailed",
         "code": "invalid_grant",
@@ -70,7 +76,9 @@ fn wrong_or_missing_security_token_raises_salesforce_authentication_failed() {
 #[test]
 fn describe_lead_reports_salesforce_field_metadata() {
     let emu = Emulator::start(&[]);
-    let Some(out) = PY.run(&emu, "describe_lead", &[]) else { return };
+    let Some(out) = PY.run(&emu, "describe_lead", &[]) else {
+        return;
+    };
     assert_eq!(
         out,
         json!({
@@ -105,7 +113,9 @@ fn describe_lead_reports_salesforce_field_metadata() {
 #[test]
 fn created_lead_is_found_by_query_then_updated_and_deleted() {
     let emu = Emulator::start(&[]);
-    let Some(out) = PY.run(&emu, "crud", &[]) else { return };
+    let Some(out) = PY.run(&emu, "crud", &[]) else {
+        return;
+    };
     assert_eq!(out, expected_crud());
 }
 
@@ -139,10 +149,18 @@ fn expected_crud() -> serde_json::Value {
 #[test]
 fn crud_works_over_the_emulators_own_tls() {
     let emu = Emulator::start(&["--tls"]);
-    assert!(emu.org.url.starts_with("https://"), "--tls instance url: {}", emu.org.url);
-    let Some(login) = PY.run(&emu, "soap_login", &[]) else { return };
+    assert!(
+        emu.org.url.starts_with("https://"),
+        "--tls instance url: {}",
+        emu.org.url
+    );
+    let Some(login) = PY.run(&emu, "soap_login", &[]) else {
+        return;
+    };
     assert_eq!(login["sf_instance"], json!(emu.host_port()));
-    let Some(out) = PY.run(&emu, "crud", &[]) else { return };
+    let Some(out) = PY.run(&emu, "crud", &[]) else {
+        return;
+    };
     assert_eq!(out, expected_crud());
 }
 
@@ -151,7 +169,9 @@ fn query_pages_2500_leads_by_next_records_url() {
     let emu = Emulator::start(&[]);
     emu.seed_leads("PagingCo", 2_500);
     let env = [("LB_COMPANY", "PagingCo".to_string())];
-    let Some(out) = PY.run(&emu, "query_paging", &env) else { return };
+    let Some(out) = PY.run(&emu, "query_paging", &env) else {
+        return;
+    };
     assert_eq!(
         out,
         json!({
@@ -167,7 +187,9 @@ fn query_pages_2500_leads_by_next_records_url() {
 #[test]
 fn query_all_sees_deleted_leads_and_query_does_not() {
     let emu = Emulator::start(&[]);
-    let Some(out) = PY.run(&emu, "query_all_deleted", &[]) else { return };
+    let Some(out) = PY.run(&emu, "query_all_deleted", &[]) else {
+        return;
+    };
     assert_eq!(
         out,
         json!({
@@ -182,7 +204,9 @@ fn query_all_sees_deleted_leads_and_query_does_not() {
 #[test]
 fn sobject_collections_report_per_record_results_and_honour_all_or_none() {
     let emu = Emulator::start(&[]);
-    let Some(out) = PY.run(&emu, "collections", &[]) else { return };
+    let Some(out) = PY.run(&emu, "collections", &[]) else {
+        return;
+    };
     assert_eq!(
         out,
         json!({
@@ -210,7 +234,9 @@ fn sobject_collections_report_per_record_results_and_honour_all_or_none() {
 #[test]
 fn bulk2_insert_of_500_leads_is_then_counted_by_query() {
     let emu = Emulator::start(&[]);
-    let Some(out) = PY.run(&emu, "bulk2_ingest", &[("LB_N", "500".into())]) else { return };
+    let Some(out) = PY.run(&emu, "bulk2_ingest", &[("LB_N", "500".into())]) else {
+        return;
+    };
     assert_eq!(
         out,
         json!({
@@ -233,7 +259,9 @@ fn bulk2_query_pages_2500_leads_by_locator() {
     let emu = Emulator::start(&[]);
     emu.seed_leads("BulkQueryCo", 2_500);
     let env = [("LB_COMPANY", "BulkQueryCo".to_string())];
-    let Some(out) = PY.run(&emu, "bulk2_query", &env) else { return };
+    let Some(out) = PY.run(&emu, "bulk2_query", &env) else {
+        return;
+    };
     assert_eq!(
         out,
         json!({
@@ -249,7 +277,9 @@ fn bulk2_query_pages_2500_leads_by_locator() {
 #[test]
 fn limits_and_sforce_limit_info_agree_with_the_daily_allowance() {
     let emu = Emulator::start(&["--daily-api-limit", "12345"]);
-    let Some(out) = PY.run(&emu, "limits", &[]) else { return };
+    let Some(out) = PY.run(&emu, "limits", &[]) else {
+        return;
+    };
     assert_eq!(
         out,
         json!({
@@ -266,7 +296,9 @@ fn limits_and_sforce_limit_info_agree_with_the_daily_allowance() {
 #[test]
 fn spent_daily_allowance_refuses_calls_with_request_limit_exceeded() {
     let emu = Emulator::start(&["--daily-api-limit", "25"]);
-    let Some(out) = PY.run(&emu, "limit_exceeded", &[]) else { return };
+    let Some(out) = PY.run(&emu, "limit_exceeded", &[]) else {
+        return;
+    };
     assert_eq!(
         out,
         json!({
@@ -278,6 +310,41 @@ fn spent_daily_allowance_refuses_calls_with_request_limit_exceeded() {
                 "errorCode": "REQUEST_LIMIT_EXCEEDED",
                 "message": "TotalRequests Limit exceeded.",
             },
+        })
+    );
+}
+
+#[test]
+fn expired_session_makes_the_client_log_in_again_and_retry() {
+    let emu = Emulator::start(&[]);
+    let Some(out) = PY.run(&emu, "session_expiry", &[]) else {
+        return;
+    };
+    assert_eq!(out["count_before"], out["count_after"], "{out}");
+    assert_eq!(
+        (&out["soap_logins"], &out["new_session"], &out["requests"]),
+        (
+            &json!(2),
+            &json!(true),
+            &json!(["POST", "GET", "GET", "POST", "GET"])
+        ),
+        "401 INVALID_SESSION_ID must make simple-salesforce log in again once: {out}"
+    );
+}
+
+#[test]
+fn password_reset_refuses_the_old_credentials_and_accepts_the_new() {
+    let emu = Emulator::start(&[]);
+    let Some(out) = PY.run(&emu, "password_change", &[]) else {
+        return;
+    };
+    assert!(out["new_credentials_count"].is_u64(), "{out}");
+    assert_eq!(
+        out["old_credentials"],
+        json!({
+            "class": "SalesforceAuthenticationFailed",
+            "code": "INVALID_LOGIN",
+            "message": "Invalid username, password, security token; or user locked out.",
         })
     );
 }

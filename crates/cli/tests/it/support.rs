@@ -46,7 +46,10 @@ pub struct Emulator {
 }
 
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
 }
 
 fn in_ci() -> bool {
@@ -60,7 +63,9 @@ fn collect(mut reader: impl Read + Send + 'static, sink: Arc<Mutex<String>>) {
             if n == 0 {
                 break;
             }
-            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
         }
     });
 }
@@ -71,7 +76,10 @@ impl Emulator {
         let mut child = Command::new(env!("CARGO_BIN_EXE_leadbridge"))
             .args(["emulator", "--listen", "127.0.0.1:0"])
             .args(extra)
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -106,7 +114,13 @@ impl Emulator {
             .unwrap_or_else(|e| panic!("first stdout line is not JSON ({e}): {line:?}"));
         let org: OrgInfo = serde_json::from_value(first_line.clone())
             .unwrap_or_else(|e| panic!("first stdout line lacks a required key ({e}): {line}"));
-        Emulator { child, org, first_line, stderr, tls: extra.contains(&"--tls") }
+        Emulator {
+            child,
+            org,
+            first_line,
+            stderr,
+            tls: extra.contains(&"--tls"),
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -125,7 +139,9 @@ impl Emulator {
 
     /// Sends SIGTERM and waits for the process to exit; returns its exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
-        let sent = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status();
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
         assert!(sent.is_ok_and(|s| s.success()), "kill -TERM failed");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -134,7 +150,10 @@ impl Emulator {
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
-                panic!("emulator did not exit within 20 s of SIGTERM; stderr:\n{}", self.stderr());
+                panic!(
+                    "emulator did not exit within 20 s of SIGTERM; stderr:\n{}",
+                    self.stderr()
+                );
             }
             thread::sleep(Duration::from_millis(50));
         }
@@ -143,15 +162,32 @@ impl Emulator {
     /// One request to the emulator (control API or any other path), answered as (status, JSON;
     /// a non-JSON body comes back as a JSON string).
     pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-        self.request(method, path, &[], body.map(|b| Body::Json(b.clone())).unwrap_or(Body::None))
+        self.request(
+            method,
+            path,
+            &[],
+            body.map(|b| Body::Json(b.clone())).unwrap_or(Body::None),
+        )
     }
 
-    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Body) -> (u16, Value) {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Body,
+    ) -> (u16, Value) {
         let url = format!("{}{}", self.org.url.trim_end_matches('/'), path);
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let headers: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let tls = self.tls;
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let client = reqwest::Client::builder()
                 .tls_danger_accept_invalid_certs(tls)
@@ -183,11 +219,17 @@ impl Emulator {
             ("client_id".to_string(), org.client_id.clone()),
             ("client_secret".to_string(), org.client_secret.clone()),
             ("username".to_string(), org.username.clone()),
-            ("password".to_string(), format!("{}{}", org.password, org.security_token)),
+            (
+                "password".to_string(),
+                format!("{}{}", org.password, org.security_token),
+            ),
         ];
         let (status, body) = self.request("POST", "/services/oauth2/token", &[], Body::Form(form));
         assert_eq!(status, 200, "password grant: {body}");
-        body["access_token"].as_str().expect("access_token").to_string()
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
     }
 
     /// `GET /services/data/v66.0/query?q=SOQL` with a fresh token; returns the JSON answer.
@@ -216,7 +258,10 @@ impl Emulator {
                 .collect();
             let body = serde_json::json!({"sobject": "Lead", "records": records});
             let (status, answer) = self.call("POST", "/__emulator/records", Some(&body));
-            assert!((200..300).contains(&status), "seeding Leads: {status} {answer}");
+            assert!(
+                (200..300).contains(&status),
+                "seeding Leads: {status} {answer}"
+            );
         }
     }
 }
@@ -238,7 +283,9 @@ pub enum Body {
 fn url_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -259,7 +306,9 @@ impl Client {
             Client::SimpleSalesforce => {
                 let python = std::env::var_os("LEADBRIDGE_TEST_PYTHON")
                     .map(PathBuf::from)
-                    .or_else(|| Some(root.join(".test-deps/venv/bin/python")).filter(|p| p.exists()));
+                    .or_else(|| {
+                        Some(root.join(".test-deps/venv/bin/python")).filter(|p| p.exists())
+                    });
                 let found = python.map(|python| {
                     let mut cmd = Command::new(python);
                     cmd.arg(root.join("tests/clients/simple_salesforce_driver.py"));
@@ -274,14 +323,18 @@ impl Client {
                     .filter(|p| p.join("jsforce").is_dir());
                 let found = node_path.map(|node_path| {
                     let mut cmd = Command::new("node");
-                    cmd.env("NODE_PATH", node_path).arg(root.join("tests/clients/jsforce_driver.cjs"));
+                    cmd.env("NODE_PATH", node_path)
+                        .arg(root.join("tests/clients/jsforce_driver.cjs"));
                     cmd
                 });
                 ("jsforce (LEADBRIDGE_TEST_NODE_PATH)", found)
             }
         };
         if found.is_none() {
-            assert!(!in_ci(), "{what} is not installed, and CI=true forbids skipping: run scripts/test.sh");
+            assert!(
+                !in_ci(),
+                "{what} is not installed, and CI=true forbids skipping: run scripts/test.sh"
+            );
             eprintln!("SKIPPED: {what} is not installed; `bash scripts/test.sh` installs it");
         }
         found
@@ -289,7 +342,12 @@ impl Client {
 
     /// Runs one scenario of this client's driver against `emu`; returns its JSON report, or
     /// `None` when the client is not installed (never under CI).
-    pub fn run(self, emu: &Emulator, scenario: &str, extra_env: &[(&str, String)]) -> Option<Value> {
+    pub fn run(
+        self,
+        emu: &Emulator,
+        scenario: &str,
+        extra_env: &[(&str, String)],
+    ) -> Option<Value> {
         let mut cmd = self.command()?;
         let org = &emu.org;
         cmd.arg(scenario)
@@ -307,7 +365,9 @@ impl Client {
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {self:?} driver: {e}"));
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {self:?} driver: {e}"));
         let out = Arc::new(Mutex::new(String::new()));
         let err = Arc::new(Mutex::new(String::new()));
         collect(child.stdout.take().unwrap(), out.clone());
@@ -334,19 +394,34 @@ impl Client {
             )
         };
         match status {
-            None => panic!("{self:?} scenario `{scenario}` timed out after {SCRIPT_TIMEOUT:?}\n{}", context()),
-            Some(s) if !s.success() => panic!("{self:?} scenario `{scenario}` failed ({s})\n{}", context()),
+            None => panic!(
+                "{self:?} scenario `{scenario}` timed out after {SCRIPT_TIMEOUT:?}\n{}",
+                context()
+            ),
+            Some(s) if !s.success() => {
+                panic!("{self:?} scenario `{scenario}` failed ({s})\n{}", context())
+            }
             Some(_) => {}
         }
-        let last = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
-        let report = serde_json::from_str(last)
-            .unwrap_or_else(|e| panic!("{self:?} scenario `{scenario}` printed no JSON report ({e})\n{}", context()));
+        let last = stdout
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        let report = serde_json::from_str(last).unwrap_or_else(|e| {
+            panic!(
+                "{self:?} scenario `{scenario}` printed no JSON report ({e})\n{}",
+                context()
+            )
+        });
         Some(report)
     }
 }
 
 fn tail(s: &str, max: usize) -> &str {
     let start = s.len().saturating_sub(max);
-    let start = (start..s.len()).find(|&i| s.is_char_boundary(i)).unwrap_or(s.len());
+    let start = (start..s.len())
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(s.len());
     &s[start..]
 }
