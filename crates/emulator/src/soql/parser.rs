@@ -94,10 +94,15 @@ const CLAUSE_WORDS: &[&str] = &[
     "WHERE", "ORDER", "LIMIT", "OFFSET", "GROUP", "HAVING", "WITH", "FOR", "USING", "UPDATE",
 ];
 
+/// Parentheses deeper than this are refused, so a hostile query cannot exhaust the stack of
+/// this recursive parser (or of the evaluator walking the result).
+const MAX_NESTING: usize = 64;
+
 pub(crate) struct Parser<'a> {
     src: &'a str,
     tokens: Vec<Token>,
     pos: usize,
+    depth: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -106,6 +111,7 @@ impl<'a> Parser<'a> {
             src,
             tokens,
             pos: 0,
+            depth: 0,
         }
     }
 
@@ -430,8 +436,17 @@ impl<'a> Parser<'a> {
     fn operand(&mut self) -> Result<Cond, SoqlError> {
         let t = self.peek().clone();
         if t.kind == Tok::LParen {
+            if self.depth >= MAX_NESTING {
+                return Err(malformed(
+                    self.src,
+                    t.start,
+                    &format!("parentheses nested more than {MAX_NESTING} levels deep"),
+                ));
+            }
             self.bump();
+            self.depth += 1;
             let inner = self.condition(true)?;
+            self.depth -= 1;
             self.expect(&Tok::RParen, "right parentheses")?;
             return Ok(inner);
         }

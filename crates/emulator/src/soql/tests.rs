@@ -1042,6 +1042,23 @@ fn multi_picklist_cannot_be_sorted() {
     );
 }
 
+#[test]
+fn deep_nesting_is_refused_instead_of_overflowing_the_stack() {
+    let deep = format!(
+        "SELECT Id FROM Lead WHERE {}Email = 'a'{}",
+        "(".repeat(100_000),
+        ")".repeat(100_000)
+    );
+    let e = compile_at(&deep, &LeadSchema, today()).err();
+    assert_eq!(e.map(|e| e.error_code), Some("MALFORMED_QUERY"));
+    let ok = format!(
+        "SELECT Id FROM Lead WHERE {}Company = 'acme'{}",
+        "(".repeat(64),
+        ")".repeat(64)
+    );
+    check(&ok, &["1", "3"]);
+}
+
 // ---- columns=true --------------------------------------------------------------------------
 
 #[test]
