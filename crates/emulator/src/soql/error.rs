@@ -6,6 +6,17 @@
 //! back to the start of the word it lands in, and stops about 30 characters after it (seen in
 //! captured responses such as `\nImage_Vendor__c FROM Opportunity WHERE Image_Vendor__c LIKE
 //! 'Getty%'\n                                       ^\nERROR at Row:1:Column:68\n…`).
+//!
+//! Provenance of the sentences: "No such column … on entity …", "sObject type … is not
+//! supported…", "value of filter criterion for field … must be of type … and should (not) be
+//! enclosed in quotes" (caret under the field), "invalid operator on multipicklist field"
+//! (INVALID_QUERY_FILTER_OPERATOR), "no viable alternative at character", "unexpected
+//! token: '…'", "expecting a left parentheses, found '…'", "Bind variables only allowed in
+//! Apex code", "duplicate field selected: X" and "Maximum SOQL offset allowed for apiName X is
+//! 2000" (NUMBER_OUTSIDE_VALID_RANGE) are taken from captured Salesforce responses. Assumed by
+//! analogy, not captured: the type words for currency/percent ("double"), the other "invalid
+//! operator on X field" words, "invalid ID field: X" without a diagram, the error code of the
+//! duplicate-field error, and the string-literal and sort error wordings.
 
 use super::SoqlError;
 

@@ -15,7 +15,11 @@
 //! - Out of scope, refused with MALFORMED_QUERY: relationship paths (`Owner.Name`), subqueries,
 //!   GROUP BY / HAVING, aggregate functions other than `COUNT()`, functions, WITH / FOR /
 //!   USING SCOPE clauses, quarter and fiscal date literals, bind variables.
-//! - Date literals (TODAY, LAST_N_DAYS:n, …) are evaluated in UTC with Sunday-start weeks.
+//! - Date literals (TODAY, LAST_N_DAYS:n, …) are evaluated in UTC with Sunday-start weeks,
+//!   against the wall clock ([`compile`]) or a given day ([`compile_at`]).
+//! - Semantics follow Salesforce rather than SQL: text `=`/`LIKE`/ordering ignore case, `''`
+//!   is null, `!=` and `NOT IN` match nulls, AND and OR (and NOT) cannot be mixed without
+//!   parentheses, ORDER BY defaults to ASC NULLS FIRST / DESC NULLS LAST, OFFSET ≤ 2000.
 
 mod dates;
 mod error;
