@@ -9,7 +9,7 @@
 
 use crate::contact::Email;
 use crate::model::{ContactId, EMAIL_ATTRIBUTE, OrgRecord, OurContact, SObject, SyncedLink};
-use crate::plan::{LinkChange, PairPlan, Plan, SyncInput, WriteOp, WrittenValue};
+use crate::plan::{DuplicateMode, LinkChange, PairPlan, Plan, SyncInput, WriteOp, WrittenValue};
 use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
 
@@ -41,82 +41,80 @@ impl Snapshot {
     }
 
     /// The input of an incremental run where `changed_contacts` and `changed_records` changed,
-    /// completed as the planner's input contract asks (see [`crate::plan`]).
+    /// completed as the planner's input contract asks (see [`crate::plan`]); `duplicates` is
+    /// the planner's duplicate mode (seed mode needs the duplicates of every changed record).
     pub fn incremental_input(
         &self,
         changed_contacts: &BTreeSet<ContactId>,
         changed_records: &BTreeSet<String>,
+        duplicates: DuplicateMode,
     ) -> SyncInput {
-        let link_by_org: BTreeMap<&str, &SyncedLink> = self
-            .links
-            .values()
-            .map(|l| (l.org_id.as_str(), l))
-            .collect();
-        let email_of_contact = |c: &OurContact| c.normalized_email();
-        let email_of_record = |r: &OrgRecord| r.normalized_email();
-        let mut contacts: BTreeSet<ContactId> = changed_contacts
-            .iter()
-            .filter(|c| self.contacts.contains_key(*c))
-            .cloned()
-            .collect();
-        let mut records: BTreeSet<String> = changed_records
-            .iter()
-            .filter(|r| self.records.contains_key(*r))
-            .cloned()
-            .collect();
-        let mut emails: BTreeSet<Email> = BTreeSet::new();
+        let link_by_org: BTreeMap<&str, &SyncedLink> =
+            self.links.values().map(|l| (l.org_id.as_str(), l)).collect();
+        let synced_email = |l: &SyncedLink, ours: bool| {
+            let b = l.base.get(EMAIL_ATTRIBUTE)?;
+            let v = if ours { &b.ours } else { &b.theirs };
+            v.as_deref().and_then(|e| Email::parse(e).ok())
+        };
+        let mut contacts: BTreeSet<ContactId> =
+            changed_contacts.iter().filter(|c| self.contacts.contains_key(*c)).cloned().collect();
+        let mut records: BTreeSet<String> =
+            changed_records.iter().filter(|r| self.records.contains_key(*r)).cloned().collect();
+        // The Contact a converted Lead points to.
+        let converted: Vec<String> =
+            records.iter().filter_map(|r| self.records[r].converted_contact_id.clone()).collect();
+        records.extend(converted.into_iter().filter(|c| self.records.contains_key(c)));
+        // Our contact linked to each record (a local read).
         for id in &records {
-            let r = &self.records[id];
             if let Some(l) = link_by_org.get(id.as_str()) {
                 contacts.insert(l.contact_id.clone());
             }
-            if let Some(cid) = &r.converted_contact_id
-                && self.records.contains_key(cid)
-            {
-                contacts.extend(link_by_org.get(cid.as_str()).map(|l| l.contact_id.clone()));
-            }
         }
-        // A contact whose email changed since its last sync brings its linked record along:
-        // the record is about to move to another email group.
+        // Emails whose holders must all be seen: unlinked records and contacts (identity),
+        // emails that changed since the last sync (the record moves to another group; its
+        // linked record comes along), and in seed mode every email of the input (the
+        // duplicates of a record whose values change).
+        let mut emails: BTreeSet<Email> = BTreeSet::new();
         for id in &contacts {
-            if let Some(l) = self.links.get(id) {
-                let synced = l
-                    .base
-                    .get(EMAIL_ATTRIBUTE)
-                    .and_then(|b| b.ours.as_deref())
-                    .and_then(|e| Email::parse(e).ok());
-                if synced != email_of_contact(&self.contacts[id])
-                    && self.records.contains_key(&l.org_id)
-                {
-                    records.insert(l.org_id.clone());
+            let c = &self.contacts[id];
+            let Some(e) = c.normalized_email() else { continue };
+            match self.links.get(id) {
+                None => {
+                    emails.insert(e);
                 }
+                Some(l) if synced_email(l, true).as_ref() != Some(&e) => {
+                    emails.insert(e);
+                    if self.records.contains_key(&l.org_id) {
+                        records.insert(l.org_id.clone());
+                    }
+                }
+                Some(_) if duplicates == DuplicateMode::Seed => {
+                    emails.insert(e);
+                }
+                Some(_) => {}
             }
-        }
-        // The input is closed under email: everything sharing an email with a record or contact
-        // of the input comes along, so identity and duplicate groups see the whole picture.
-        for id in &contacts {
-            emails.extend(email_of_contact(&self.contacts[id]));
         }
         for id in &records {
-            emails.extend(email_of_record(&self.records[id]));
+            let r = &self.records[id];
+            let Some(e) = r.normalized_email() else { continue };
+            let moved = link_by_org.get(id.as_str()).is_none_or(|l| synced_email(l, false).as_ref() != Some(&e));
+            if moved || duplicates == DuplicateMode::Seed {
+                emails.insert(e);
+            }
         }
-        let converted: Vec<String> = records
-            .iter()
-            .filter_map(|r| self.records[r].converted_contact_id.clone())
-            .collect();
-        records.extend(
-            converted
-                .into_iter()
-                .filter(|c| self.records.contains_key(c)),
-        );
         for r in self.records.values() {
-            if email_of_record(r).is_some_and(|e| emails.contains(&e)) {
+            if r.normalized_email().is_some_and(|e| emails.contains(&e)) {
                 records.insert(r.id.clone());
             }
         }
         for c in self.contacts.values() {
-            if email_of_contact(c).is_some_and(|e| emails.contains(&e)) {
+            if c.normalized_email().is_some_and(|e| emails.contains(&e)) {
                 contacts.insert(c.id.clone());
+            }
+        }
+        for id in &records {
+            if let Some(l) = link_by_org.get(id.as_str()) {
+                contacts.insert(l.contact_id.clone());
             }
         }
         let links = self

@@ -16,11 +16,13 @@
 //! - `contacts`: our changed contacts, **and** our contact linked to each org record in
 //!   `records` (a cheap local read);
 //! - `records`: the org's changed Leads and Contacts (by `SystemModstamp`), **and** the
-//!   record linked to a contact whose email changed since its last sync (read by Id; rare),
-//!   **and** the Contact a changed converted Lead points to (`ConvertedContactId`);
-//! - closed under email: every contact here and every org Lead/Contact whose email equals the
-//!   email of a contact or record above (one email lookup per batch on each side), so an
-//!   existing record is never duplicated and duplicate groups are complete;
+//!   Contact a changed converted Lead points to (`ConvertedContactId`), **and** the record
+//!   linked to a contact whose email changed since its last sync (read by Id; rare);
+//! - every holder of a *sensitive* email, on both sides: the email of an unlinked contact or
+//!   record of the input, an email that changed since the last sync (either side), and in
+//!   seed mode every email of the input (contacts and records). One email lookup per batch on each side
+//!   (`WHERE Email IN (…)` on Lead and Contact), so an existing record is never duplicated and
+//!   duplicate groups are complete. A linked record whose email did not change needs none;
 //! - `links`: every link touching a contact or record of the input, with its bases.
 //!
 //! [`crate::Snapshot::incremental_input`] builds exactly this from in-memory snapshots.
@@ -372,6 +374,12 @@ impl Plan {
                 .duplicate_groups
                 .iter()
                 .all(|g| g.seed_updates.is_empty())
+    }
+
+    /// Nothing to send to either side (the plan may still record bases, links or reports).
+    pub fn writes_nothing(&self) -> bool {
+        self.pairs.iter().all(|p| p.crm.is_none() && p.marketing.is_none())
+            && self.duplicate_groups.iter().all(|g| g.seed_updates.is_empty())
     }
 
     pub fn summary(&self) -> Summary {
@@ -922,7 +930,7 @@ fn merge_pair(
     };
     for &(e, fp) in ctx.entries(object) {
         let attr = e.attribute.as_str();
-        let b = base.get(attr).filter(|b| b.entry == fp);
+        let b = base.get(attr);
         let ours = match (contact, b) {
             (Some(c), _) => c.value(attr),
             (None, Some(b)) => b.ours.clone(),
@@ -939,6 +947,12 @@ fn merge_pair(
         let in_sync = same(attr, &e.to_crm(&ours), &theirs);
         let ours_time = contact.and_then(|c| c.changed_at.get(attr).copied());
         let theirs_time = record.map(|r| r.last_modified);
+        // A base synced under another entry (field, direction or value map changed, R-SYNC-5)
+        // still tells which side was edited since; when neither was, the old direction may be
+        // why the sides differ, so the first-sync rules decide again.
+        let b = b.filter(|b| {
+            b.entry == fp || !same(attr, &ours, &b.ours) || !same(attr, &theirs, &b.theirs)
+        });
 
         let winner = match b {
             Some(b) => {
@@ -976,7 +990,13 @@ fn merge_pair(
                     }
                     (true, true) if to_crm => Winner::Ours(Rule::DirectionSource),
                     (true, true) if to_ours => Winner::Theirs(Rule::DirectionSource),
-                    _ => continue,
+                    _ => {
+                        // The change may not flow (direction, Contact, converted Lead): the base
+                        // records it as seen, so a later run that does not re-read this record
+                        // (its base standing in for it) decides on what the org really holds.
+                        w.base_after.insert(attr.to_string(), FieldBase { ours, theirs, entry: fp });
+                        continue;
+                    }
                 }
             }
             None => {

@@ -232,7 +232,7 @@ fn one_way_fields_only_flow_their_way() {
     let mut w = linked();
     // job_title → Title is marketing → CRM only: an org edit stays there.
     w.edit_org("00Q1", "Title", Some("CFO"), 10);
-    assert!(w.plan().is_empty());
+    assert!(w.plan().writes_nothing());
     // Our later edit wins over the org's (the direction's source).
     w.edit_ours("c1", "job_title", Some("Finance"), 12);
     let p = w.sync(13);
@@ -320,14 +320,22 @@ fn an_incremental_run_needs_only_the_changed_records() {
     };
     let p = plan(&w.mapping, &w.config, &input, &RunId("r".into()));
     assert_eq!(crm_values(&p.pairs[0]), vec![("Phone".into(), s("2"))]);
-    let via_snapshot = w
-        .snap
-        .incremental_input(&BTreeSet::from([ContactId::from("c1")]), &BTreeSet::new());
-    assert_eq!(
-        via_snapshot.records.len(),
-        1,
-        "the email closure brings the Lead along"
+    let via_snapshot = w.snap.incremental_input(
+        &BTreeSet::from([ContactId::from("c1")]),
+        &BTreeSet::new(),
+        DuplicateMode::LinkOldest,
     );
+    assert_eq!(via_snapshot, input, "an unchanged Lead is not read from the org");
+    // Once our email changes, the Lead and every holder of the new email come along.
+    w.snap.records.insert("00Q2".into(), lead("00Q2", "b@x.io", &[], 3));
+    w.edit_ours("c1", "email", Some("b@x.io"), 11);
+    let via_snapshot = w.snap.incremental_input(
+        &BTreeSet::from([ContactId::from("c1")]),
+        &BTreeSet::new(),
+        DuplicateMode::LinkOldest,
+    );
+    let ids: Vec<&str> = via_snapshot.records.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["00Q1", "00Q2"]);
 }
 
 #[test]
