@@ -1187,4 +1187,64 @@ proptest! {
             prop_assert_eq!(q.matches(&record), expect);
         }
     }
+
+    #[test]
+    fn like_agrees_with_a_reference_matcher(pattern in "[abAB%_]{0,8}", value in "[abAB]{1,8}") {
+        // Reference: dynamic programming over (pattern prefix, value prefix).
+        let p: Vec<char> = pattern.to_lowercase().chars().collect();
+        let v: Vec<char> = value.to_lowercase().chars().collect();
+        let mut dp = vec![vec![false; v.len() + 1]; p.len() + 1];
+        dp[0][0] = true;
+        for i in 1..=p.len() {
+            for j in 0..=v.len() {
+                dp[i][j] = match p[i - 1] {
+                    '%' => dp[i - 1][j] || (j > 0 && dp[i][j - 1]),
+                    '_' => j > 0 && dp[i - 1][j - 1],
+                    c => j > 0 && dp[i - 1][j - 1] && v[j - 1] == c,
+                };
+            }
+        }
+        let q = compiled(&format!("SELECT Id FROM Lead WHERE LastName LIKE '{pattern}'"));
+        prop_assert_eq!(q.matches(&rec("1", json!({"LastName": value}))), dp[p.len()][v.len()]);
+    }
+
+    #[test]
+    fn order_by_returns_the_matches_sorted(
+        values in prop::collection::vec(prop::option::of(0i64..5), 0..40),
+        descending in any::<bool>(),
+        limit in 0usize..50,
+    ) {
+        let records: Vec<_> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| rec(&format!("{i:02}"), json!({"NumberOfEmployees": v})))
+            .collect();
+        let direction = if descending { "DESC" } else { "ASC" };
+        let q = compiled(&format!(
+            "SELECT Id FROM Lead WHERE NumberOfEmployees != 3 ORDER BY NumberOfEmployees {direction} LIMIT {limit}"
+        ));
+        let got: Vec<String> = q
+            .run(records.iter())
+            .into_iter()
+            .map(|r| r["Id"].as_str().unwrap_or("?").to_owned())
+            .collect();
+        // Model: stable sort of the matches; nulls first ascending, last descending.
+        let mut model: Vec<(usize, Option<i64>)> = values
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(_, v)| *v != Some(3))
+            .collect();
+        model.sort_by(|a, b| {
+            let ord = match (a.1, b.1) {
+                (None, None) => std::cmp::Ordering::Equal,
+                (None, Some(_)) => std::cmp::Ordering::Less,
+                (Some(_), None) => std::cmp::Ordering::Greater,
+                (Some(x), Some(y)) => x.cmp(&y),
+            };
+            if descending { ord.reverse() } else { ord }
+        });
+        let expected: Vec<String> = model.iter().take(limit).map(|(i, _)| format!("{i:02}")).collect();
+        prop_assert_eq!(got, expected);
+    }
 }
