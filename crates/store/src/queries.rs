@@ -1,0 +1,810 @@
+// The store's queries, written once and compiled once per backend: `lib.rs` includes this file
+// in `sqlite_queries` and `postgres_queries`, each defining `Engine` (the sqlx database) and
+// `BACKEND`. The SQL is the subset both databases accept; the few differences branch on
+// `BACKEND`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sqlx::QueryBuilder;
+
+use crate::import::BatchOutcome;
+use crate::model::*;
+use crate::rows::{
+    ApiKeyRow, ChangeRow, ContactRow, CustomFieldRow, FormRow, SubmissionRow, contact_columns,
+};
+use crate::time_fmt::{now, to_micros};
+use crate::validate::{self, Apply, Blank, Change, ContactInput, Patch, Schema};
+use crate::{Backend, Email, Problem, StoreError, BEHAVIOUR_SCORE_MAX};
+
+type Pool = sqlx::Pool<Engine>;
+type Conn = <Engine as sqlx::Database>::Connection;
+type Tx = sqlx::Transaction<'static, Engine>;
+
+/// Rows per multi-row INSERT of contacts: 20 binds each stays under SQLite's 32,766 limit.
+const CONTACT_INSERT_CHUNK: usize = 1000;
+/// Rows per multi-row INSERT of change-log rows (5 binds each).
+const CHANGE_INSERT_CHUNK: usize = 5000;
+/// Any fixed number: the key of the PostgreSQL advisory lock that serialises writers.
+const WRITE_LOCK_KEY: i64 = 0x6c62_7374;
+
+/// Starts a write transaction that is serialised with every other writer (see the crate docs).
+async fn begin_write(pool: &Pool) -> Result<Tx, StoreError> {
+    match BACKEND {
+        // IMMEDIATE takes the write lock up front: a deferred transaction that reads then
+        // writes could fail with SQLITE_BUSY when another writer got there in between.
+        Backend::Sqlite => Ok(pool.begin_with("BEGIN IMMEDIATE").await?),
+        Backend::Postgres => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(WRITE_LOCK_KEY)
+                .execute(&mut *tx)
+                .await?;
+            Ok(tx)
+        }
+    }
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+// ---------------------------------------------------------------- schema
+
+pub(crate) async fn schema(pool: &Pool) -> Result<Schema, StoreError> {
+    let mut conn = pool.acquire().await?;
+    load_schema(&mut conn).await
+}
+
+async fn load_schema(conn: &mut Conn) -> Result<Schema, StoreError> {
+    let states: Vec<String> = sqlx::query_scalar("SELECT name FROM states ORDER BY position, name")
+        .fetch_all(&mut *conn)
+        .await?;
+    let fields = sqlx::query_as::<_, CustomFieldRow>(
+        "SELECT id, name, label, kind, options, created_at FROM custom_fields ORDER BY id",
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(CustomField::try_from)
+    .collect::<Result<Vec<_>, _>>()?;
+    Ok(Schema { states, fields })
+}
+
+pub(crate) async fn add_state(pool: &Pool, name: &str) -> Result<Vec<String>, StoreError> {
+    let mut tx = begin_write(pool).await?;
+    let schema = load_schema(&mut tx).await?;
+    if schema.states.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+        return Err(StoreError::AlreadyExists { what: format!("state '{name}'") });
+    }
+    sqlx::query("INSERT INTO states (name, position) VALUES ($1, (SELECT COALESCE(MAX(position), 0) + 1 FROM states))")
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    let schema = load_schema(&mut tx).await?;
+    tx.commit().await?;
+    Ok(schema.states)
+}
+
+pub(crate) async fn add_custom_field(
+    pool: &Pool,
+    field: &NewCustomField,
+) -> Result<CustomField, StoreError> {
+    let mut tx = begin_write(pool).await?;
+    let options = serde_json::to_string(&field.options).unwrap_or_else(|_| "[]".into());
+    let row = sqlx::query_as::<_, CustomFieldRow>(
+        "INSERT INTO custom_fields (name, label, kind, options, created_at) VALUES ($1, $2, $3, $4, $5) \
+         RETURNING id, name, label, kind, options, created_at",
+    )
+    .bind(&field.name)
+    .bind(field.label.as_deref().unwrap_or(&field.name))
+    .bind(field.kind.name())
+    .bind(options)
+    .bind(to_micros(now()))
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::AlreadyExists { what: format!("custom field '{}'", field.name) }
+        } else {
+            e.into()
+        }
+    })?;
+    tx.commit().await?;
+    CustomField::try_from(row)
+}
+
+// ---------------------------------------------------------------- contacts: reads
+
+async fn find_by_id(conn: &mut Conn, id: ContactId) -> Result<Option<Contact>, StoreError> {
+    sqlx::query_as::<_, ContactRow>(concat!("SELECT ", contact_columns!(), " FROM contacts WHERE id = $1"))
+        .bind(id.0)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(Contact::try_from)
+        .transpose()
+}
+
+async fn find_by_email(conn: &mut Conn, email: &Email) -> Result<Option<Contact>, StoreError> {
+    sqlx::query_as::<_, ContactRow>(concat!("SELECT ", contact_columns!(), " FROM contacts WHERE email = $1"))
+        .bind(email.as_str())
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(Contact::try_from)
+        .transpose()
+}
+
+pub(crate) async fn contact(pool: &Pool, id: ContactId) -> Result<Option<Contact>, StoreError> {
+    let mut conn = pool.acquire().await?;
+    find_by_id(&mut conn, id).await
+}
+
+pub(crate) async fn contact_by_email(pool: &Pool, email: &Email) -> Result<Option<Contact>, StoreError> {
+    let mut conn = pool.acquire().await?;
+    find_by_email(&mut conn, email).await
+}
+
+pub(crate) async fn contacts_by_id(pool: &Pool, ids: &[ContactId]) -> Result<Vec<Contact>, StoreError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let mut qb = QueryBuilder::<Engine>::new(concat!("SELECT ", contact_columns!(), " FROM contacts WHERE id IN ("));
+        let mut list = qb.separated(", ");
+        for id in chunk {
+            list.push_bind(id.0);
+        }
+        qb.push(") ORDER BY id");
+        for row in qb.build_query_as::<ContactRow>().fetch_all(pool).await? {
+            out.push(Contact::try_from(row)?);
+        }
+    }
+    out.sort_by_key(|c| c.id);
+    Ok(out)
+}
+
+/// `%`, `_` and `\` are literal in a search, not wildcards.
+fn like_pattern(search: &str) -> String {
+    let mut out = String::from("%");
+    for c in search.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+pub(crate) async fn list_contacts(pool: &Pool, query: &ContactQuery) -> Result<ContactPage, StoreError> {
+    let limit = i64::from(query.limit.unwrap_or(50).clamp(1, 1000));
+    let mut qb = QueryBuilder::<Engine>::new(concat!("SELECT ", contact_columns!(), " FROM contacts WHERE 1 = 1"));
+    if let Some(search) = query.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let pattern = like_pattern(search);
+        qb.push(" AND (email LIKE ");
+        qb.push_bind(pattern.clone());
+        qb.push(" ESCAPE '\\' OR LOWER(COALESCE(first_name, '')) LIKE ");
+        qb.push_bind(pattern.clone());
+        qb.push(" ESCAPE '\\' OR LOWER(COALESCE(last_name, '')) LIKE ");
+        qb.push_bind(pattern.clone());
+        qb.push(" ESCAPE '\\' OR LOWER(COALESCE(company, '')) LIKE ");
+        qb.push_bind(pattern);
+        qb.push(" ESCAPE '\\')");
+    }
+    if let Some(state) = &query.state {
+        qb.push(" AND state = ");
+        qb.push_bind(state.clone());
+    }
+    if let Some(stage) = query.lifecycle_stage {
+        qb.push(" AND lifecycle_stage = ");
+        qb.push_bind(stage.name());
+    }
+    if let Some(after) = query.after {
+        qb.push(" AND id > ");
+        qb.push_bind(after.0);
+    }
+    qb.push(" ORDER BY id LIMIT ");
+    // One more than asked tells whether a next page exists.
+    qb.push_bind(limit + 1);
+    let mut contacts = qb
+        .build_query_as::<ContactRow>()
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(Contact::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    let next = if contacts.len() as i64 > limit {
+        contacts.truncate(limit as usize);
+        contacts.last().map(|c| c.id)
+    } else {
+        None
+    };
+    Ok(ContactPage { contacts, next })
+}
+
+pub(crate) async fn contacts_after(pool: &Pool, after: ContactId, limit: u32) -> Result<Vec<Contact>, StoreError> {
+    sqlx::query_as::<_, ContactRow>(concat!(
+        "SELECT ", contact_columns!(), " FROM contacts WHERE id > $1 ORDER BY id LIMIT $2"
+    ))
+    .bind(after.0)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(Contact::try_from)
+    .collect()
+}
+
+pub(crate) async fn count_contacts(pool: &Pool) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM contacts").fetch_one(pool).await?)
+}
+
+// ---------------------------------------------------------------- contacts: writes
+
+fn custom_json(contact: &Contact) -> String {
+    serde_json::to_string(&contact.custom).unwrap_or_else(|_| "{}".into())
+}
+
+async fn update_row(conn: &mut Conn, c: &Contact) -> Result<(), StoreError> {
+    let stages = &c.stage_reached;
+    sqlx::query(
+        "UPDATE contacts SET email = $2, first_name = $3, last_name = $4, company = $5, job_title = $6, \
+         phone = $7, behaviour_score = $8, state = $9, lifecycle_stage = $10, lead_at = $11, mql_at = $12, \
+         sql_at = $13, customer_at = $14, source = $15, medium = $16, campaign = $17, custom = $18, \
+         created_at = $19, updated_at = $20 WHERE id = $1",
+    )
+    .bind(c.id.0)
+    .bind(c.email.as_str())
+    .bind(c.first_name.as_deref())
+    .bind(c.last_name.as_deref())
+    .bind(c.company.as_deref())
+    .bind(c.job_title.as_deref())
+    .bind(c.phone.as_deref())
+    .bind(c.behaviour_score)
+    .bind(&c.state)
+    .bind(c.lifecycle_stage.name())
+    .bind(stages.lead.map(to_micros))
+    .bind(stages.mql.map(to_micros))
+    .bind(stages.sql.map(to_micros))
+    .bind(stages.customer.map(to_micros))
+    .bind(c.source.as_deref())
+    .bind(c.medium.as_deref())
+    .bind(c.campaign.as_deref())
+    .bind(custom_json(c))
+    .bind(to_micros(c.created_at))
+    .bind(to_micros(c.updated_at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Inserts new contacts in multi-row statements and fills in their ids.
+async fn insert_rows(conn: &mut Conn, contacts: &mut [Contact]) -> Result<(), StoreError> {
+    for chunk in contacts.chunks_mut(CONTACT_INSERT_CHUNK) {
+        let mut qb = QueryBuilder::<Engine>::new(
+            "INSERT INTO contacts (email, first_name, last_name, company, job_title, phone, behaviour_score, \
+             state, lifecycle_stage, lead_at, mql_at, sql_at, customer_at, source, medium, campaign, custom, \
+             created_at, updated_at) ",
+        );
+        qb.push_values(chunk.iter(), |mut b, c| {
+            let stages = &c.stage_reached;
+            b.push_bind(c.email.as_str().to_owned())
+                .push_bind(c.first_name.clone())
+                .push_bind(c.last_name.clone())
+                .push_bind(c.company.clone())
+                .push_bind(c.job_title.clone())
+                .push_bind(c.phone.clone())
+                .push_bind(c.behaviour_score)
+                .push_bind(c.state.clone())
+                .push_bind(c.lifecycle_stage.name())
+                .push_bind(stages.lead.map(to_micros))
+                .push_bind(stages.mql.map(to_micros))
+                .push_bind(stages.sql.map(to_micros))
+                .push_bind(stages.customer.map(to_micros))
+                .push_bind(c.source.clone())
+                .push_bind(c.medium.clone())
+                .push_bind(c.campaign.clone())
+                .push_bind(custom_json(c))
+                .push_bind(to_micros(c.created_at))
+                .push_bind(to_micros(c.updated_at));
+        });
+        qb.push(" RETURNING id, email");
+        let ids: Vec<(i64, String)> = qb.build_query_as().fetch_all(&mut *conn).await.map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Corrupt("an email was inserted twice in one batch".into())
+            } else {
+                StoreError::from(e)
+            }
+        })?;
+        // RETURNING order is not promised by SQL: match the ids back by email.
+        let by_email: HashMap<String, i64> = ids.into_iter().map(|(id, e)| (e, id)).collect();
+        for c in chunk.iter_mut() {
+            c.id = ContactId(*by_email.get(c.email.as_str()).ok_or_else(|| {
+                StoreError::Corrupt(format!("no id returned for {}", c.email))
+            })?);
+        }
+    }
+    Ok(())
+}
+
+/// Appends change-log rows: (contact, field, new value).
+async fn insert_changes(
+    conn: &mut Conn,
+    changes: &[(ContactId, Change)],
+    origin: Origin,
+    at: time::OffsetDateTime,
+) -> Result<(), StoreError> {
+    let at = to_micros(at);
+    for chunk in changes.chunks(CHANGE_INSERT_CHUNK) {
+        let mut qb = QueryBuilder::<Engine>::new(
+            "INSERT INTO field_changes (contact_id, field, value, origin, changed_at) ",
+        );
+        qb.push_values(chunk.iter(), |mut b, (id, (field, value))| {
+            b.push_bind(id.0)
+                .push_bind(field.clone())
+                .push_bind(value.clone())
+                .push_bind(origin.name())
+                .push_bind(at);
+        });
+        qb.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+fn with_id(id: ContactId, changes: Vec<Change>) -> Vec<(ContactId, Change)> {
+    changes.into_iter().map(|c| (id, c)).collect()
+}
+
+/// Writes a patch onto an existing contact or a new one, with its change-log rows. Returns the
+/// contact, whether it was created, and whether anything changed.
+async fn save(
+    conn: &mut Conn,
+    schema: &Schema,
+    existing: Option<Contact>,
+    patch: &Patch,
+    origin: Origin,
+    mode: Apply,
+) -> Result<(Contact, bool, bool), StoreError> {
+    let at = now();
+    match existing {
+        Some(mut contact) => {
+            if let Some(email) = patch.email() {
+                if *email != contact.email {
+                    if let Some(other) = find_by_email(conn, email).await? {
+                        return Err(StoreError::EmailTaken { email: email.to_string(), existing: other.id });
+                    }
+                }
+            }
+            let changes = validate::apply(&mut contact, patch, false, mode, at);
+            if changes.is_empty() {
+                return Ok((contact, false, false));
+            }
+            contact.updated_at = at;
+            update_row(conn, &contact).await?;
+            insert_changes(conn, &with_id(contact.id, changes), origin, at).await?;
+            Ok((contact, false, true))
+        }
+        None => {
+            let email = patch
+                .email()
+                .cloned()
+                .ok_or_else(|| StoreError::invalid("email", "is required"))?;
+            if let Some(other) = find_by_email(conn, &email).await? {
+                return Err(StoreError::EmailTaken { email: email.to_string(), existing: other.id });
+            }
+            let mut contact = validate::blank_contact(email, schema, at);
+            let changes = validate::apply(&mut contact, patch, true, mode, at);
+            insert_rows(conn, std::slice::from_mut(&mut contact)).await?;
+            insert_changes(conn, &with_id(contact.id, changes), origin, at).await?;
+            Ok((contact, true, true))
+        }
+    }
+}
+
+fn parse(input: &ContactInput, schema: &Schema) -> Result<Patch, StoreError> {
+    validate::parse_input(input, schema, Blank::Clears).map_err(StoreError::Invalid)
+}
+
+pub(crate) async fn create_contact(pool: &Pool, input: &ContactInput, origin: Origin) -> Result<Contact, StoreError> {
+    let mut tx = begin_write(pool).await?;
+    let schema = load_schema(&mut tx).await?;
+    let patch = parse(input, &schema)?;
+    let (contact, _, _) = save(&mut tx, &schema, None, &patch, origin, Apply::Overwrite).await?;
+    tx.commit().await?;
+    Ok(contact)
+}
+
+pub(crate) async fn update_contact(
+    pool: &Pool,
+    id: ContactId,
+    input: &ContactInput,
+    origin: Origin,
+) -> Result<(Contact, bool), StoreError> {
+    let mut tx = begin_write(pool).await?;
+    let schema = load_schema(&mut tx).await?;
+    let patch = parse(input, &schema)?;
+    let existing = find_by_id(&mut tx, id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound { what: format!("contact {id}") })?;
+    let (contact, _, changed) = save(&mut tx, &schema, Some(existing), &patch, origin, Apply::Overwrite).await?;
+    tx.commit().await?;
+    Ok((contact, changed))
+}
+
+pub(crate) async fn upsert_contact(
+    pool: &Pool,
+    input: &ContactInput,
+    origin: Origin,
+) -> Result<(Contact, bool, bool), StoreError> {
+    let mut tx = begin_write(pool).await?;
+    let schema = load_schema(&mut tx).await?;
+    let patch = parse(input, &schema)?;
+    let email = patch
+        .email()
+        .ok_or_else(|| StoreError::invalid("email", "is required"))?;
+    let existing = find_by_email(&mut tx, email).await?;
+    let result = save(&mut tx, &schema, existing, &patch, origin, Apply::Overwrite).await?;
+    tx.commit().await?;
+    Ok(result)
+}
+
+pub(crate) async fn delete_contact(pool: &Pool, id: ContactId, origin: Origin) -> Result<(), StoreError> {
+    let mut tx = begin_write(pool).await?;
+    let deleted = sqlx::query("DELETE FROM contacts WHERE id = $1")
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if deleted == 0 {
+        return Err(StoreError::NotFound { what: format!("contact {id}") });
+    }
+    insert_changes(&mut tx, &[(id, (DELETED_FIELD.to_owned(), None))], origin, now()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- change log
+
+pub(crate) async fn changes_since(pool: &Pool, cursor: ChangeCursor, limit: u32) -> Result<Vec<FieldChange>, StoreError> {
+    sqlx::query_as::<_, ChangeRow>(
+        "SELECT id, contact_id, field, value, origin, changed_at FROM field_changes WHERE id > $1 ORDER BY id LIMIT $2",
+    )
+    .bind(cursor.0)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(FieldChange::try_from)
+    .collect()
+}
+
+pub(crate) async fn latest_change_cursor(pool: &Pool) -> Result<ChangeCursor, StoreError> {
+    let max: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM field_changes").fetch_one(pool).await?;
+    Ok(ChangeCursor(max.unwrap_or(0)))
+}
+
+pub(crate) async fn contact_history(pool: &Pool, id: ContactId) -> Result<Vec<FieldChange>, StoreError> {
+    sqlx::query_as::<_, ChangeRow>(
+        "SELECT id, contact_id, field, value, origin, changed_at FROM field_changes WHERE contact_id = $1 ORDER BY id",
+    )
+    .bind(id.0)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(FieldChange::try_from)
+    .collect()
+}
+
+pub(crate) async fn last_changes(pool: &Pool, id: ContactId) -> Result<BTreeMap<String, LastChange>, StoreError> {
+    // The history is short per contact; the latest row per field wins.
+    let mut out = BTreeMap::new();
+    for change in contact_history(pool, id).await? {
+        out.insert(change.field, LastChange { changed_at: change.changed_at, origin: change.origin });
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------- forms
+
+pub(crate) async fn create_form(pool: &Pool, form: &NewForm) -> Result<Form, StoreError> {
+    let mut tx = begin_write(pool).await?;
+    let row = sqlx::query_as::<_, FormRow>(
+        "INSERT INTO forms (name, mapping, score_increment, created_at) VALUES ($1, $2, $3, $4) \
+         RETURNING id, name, mapping, score_increment, created_at",
+    )
+    .bind(&form.name)
+    .bind(serde_json::to_string(&form.mapping).unwrap_or_else(|_| "{}".into()))
+    .bind(form.score_increment.unwrap_or(crate::DEFAULT_SCORE_INCREMENT))
+    .bind(to_micros(now()))
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Form::try_from(row)
+}
+
+pub(crate) async fn forms(pool: &Pool) -> Result<Vec<Form>, StoreError> {
+    sqlx::query_as::<_, FormRow>("SELECT id, name, mapping, score_increment, created_at FROM forms ORDER BY id")
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(Form::try_from)
+        .collect()
+}
+
+async fn load_form(conn: &mut Conn, id: i64) -> Result<Option<Form>, StoreError> {
+    sqlx::query_as::<_, FormRow>("SELECT id, name, mapping, score_increment, created_at FROM forms WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(Form::try_from)
+        .transpose()
+}
+
+pub(crate) async fn form(pool: &Pool, id: i64) -> Result<Option<Form>, StoreError> {
+    let mut conn = pool.acquire().await?;
+    load_form(&mut conn, id).await
+}
+
+pub(crate) async fn submit_form(
+    pool: &Pool,
+    form_id: i64,
+    inputs: &[(String, String)],
+) -> Result<SubmissionOutcome, StoreError> {
+    let mut tx = begin_write(pool).await?;
+    let form = load_form(&mut tx, form_id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound { what: format!("form {form_id}") })?;
+    let schema = load_schema(&mut tx).await?;
+    let mut input = ContactInput::new();
+    let mut payload = BTreeMap::new();
+    for (name, value) in inputs {
+        if let Some(target) = form.mapping.get(name) {
+            input.insert(target.clone(), serde_json::Value::String(value.clone()));
+        }
+        payload.insert(name.clone(), value.clone());
+    }
+    // Problems name the form's inputs, which is what the submitter knows.
+    let input_of = |target: &str| {
+        form.mapping
+            .iter()
+            .find(|(_, t)| t.as_str() == target)
+            .map(|(i, _)| i.clone())
+            .unwrap_or_else(|| target.to_owned())
+    };
+    let mut patch = validate::parse_input(&input, &schema, Blank::Ignored).map_err(|problems| {
+        StoreError::Invalid(
+            problems
+                .into_iter()
+                .map(|p| Problem { field: input_of(&p.field), ..p })
+                .collect(),
+        )
+    })?;
+    let email = patch
+        .email()
+        .cloned()
+        .ok_or_else(|| StoreError::invalid(&input_of("email"), "is required"))?;
+    let existing = find_by_email(&mut tx, &email).await?;
+    // The documented rule: every submission adds the form's increment, capped at the maximum.
+    let base = existing.as_ref().map_or(0, |c| c.behaviour_score);
+    patch.behaviour_score = Some((base + form.score_increment).min(BEHAVIOUR_SCORE_MAX));
+    let (contact, created, _) = save(&mut tx, &schema, existing, &patch, Origin::Form, Apply::FirstTouch).await?;
+    let submitted_at = now();
+    let row = sqlx::query_as::<_, SubmissionRow>(
+        "INSERT INTO form_submissions (form_id, contact_id, created, payload, submitted_at) VALUES ($1, $2, $3, $4, $5) \
+         RETURNING id, form_id, contact_id, created, payload, submitted_at",
+    )
+    .bind(form_id)
+    .bind(contact.id.0)
+    .bind(i64::from(created))
+    .bind(serde_json::to_string(&payload).unwrap_or_else(|_| "{}".into()))
+    .bind(to_micros(submitted_at))
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(SubmissionOutcome { submission: Submission::try_from(row)?, contact })
+}
+
+pub(crate) async fn submissions(
+    pool: &Pool,
+    form_id: i64,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<Vec<Submission>, StoreError> {
+    sqlx::query_as::<_, SubmissionRow>(
+        "SELECT id, form_id, contact_id, created, payload, submitted_at FROM form_submissions \
+         WHERE form_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+    )
+    .bind(form_id)
+    .bind(before.unwrap_or(i64::MAX))
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(Submission::try_from)
+    .collect()
+}
+
+// ---------------------------------------------------------------- API keys
+
+const API_KEY_COLUMNS: &str = "id, name, prefix, created_at, last_used_at, revoked_at";
+
+pub(crate) async fn create_api_key(pool: &Pool, name: &str, prefix: &str, hash: &str) -> Result<ApiKey, StoreError> {
+    let row = sqlx::query_as::<_, ApiKeyRow>(
+        "INSERT INTO api_keys (name, prefix, token_sha256, created_at) VALUES ($1, $2, $3, $4) \
+         RETURNING id, name, prefix, created_at, last_used_at, revoked_at",
+    )
+    .bind(name)
+    .bind(prefix)
+    .bind(hash)
+    .bind(to_micros(now()))
+    .fetch_one(pool)
+    .await?;
+    Ok(row.into())
+}
+
+pub(crate) async fn verify_api_key(pool: &Pool, hash: &str) -> Result<Option<ApiKey>, StoreError> {
+    let _ = API_KEY_COLUMNS;
+    let Some(row) = sqlx::query_as::<_, ApiKeyRow>(
+        "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_keys \
+         WHERE token_sha256 = $1 AND revoked_at IS NULL",
+    )
+    .bind(hash)
+    .fetch_optional(pool)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let key = ApiKey::from(row);
+    // Record use at most once a minute: a write per API call would compete with real writes.
+    let at = now();
+    if key.last_used_at.is_none_or(|t| at - t > time::Duration::minutes(1)) {
+        sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
+            .bind(to_micros(at))
+            .bind(key.id)
+            .execute(pool)
+            .await?;
+    }
+    Ok(Some(key))
+}
+
+pub(crate) async fn api_keys(pool: &Pool) -> Result<Vec<ApiKey>, StoreError> {
+    Ok(sqlx::query_as::<_, ApiKeyRow>(
+        "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_keys ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(ApiKey::from)
+    .collect())
+}
+
+pub(crate) async fn revoke_api_key(pool: &Pool, id: i64) -> Result<(), StoreError> {
+    let n = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(to_micros(now()))
+        .bind(id)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(StoreError::NotFound { what: format!("active API key {id}") });
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- secrets
+
+pub(crate) async fn put_secret(pool: &Pool, name: &str, nonce: &[u8], ciphertext: &[u8]) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO secrets (name, nonce, ciphertext, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (name) DO UPDATE SET nonce = excluded.nonce, ciphertext = excluded.ciphertext, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(name)
+    .bind(nonce.to_vec())
+    .bind(ciphertext.to_vec())
+    .bind(to_micros(now()))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn secret(pool: &Pool, name: &str) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+    Ok(sqlx::query_as::<_, (Vec<u8>, Vec<u8>)>("SELECT nonce, ciphertext FROM secrets WHERE name = $1")
+        .bind(name)
+        .fetch_optional(pool)
+        .await?)
+}
+
+pub(crate) async fn delete_secret(pool: &Pool, name: &str) -> Result<bool, StoreError> {
+    Ok(sqlx::query("DELETE FROM secrets WHERE name = $1")
+        .bind(name)
+        .execute(pool)
+        .await?
+        .rows_affected()
+        > 0)
+}
+
+pub(crate) async fn secret_names(pool: &Pool) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT name FROM secrets ORDER BY name").fetch_all(pool).await?)
+}
+
+// ---------------------------------------------------------------- import
+
+/// Applies one batch of checked import rows in one transaction: rows whose email exists update
+/// that contact, the others create one; a later row with the same email as an earlier one in
+/// the same file updates it.
+pub(crate) async fn import_batch(
+    pool: &Pool,
+    schema: &Schema,
+    rows: Vec<(u64, Patch)>,
+) -> Result<BatchOutcome, StoreError> {
+    let mut tx = begin_write(pool).await?;
+    let at = now();
+    let mut outcome = BatchOutcome::default();
+
+    let mut emails: Vec<String> = rows
+        .iter()
+        .filter_map(|(_, p)| p.email().map(|e| e.as_str().to_owned()))
+        .collect();
+    emails.sort_unstable();
+    emails.dedup();
+    let mut existing: HashMap<String, (Contact, Vec<Change>)> = HashMap::new();
+    for chunk in emails.chunks(CONTACT_INSERT_CHUNK) {
+        let mut qb = QueryBuilder::<Engine>::new(concat!("SELECT ", contact_columns!(), " FROM contacts WHERE email IN ("));
+        let mut list = qb.separated(", ");
+        for email in chunk {
+            list.push_bind(email.clone());
+        }
+        qb.push(")");
+        for row in qb.build_query_as::<ContactRow>().fetch_all(&mut *tx).await? {
+            let contact = Contact::try_from(row)?;
+            existing.insert(contact.email.as_str().to_owned(), (contact, Vec::new()));
+        }
+    }
+
+    // Emails first seen in this batch, in file order, with their merged patches.
+    let mut new_order: Vec<String> = Vec::new();
+    let mut new_patches: HashMap<String, Patch> = HashMap::new();
+    for (_row, patch) in rows {
+        let Some(email) = patch.email().map(|e| e.as_str().to_owned()) else {
+            continue;
+        };
+        if let Some((contact, changes)) = existing.get_mut(&email) {
+            changes.extend(validate::apply(contact, &patch, false, Apply::Overwrite, at));
+        } else if let Some(pending) = new_patches.get_mut(&email) {
+            pending.merge(patch);
+        } else {
+            new_order.push(email.clone());
+            new_patches.insert(email, patch);
+        }
+    }
+
+    let mut log: Vec<(ContactId, Change)> = Vec::new();
+    for (contact, changes) in existing.values_mut() {
+        if changes.is_empty() {
+            outcome.unchanged += 1;
+            continue;
+        }
+        contact.updated_at = at;
+        update_row(&mut tx, contact).await?;
+        outcome.updated += 1;
+        outcome.changed.push(contact.id);
+        log.extend(changes.drain(..).map(|c| (contact.id, c)));
+    }
+
+    let mut created: Vec<Contact> = Vec::with_capacity(new_order.len());
+    let mut created_changes: Vec<Vec<Change>> = Vec::with_capacity(new_order.len());
+    for email in new_order {
+        let patch = new_patches.remove(&email).unwrap_or_default();
+        let Some(parsed) = patch.email().cloned() else { continue };
+        let mut contact = validate::blank_contact(parsed, schema, at);
+        created_changes.push(validate::apply(&mut contact, &patch, true, Apply::Overwrite, at));
+        created.push(contact);
+    }
+    insert_rows(&mut tx, &mut created).await?;
+    for (contact, changes) in created.iter().zip(created_changes) {
+        outcome.created += 1;
+        outcome.changed.push(contact.id);
+        log.extend(changes.into_iter().map(|c| (contact.id, c)));
+    }
+    insert_changes(&mut tx, &log, Origin::Import, at).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}

@@ -1,0 +1,10 @@
+//! lb-store through its public API, on SQLite always and on PostgreSQL when
+//! `TEST_POSTGRES_URL` is set (a fresh database per test).
+
+mod support;
+
+mod api_keys;
+mod contacts;
+mod forms;
+mod import;
+mod secrets;
