@@ -49,72 +49,96 @@ impl Snapshot {
         changed_records: &BTreeSet<String>,
         duplicates: DuplicateMode,
     ) -> SyncInput {
-        let link_by_org: BTreeMap<&str, &SyncedLink> =
-            self.links.values().map(|l| (l.org_id.as_str(), l)).collect();
+        let link_by_org: BTreeMap<&str, &SyncedLink> = self
+            .links
+            .values()
+            .map(|l| (l.org_id.as_str(), l))
+            .collect();
         let synced_email = |l: &SyncedLink, ours: bool| {
             let b = l.base.get(EMAIL_ATTRIBUTE)?;
             let v = if ours { &b.ours } else { &b.theirs };
             v.as_deref().and_then(|e| Email::parse(e).ok())
         };
-        let mut contacts: BTreeSet<ContactId> =
-            changed_contacts.iter().filter(|c| self.contacts.contains_key(*c)).cloned().collect();
-        let mut records: BTreeSet<String> =
-            changed_records.iter().filter(|r| self.records.contains_key(*r)).cloned().collect();
-        // The Contact a converted Lead points to.
-        let converted: Vec<String> =
-            records.iter().filter_map(|r| self.records[r].converted_contact_id.clone()).collect();
-        records.extend(converted.into_iter().filter(|c| self.records.contains_key(c)));
-        // Our contact linked to each record (a local read).
-        for id in &records {
-            if let Some(l) = link_by_org.get(id.as_str()) {
-                contacts.insert(l.contact_id.clone());
-            }
-        }
-        // Emails whose holders must all be seen: unlinked records and contacts (identity),
-        // emails that changed since the last sync (the record moves to another group; its
-        // linked record comes along), and in seed mode every email of the input (the
-        // duplicates of a record whose values change).
-        let mut emails: BTreeSet<Email> = BTreeSet::new();
-        for id in &contacts {
-            let c = &self.contacts[id];
-            let Some(e) = c.normalized_email() else { continue };
-            match self.links.get(id) {
-                None => {
-                    emails.insert(e);
+        let mut contacts: BTreeSet<ContactId> = changed_contacts
+            .iter()
+            .filter(|c| self.contacts.contains_key(*c))
+            .cloned()
+            .collect();
+        let mut records: BTreeSet<String> = changed_records
+            .iter()
+            .filter(|r| self.records.contains_key(*r))
+            .cloned()
+            .collect();
+        // Grow the set until it is stable (one or two rounds in practice): each rule can bring
+        // in records or contacts that another rule then applies to.
+        loop {
+            let before = (contacts.len(), records.len());
+            // The Contact a converted Lead points to.
+            let converted: Vec<String> = records
+                .iter()
+                .filter_map(|r| self.records[r].converted_contact_id.clone())
+                .collect();
+            records.extend(
+                converted
+                    .into_iter()
+                    .filter(|c| self.records.contains_key(c)),
+            );
+            // Our contact linked to each record (a local read).
+            for id in &records {
+                if let Some(l) = link_by_org.get(id.as_str()) {
+                    contacts.insert(l.contact_id.clone());
                 }
-                Some(l) if synced_email(l, true).as_ref() != Some(&e) => {
-                    emails.insert(e);
-                    if self.records.contains_key(&l.org_id) {
-                        records.insert(l.org_id.clone());
+            }
+            // Emails whose holders must all be seen: unlinked records and contacts (identity),
+            // emails that changed since the last sync (the record moves to another group; its
+            // linked record comes along), and in seed mode every email of the input (the
+            // duplicates of a record whose values change).
+            let mut emails: BTreeSet<Email> = BTreeSet::new();
+            for id in &contacts {
+                let c = &self.contacts[id];
+                let Some(e) = c.normalized_email() else {
+                    continue;
+                };
+                match self.links.get(id) {
+                    None => {
+                        emails.insert(e);
                     }
+                    Some(l) if synced_email(l, true).as_ref() != Some(&e) => {
+                        emails.insert(e);
+                        if self.records.contains_key(&l.org_id) {
+                            records.insert(l.org_id.clone());
+                        }
+                    }
+                    Some(_) if duplicates == DuplicateMode::Seed => {
+                        emails.insert(e);
+                    }
+                    Some(_) => {}
                 }
-                Some(_) if duplicates == DuplicateMode::Seed => {
+            }
+            for id in &records {
+                let r = &self.records[id];
+                let Some(e) = r.normalized_email() else {
+                    continue;
+                };
+                let moved = link_by_org
+                    .get(id.as_str())
+                    .is_none_or(|l| synced_email(l, false).as_ref() != Some(&e));
+                if moved || duplicates == DuplicateMode::Seed {
                     emails.insert(e);
                 }
-                Some(_) => {}
             }
-        }
-        for id in &records {
-            let r = &self.records[id];
-            let Some(e) = r.normalized_email() else { continue };
-            let moved = link_by_org.get(id.as_str()).is_none_or(|l| synced_email(l, false).as_ref() != Some(&e));
-            if moved || duplicates == DuplicateMode::Seed {
-                emails.insert(e);
+            for r in self.records.values() {
+                if r.normalized_email().is_some_and(|e| emails.contains(&e)) {
+                    records.insert(r.id.clone());
+                }
             }
-        }
-        for r in self.records.values() {
-            if r.normalized_email().is_some_and(|e| emails.contains(&e)) {
-                records.insert(r.id.clone());
+            for c in self.contacts.values() {
+                if c.normalized_email().is_some_and(|e| emails.contains(&e)) {
+                    contacts.insert(c.id.clone());
+                }
             }
-        }
-        for c in self.contacts.values() {
-            if c.normalized_email().is_some_and(|e| emails.contains(&e)) {
-                contacts.insert(c.id.clone());
-            }
-        }
-        for id in &records {
-            if let Some(l) = link_by_org.get(id.as_str()) {
-                contacts.insert(l.contact_id.clone());
+            if (contacts.len(), records.len()) == before {
+                break;
             }
         }
         let links = self

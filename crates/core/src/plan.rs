@@ -22,7 +22,8 @@
 //!   record of the input, an email that changed since the last sync (either side), and in
 //!   seed mode every email of the input (contacts and records). One email lookup per batch on each side
 //!   (`WHERE Email IN (…)` on Lead and Contact), so an existing record is never duplicated and
-//!   duplicate groups are complete. A linked record whose email did not change needs none;
+//!   duplicate groups are complete. A linked record whose email did not change needs none.
+//!   These rules feed each other: apply them until the input stops growing;
 //! - `links`: every link touching a contact or record of the input, with its bases.
 //!
 //! [`crate::Snapshot::incremental_input`] builds exactly this from in-memory snapshots.
@@ -378,8 +379,13 @@ impl Plan {
 
     /// Nothing to send to either side (the plan may still record bases, links or reports).
     pub fn writes_nothing(&self) -> bool {
-        self.pairs.iter().all(|p| p.crm.is_none() && p.marketing.is_none())
-            && self.duplicate_groups.iter().all(|g| g.seed_updates.is_empty())
+        self.pairs
+            .iter()
+            .all(|p| p.crm.is_none() && p.marketing.is_none())
+            && self
+                .duplicate_groups
+                .iter()
+                .all(|g| g.seed_updates.is_empty())
     }
 
     pub fn summary(&self) -> Summary {
@@ -994,7 +1000,14 @@ fn merge_pair(
                         // The change may not flow (direction, Contact, converted Lead): the base
                         // records it as seen, so a later run that does not re-read this record
                         // (its base standing in for it) decides on what the org really holds.
-                        w.base_after.insert(attr.to_string(), FieldBase { ours, theirs, entry: fp });
+                        w.base_after.insert(
+                            attr.to_string(),
+                            FieldBase {
+                                ours,
+                                theirs,
+                                entry: fp,
+                            },
+                        );
                         continue;
                     }
                 }

@@ -401,7 +401,10 @@ fn contacts_flow_crm_to_marketing_only_and_are_never_written_r_sync_2() {
     w.edit_ours("new-c1", "phone", Some("2"), 5);
     w.edit_ours("new-c1", "last_name", Some("Kai"), 5);
     let p = w.sync(6);
-    assert!(p.writes_nothing(), "our edits never reach an org Contact: {p:?}");
+    assert!(
+        p.writes_nothing(),
+        "our edits never reach an org Contact: {p:?}"
+    );
     assert!(w.plan().is_empty());
     assert_eq!(w.record("003A").value("Phone").as_deref(), Some("1"));
 

@@ -325,9 +325,14 @@ fn an_incremental_run_needs_only_the_changed_records() {
         &BTreeSet::new(),
         DuplicateMode::LinkOldest,
     );
-    assert_eq!(via_snapshot, input, "an unchanged Lead is not read from the org");
+    assert_eq!(
+        via_snapshot, input,
+        "an unchanged Lead is not read from the org"
+    );
     // Once our email changes, the Lead and every holder of the new email come along.
-    w.snap.records.insert("00Q2".into(), lead("00Q2", "b@x.io", &[], 3));
+    w.snap
+        .records
+        .insert("00Q2".into(), lead("00Q2", "b@x.io", &[], 3));
     w.edit_ours("c1", "email", Some("b@x.io"), 11);
     let via_snapshot = w.snap.incremental_input(
         &BTreeSet::from([ContactId::from("c1")]),

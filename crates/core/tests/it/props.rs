@@ -365,10 +365,16 @@ impl Sim {
         if !full {
             let pf = plan(&self.mapping, &self.config, &self.snap.full_input(), &run);
             let acts = |p: &PairPlan| {
-                p.crm.is_some() || p.marketing.is_some() || !p.conflicts.is_empty() || p.link != LinkChange::Unchanged
+                p.crm.is_some()
+                    || p.marketing.is_some()
+                    || !p.conflicts.is_empty()
+                    || p.link != LinkChange::Unchanged
             };
             for pair in &p.pairs {
-                let twin = pf.pairs.iter().find(|f| f.contact_id == pair.contact_id && f.org_id == pair.org_id);
+                let twin = pf
+                    .pairs
+                    .iter()
+                    .find(|f| f.contact_id == pair.contact_id && f.org_id == pair.org_id);
                 if acts(pair) || twin.is_some_and(acts) {
                     prop_assert_eq!(twin, Some(pair), "incremental and full plans disagree");
                 }
@@ -593,4 +599,3 @@ proptest! {
         sim.sync(true)?;
     }
 }
-
