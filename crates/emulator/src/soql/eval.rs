@@ -151,11 +151,14 @@ impl Test {
 }
 
 fn text_eq(s: &str, folded: &str) -> bool {
-    if s.is_ascii() && folded.is_ascii() {
-        s.eq_ignore_ascii_case(folded)
-    } else {
-        s.chars().map(fold).eq(folded.chars())
+    // Fast path: equal bytes up to ASCII case are equal under `fold` too.
+    if s.len() == folded.len() && s.eq_ignore_ascii_case(folded) {
+        return true;
     }
+    if s.is_ascii() && folded.is_ascii() {
+        return false;
+    }
+    s.chars().map(fold).eq(folded.chars())
 }
 
 fn text_cmp(s: &str, folded: &str) -> Ordering {
