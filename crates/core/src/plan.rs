@@ -997,17 +997,21 @@ fn merge_pair(
                     (true, true) if to_crm => Winner::Ours(Rule::DirectionSource),
                     (true, true) if to_ours => Winner::Theirs(Rule::DirectionSource),
                     _ => {
-                        // The change may not flow (direction, Contact, converted Lead): the base
-                        // records it as seen, so a later run that does not re-read this record
-                        // (its base standing in for it) decides on what the org really holds.
-                        w.base_after.insert(
-                            attr.to_string(),
-                            FieldBase {
-                                ours,
-                                theirs,
-                                entry: fp,
-                            },
-                        );
+                        // The change may not flow (direction, Contact, converted Lead). An org
+                        // change is recorded as seen, so a later run that does not re-read this
+                        // record (its base standing in for it) decides on what the org really
+                        // holds. Ours needs no such care: our contacts are always re-read.
+                        if tc {
+                            let ours = b.ours.clone();
+                            w.base_after.insert(
+                                attr.to_string(),
+                                FieldBase {
+                                    ours,
+                                    theirs,
+                                    entry: fp,
+                                },
+                            );
+                        }
                         continue;
                     }
                 }
