@@ -50,22 +50,35 @@ fn synced(i: u64) -> Vec<(&'static str, &'static str, String)> {
         ("company", "Company", format!("Company {}", i % 20_000)),
         ("phone", "Phone", format!("+33 1 {:08}", i)),
         ("job_title", "Title", "Marketing".to_string()),
-        ("page_url", "plezi_url__c", format!("https://app.example/contacts/{i}")),
+        (
+            "page_url",
+            "plezi_url__c",
+            format!("https://app.example/contacts/{i}"),
+        ),
         ("behaviour_score", "score__c", (i % 51).to_string()),
         ("state", "status__c", "engaged".to_string()),
         ("campaign", "campaign__c", format!("spring-{}", i % 12)),
-        ("created_on", "lead_creation_date__c", "2026-01-15".to_string()),
+        (
+            "created_on",
+            "lead_creation_date__c",
+            "2026-01-15".to_string(),
+        ),
     ]
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let linked: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let linked: u64 = args
+        .first()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let pct: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(10);
     let full = args.iter().any(|a| a == "full");
     let mapping = Mapping::default_mapping();
-    let fps: BTreeMap<&str, u32> =
-        mapping.active_entries(SObject::Lead).map(|e| (e.attribute.as_str(), e.fingerprint())).collect();
+    let fps: BTreeMap<&str, u32> = mapping
+        .active_entries(SObject::Lead)
+        .map(|e| (e.attribute.as_str(), e.fingerprint()))
+        .collect();
 
     let ours_changed = |i: u64| mix(i) % 100 < pct;
     let org_changed = |i: u64| mix(i ^ 0xABCD_EF01) % 100 < pct;
@@ -83,11 +96,30 @@ fn main() {
         let org_id = format!("00Q{i:015}");
         let base = values
             .iter()
-            .map(|(a, _, v)| (a.to_string(), FieldBase { ours: Some(v.clone()), theirs: Some(v.clone()), entry: fps[a] }))
+            .map(|(a, _, v)| {
+                (
+                    a.to_string(),
+                    FieldBase {
+                        ours: Some(v.clone()),
+                        theirs: Some(v.clone()),
+                        entry: fps[a],
+                    },
+                )
+            })
             .collect();
-        input.links.push(SyncedLink { contact_id: cid.clone(), org_id: org_id.clone(), object: SObject::Lead, base });
+        input.links.push(SyncedLink {
+            contact_id: cid.clone(),
+            org_id: org_id.clone(),
+            object: SObject::Lead,
+            base,
+        });
         // Our contact: in the input when it changed, or when its Lead changed (local read).
-        let mut c = OurContact { id: cid, email: None, values: BTreeMap::new(), changed_at: BTreeMap::new() };
+        let mut c = OurContact {
+            id: cid,
+            email: None,
+            values: BTreeMap::new(),
+            changed_at: BTreeMap::new(),
+        };
         for (a, _, v) in &values {
             if *a == "email" {
                 c.email = Some(v.clone());
@@ -97,7 +129,8 @@ fn main() {
             }
         }
         if oc {
-            c.values.insert("behaviour_score".into(), ((i + 7) % 51).to_string());
+            c.values
+                .insert("behaviour_score".into(), ((i + 7) % 51).to_string());
             c.changed_at.insert("behaviour_score".into(), t(100));
             if conflict(i) {
                 c.values.insert("phone".into(), format!("+33 6 {:08}", i));
@@ -106,7 +139,10 @@ fn main() {
         }
         input.contacts.push(c);
         if tc || full {
-            let mut fields: BTreeMap<String, String> = values.iter().map(|(_, f, v)| (f.to_string(), v.clone())).collect();
+            let mut fields: BTreeMap<String, String> = values
+                .iter()
+                .map(|(_, f, v)| (f.to_string(), v.clone()))
+                .collect();
             let mut modified = t(0);
             if tc {
                 fields.insert("Company".into(), format!("Renamed {}", i % 20_000));
@@ -140,7 +176,12 @@ fn main() {
     );
 
     let started = Instant::now();
-    let p = plan(&mapping, &PlanConfig::default(), &input, &RunId("bench".into()));
+    let p = plan(
+        &mapping,
+        &PlanConfig::default(),
+        &input,
+        &RunId::from("bench"),
+    );
     let planned = started.elapsed();
     let s = p.summary();
     println!(

@@ -109,8 +109,11 @@ impl Snapshot {
                             records.insert(l.org_id.clone());
                         }
                     }
-                    Some(_) if duplicates == DuplicateMode::Seed => {
+                    Some(l) if duplicates == DuplicateMode::Seed => {
+                        // The linked record's own email too (as last seen): its duplicates get
+                        // this contact's changes.
                         emails.insert(e);
+                        emails.extend(synced_email(l, false));
                     }
                     Some(_) => {}
                 }
@@ -241,7 +244,9 @@ impl Snapshot {
         if let LinkChange::FollowConversion { .. } = pair.link {
             self.links.remove(&contact_id);
         }
-        if let Some(link) = pair.link_after(contact_id.clone(), org_id, true, true) {
+        let previous = self.links.get(&contact_id);
+        let link = pair.link_after(previous, contact_id.clone(), org_id, true, true);
+        if let Some(link) = link {
             self.links.insert(contact_id, link);
         }
     }

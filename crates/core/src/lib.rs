@@ -28,9 +28,9 @@ pub use mapping::{
 };
 pub use model::{ContactId, FieldBase, OrgRecord, OurContact, RunId, SObject, SyncedLink, Value};
 pub use plan::{
-    Conflict, DuplicateGroup, DuplicateMode, Held, HoldReason, LinkChange, PairPlan, Plan,
-    PlanConfig, Provenance, RecordWrite, RequiredField, Rule, SeedUpdate, Side, Skip, SkipReason,
-    Summary, SyncInput, WriteOp, WrittenValue, plan,
+    BaseUpdate, Conflict, DuplicateGroup, DuplicateMode, Held, HoldReason, LinkChange, PairPlan,
+    Plan, PlanConfig, Provenance, RecordWrite, RequiredField, Rule, SeedUpdate, Side, Skip,
+    SkipReason, Summary, SyncInput, WriteOp, WrittenValue, plan,
 };
 pub use validate::{
     FieldType, OrgField, OrgSchema, Problem, ProblemKind, Severity, Validation, validate,

@@ -12,6 +12,7 @@
 use crate::model::{SObject, Value};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 
 /// Which way values of one entry flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -152,18 +153,39 @@ impl MappingEntry {
 
     /// Our value as the org should store it.
     pub fn to_crm(&self, ours: &Value) -> Value {
-        match (ours, &self.value_map) {
-            (Some(v), Some(m)) => Some(m.to_crm(v)),
-            (v, _) => v.clone(),
-        }
+        self.to_crm_ref(ours.as_deref()).map(Cow::into_owned)
     }
 
     /// The org's value as we should store it.
     pub fn to_marketing(&self, theirs: &Value) -> Value {
-        match (theirs, &self.value_map) {
-            (Some(v), Some(m)) => Some(m.to_marketing(v)),
-            (v, _) => v.clone(),
-        }
+        self.to_marketing_ref(theirs.as_deref())
+            .map(Cow::into_owned)
+    }
+
+    /// [`Self::to_crm`] without copying when there is nothing to translate.
+    pub fn to_crm_ref<'a>(&'a self, ours: Option<&'a str>) -> Option<Cow<'a, str>> {
+        let v = ours?;
+        Some(
+            match self.value_map.as_ref().and_then(|m| m.find(v, |p| &p.ours)) {
+                Some(p) => Cow::Borrowed(p.theirs.as_str()),
+                None => Cow::Borrowed(v),
+            },
+        )
+    }
+
+    /// [`Self::to_marketing`] without copying when there is nothing to translate.
+    pub fn to_marketing_ref<'a>(&'a self, theirs: Option<&'a str>) -> Option<Cow<'a, str>> {
+        let v = theirs?;
+        Some(
+            match self
+                .value_map
+                .as_ref()
+                .and_then(|m| m.find(v, |p| &p.theirs))
+            {
+                Some(p) => Cow::Borrowed(p.ours.as_str()),
+                None => Cow::Borrowed(v),
+            },
+        )
     }
 
     /// A short, stable fingerprint of what this entry moves: object, field, effective direction

@@ -13,6 +13,7 @@ use crate::contact::Email;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// A field value: `None` is blank. See the module docs for the text forms.
@@ -35,14 +36,39 @@ impl<T: Into<String>> From<T> for ContactId {
     }
 }
 
-/// The sync run that produced a plan, for provenance ("which run set this value?").
+/// The sync run that produced a plan, for provenance ("which run set this value?"). Shared,
+/// not copied, by every value a plan writes.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct RunId(pub String);
+#[serde(from = "String", into = "String")]
+pub struct RunId(Arc<str>);
 
-impl<T: Into<String>> From<T> for RunId {
-    fn from(s: T) -> Self {
-        RunId(s.into())
+impl RunId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for RunId {
+    fn from(s: String) -> Self {
+        RunId(Arc::from(s))
+    }
+}
+
+impl From<&str> for RunId {
+    fn from(s: &str) -> Self {
+        RunId(Arc::from(s))
+    }
+}
+
+impl From<RunId> for String {
+    fn from(r: RunId) -> String {
+        r.0.to_string()
+    }
+}
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -115,6 +141,16 @@ impl OurContact {
         value_of(self.values.get(attribute).map(String::as_str))
     }
 
+    /// The current value of one attribute, borrowed (`None` = blank).
+    pub fn value_ref(&self, attribute: &str) -> Option<&str> {
+        let v = if attribute == EMAIL_ATTRIBUTE {
+            self.email.as_deref()
+        } else {
+            self.values.get(attribute).map(String::as_str)
+        };
+        v.filter(|s| !s.is_empty())
+    }
+
     pub fn normalized_email(&self) -> Option<Email> {
         self.email.as_deref().and_then(|e| Email::parse(e).ok())
     }
@@ -143,6 +179,14 @@ pub struct OrgRecord {
 impl OrgRecord {
     pub fn value(&self, field: &str) -> Value {
         value_of(self.fields.get(field).map(String::as_str))
+    }
+
+    /// The value of one field, borrowed (`None` = blank).
+    pub fn value_ref(&self, field: &str) -> Option<&str> {
+        self.fields
+            .get(field)
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
     }
 
     pub fn normalized_email(&self) -> Option<Email> {

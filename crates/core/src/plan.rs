@@ -20,7 +20,8 @@
 //!   linked to a contact whose email changed since its last sync (read by Id; rare);
 //! - every holder of a *sensitive* email, on both sides: the email of an unlinked contact or
 //!   record of the input, an email that changed since the last sync (either side), and in
-//!   seed mode every email of the input (contacts and records). One email lookup per batch on each side
+//!   seed mode every email of the input (contacts, records, and the org-side email in the
+//!   base of each linked contact). One email lookup per batch on each side
 //!   (`WHERE Email IN (…)` on Lead and Contact), so an existing record is never duplicated and
 //!   duplicate groups are complete. A linked record whose email did not change needs none.
 //!   These rules feed each other: apply them until the input stops growing;
@@ -38,6 +39,7 @@ use crate::model::{
     ContactId, EMAIL_ATTRIBUTE, FieldBase, OrgRecord, OurContact, RunId, SObject, SyncedLink, Value,
 };
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use time::OffsetDateTime;
 
@@ -194,18 +196,26 @@ pub struct PairPlan {
     pub conflicts: Vec<Conflict>,
     /// Values that were not propagated, with the reason.
     pub held: Vec<Held>,
-    /// The link's bases before this plan (empty for a new link).
-    pub base_before: BTreeMap<String, FieldBase>,
-    /// The link's bases once every write of this pair succeeded.
-    pub base_after: BTreeMap<String, FieldBase>,
+    /// The bases this pair changes, in mapping order (unchanged bases are left out).
+    pub base_changes: Vec<BaseUpdate>,
+}
+
+/// One attribute's base once a pair is applied.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaseUpdate {
+    pub attribute: String,
+    pub base: FieldBase,
 }
 
 impl PairPlan {
-    /// The link to store after applying this pair: `crm_ok` / `marketing_ok` tell whether each
-    /// side's write succeeded (true when there was none). Fields of a failed update keep their
-    /// old base, so the next run tries again; a failed create leaves no link at all (`None`).
+    /// The link to store after applying this pair. `previous` is the link as it was (`None`
+    /// for a new one; ignored unless the link is [`LinkChange::Unchanged`]); `crm_ok` /
+    /// `marketing_ok` tell whether each side's write succeeded (true when there was none).
+    /// Fields of a failed update keep their old base, so the next run tries again; a failed
+    /// create leaves no link at all (`None`).
     pub fn link_after(
         &self,
+        previous: Option<&SyncedLink>,
         contact_id: ContactId,
         org_id: String,
         crm_ok: bool,
@@ -217,15 +227,22 @@ impl PairPlan {
         if create_failed(&self.crm, crm_ok) || create_failed(&self.marketing, marketing_ok) {
             return None;
         }
-        let mut base = self.base_after.clone();
-        for (write, ok) in [(&self.crm, crm_ok), (&self.marketing, marketing_ok)] {
-            if let (Some(w), false) = (write, ok) {
-                for v in &w.values {
-                    match self.base_before.get(&v.attribute) {
-                        Some(b) => base.insert(v.attribute.clone(), b.clone()),
-                        None => base.remove(&v.attribute),
-                    };
-                }
+        let mut base = match (&self.link, previous) {
+            (LinkChange::Unchanged, Some(l)) => l.base.clone(),
+            _ => BTreeMap::new(),
+        };
+        let failed = |attr: &str| {
+            [(&self.crm, crm_ok), (&self.marketing, marketing_ok)]
+                .iter()
+                .any(|(w, ok)| {
+                    !ok && w
+                        .as_ref()
+                        .is_some_and(|w| w.values.iter().any(|v| v.attribute == attr))
+                })
+        };
+        for u in &self.base_changes {
+            if !failed(&u.attribute) {
+                base.insert(u.attribute.clone(), u.base.clone());
             }
         }
         Some(SyncedLink {
@@ -234,15 +251,6 @@ impl PairPlan {
             object: self.object,
             base,
         })
-    }
-
-    /// True when applying the pair changes nothing anywhere (not even a base).
-    fn is_noop(&self) -> bool {
-        self.crm.is_none()
-            && self.marketing.is_none()
-            && self.conflicts.is_empty()
-            && self.link == LinkChange::Unchanged
-            && self.base_after == self.base_before
     }
 }
 
@@ -562,7 +570,6 @@ pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &Run
                     Some(link.contact_id.clone()),
                     Some(cid.to_string()),
                     link_change,
-                    &empty,
                 ));
                 continue;
             }
@@ -578,14 +585,9 @@ pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &Run
         }
         let can_crm = link.object == SObject::Lead;
         let p = merge_pair(&ctx, c, r, link.object, &link.base, can_crm, true);
-        let plan = p.into_plan(
-            Some(link.contact_id.clone()),
-            Some(link.org_id.clone()),
-            LinkChange::Unchanged,
-            &link.base,
-        );
-        if !plan.is_noop() {
-            pairs.push(plan);
+        if !p.is_empty() {
+            let org_id = Some(link.org_id.clone());
+            pairs.push(p.into_plan(Some(link.contact_id.clone()), org_id, LinkChange::Unchanged));
         }
     }
 
@@ -759,7 +761,6 @@ pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &Run
                         Some(x.id.clone()),
                         Some(p.id.clone()),
                         LinkChange::Matched,
-                        &empty,
                     ));
                 }
             },
@@ -858,11 +859,20 @@ fn email_check(raw: Option<&str>) -> Result<Email, SkipReason> {
     }
 }
 
-/// Equality as the sync sees it: emails compare normalized, everything else exactly.
-fn same(attribute: &str, a: &Value, b: &Value) -> bool {
+/// Equality as the sync sees it: emails compare normalized (trimmed, case-insensitive, as
+/// [`Email::parse`] does), everything else exactly.
+fn same(attribute: &str, a: Option<&str>, b: Option<&str>) -> bool {
     if attribute == EMAIL_ATTRIBUTE {
-        let norm = |v: &Value| v.as_deref().map(|s| s.trim().to_lowercase());
-        return norm(a) == norm(b);
+        fn norm(v: Option<&str>) -> Option<&str> {
+            v.map(str::trim).filter(|s| !s.is_empty())
+        }
+        return match (norm(a), norm(b)) {
+            (Some(a), Some(b)) => a
+                .chars()
+                .flat_map(char::to_lowercase)
+                .eq(b.chars().flat_map(char::to_lowercase)),
+            (a, b) => a == b,
+        };
     }
     a == b
 }
@@ -874,26 +884,70 @@ struct PairWork {
     ours: Vec<WrittenValue>,
     conflicts: Vec<Conflict>,
     held: Vec<Held>,
-    base_after: BTreeMap<String, FieldBase>,
+    base_changes: Vec<BaseUpdate>,
 }
 
 impl PairWork {
+    fn new(object: SObject) -> Self {
+        PairWork {
+            object,
+            crm: Vec::new(),
+            ours: Vec::new(),
+            conflicts: Vec::new(),
+            held: Vec::new(),
+            base_changes: Vec::new(),
+        }
+    }
+
+    /// Records the base of `attr` after this pair, unless it stays as it was.
+    fn set_base(
+        &mut self,
+        attr: &str,
+        before: Option<&FieldBase>,
+        ours: Option<&str>,
+        theirs: Option<&str>,
+        entry: u32,
+    ) {
+        if before.is_some_and(|b| {
+            b.entry == entry && b.ours.as_deref() == ours && b.theirs.as_deref() == theirs
+        }) {
+            return;
+        }
+        let base = FieldBase {
+            ours: ours.map(str::to_string),
+            theirs: theirs.map(str::to_string),
+            entry,
+        };
+        match self.base_changes.iter_mut().find(|u| u.attribute == attr) {
+            Some(u) => u.base = base,
+            None => self.base_changes.push(BaseUpdate {
+                attribute: attr.to_string(),
+                base,
+            }),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.crm.is_empty()
+            && self.ours.is_empty()
+            && self.conflicts.is_empty()
+            && self.held.is_empty()
+            && self.base_changes.is_empty()
+    }
+
     fn into_plan(
         self,
         contact_id: Option<ContactId>,
         org_id: Option<String>,
         link: LinkChange,
-        base_before: &BTreeMap<String, FieldBase>,
     ) -> PairPlan {
         let op = |v: Vec<WrittenValue>, create: bool| {
-            (!v.is_empty() || create).then_some(RecordWrite {
-                op: if create {
-                    WriteOp::Create
-                } else {
-                    WriteOp::Update
-                },
-                values: v,
-            })
+            let op = if create {
+                WriteOp::Create
+            } else {
+                WriteOp::Update
+            };
+            (!v.is_empty() || create).then_some(RecordWrite { op, values: v })
         };
         PairPlan {
             object: self.object,
@@ -904,8 +958,7 @@ impl PairWork {
             link,
             conflicts: self.conflicts,
             held: self.held,
-            base_before: base_before.clone(),
-            base_after: self.base_after,
+            base_changes: self.base_changes,
         }
     }
 }
@@ -916,7 +969,8 @@ enum Winner {
     Theirs(Rule),
 }
 
-/// Three-way merge of every active entry of `object` for one pair.
+/// Three-way merge of every active entry of `object` for one pair. Values are borrowed from
+/// the input and only copied into what the plan keeps (writes, changed bases).
 fn merge_pair(
     ctx: &Ctx,
     contact: Option<&OurContact>,
@@ -926,56 +980,45 @@ fn merge_pair(
     can_crm: bool,
     can_ours: bool,
 ) -> PairWork {
-    let mut w = PairWork {
-        object,
-        crm: Vec::new(),
-        ours: Vec::new(),
-        conflicts: Vec::new(),
-        held: Vec::new(),
-        base_after: base.clone(),
-    };
+    let mut w = PairWork::new(object);
     for &(e, fp) in ctx.entries(object) {
         let attr = e.attribute.as_str();
-        let b = base.get(attr);
-        let ours = match (contact, b) {
-            (Some(c), _) => c.value(attr),
-            (None, Some(b)) => b.ours.clone(),
+        let stored = base.get(attr);
+        let ours: Option<&str> = match (contact, stored) {
+            (Some(c), _) => c.value_ref(attr),
+            (None, Some(b)) => b.ours.as_deref(),
             (None, None) => continue,
         };
-        let theirs = match (record, b) {
-            (Some(r), _) => r.value(&e.field),
-            (None, Some(b)) => b.theirs.clone(),
+        let theirs: Option<&str> = match (record, stored) {
+            (Some(r), _) => r.value_ref(&e.field),
+            (None, Some(b)) => b.theirs.as_deref(),
             (None, None) => continue,
         };
         let dir = e.effective_direction();
         let to_crm = dir.to_crm() && can_crm;
         let to_ours = dir.to_marketing() && can_ours;
-        let in_sync = same(attr, &e.to_crm(&ours), &theirs);
+        let ours_as_crm = e.to_crm_ref(ours);
+        let in_sync = same(attr, ours_as_crm.as_deref(), theirs);
         let ours_time = contact.and_then(|c| c.changed_at.get(attr).copied());
         let theirs_time = record.map(|r| r.last_modified);
         // A base synced under another entry (field, direction or value map changed, R-SYNC-5)
         // still tells which side was edited since; when neither was, the old direction may be
         // why the sides differ, so the first-sync rules decide again.
-        let b = b.filter(|b| {
-            b.entry == fp || !same(attr, &ours, &b.ours) || !same(attr, &theirs, &b.theirs)
+        let b = stored.filter(|b| {
+            b.entry == fp
+                || !same(attr, ours, b.ours.as_deref())
+                || !same(attr, theirs, b.theirs.as_deref())
         });
 
         let winner = match b {
             Some(b) => {
-                let oc = !same(attr, &ours, &b.ours);
-                let tc = !same(attr, &theirs, &b.theirs);
+                let oc = !same(attr, ours, b.ours.as_deref());
+                let tc = !same(attr, theirs, b.theirs.as_deref());
                 if !oc && !tc {
                     continue;
                 }
                 if in_sync {
-                    w.base_after.insert(
-                        attr.to_string(),
-                        FieldBase {
-                            ours,
-                            theirs,
-                            entry: fp,
-                        },
-                    );
+                    w.set_base(attr, stored, ours, theirs, fp);
                     continue;
                 }
                 match (oc, tc) {
@@ -985,9 +1028,9 @@ fn merge_pair(
                         let winner = resolve(e.conflict, ours_time, theirs_time);
                         w.conflicts.push(conflict(
                             e,
-                            Some(b.clone()),
-                            &ours,
-                            &theirs,
+                            Some(b),
+                            ours,
+                            theirs,
                             ours_time,
                             theirs_time,
                             winner,
@@ -1002,15 +1045,7 @@ fn merge_pair(
                         // record (its base standing in for it) decides on what the org really
                         // holds. Ours needs no such care: our contacts are always re-read.
                         if tc {
-                            let ours = b.ours.clone();
-                            w.base_after.insert(
-                                attr.to_string(),
-                                FieldBase {
-                                    ours,
-                                    theirs,
-                                    entry: fp,
-                                },
-                            );
+                            w.set_base(attr, stored, b.ours.as_deref(), theirs, fp);
                         }
                         continue;
                     }
@@ -1018,14 +1053,7 @@ fn merge_pair(
             }
             None => {
                 if in_sync {
-                    w.base_after.insert(
-                        attr.to_string(),
-                        FieldBase {
-                            ours,
-                            theirs,
-                            entry: fp,
-                        },
-                    );
+                    w.set_base(attr, stored, ours, theirs, fp);
                     continue;
                 }
                 // First sync of this field on this link: a blank never erases a value here,
@@ -1040,8 +1068,8 @@ fn merge_pair(
                         w.conflicts.push(conflict(
                             e,
                             None,
-                            &ours,
-                            &theirs,
+                            ours,
+                            theirs,
                             ours_time,
                             theirs_time,
                             winner,
@@ -1054,14 +1082,7 @@ fn merge_pair(
                     Winner::Theirs(Rule::FirstSync)
                 } else if to_crm || to_ours {
                     // Only a blank could flow: record what both sides hold as the base.
-                    w.base_after.insert(
-                        attr.to_string(),
-                        FieldBase {
-                            ours,
-                            theirs,
-                            entry: fp,
-                        },
-                    );
+                    w.set_base(attr, stored, ours, theirs, fp);
                     continue;
                 } else {
                     continue;
@@ -1070,41 +1091,32 @@ fn merge_pair(
         };
         match winner {
             Winner::Ours(rule) => {
-                let value = e.to_crm(&ours);
-                if value.is_none() && theirs.is_some() && e.blanks == BlankPolicy::NeverBlankOut {
+                if ours_as_crm.is_none()
+                    && theirs.is_some()
+                    && e.blanks == BlankPolicy::NeverBlankOut
+                {
                     w.held.push(Held {
                         attribute: attr.to_string(),
                         reason: HoldReason::NeverBlankOut,
                     });
-                    w.base_after.insert(
-                        attr.to_string(),
-                        FieldBase {
-                            ours,
-                            theirs,
-                            entry: fp,
-                        },
-                    );
+                    w.set_base(attr, stored, ours, theirs, fp);
                     continue;
                 }
+                let value: Value = ours_as_crm.map(Cow::into_owned);
+                w.set_base(attr, stored, ours, value.as_deref(), fp);
                 w.crm.push(WrittenValue {
                     attribute: attr.to_string(),
                     field: e.field.clone(),
-                    value: value.clone(),
+                    value,
                     provenance: ctx.prov(Side::Marketing, rule),
                 });
-                w.base_after.insert(
-                    attr.to_string(),
-                    FieldBase {
-                        ours,
-                        theirs: value,
-                        entry: fp,
-                    },
-                );
             }
             Winner::Theirs(rule) => {
-                let mut value = e.to_marketing(&theirs);
+                let mut value: Option<Cow<str>> = e.to_marketing_ref(theirs);
                 if attr == EMAIL_ATTRIBUTE {
-                    value = value.and_then(|v| Email::parse(&v).ok()).map(String::from);
+                    value = value
+                        .and_then(|v| Email::parse(&v).ok())
+                        .map(|e| Cow::Owned(String::from(e)));
                 }
                 let hold = if value.is_none() && ours.is_some() && attr == EMAIL_ATTRIBUTE {
                     Some(HoldReason::InvalidEmail)
@@ -1121,30 +1133,17 @@ fn merge_pair(
                         attribute: attr.to_string(),
                         reason,
                     });
-                    w.base_after.insert(
-                        attr.to_string(),
-                        FieldBase {
-                            ours,
-                            theirs,
-                            entry: fp,
-                        },
-                    );
+                    w.set_base(attr, stored, ours, theirs, fp);
                     continue;
                 }
+                let value: Value = value.map(Cow::into_owned);
+                w.set_base(attr, stored, value.as_deref(), theirs, fp);
                 w.ours.push(WrittenValue {
                     attribute: attr.to_string(),
                     field: e.field.clone(),
-                    value: value.clone(),
+                    value,
                     provenance: ctx.prov(Side::Crm, rule),
                 });
-                w.base_after.insert(
-                    attr.to_string(),
-                    FieldBase {
-                        ours: value,
-                        theirs,
-                        entry: fp,
-                    },
-                );
             }
         }
     }
@@ -1176,9 +1175,9 @@ fn pick(side: Side, rule: Rule) -> Winner {
 
 fn conflict(
     e: &MappingEntry,
-    base: Option<FieldBase>,
-    ours: &Value,
-    theirs: &Value,
+    base: Option<&FieldBase>,
+    ours: Option<&str>,
+    theirs: Option<&str>,
     ours_changed_at: Option<OffsetDateTime>,
     theirs_changed_at: Option<OffsetDateTime>,
     winner: Side,
@@ -1186,9 +1185,9 @@ fn conflict(
     Conflict {
         attribute: e.attribute.clone(),
         field: e.field.clone(),
-        base,
-        ours: ours.clone(),
-        theirs: theirs.clone(),
+        base: base.cloned(),
+        ours: ours.map(str::to_string),
+        theirs: theirs.map(str::to_string),
         ours_changed_at,
         theirs_changed_at: theirs_changed_at.unwrap_or(OffsetDateTime::UNIX_EPOCH),
         policy: e.conflict,
@@ -1199,7 +1198,7 @@ fn conflict(
 /// A new Lead from one of our contacts.
 fn create_lead(ctx: &Ctx, x: &OurContact) -> Result<PairPlan, SkipReason> {
     let mut values = Vec::new();
-    let mut base = BTreeMap::new();
+    let mut base = Vec::new();
     for &(e, fp) in ctx.entries(SObject::Lead) {
         let ours = x.value(&e.attribute);
         let mut theirs = None;
@@ -1215,14 +1214,15 @@ fn create_lead(ctx: &Ctx, x: &OurContact) -> Result<PairPlan, SkipReason> {
                 });
             }
         }
-        base.insert(
-            e.attribute.clone(),
-            FieldBase {
-                ours,
-                theirs,
-                entry: fp,
-            },
-        );
+        let base_entry = FieldBase {
+            ours,
+            theirs,
+            entry: fp,
+        };
+        base.push(BaseUpdate {
+            attribute: e.attribute.clone(),
+            base: base_entry,
+        });
     }
     for req in &ctx.config.lead_required {
         if values
@@ -1242,8 +1242,8 @@ fn create_lead(ctx: &Ctx, x: &OurContact) -> Result<PairPlan, SkipReason> {
             .find(|e| e.field.eq_ignore_ascii_case(&req.field));
         let attribute = entry.map_or_else(|| req.field.clone(), |e| e.attribute.clone());
         let value = Some(fallback.clone());
-        if let Some(b) = base.get_mut(&attribute) {
-            b.theirs = value.clone();
+        if let Some(u) = base.iter_mut().find(|u| u.attribute == attribute) {
+            u.base.theirs = value.clone();
         }
         let prov = ctx.prov(Side::Marketing, Rule::RequiredFallback);
         values.push(WrittenValue {
@@ -1265,15 +1265,14 @@ fn create_lead(ctx: &Ctx, x: &OurContact) -> Result<PairPlan, SkipReason> {
         marketing: None,
         conflicts: Vec::new(),
         held: Vec::new(),
-        base_before: BTreeMap::new(),
-        base_after: base,
+        base_changes: base,
     })
 }
 
 /// A new contact of ours from an org Lead or flagged Contact.
 fn create_contact(ctx: &Ctx, r: &OrgRecord) -> PairPlan {
     let mut values = Vec::new();
-    let mut base = BTreeMap::new();
+    let mut base = Vec::new();
     for &(e, fp) in ctx.entries(r.object) {
         let theirs = r.value(&e.field);
         let mut ours = None;
@@ -1292,14 +1291,15 @@ fn create_contact(ctx: &Ctx, r: &OrgRecord) -> PairPlan {
                 });
             }
         }
-        base.insert(
-            e.attribute.clone(),
-            FieldBase {
-                ours,
-                theirs,
-                entry: fp,
-            },
-        );
+        let base_entry = FieldBase {
+            ours,
+            theirs,
+            entry: fp,
+        };
+        base.push(BaseUpdate {
+            attribute: e.attribute.clone(),
+            base: base_entry,
+        });
     }
     PairPlan {
         contact_id: None,
@@ -1313,8 +1313,7 @@ fn create_contact(ctx: &Ctx, r: &OrgRecord) -> PairPlan {
         }),
         conflicts: Vec::new(),
         held: Vec::new(),
-        base_before: BTreeMap::new(),
-        base_after: base,
+        base_changes: base,
     }
 }
 
@@ -1436,8 +1435,12 @@ fn resolve_email_moves(
             p.marketing = None;
         }
         let ours = current.get(cid).map(|e| e.as_str().to_string());
-        if let Some(b) = p.base_after.get_mut(EMAIL_ATTRIBUTE) {
-            b.ours = ours;
+        if let Some(u) = p
+            .base_changes
+            .iter_mut()
+            .find(|u| u.attribute == EMAIL_ATTRIBUTE)
+        {
+            u.base.ours = ours;
         }
         p.held.push(Held {
             attribute: EMAIL_ATTRIBUTE.to_string(),

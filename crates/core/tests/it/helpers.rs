@@ -101,7 +101,7 @@ impl World {
             &self.mapping,
             &self.config,
             &self.snap.full_input(),
-            &RunId(format!("run-{}", self.runs + 1)),
+            &RunId::from(format!("run-{}", self.runs + 1)),
         )
     }
 

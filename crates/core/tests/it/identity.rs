@@ -93,7 +93,7 @@ fn a_new_contact_here_creates_a_lead_with_exact_values_and_provenance() {
             v.provenance,
             Provenance {
                 side: Side::Marketing,
-                run: RunId("run-1".into()),
+                run: RunId::from("run-1"),
                 rule: Rule::Created
             }
         );

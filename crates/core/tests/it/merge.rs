@@ -45,7 +45,7 @@ fn a_change_on_one_side_only_arrives_on_the_other() {
         v.provenance,
         Provenance {
             side: Side::Marketing,
-            run: RunId("run-2".into()),
+            run: RunId::from("run-2"),
             rule: Rule::Propagated
         }
     );
@@ -154,7 +154,12 @@ fn both_sides_changed_to_the_same_value_is_no_conflict() {
         ),
         (0, &None, &None)
     );
-    let b = &p.pairs[0].base_after["phone"];
+    let b = &p.pairs[0]
+        .base_changes
+        .iter()
+        .find(|u| u.attribute == "phone")
+        .unwrap()
+        .base;
     assert_eq!((&b.ours, &b.theirs), (&s("same"), &s("same")));
     assert!(w.plan().is_empty());
 }
@@ -318,7 +323,7 @@ fn an_incremental_run_needs_only_the_changed_records() {
         records: vec![],
         links: vec![w.link_of("c1").unwrap().clone()],
     };
-    let p = plan(&w.mapping, &w.config, &input, &RunId("r".into()));
+    let p = plan(&w.mapping, &w.config, &input, &RunId::from("r"));
     assert_eq!(crm_values(&p.pairs[0]), vec![("Phone".into(), s("2"))]);
     let via_snapshot = w.snap.incremental_input(
         &BTreeSet::from([ContactId::from("c1")]),
@@ -349,7 +354,7 @@ fn a_failed_update_keeps_the_old_base_so_the_next_run_retries() {
     w.edit_ours("c1", "phone", Some("2"), 10);
     let p = w.plan();
     let link = p.pairs[0]
-        .link_after("c1".into(), "00Q1".into(), false, true)
+        .link_after(w.link_of("c1"), "c1".into(), "00Q1".into(), false, true)
         .unwrap();
     assert_eq!(
         link.base["phone"],
@@ -373,7 +378,7 @@ fn a_failed_update_keeps_the_old_base_so_the_next_run_retries() {
     );
     let p = w.plan();
     assert_eq!(
-        p.pairs[0].link_after("c9".into(), String::new(), false, true),
+        p.pairs[0].link_after(None, "c9".into(), String::new(), false, true),
         None
     );
     w.sync(1);

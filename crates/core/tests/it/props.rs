@@ -340,7 +340,7 @@ impl Sim {
         // A mapping change forces a full resync (R-SYNC-5).
         let full = full || self.mapping.hash() != self.full_hash;
         self.runs += 1;
-        let run = RunId(format!("run-{}", self.runs));
+        let run = RunId::from(format!("run-{}", self.runs));
         let input = self.input(full);
         let p = plan(&self.mapping, &self.config, &input, &run);
         prop_assert_eq!(&p.mapping_hash, &self.mapping.hash());
