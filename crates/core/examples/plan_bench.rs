@@ -37,6 +37,19 @@ fn peak_rss_mib() -> f64 {
     kb / 1024.0
 }
 
+/// CPU time of this thread so far (user + system), from /proc, in seconds: wall time is
+/// unreliable on a shared 2-core machine.
+fn thread_cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map(|(_, a)| a).unwrap_or("");
+    let f: Vec<f64> = after
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    // Fields 14 and 15 of stat (utime, stime), in clock ticks of 1/100 s.
+    (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
+}
+
 fn t(secs: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_790_000_000 + secs).unwrap()
 }
@@ -82,7 +95,7 @@ fn main() {
 
     let ours_changed = |i: u64| mix(i) % 100 < pct;
     let org_changed = |i: u64| mix(i ^ 0xABCD_EF01) % 100 < pct;
-    let conflict = |i: u64| mix(i ^ 0x1234) % 10 == 0;
+    let conflict = |i: u64| mix(i ^ 0x1234).is_multiple_of(10);
 
     let started = Instant::now();
     let mut input = SyncInput::default();
@@ -176,6 +189,7 @@ fn main() {
     );
 
     let started = Instant::now();
+    let cpu = thread_cpu_secs();
     let p = plan(
         &mapping,
         &PlanConfig::default(),
@@ -183,9 +197,10 @@ fn main() {
         &RunId::from("bench"),
     );
     let planned = started.elapsed();
+    let cpu = thread_cpu_secs() - cpu;
     let s = p.summary();
     println!(
-        "planned in {:.2?}: {} pairs, crm updates {}, marketing updates {}, conflicts {}, skips {}; peak RSS {:.0} MiB",
+        "planned in {:.2?} (CPU {cpu:.2} s): {} pairs, crm updates {}, marketing updates {}, conflicts {}, skips {}; peak RSS {:.0} MiB",
         planned,
         p.pairs.len(),
         s.crm_updates,

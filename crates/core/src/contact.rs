@@ -38,8 +38,7 @@ impl Email {
             return Err(invalid());
         }
         // A domain needs a dot with something on both sides ("x.io", not "x." or ".io").
-        let labels: Vec<&str> = domain.split('.').collect();
-        if labels.len() < 2 || labels.iter().any(|l| l.is_empty()) {
+        if !domain.contains('.') || domain.split('.').any(str::is_empty) {
             return Err(invalid());
         }
         Ok(Email(lower))

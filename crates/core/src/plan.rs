@@ -41,6 +41,7 @@ use crate::model::{
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use time::OffsetDateTime;
 
 /// A side of the sync.
@@ -273,7 +274,9 @@ pub struct Held {
 }
 
 /// Why a record is not synced.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, thiserror::Error,
+)]
 pub enum SkipReason {
     #[error("no email: a record without email is never synced (R-SYNC-1)")]
     NoEmail,
@@ -481,19 +484,36 @@ pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &Run
     // planned so the copies carry the first record's values *after* this plan.
     let mut seeds: Vec<(usize, &OrgRecord, Vec<&OrgRecord>)> = Vec::new();
 
-    let contacts: HashMap<&ContactId, &OurContact> =
+    let contacts: FastMap<&ContactId, &OurContact> =
         input.contacts.iter().map(|c| (&c.id, c)).collect();
-    let records: HashMap<&str, &OrgRecord> =
+    let records: FastMap<&str, &OrgRecord> =
         input.records.iter().map(|r| (r.id.as_str(), r)).collect();
 
-    // Links, first come first served in a canonical order; a second link for the same contact
-    // or record is inconsistent input, reported and ignored.
-    let mut sorted_links: Vec<&SyncedLink> = input.links.iter().collect();
-    sorted_links.sort_by(|a, b| (&a.contact_id, &a.org_id).cmp(&(&b.contact_id, &b.org_id)));
-    let mut by_contact: HashMap<&ContactId, &SyncedLink> =
-        HashMap::with_capacity(sorted_links.len());
-    let mut by_org: HashMap<&str, &SyncedLink> = HashMap::with_capacity(sorted_links.len());
-    for l in sorted_links {
+    // Links: a second link for the same contact or record is inconsistent input, reported and
+    // ignored; which one wins is decided in a canonical order (only contested links are sorted).
+    let mut per_contact: FastMap<&ContactId, u32> =
+        FastMap::with_capacity_and_hasher(input.links.len(), Default::default());
+    let mut per_org: FastMap<&str, u32> =
+        FastMap::with_capacity_and_hasher(input.links.len(), Default::default());
+    for l in &input.links {
+        *per_contact.entry(&l.contact_id).or_default() += 1;
+        *per_org.entry(l.org_id.as_str()).or_default() += 1;
+    }
+    let mut by_contact: FastMap<&ContactId, &SyncedLink> =
+        FastMap::with_capacity_and_hasher(input.links.len(), Default::default());
+    let mut by_org: FastMap<&str, &SyncedLink> =
+        FastMap::with_capacity_and_hasher(input.links.len(), Default::default());
+    let mut contested: Vec<&SyncedLink> = Vec::new();
+    for l in &input.links {
+        if per_contact[&l.contact_id] == 1 && per_org[l.org_id.as_str()] == 1 {
+            by_contact.insert(&l.contact_id, l);
+            by_org.insert(&l.org_id, l);
+        } else {
+            contested.push(l);
+        }
+    }
+    contested.sort_by(|a, b| (&a.contact_id, &a.org_id).cmp(&(&b.contact_id, &b.org_id)));
+    for l in contested {
         if let Some(other) = by_contact
             .get(&l.contact_id)
             .or_else(|| by_org.get(l.org_id.as_str()))
@@ -512,18 +532,20 @@ pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &Run
     }
 
     // Org record id → contact it is (or becomes) linked to, and records already handled.
-    let mut linked_org: HashMap<&str, &ContactId> =
+    let mut linked_org: FastMap<&str, &ContactId> =
         by_org.iter().map(|(k, l)| (*k, &l.contact_id)).collect();
-    let mut claimed: HashSet<&str> = HashSet::new();
+    let mut claimed: FastSet<&str> = FastSet::default();
     let empty = BTreeMap::new();
 
     // 1. Linked pairs whose contact or record is in the input.
-    let mut active: Vec<&SyncedLink> = by_contact
+    let active: Vec<&SyncedLink> = by_contact
         .values()
         .filter(|l| contacts.contains_key(&l.contact_id) || records.contains_key(l.org_id.as_str()))
         .copied()
         .collect();
-    active.sort_by(|a, b| a.contact_id.cmp(&b.contact_id));
+    // Conversions are settled after the rest, in contact order: two converted Leads may point
+    // to one Contact, and the first claims it.
+    let mut conversions: Vec<(&SyncedLink, Option<&OurContact>, &OrgRecord)> = Vec::new();
     for link in active {
         let c = contacts.get(&link.contact_id).copied();
         let r = records.get(link.org_id.as_str()).copied();
@@ -541,36 +563,7 @@ pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &Run
         }
         if let Some(r) = r {
             if r.object == SObject::Lead && r.is_converted {
-                let Some(cid) = r.converted_contact_id.as_deref() else {
-                    skips.push(skip_record(
-                        r,
-                        SkipReason::ConvertedLead { contact_id: None },
-                    ));
-                    continue;
-                };
-                if let Some(other) = linked_org.get(cid)
-                    && **other != link.contact_id
-                {
-                    let reason = SkipReason::ConvertedContactLinkedElsewhere {
-                        contact_id: cid.to_string(),
-                        linked_to: (*other).clone(),
-                    };
-                    skips.push(skip_record(r, reason));
-                    continue;
-                }
-                linked_org.insert(cid, &link.contact_id);
-                claimed.insert(cid);
-                let cr = records.get(cid).copied();
-                let can_ours = cr.is_some_and(OrgRecord::is_flagged_for_sync);
-                let link_change = LinkChange::FollowConversion {
-                    from_lead: r.id.clone(),
-                };
-                let p = merge_pair(&ctx, c, cr, SObject::Contact, &empty, false, can_ours);
-                pairs.push(p.into_plan(
-                    Some(link.contact_id.clone()),
-                    Some(cid.to_string()),
-                    link_change,
-                ));
+                conversions.push((link, c, r));
                 continue;
             }
             // A linked record whose email was blanked or broken in the org keeps syncing by Id:
@@ -591,8 +584,43 @@ pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &Run
         }
     }
 
+    conversions.sort_by(|a, b| a.0.contact_id.cmp(&b.0.contact_id));
+    for (link, c, r) in conversions {
+        let Some(cid) = r.converted_contact_id.as_deref() else {
+            skips.push(skip_record(
+                r,
+                SkipReason::ConvertedLead { contact_id: None },
+            ));
+            continue;
+        };
+        if let Some(other) = linked_org.get(cid)
+            && **other != link.contact_id
+        {
+            let reason = SkipReason::ConvertedContactLinkedElsewhere {
+                contact_id: cid.to_string(),
+                linked_to: (*other).clone(),
+            };
+            skips.push(skip_record(r, reason));
+            continue;
+        }
+        linked_org.insert(cid, &link.contact_id);
+        claimed.insert(cid);
+        let cr = records.get(cid).copied();
+        let can_ours = cr.is_some_and(OrgRecord::is_flagged_for_sync);
+        let link_change = LinkChange::FollowConversion {
+            from_lead: r.id.clone(),
+        };
+        let p = merge_pair(&ctx, c, cr, SObject::Contact, &empty, false, can_ours);
+        pairs.push(p.into_plan(
+            Some(link.contact_id.clone()),
+            Some(cid.to_string()),
+            link_change,
+        ));
+        continue;
+    }
+
     // Emails flowing here from linked records must not give two contacts one email.
-    let mut owners = resolve_email_moves(&mut pairs, &input.contacts);
+    let mut owners = resolve_email_moves(&mut pairs, &contacts, &input.contacts);
 
     // 2. Unlinked records of both sides, grouped by email.
     #[derive(Default)]
@@ -600,7 +628,7 @@ pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &Run
         ours: Vec<&'a OurContact>,
         org: Vec<&'a OrgRecord>,
     }
-    let mut by_email: BTreeMap<Email, Group> = BTreeMap::new();
+    let mut by_email: FastMap<Email, Group> = FastMap::default();
     for c in &input.contacts {
         if by_contact.contains_key(&c.id) {
             continue;
@@ -615,7 +643,7 @@ pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &Run
             }),
         }
     }
-    let planned_org_email: HashMap<&str, Value> = pairs
+    let planned_org_email: FastMap<&str, Value> = pairs
         .iter()
         .filter_map(|p| {
             let v = p
@@ -653,13 +681,19 @@ pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &Run
             Err(_) => {}
         }
     }
-    for (email, mut g) in by_email {
-        if g.ours.is_empty()
-            && g.org.iter().all(|r| linked_org.contains_key(r.id.as_str()))
-            && g.org.len() < 2
-        {
-            continue;
-        }
+    // Only groups with something to decide, in email order.
+    let mut groups_todo: Vec<(Email, Group)> = by_email
+        .into_iter()
+        .filter(|(_, g)| {
+            !g.ours.is_empty()
+                || g.org.len() > 1
+                || g.org
+                    .iter()
+                    .any(|r| !linked_org.contains_key(r.id.as_str()))
+        })
+        .collect();
+    groups_todo.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (email, mut g) in groups_todo {
         g.ours.sort_by(|a, b| a.id.cmp(&b.id));
         let linked_to = |r: &OrgRecord| linked_org.get(r.id.as_str()).map(|c| (*c).clone());
         let (mut importable, mut blockers): (Vec<&OrgRecord>, Vec<&OrgRecord>) =
@@ -790,6 +824,7 @@ pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &Run
                 }
             }
             (None, Some(p)) if linked_to(p).is_none() => {
+                let owners = owners.get_or_insert_with(|| current_owners(&input.contacts));
                 let taken = owners.get(&email).cloned();
                 if taken.is_none() {
                     owners.insert(email.clone(), ContactId(format!("(new from {})", p.id)));
@@ -811,7 +846,7 @@ pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &Run
         }
     }
 
-    let planned_crm: HashMap<&str, &[WrittenValue]> = pairs
+    let planned_crm: FastMap<&str, &[WrittenValue]> = pairs
         .iter()
         .filter_map(|p| Some((p.org_id.as_deref()?, p.crm.as_ref()?.values.as_slice())))
         .collect();
@@ -831,8 +866,11 @@ pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &Run
         }
     }
 
-    pairs.sort_by(|a, b| (&a.contact_id, &a.org_id).cmp(&(&b.contact_id, &b.org_id)));
-    skips.sort_by(|a, b| (a.side, &a.id, a.object).cmp(&(b.side, &b.id, b.object)));
+    // Keys are unique: a pair has its contact or its record, never shared with another pair.
+    pairs.sort_unstable_by(|a, b| (&a.contact_id, &a.org_id).cmp(&(&b.contact_id, &b.org_id)));
+    skips.sort_unstable_by(|a, b| {
+        (a.side, &a.id, a.object, &a.reason).cmp(&(b.side, &b.id, b.object, &b.reason))
+    });
     skips.dedup();
     Plan {
         run: run.clone(),
@@ -1356,14 +1394,9 @@ fn seed_values(
 /// someone else may be moving to. Returns who holds each email once the plan is applied.
 fn resolve_email_moves(
     pairs: &mut [PairPlan],
+    by_id: &FastMap<&ContactId, &OurContact>,
     contacts: &[OurContact],
-) -> HashMap<Email, ContactId> {
-    let mut current: HashMap<&ContactId, Email> = HashMap::with_capacity(contacts.len());
-    for c in contacts {
-        if let Some(e) = c.normalized_email() {
-            current.insert(&c.id, e);
-        }
-    }
+) -> Option<FastMap<Email, ContactId>> {
     // (pair index, contact, email it moves to)
     let mut moves: Vec<(usize, ContactId, Email)> = Vec::new();
     for (i, p) in pairs.iter().enumerate() {
@@ -1372,16 +1405,26 @@ fn resolve_email_moves(
         };
         if let Some(v) = w.values.iter().find(|v| v.attribute == EMAIL_ATTRIBUTE)
             && let Some(e) = v.value.as_deref().and_then(|v| Email::parse(v).ok())
-            && current.get(cid) != Some(&e)
+            && by_id.get(cid).and_then(|c| c.normalized_email()).as_ref() != Some(&e)
         {
             moves.push((i, cid.clone(), e));
         }
     }
-    let mut held: HashMap<ContactId, ContactId> = HashMap::new();
+    if moves.is_empty() {
+        return None;
+    }
+    let mut current: FastMap<&ContactId, Email> =
+        FastMap::with_capacity_and_hasher(contacts.len(), Default::default());
+    for c in contacts {
+        if let Some(e) = c.normalized_email() {
+            current.insert(&c.id, e);
+        }
+    }
+    let mut held: FastMap<ContactId, ContactId> = FastMap::default();
     let final_owners = loop {
         // email → (staying claimant, moving claimants)
-        let mut claims: HashMap<&Email, (Option<&ContactId>, Vec<&ContactId>)> = HashMap::new();
-        let moving: HashMap<&ContactId, &Email> = moves
+        let mut claims: FastMap<&Email, (Option<&ContactId>, Vec<&ContactId>)> = FastMap::default();
+        let moving: FastMap<&ContactId, &Email> = moves
             .iter()
             .filter(|(_, c, _)| !held.contains_key(c))
             .map(|(_, c, e)| (c, e))
@@ -1409,7 +1452,7 @@ fn resolve_email_moves(
             }
         }
         if newly_held.is_empty() {
-            let mut owners = HashMap::with_capacity(claims.len());
+            let mut owners = FastMap::with_capacity_and_hasher(claims.len(), Default::default());
             for (e, (stayer, movers)) in claims {
                 if let Some(owner) = stayer.or(movers.first().copied()) {
                     owners.insert(e.clone(), owner.clone());
@@ -1449,5 +1492,56 @@ fn resolve_email_moves(
             },
         });
     }
-    final_owners
+    Some(final_owners)
+}
+
+/// The Fx hash (rustc's): much faster than SipHash on the short string keys of a plan. Its
+/// weakness to chosen collisions does not matter here, and iteration order never reaches a
+/// plan (every output is sorted).
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        for &b in chunks.remainder() {
+            self.add(u64::from(b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+type FastSet<K> = HashSet<K, BuildHasherDefault<FxHasher>>;
+
+/// Who holds each email here before the plan (smallest id first if the store ever held two).
+fn current_owners(contacts: &[OurContact]) -> FastMap<Email, ContactId> {
+    let mut owners: FastMap<Email, ContactId> =
+        FastMap::with_capacity_and_hasher(contacts.len(), Default::default());
+    for c in contacts {
+        if let Some(e) = c.normalized_email() {
+            let owner = owners.entry(e).or_insert_with(|| c.id.clone());
+            if c.id < *owner {
+                *owner = c.id.clone();
+            }
+        }
+    }
+    owners
 }
