@@ -779,7 +779,7 @@ impl RunCtx {
             records: g.records.into_values().collect(),
             links: self.previous.values().cloned().collect(),
         };
-        let plan = lb_core::plan(&self.mapping, &self.settings.plan_config(), &input, &RunId(self.run_id.to_string()));
+        let plan = lb_core::plan(&self.mapping, &self.settings.plan_config(), &input, &RunId::from(self.run_id.to_string()));
         drop(input);
         let summary = plan.summary();
         self.counts.skipped = summary.skipped as u64;

@@ -1,0 +1,176 @@
+//! `leadbridge connect`: save the Salesforce credentials (encrypted) and check them against the
+//! org — login, edition in plain words (R-CONN-4), API version, the fields of R-FIELD with their
+//! types, `--create-fields` to create the missing ones (R-FIELD-5). Exit code 1 when the
+//! connection does not work (or a required field is missing).
+//!
+//! Flows: username-password + security token (the seed's), client credentials
+//! (`--client-secret` without `--username`), JWT bearer (`--private-key FILE --username`).
+//! The web-server flow goes through the app's callback (`lb_engine::complete_web_oauth`).
+//! Secrets can come from the environment instead of flags (flags show in `ps`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use lb_engine::{ConnectReport, ConnectRequest, FieldStatus};
+use lb_salesforce::{Credentials, JwtKey, SecretString};
+
+use crate::sync_cmd::{init_tracing, open_base, resolve_data_dir, runtime};
+
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// The org's URL, e.g. https://eu11.my.salesforce.com (also the login URL when
+    /// --login-url is not given).
+    #[arg(long)]
+    pub instance_url: Option<String>,
+    /// Where to log in: https://login.salesforce.com, https://test.salesforce.com, or the
+    /// org's My Domain URL (required by client credentials).
+    #[arg(long)]
+    pub login_url: Option<String>,
+    /// The connected app's consumer key.
+    #[arg(long, env = "LEADBRIDGE_SF_CLIENT_ID")]
+    pub client_id: String,
+    /// The connected app's consumer secret.
+    #[arg(long, env = "LEADBRIDGE_SF_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+    /// The integration user's username.
+    #[arg(long, env = "LEADBRIDGE_SF_USERNAME")]
+    pub username: Option<String>,
+    /// The integration user's password (username-password flow).
+    #[arg(long, env = "LEADBRIDGE_SF_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// The user's security token (appended to the password).
+    #[arg(long, env = "LEADBRIDGE_SF_SECURITY_TOKEN", hide_env_values = true)]
+    pub security_token: Option<String>,
+    /// RSA private key (PEM) for the JWT bearer flow.
+    #[arg(long)]
+    pub private_key: Option<PathBuf>,
+    /// Create the missing custom fields in the org (Tooling API).
+    #[arg(long)]
+    pub create_fields: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn credentials(args: &ConnectArgs) -> anyhow::Result<Credentials> {
+    let secret = |s: &Option<String>| s.as_ref().map(|v| SecretString::from(v.clone()));
+    if let Some(key) = &args.private_key {
+        let username = args.username.clone().ok_or_else(|| anyhow::anyhow!("--private-key needs --username"))?;
+        return Ok(Credentials::JwtBearer {
+            client_id: args.client_id.clone(),
+            username,
+            key: JwtKey::File(key.clone()),
+            audience: None,
+        });
+    }
+    if let Some(password) = &args.password {
+        let username = args.username.clone().ok_or_else(|| anyhow::anyhow!("--password needs --username"))?;
+        return Ok(Credentials::Password {
+            client_id: args.client_id.clone(),
+            client_secret: secret(&args.client_secret),
+            username,
+            password: SecretString::from(password.clone()),
+            // Salesforce accepts no token when the server's IP is trusted by the org.
+            security_token: SecretString::from(args.security_token.clone().unwrap_or_default()),
+        });
+    }
+    match &args.client_secret {
+        Some(s) if args.username.is_none() => Ok(Credentials::ClientCredentials {
+            client_id: args.client_id.clone(),
+            client_secret: SecretString::from(s.clone()),
+        }),
+        _ => anyhow::bail!(
+            "choose a login flow: --username with --password and --security-token, --client-secret alone \
+             (client credentials), or --private-key FILE with --username (JWT bearer)"
+        ),
+    }
+}
+
+pub fn run(data_dir: Option<PathBuf>, args: ConnectArgs) -> anyhow::Result<ExitCode> {
+    init_tracing();
+    let data_dir = resolve_data_dir(data_dir);
+    let credentials = credentials(&args)?;
+    let login_url = args
+        .login_url
+        .clone()
+        .or_else(|| args.instance_url.clone())
+        .unwrap_or_else(|| "https://login.salesforce.com".into());
+    runtime()?.block_on(async move {
+        let (store, key) = open_base(&data_dir).await?;
+        let report = lb_engine::connect(
+            &store,
+            &key,
+            ConnectRequest {
+                login_url,
+                instance_url: args.instance_url.clone(),
+                credentials,
+                create_fields: args.create_fields,
+            },
+        )
+        .await?;
+        store.close().await;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            print_human(&report);
+        }
+        Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    })
+}
+
+fn print_human(r: &ConnectReport) {
+    match (&r.org, r.logged_in) {
+        (Some(org), _) => {
+            println!(
+                "Logged in to {} ({}) at {} — API v{}",
+                org.name,
+                org.edition,
+                r.instance_url.as_deref().unwrap_or("?"),
+                org.api_version
+            );
+            println!("{}", org.edition_explained);
+        }
+        (None, true) => println!("Logged in at {}", r.instance_url.as_deref().unwrap_or("?")),
+        (None, false) => println!("Could not log in ({} flow).", r.grant),
+    }
+    if let Some(n) = &r.notice {
+        println!("Note: {n}");
+    }
+    if !r.fields.is_empty() {
+        println!("Fields (R-FIELD):");
+    }
+    for f in &r.fields {
+        let mark = match f.status {
+            FieldStatus::Present => "ok     ",
+            FieldStatus::Created => "created",
+            FieldStatus::Missing if !f.required => "absent ",
+            FieldStatus::Missing => "MISSING",
+            FieldStatus::WrongType => "WRONG  ",
+        };
+        let req = if f.required { "required" } else { "optional" };
+        println!(
+            "  {mark} {}.{} ({req}){}",
+            f.object,
+            f.field,
+            f.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+        );
+    }
+    for p in &r.mapping_problems {
+        println!("  mapping {p}");
+    }
+    if let Some(e) = &r.error {
+        println!("Problem: {e}");
+    }
+    for g in &r.guidance {
+        println!("  {g}");
+    }
+    if r.saved {
+        println!("Credentials saved (encrypted); {} API request(s) used.", r.api_requests);
+    } else {
+        println!("Nothing saved.");
+    }
+    if r.ok {
+        println!("Ready: run `leadbridge sync` (or `leadbridge serve` to sync every 2 hours).");
+    }
+}

@@ -1,0 +1,299 @@
+//! `leadbridge demo`: everything in one process, no Salesforce account needed — an embedded
+//! emulated org (lb-emulator, in-process), a contact base seeded with data that exercises every
+//! rule of the seed (duplicate emails, records without email, flagged and unflagged Contacts,
+//! a converted Lead, a contact without the company Salesforce requires), connected with the
+//! seed's flow (consumer key/secret, username, password + security token), required fields
+//! created, the default mapping, a first sync, a form submission pushed to the org, then the
+//! scheduler until Ctrl-C. It prints what to open and what to try.
+//!
+//! The data directory (`--data-dir`, default a fresh directory under the system temp dir)
+//! keeps the contact base and the emulated org (saved on exit), so the other commands —
+//! `status`, `runs`, `sync` — work against the demo from another terminal while it runs.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use lb_emulator::{Config as EmulatorConfig, Emulator};
+use lb_engine::{ConnectRequest, Engine, RunRequest, Scheduler, SchedulerConfig, Scope, SyncSettings, Trigger};
+use lb_salesforce::{Credentials, SecretString};
+use lb_store::{ContactInput, NewForm, Origin, Store};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::sync_cmd::{init_tracing, open_base, runtime};
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address of the embedded Salesforce emulator (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub emulator_listen: std::net::SocketAddr,
+    /// Run the seeding and the first sync, print the summary, and exit instead of serving.
+    #[arg(long)]
+    pub no_serve: bool,
+}
+
+pub fn run(data_dir: Option<PathBuf>, args: DemoArgs) -> anyhow::Result<ExitCode> {
+    init_tracing();
+    let data_dir = data_dir.unwrap_or_else(|| std::env::temp_dir().join(format!("leadbridge-demo-{}", std::process::id())));
+    runtime()?.block_on(demo(data_dir, args))
+}
+
+async fn demo(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<ExitCode> {
+    lb_store::ensure_data_dir(&data_dir)?;
+    let org_file = data_dir.join("emulated-org.json");
+    let fresh_org = !org_file.exists();
+    let emulator = lb_emulator::spawn(EmulatorConfig {
+        listen: args.emulator_listen,
+        state_file: Some(org_file.clone()),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .context("starting the embedded Salesforce emulator")?;
+    let (store, key) = open_base(&data_dir).await?;
+    println!("leadbridge demo — data in {}", data_dir.display());
+    println!("Embedded Salesforce org (emulator): {}", emulator.url);
+
+    let engine = Engine::new(store.clone(), key);
+    let mut settings = SyncSettings::load(&store).await?;
+    // No web server in this process yet: plezi_url points to where `leadbridge serve` listens.
+    settings.app_base_url = "http://127.0.0.1:8080".into();
+    settings.save(&store).await?;
+
+    if fresh_org {
+        seed_org_before_connect(&emulator.emulator)?;
+    }
+    if store.count_contacts().await? == 0 {
+        seed_contacts(&store).await?;
+    }
+
+    // Connect with the seed's flow, creating the required fields (R-FIELD-5).
+    let (username, password, token) = emulator.emulator.credentials();
+    let cfg = emulator.emulator.config();
+    let request = |create_fields| ConnectRequest {
+        login_url: emulator.login_url.clone(),
+        instance_url: Some(emulator.url.clone()),
+        credentials: Credentials::Password {
+            client_id: cfg.client_id.clone(),
+            client_secret: Some(SecretString::from(cfg.client_secret.expose_secret().to_owned())),
+            username: username.clone(),
+            password: password.clone(),
+            security_token: token.clone(),
+        },
+        create_fields,
+    };
+    let mut report = engine.connect(request(true)).await?;
+    if !report.ok && report.logged_in {
+        // An emulator without the Tooling API: add the fields as an admin would in Setup.
+        add_fields_directly(&emulator.emulator);
+        report = engine.connect(request(false)).await?;
+    }
+    let org = report.org.as_ref().map(|o| format!("{} ({})", o.name, o.edition)).unwrap_or_default();
+    println!("Connected to {org} with consumer key/secret, username, password + security token.");
+    for f in &report.fields {
+        println!("  field {}.{}: {:?}", f.object, f.field, f.status);
+    }
+    if !report.ok {
+        anyhow::bail!("the demo org could not be connected: {}", report.error.unwrap_or_default());
+    }
+    if fresh_org {
+        seed_org_after_connect(&emulator.emulator)?;
+    }
+
+    // The first sync: full, since nothing was synced yet.
+    let outcome = engine.run(RunRequest::new(Trigger::Manual, Scope::Incremental)).await?;
+    let c = &outcome.counts;
+    println!(
+        "First sync (run {}): {} — {} Leads created in the org, {} contacts created here from Leads and {} from flagged Contacts, \
+         {} skipped, {} duplicate group(s), {} API requests.",
+        outcome.run_id.unwrap_or(0),
+        outcome.status.name(),
+        c.crm.lead.created,
+        c.marketing.lead.created,
+        c.marketing.contact.created,
+        c.skipped,
+        c.duplicate_groups,
+        outcome.api_requests
+    );
+    if let Some(m) = &outcome.message {
+        println!("  {}", m.replace('\n', "\n  "));
+    }
+
+    let cancel = CancellationToken::new();
+    let scheduler = Scheduler::spawn(engine.clone(), SchedulerConfig::default(), cancel.clone());
+
+    // A form submission reaches the org within a second (R-SYNC-4).
+    let form = store.forms().await?.into_iter().next().context("the demo form")?;
+    let email = "new.visitor@example.com";
+    if store.contact_by_email(&lb_store::Email::parse(email)?).await?.is_none() {
+        let started = Instant::now();
+        store
+            .submit_form(
+                form.id,
+                &[
+                    ("email".into(), email.into()),
+                    ("first_name".into(), "New".into()),
+                    ("last_name".into(), "Visitor".into()),
+                    ("company".into(), "Curious Inc".into()),
+                ],
+            )
+            .await?;
+        let mut found = None;
+        while started.elapsed() < Duration::from_secs(10) {
+            let ids = emulator.emulator.org().find_by_field("Lead", "Email", email);
+            if let Some(id) = ids.into_iter().next() {
+                found = Some(id);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        match found {
+            Some(id) => println!(
+                "Form submission for {email}: Lead {id} in the org {} ms after the submission.",
+                started.elapsed().as_millis()
+            ),
+            None => println!("Form submission for {email}: not in the org after 10 s (see `leadbridge runs`)."),
+        }
+    }
+
+    let dir = data_dir.display();
+    println!();
+    println!("What to try (from another terminal, while this runs):");
+    println!("  leadbridge --data-dir {dir} status            # connection, last/next run, backlog");
+    println!("  leadbridge --data-dir {dir} runs              # run history; `runs show 1` for failures and skips");
+    println!("  leadbridge --data-dir {dir} sync --dry-run    # what the next sync would do");
+    println!("  curl -s {}/__emulator/stats                  # API requests the org has counted", emulator.url);
+    println!(
+        "  curl -s -XPOST {}/__emulator/faults -d '{{\"kind\":\"expire_password\"}}'   # the seed's #1 failure: then `sync`, `status`",
+        emulator.url
+    );
+    println!(
+        "  leadbridge --data-dir {dir} connect --instance-url {} --client-id {} --client-secret '{}' --username {} \\\n      --password NEWPASS --security-token NEWTOKEN   # after POST /__emulator/password: the sync resumes",
+        emulator.url,
+        cfg.client_id,
+        cfg.client_secret.expose_secret(),
+        username
+    );
+    println!("Seeded: duplicate emails (ada@lovelace.example twice in the org), a Lead without email, Contacts flagged");
+    println!("sync_to_plezi = yes (imported) and no (not imported), a converted Lead, a contact without company (skipped).");
+
+    if args.no_serve {
+        cancel.cancel();
+    } else {
+        println!();
+        println!("Syncing every {} minutes and after every form submission. Ctrl-C to stop.", settings.interval_minutes);
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = cancel.cancelled() => {}
+        }
+        cancel.cancel();
+    }
+    scheduler.join().await;
+    emulator.shutdown().await.context("saving the emulated org")?;
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn seed(em: &Emulator, object: &str, records: &[Value]) -> anyhow::Result<Vec<String>> {
+    let mut org = em.org_mut();
+    let sp = org.begin();
+    let mut ids = Vec::new();
+    for r in records {
+        let map = r.as_object().cloned().unwrap_or_default();
+        match org.seed(object, &map) {
+            Ok(id) => ids.push(id),
+            Err(e) => {
+                org.rollback(sp);
+                anyhow::bail!("seeding the demo org's {object}s failed: {:?}", e.errors);
+            }
+        }
+    }
+    org.commit();
+    Ok(ids)
+}
+
+/// Org records that need no custom field.
+fn seed_org_before_connect(em: &Emulator) -> anyhow::Result<()> {
+    seed(
+        em,
+        "Lead",
+        &[
+            json!({"FirstName": "Ada", "LastName": "Lovelace", "Company": "Analytical Engines", "Email": "ada@lovelace.example",
+                   "CreatedDate": "2025-01-10T09:00:00.000+0000"}),
+            // Same email, created later: a duplicate group (R-SYNC-3); the first is synced.
+            json!({"FirstName": "Augusta Ada", "LastName": "King", "Company": "Analytical Engines Ltd", "Email": "ADA@lovelace.example",
+                   "CreatedDate": "2025-03-02T09:00:00.000+0000"}),
+            json!({"FirstName": "Grace", "LastName": "Hopper", "Company": "US Navy", "Email": "grace@navy.example"}),
+            // No email: never synced, listed as skipped (R-SYNC-1).
+            json!({"FirstName": "No", "LastName": "Email", "Company": "Ghost Corp"}),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Org records that need `sync_to_plezi__c` (created by `connect --create-fields`).
+fn seed_org_after_connect(em: &Emulator) -> anyhow::Result<()> {
+    let contacts = seed(
+        em,
+        "Contact",
+        &[
+            json!({"FirstName": "Margaret", "LastName": "Hamilton", "Email": "margaret@apollo.example", "sync_to_plezi__c": "yes"}),
+            json!({"FirstName": "Alan", "LastName": "Turing", "Email": "alan@bletchley.example", "sync_to_plezi__c": "no"}),
+            json!({"FirstName": "Linus", "LastName": "Torvalds", "Email": "linus@kernel.example", "sync_to_plezi__c": "yes"}),
+        ],
+    )?;
+    // A Lead converted to the Linus Contact: it follows its Contact (R-SYNC-6).
+    seed(
+        em,
+        "Lead",
+        &[json!({"FirstName": "Linus", "LastName": "Torvalds", "Company": "Transmeta", "Email": "linus@kernel.example",
+                 "IsConverted": true, "ConvertedContactId": contacts[2], "ConvertedDate": "2025-06-01"})],
+    )?;
+    Ok(())
+}
+
+fn add_fields_directly(em: &Emulator) {
+    use lb_emulator::state::schema::{FieldDef, FieldType};
+    let mut org = em.org_mut();
+    let _ = org.add_custom_field("Lead", FieldDef::new("plezi_url__c", "plezi_url", FieldType::Url).len(255));
+    let _ = org.add_custom_field("Lead", FieldDef::new("score__c", "score", FieldType::String).len(255));
+    let _ = org.add_custom_field("Lead", FieldDef::new("status__c", "status", FieldType::String).len(255));
+    let _ = org.add_custom_field("Lead", FieldDef::new("campaign__c", "campaign", FieldType::String).len(255));
+    let _ = org.add_custom_field("Lead", FieldDef::new("lead_creation_date__c", "lead creation date", FieldType::Date));
+    let _ = org.add_custom_field(
+        "Contact",
+        FieldDef::new("sync_to_plezi__c", "sync_to_plezi", FieldType::Picklist).picklist(&["yes", "no"], None, true),
+    );
+}
+
+async fn seed_contacts(store: &Store) -> anyhow::Result<()> {
+    let contacts = [
+        json!({"email": "tim@w3.example", "first_name": "Tim", "last_name": "Berners-Lee", "company": "W3C",
+               "behaviour_score": 35, "state": "engaged", "campaign": "webinar-2026"}),
+        json!({"email": "barbara@mit.example", "first_name": "Barbara", "last_name": "Liskov", "company": "MIT", "state": "accepted"}),
+        // Salesforce requires Company on a Lead and no fallback is set: skipped with the reason.
+        json!({"email": "dennis@bell.example", "first_name": "Dennis", "last_name": "Ritchie"}),
+        // Already a Lead in the org: matched by email, not duplicated.
+        json!({"email": "Grace@Navy.example", "first_name": "Grace", "last_name": "Hopper", "company": "US Navy", "behaviour_score": 12}),
+        // An org Contact not flagged for sync: no Lead is created for it.
+        json!({"email": "alan@bletchley.example", "first_name": "Alan", "last_name": "Turing", "company": "Bletchley Park"}),
+    ];
+    for c in contacts {
+        let input: ContactInput = c.as_object().cloned().unwrap_or_default();
+        store.create_contact(&input, Origin::User).await?;
+    }
+    store
+        .create_form(&NewForm {
+            name: "Contact us".into(),
+            mapping: [("email", "email"), ("first_name", "first_name"), ("last_name", "last_name"), ("company", "company")]
+                .into_iter()
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                .collect(),
+            score_increment: None,
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! `leadbridge status [--json]`: the connection's state (with the exact reason and what to do
+//! when paused), the last and next run, and the backlog. Sends nothing to Salesforce.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use lb_engine::Engine;
+
+use crate::sync_cmd::{open_base, resolve_data_dir, runtime};
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(data_dir: Option<PathBuf>, args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let data_dir = resolve_data_dir(data_dir);
+    runtime()?.block_on(async move {
+        let (store, key) = open_base(&data_dir).await?;
+        let engine = Engine::new(store.clone(), key);
+        let status = engine.status().await?;
+        store.close().await;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&status)?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        match &status.connection {
+            Some(c) => println!(
+                "Connection: {} ({} flow, {} at {})",
+                status.health.name(),
+                c["grant"].as_str().unwrap_or("?"),
+                c["org"]["name"].as_str().unwrap_or("org"),
+                c["instance_url"].as_str().unwrap_or("?")
+            ),
+            None => println!("Connection: not connected"),
+        }
+        println!("{}", status.health_explained);
+        match &status.last_run {
+            Some(r) => println!(
+                "Last run: #{} {} at {} ({} API requests)",
+                r["id"],
+                r["status"].as_str().unwrap_or("?"),
+                r["finished_at"].as_str().unwrap_or("?"),
+                r["api_requests"]
+            ),
+            None => println!("Last run: none yet"),
+        }
+        match &status.next_run {
+            Some(t) => println!("Next run: {t} (every {} min)", status.interval_minutes),
+            None => println!("Next run: none scheduled (`leadbridge serve` syncs every {} min)", status.interval_minutes),
+        }
+        println!(
+            "Backlog: {} contact(s) changed here since the last run, {} Lead creation(s) to confirm",
+            status.backlog.contacts_changed, status.backlog.pending_creates
+        );
+        Ok(ExitCode::SUCCESS)
+    })
+}
