@@ -40,7 +40,7 @@ use crate::model::{
 };
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use time::OffsetDateTime;
 
@@ -534,7 +534,6 @@ pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &Run
     // Org record id → contact it is (or becomes) linked to, and records already handled.
     let mut linked_org: FastMap<&str, &ContactId> =
         by_org.iter().map(|(k, l)| (*k, &l.contact_id)).collect();
-    let mut claimed: FastSet<&str> = FastSet::default();
     let empty = BTreeMap::new();
 
     // 1. Linked pairs whose contact or record is in the input.
@@ -549,7 +548,6 @@ pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &Run
     for link in active {
         let c = contacts.get(&link.contact_id).copied();
         let r = records.get(link.org_id.as_str()).copied();
-        claimed.insert(link.org_id.as_str());
         if let Some(c) = c
             && let Err(reason) = email_check(c.email.as_deref())
         {
@@ -604,7 +602,6 @@ pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &Run
             continue;
         }
         linked_org.insert(cid, &link.contact_id);
-        claimed.insert(cid);
         let cr = records.get(cid).copied();
         let can_ours = cr.is_some_and(OrgRecord::is_flagged_for_sync);
         let link_change = LinkChange::FollowConversion {
@@ -658,7 +655,7 @@ pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &Run
     for r in &input.records {
         let linked = linked_org.contains_key(r.id.as_str());
         if r.object == SObject::Lead && r.is_converted {
-            if !linked && !claimed.contains(r.id.as_str()) {
+            if !linked {
                 skips.push(skip_record(
                     r,
                     SkipReason::ConvertedLead {
@@ -675,9 +672,7 @@ pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &Run
         };
         match email_check(email) {
             Ok(e) => by_email.entry(e).or_default().org.push(r),
-            Err(reason) if !linked && !claimed.contains(r.id.as_str()) => {
-                skips.push(skip_record(r, reason))
-            }
+            Err(reason) if !linked => skips.push(skip_record(r, reason)),
             Err(_) => {}
         }
     }
@@ -1037,8 +1032,13 @@ fn merge_pair(
         let to_ours = dir.to_marketing() && can_ours;
         let ours_as_crm = e.to_crm_ref(ours);
         let in_sync = same(attr, ours_as_crm.as_deref(), theirs);
-        let ours_time = contact.and_then(|c| c.changed_at.get(attr).copied());
-        let theirs_time = record.map(|r| r.last_modified);
+        // Change times matter only in a conflict: read them then.
+        let times = || {
+            (
+                contact.and_then(|c| c.changed_at.get(attr).copied()),
+                record.map(|r| r.last_modified),
+            )
+        };
         // A base synced under another entry (field, direction or value map changed, R-SYNC-5)
         // still tells which side was edited since; when neither was, the old direction may be
         // why the sides differ, so the first-sync rules decide again.
@@ -1063,6 +1063,7 @@ fn merge_pair(
                     (true, false) if to_crm => Winner::Ours(Rule::Propagated),
                     (false, true) if to_ours => Winner::Theirs(Rule::Propagated),
                     (true, true) if to_crm && to_ours => {
+                        let (ours_time, theirs_time) = times();
                         let winner = resolve(e.conflict, ours_time, theirs_time);
                         w.conflicts.push(conflict(
                             e,
@@ -1102,6 +1103,7 @@ fn merge_pair(
                     } else if theirs.is_none() {
                         Winner::Ours(Rule::FirstSync)
                     } else {
+                        let (ours_time, theirs_time) = times();
                         let winner = resolve(e.conflict, ours_time, theirs_time);
                         w.conflicts.push(conflict(
                             e,
@@ -1495,7 +1497,8 @@ fn resolve_email_moves(
     Some(final_owners)
 }
 
-/// The Fx hash (rustc's): much faster than SipHash on the short string keys of a plan. Its
+/// The Fx hash (rustc's) with a final mix: much faster than SipHash on the short string keys
+/// of a plan. Its
 /// weakness to chosen collisions does not matter here, and iteration order never reaches a
 /// plan (every output is sorted).
 #[derive(Default, Clone, Copy)]
@@ -1518,7 +1521,12 @@ impl Hasher for FxHasher {
         self.add(i as u64);
     }
     fn finish(&self) -> u64 {
-        self.0
+        // The multiply only carries entropy upward, and hashbrown picks buckets from the low
+        // bits: without a final mix, ids like "c1234567" share buckets by the thousand.
+        let mut x = self.0;
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^ (x >> 31)
     }
 }
 
@@ -1529,7 +1537,6 @@ impl FxHasher {
 }
 
 type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
-type FastSet<K> = HashSet<K, BuildHasherDefault<FxHasher>>;
 
 /// Who holds each email here before the plan (smallest id first if the store ever held two).
 fn current_owners(contacts: &[OurContact]) -> FastMap<Email, ContactId> {
