@@ -549,3 +549,78 @@ fn two_contacts_here_with_one_email_sync_once() {
         )]
     );
 }
+
+#[test]
+fn a_lead_converted_into_a_contact_linked_elsewhere_is_reported_r_sync_6() {
+    let mut w = World::new(
+        vec![ours(
+            "c1",
+            "a@x.io",
+            &[("last_name", "A"), ("company", "A")],
+        )],
+        vec![
+            full_lead("00Q1", "a@x.io", 0),
+            org_contact("003K", "k@x.io", "yes", &[("LastName", "K")], 0),
+        ],
+    );
+    w.sync(1);
+    let c2 = w
+        .snap
+        .links
+        .values()
+        .find(|l| l.org_id == "003K")
+        .unwrap()
+        .contact_id
+        .clone();
+    // Sales converts c1's Lead into the Contact that c2 already follows.
+    let lead = w.snap.records.get_mut("00Q1").unwrap();
+    lead.is_converted = true;
+    lead.converted_contact_id = Some("003K".into());
+    let p = w.sync(2);
+    assert_eq!(
+        skip_reasons(&p),
+        vec![(
+            "00Q1".into(),
+            SkipReason::ConvertedContactLinkedElsewhere {
+                contact_id: "003K".into(),
+                linked_to: c2
+            }
+        )]
+    );
+    assert_eq!(
+        w.link_of("c1").unwrap().org_id,
+        "00Q1",
+        "the link stays until someone decides"
+    );
+    assert!(p.writes_nothing());
+}
+
+#[test]
+fn conflicting_links_in_the_input_are_reported_not_guessed() {
+    let mut w = World::new(
+        vec![ours(
+            "c1",
+            "a@x.io",
+            &[("last_name", "A"), ("company", "A")],
+        )],
+        vec![
+            full_lead("00Q1", "a@x.io", 0),
+            full_lead("00Q2", "b@x.io", 0),
+        ],
+    );
+    w.sync(1);
+    let mut input = w.snap.full_input();
+    let mut second = input.links[0].clone();
+    second.org_id = "00Q2".into();
+    input.links.push(second);
+    let p = plan(&w.mapping, &w.config, &input, &RunId::from("r"));
+    assert_eq!(
+        skip_reasons(&p),
+        vec![(
+            "00Q2".into(),
+            SkipReason::ConflictingLink {
+                other: "c1 ↔ 00Q1".into()
+            }
+        )]
+    );
+}

@@ -361,6 +361,11 @@ fn mapping_hash_changes_with_what_flows_not_with_list_order_r_sync_5() {
     let h = m.hash();
     assert_eq!(h.len(), 64);
     assert_eq!(h, Mapping::default_mapping().hash(), "stable across calls");
+    // Pinned: a change here makes every installation run a full resync (R-SYNC-5).
+    assert_eq!(
+        h,
+        "cc79ca507f797d969380eb97785e2482c2c7027895a96794e87db5f25b1aacc6"
+    );
 
     let mut reordered = m.clone();
     reordered.entries.reverse();
