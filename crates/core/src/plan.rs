@@ -531,7 +531,7 @@ pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &Run
         by_org.insert(&l.org_id, l);
     }
 
-    // Org record id → contact it is (or becomes) linked to, and records already handled.
+    // Org record id → the contact it is linked to (or becomes linked to by a conversion).
     let mut linked_org: FastMap<&str, &ContactId> =
         by_org.iter().map(|(k, l)| (*k, &l.contact_id)).collect();
     let empty = BTreeMap::new();
@@ -613,7 +613,6 @@ pub fn plan(mapping: &Mapping, config: &PlanConfig, input: &SyncInput, run: &Run
             Some(cid.to_string()),
             link_change,
         ));
-        continue;
     }
 
     // Emails flowing here from linked records must not give two contacts one email.
