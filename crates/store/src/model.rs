@@ -335,8 +335,8 @@ pub struct LastChange {
     pub origin: Origin,
 }
 
-/// A position in the change log; `ChangeCursor::START` reads from the beginning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// A position in the change log; `ChangeCursor::START` (the default) reads from the beginning.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ChangeCursor(pub i64);
 

@@ -1,0 +1,91 @@
+//! `GET /contacts/{id}`: one contact's page — its attributes, lifecycle stages with the date
+//! each was reached, custom fields, and the history of its changes with their origin.
+
+use std::fmt::Write as _;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use lb_store::{Attribute, ContactId, LifecycleStage, StoreError, rfc3339};
+
+use super::escape;
+use crate::AppState;
+
+/// How many recent changes the page lists.
+const HISTORY_SHOWN: usize = 50;
+
+pub(super) async fn show(State(state): State<AppState>, Path(raw_id): Path<String>) -> Response {
+    let Ok(id) = raw_id.parse::<i64>() else {
+        return not_found(&raw_id);
+    };
+    let contact = match state.store.contact(ContactId(id)).await {
+        Ok(c) => c,
+        Err(StoreError::NotFound { .. }) => return not_found(&raw_id),
+        Err(e) => return failure(e),
+    };
+    let (schema, history) = match (state.store.schema().await, state.store.contact_history(contact.id).await) {
+        (Ok(s), Ok(h)) => (s, h),
+        (Err(e), _) | (_, Err(e)) => return failure(e),
+    };
+    let name = [contact.first_name.as_deref(), contact.last_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let title = if name.is_empty() { contact.email.to_string() } else { name };
+
+    let mut body = String::new();
+    let _ = write!(body, "<h1>{}</h1>\n<p class=\"email\">{}</p>\n", escape(&title), escape(contact.email.as_str()));
+    body.push_str("<h2>Attributes</h2>\n<dl class=\"attributes\">\n");
+    for attribute in Attribute::ALL {
+        let value = contact.value(attribute.name()).unwrap_or_default();
+        let _ = writeln!(body, "<dt>{}</dt><dd>{}</dd>", attribute.name(), escape(&value));
+    }
+    for field in &schema.fields {
+        let value = contact.value(&field.name).unwrap_or_default();
+        let _ = writeln!(body, "<dt>{}</dt><dd>{}</dd>", escape(&field.label), escape(&value));
+    }
+    body.push_str("</dl>\n<h2>Lifecycle</h2>\n<ol class=\"lifecycle\">\n");
+    for stage in LifecycleStage::ALL {
+        let reached = contact.stage_reached.get(stage).map(rfc3339);
+        let current = if stage == contact.lifecycle_stage { " class=\"current\"" } else { "" };
+        let _ = writeln!(
+            body,
+            "<li{current}>{} — {}</li>",
+            stage.name().to_uppercase(),
+            reached.as_deref().unwrap_or("not reached")
+        );
+    }
+    body.push_str("</ol>\n<h2>History</h2>\n<table class=\"history\">\n<tr><th>When</th><th>Field</th><th>Value</th><th>Origin</th></tr>\n");
+    for change in history.iter().rev().take(HISTORY_SHOWN) {
+        let _ = writeln!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            rfc3339(change.changed_at),
+            escape(&change.field),
+            escape(change.value.as_deref().unwrap_or("")),
+            change.origin
+        );
+    }
+    body.push_str("</table>\n");
+    Html(page(&title, &body)).into_response()
+}
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>{} · leadbridge</title>\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n<body>\n{body}</body>\n</html>\n",
+        escape(title)
+    )
+}
+
+fn not_found(raw_id: &str) -> Response {
+    let body = format!("<h1>Contact not found</h1>\n<p>There is no contact {}.</p>\n", escape(raw_id));
+    (StatusCode::NOT_FOUND, Html(page("Contact not found", &body))).into_response()
+}
+
+fn failure(err: StoreError) -> Response {
+    tracing::error!(error = %err, "contact page failed");
+    let body = "<h1>Something went wrong</h1>\n<p>The error has been logged; try again shortly.</p>\n";
+    (StatusCode::SERVICE_UNAVAILABLE, Html(page("Error", body))).into_response()
+}
