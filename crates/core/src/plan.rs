@@ -899,6 +899,7 @@ fn same(attribute: &str, a: Option<&str>, b: Option<&str>) -> bool {
             v.map(str::trim).filter(|s| !s.is_empty())
         }
         return match (norm(a), norm(b)) {
+            (Some(a), Some(b)) if a.is_ascii() && b.is_ascii() => a.eq_ignore_ascii_case(b),
             (Some(a), Some(b)) => a
                 .chars()
                 .flat_map(char::to_lowercase)
