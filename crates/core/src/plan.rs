@@ -1142,7 +1142,11 @@ fn merge_pair(
                     w.set_base(attr, stored, ours, theirs, fp);
                     continue;
                 }
-                let value: Value = ours_as_crm.map(Cow::into_owned);
+                let mut value: Value = ours_as_crm.map(Cow::into_owned);
+                if attr == EMAIL_ATTRIBUTE {
+                    // The org gets the normalized email, as our store keeps it.
+                    value = value.map(|v| Email::parse(&v).map_or(v, String::from));
+                }
                 w.set_base(attr, stored, ours, value.as_deref(), fp);
                 w.crm.push(WrittenValue {
                     attribute: attr.to_string(),
@@ -1244,6 +1248,9 @@ fn create_lead(ctx: &Ctx, x: &OurContact) -> Result<PairPlan, SkipReason> {
         let mut theirs = None;
         if e.effective_direction().to_crm() {
             theirs = e.to_crm(&ours);
+            if e.attribute == EMAIL_ATTRIBUTE {
+                theirs = theirs.map(|v| Email::parse(&v).map_or(v, String::from));
+            }
             if theirs.is_some() {
                 let prov = ctx.prov(Side::Marketing, Rule::Created);
                 values.push(WrittenValue {

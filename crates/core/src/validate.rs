@@ -136,6 +136,55 @@ impl OrgSchema {
         self
     }
 
+    /// Adds one object from the body of `GET /sobjects/{Lead|Contact}/describe`
+    /// (salesforce-api.md §3.2): each of `fields[]` with its `name`, `type`, `length`, active
+    /// `picklistValues[].value`, `createable` and `updateable`. Other keys are ignored; a body
+    /// without a `fields` array is refused.
+    pub fn add_describe(
+        &mut self,
+        object: SObject,
+        describe: &serde_json::Value,
+    ) -> Result<(), DescribeError> {
+        let fields = describe
+            .get("fields")
+            .and_then(|f| f.as_array())
+            .ok_or(DescribeError::NoFields(object))?;
+        let mut out = Vec::with_capacity(fields.len());
+        for f in fields {
+            let text = |k: &str| f.get(k).and_then(|v| v.as_str());
+            let flag = |k: &str| f.get(k).and_then(|v| v.as_bool()).unwrap_or(false);
+            let (Some(name), Some(kind)) = (text("name"), text("type")) else {
+                return Err(DescribeError::BadField(
+                    object,
+                    f.to_string().chars().take(80).collect(),
+                ));
+            };
+            let length = f
+                .get("length")
+                .and_then(|v| v.as_u64())
+                .filter(|l| *l > 0)
+                .map(|l| l as u32);
+            let picklist_values = f
+                .get("picklistValues")
+                .and_then(|v| v.as_array())
+                .into_iter()
+                .flatten()
+                .filter(|p| p.get("active").and_then(|a| a.as_bool()).unwrap_or(true))
+                .filter_map(|p| p.get("value").and_then(|v| v.as_str()).map(str::to_string))
+                .collect();
+            out.push(OrgField {
+                name: name.to_string(),
+                kind: FieldType::from_describe(kind),
+                length,
+                picklist_values,
+                createable: flag("createable"),
+                updateable: flag("updateable"),
+            });
+        }
+        self.objects.insert(object, out);
+        Ok(())
+    }
+
     pub fn field(&self, object: SObject, name: &str) -> Option<&OrgField> {
         self.objects
             .get(&object)?
@@ -195,6 +244,15 @@ impl OrgSchema {
                 common(vec![OrgField::picklist("sync_to_plezi__c", &["yes", "no"])]),
             )
     }
+}
+
+/// A describe body the schema cannot be read from.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DescribeError {
+    #[error("the {0} describe has no `fields` array")]
+    NoFields(SObject),
+    #[error("a field of the {0} describe has no name or type: {1}")]
+    BadField(SObject, String),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

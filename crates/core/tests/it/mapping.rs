@@ -415,3 +415,36 @@ fn mapping_round_trips_through_json() {
     let json = serde_json::to_string(&m).unwrap();
     assert_eq!(serde_json::from_str::<Mapping>(&json).unwrap(), m);
 }
+
+#[test]
+fn the_schema_is_read_from_the_orgs_describe_body() {
+    let describe = serde_json::json!({
+        "name": "Lead",
+        "fields": [
+            {"name": "Id", "type": "id", "length": 18, "createable": false, "updateable": false, "picklistValues": []},
+            {"name": "Status", "type": "picklist", "length": 255, "createable": true, "updateable": true,
+             "picklistValues": [
+                {"active": true, "value": "Open - Not Contacted", "label": "Open"},
+                {"active": false, "value": "Old", "label": "Old"}
+             ]},
+            {"name": "score__c", "type": "string", "length": 10, "createable": true, "updateable": true}
+        ]
+    });
+    let mut schema = OrgSchema::default();
+    schema.add_describe(Lead, &describe).unwrap();
+    let status = schema.field(Lead, "status").unwrap();
+    assert_eq!(
+        (status.kind.clone(), status.picklist_values.clone()),
+        (
+            FieldType::Picklist,
+            vec!["Open - Not Contacted".to_string()]
+        )
+    );
+    let score = schema.field(Lead, "Score__C").unwrap();
+    assert_eq!((score.length, score.createable), (Some(10), true));
+    assert!(!schema.field(Lead, "Id").unwrap().updateable);
+    assert_eq!(
+        schema.add_describe(Contact, &serde_json::json!({"name": "Contact"})),
+        Err(DescribeError::NoFields(Contact))
+    );
+}
