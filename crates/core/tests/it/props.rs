@@ -1,5 +1,6 @@
 //! Property tests: random histories of edits on both sides, random mappings, random sync points
-//! (full or incremental). After every sync: determinism, directions respected, nothing written
+//! (full or incremental). After every sync: determinism, the plan round-trips through JSON,
+//! directions respected, nothing written
 //! to an org Contact or a converted Lead, idempotence; after every full sync: convergence of the
 //! two-way fields and no lost update.
 
@@ -380,6 +381,13 @@ impl Sim {
                 }
             }
         }
+
+        // The preview round-trips: what the user saw is what runs.
+        let json = serde_json::to_string(&p).expect("a plan serializes");
+        prop_assert_eq!(
+            &serde_json::from_str::<Plan>(&json).expect("and reads back"),
+            &p
+        );
 
         self.check_directions(&p)?;
         let before = self.snap.clone();
