@@ -1,8 +1,8 @@
 //! Property tests: random histories of edits on both sides, random mappings, random sync points
 //! (full or incremental). After every sync: determinism, the plan round-trips through JSON,
-//! directions respected, nothing written
-//! to an org Contact or a converted Lead, idempotence; after every full sync: convergence of the
-//! two-way fields and no lost update.
+//! directions respected, nothing written to an org Contact or a converted Lead, two contacts
+//! never share an email, idempotence, and an incremental run never decides differently from a
+//! full one; after every full sync: convergence of the two-way fields and no lost update.
 
 use crate::helpers::{Ids, t};
 use lb_core::*;
