@@ -41,7 +41,7 @@ impl Snapshot {
     }
 
     /// The input of an incremental run where `changed_contacts` and `changed_records` changed,
-    /// completed as the planner's input contract asks (see [`crate::plan`]); `duplicates` is
+    /// completed as the planner's input contract asks (see [`mod@crate::plan`]); `duplicates` is
     /// the planner's duplicate mode (seed mode needs the duplicates of every changed record).
     pub fn incremental_input(
         &self,

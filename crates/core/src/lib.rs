@@ -4,7 +4,7 @@
 //! snapshots (with their times), outputs are plans. Everything here is deterministic, so every
 //! rule can be tested exhaustively (see `tests/it`).
 //!
-//! The flow: the runtime reads what changed on both sides into a [`SyncInput`], calls [`plan`]
+//! The flow: the runtime reads what changed on both sides into a [`SyncInput`], calls [`plan()`]
 //! with the [`Mapping`] and a [`PlanConfig`], shows or applies the [`Plan`], and stores for each
 //! applied pair the link [`PairPlan::link_after`] returns. [`Snapshot::apply`] does the same on
 //! in-memory snapshots (tests, previews of "after").
@@ -43,8 +43,8 @@
 //! ```
 //!
 //! Modules: [`contact`] (the email identity), [`model`] (input types; values are strings, see
-//! there), [`mapping`] (entries, default mapping, hash), [`validate`] (against the org's
-//! describe), [`plan`] (the planner and plan types), [`apply`] (the pure apply).
+//! there), [`mapping`] (entries, default mapping, hash), [`mod@validate`] (against the org's
+//! describe), [`mod@plan`] (the planner and plan types), [`apply`] (the pure apply).
 
 pub mod apply;
 pub mod contact;

@@ -5,7 +5,7 @@
 //! - entries keep the order the user sees; a new entry always goes last (R-MAP-4);
 //! - at most one entry per (attribute, object);
 //! - the mandatory entries (email and the identity fields) are locked (R-MAP-2): they can be
-//!   neither removed nor redirected through this API, and [`crate::validate`] reports a mapping
+//!   neither removed nor redirected through this API, and [`crate::validate()`] reports a mapping
 //!   that was built around them;
 //! - [`Mapping::hash`] changes exactly when what flows where changes (R-SYNC-5).
 
