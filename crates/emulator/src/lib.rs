@@ -30,10 +30,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 pub use http::router;
+/// Re-exported so callers can fill [`Config`]'s secret fields without their own dependency.
+pub use secrecy::SecretString;
+
+/// Newest API version served (`/services/data/v66.0`); the oldest is 31.0.
+pub const MAX_API_VERSION: u32 = http::MAX_VERSION;
 pub use state::{Edition, Org};
 
 /// Everything that shapes an emulated org. `Default` gives a Developer Edition org with fixed,
@@ -323,6 +328,32 @@ impl RunningEmulator {
         self.handle.graceful_shutdown(Some(Duration::from_secs(5)));
         let _ = self.task.await;
         self.emulator.save()
+    }
+
+    /// The `leadbridge emulator` banner: URLs, the integration user's credentials and the
+    /// connected app's keys, as one JSON object. The one place the demo secrets are exposed.
+    pub fn banner(&self) -> serde_json::Value {
+        let (username, password, token) = self.emulator.credentials();
+        let cfg = self.emulator.config();
+        let (org_id, user_id) = {
+            let org = self.emulator.org();
+            (org.org_id.clone(), org.user_id.clone())
+        };
+        serde_json::json!({
+            "url": self.url,
+            "login_url": self.login_url,
+            "username": username,
+            "password": password.expose_secret(),
+            "security_token": token.expose_secret(),
+            "client_id": cfg.client_id,
+            "client_secret": cfg.client_secret.expose_secret(),
+            "api_version": format!("{MAX_API_VERSION}.0"),
+            "edition": cfg.edition,
+            "org_id": org_id,
+            "user_id": user_id,
+            "ca_cert": self.cert_file.as_ref().map(|p| p.display().to_string()),
+            "state_file": cfg.state_file.as_ref().map(|p| p.display().to_string()),
+        })
     }
 
     /// Waits until the server stops by itself (it normally does not).

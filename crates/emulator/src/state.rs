@@ -700,13 +700,12 @@ impl Org {
         let key = def
             .field(field)
             .filter(|f| f.external_id || f.field_type == FieldType::Id)
-            .ok_or_else(|| {
-                DmlError::one(
-                    404,
+            .ok_or_else(|| DmlError {
+                status: 404,
+                errors: vec![ApiError::new(
                     "NOT_FOUND",
                     format!("Provided external ID field does not exist or is not accessible: {field}"),
-                    vec![],
-                )
+                )],
             })?
             .clone();
         let matches = self.find_by_field(&def.name, &key.name, value);

@@ -136,7 +136,13 @@ fn write_records(cx: &Ctx, call: &Call, mode: Mode) -> Reply {
     let any_failed = results.iter().any(|r| !r.success);
     if all_or_none && any_failed {
         org.rollback(savepoint);
-        results = results.into_iter().map(|r| if r.success { rolled_back(r) } else { SaveResult { id: None, ..r } }).collect();
+        // Created records never existed: their results carry no id.
+        let creating = matches!(mode, Mode::Create);
+        results = results
+            .into_iter()
+            .map(|r| if r.success { rolled_back(r) } else { r })
+            .map(|r| if creating { SaveResult { id: None, ..r } } else { r })
+            .collect();
     } else {
         org.commit();
     }

@@ -95,15 +95,20 @@ pub(crate) async fn stats(State(em): State<Emulator>) -> Response {
         .iter()
         .map(|(k, n)| (serde_json::to_value(k).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(), json!(n)))
         .collect();
+    let (password_expired, open_sessions) = {
+        let auth = em.auth();
+        (auth.password_expired, auth.sessions.len())
+    };
+    let open_cursors = em.cursors().len();
     let body = json!({
         "api_requests": usage.used,
         "daily_limit": usage.daily_limit,
         "by_endpoint": usage.by_endpoint,
         "records": counts,
         "pending_faults": faults,
-        "password_expired": em.auth().password_expired,
-        "open_sessions": em.auth().sessions.len(),
-        "open_query_cursors": em.cursors().len(),
+        "password_expired": password_expired,
+        "open_sessions": open_sessions,
+        "open_query_cursors": open_cursors,
     });
     Reply::json(StatusCode::OK, &body).into_response()
 }

@@ -360,10 +360,12 @@ pub(crate) async fn authorize(State(em): State<Emulator>, req: Request) -> Respo
         return redirect_with(vec![("error", "invalid_request".into()), ("error_description", "invalid code_challenge_method".into())]);
     }
     let code = format!("aPrx{}", random_token(48));
-    em.auth().codes.insert(
+    let mut auth = em.auth();
+    let client_id = auth.client_id.clone();
+    auth.codes.insert(
         code.clone(),
         AuthCode {
-            client_id: em.auth().client_id.clone(),
+            client_id,
             redirect_uri: get(&params, "redirect_uri").unwrap_or_default().to_owned(),
             code_challenge: challenge,
             code_challenge_method: method,
@@ -371,6 +373,7 @@ pub(crate) async fn authorize(State(em): State<Emulator>, req: Request) -> Respo
             expires_at_ms: now_ms() + CODE_TTL_MS,
         },
     );
+    drop(auth);
     redirect_with(vec![("code", code)])
 }
 

@@ -1,0 +1,10 @@
+//! Integration tests of the emulator through real HTTP on a port-0 listener: exact wire shapes
+//! as Salesforce sends them (salesforce-api.md sections cited per test module).
+
+mod auth;
+mod bad_input;
+mod collections;
+mod control;
+mod query;
+mod records;
+mod support;
