@@ -207,9 +207,13 @@ const scenarios = {
   async collections() {
     const { conn } = await soapLogin();
     const Lead = conn.sobject('Lead');
+    // 201 records in one call is more than a collection takes: Salesforce refuses the call.
+    const tooMany = await refused(Lead.create(
+      Array.from({ length: 201 }, (_, i) => ({ LastName: `Over ${i}`, Company: 'OverJs' })), { allOrNone: false }));
+    // 250 records with allowRecursive: jsforce splits them into collections of 200 and 50.
     const records = Array.from({ length: 250 }, (_, i) => ({ LastName: `Coll ${i}`, Company: 'CollJs', Email: `colljs${i}@example.com` }));
     records[7] = { Company: 'CollJs' }; // LastName missing
-    const created = await Lead.create(records, { allOrNone: false });
+    const created = await Lead.create(records, { allOrNone: false, allowRecursive: true });
     const okIds = created.filter((r) => r.success).map((r) => r.id);
     const failures = created.map((r, i) => [r, i]).filter(([r]) => !r.success);
     const rolledBack = await Lead.create([
@@ -220,6 +224,8 @@ const scenarios = {
     const retrieved = await Lead.retrieve(okIds.slice(0, 3));
     const destroyed = await Lead.destroy(okIds.slice(0, 5));
     return {
+      too_many: tooMany,
+      over_count: await leadCount(conn, "WHERE Company = 'OverJs'"),
       create_results: created.length,
       create_success: okIds.length,
       create_failure_index: failures.map(([, i]) => i),

@@ -11,8 +11,9 @@ when the client raises where it should not.
 simple-salesforce always builds `https://{instance}` URLs and logs in at
 `https://login.salesforce.com`, so in plain-http mode every request goes through a
 `requests.Session` that rewrites those to the emulator (see real-clients.md §1). With
-LB_TLS=1 the emulator serves HTTPS itself: only the login host is rewritten and certificate
-verification is off (self-signed).
+LB_TLS=1 the emulator serves HTTPS itself: only the login host is rewritten, and the
+certificate is verified against the emulator's own self-signed PEM (LB_CA_CERT, the `ca_cert` of
+its JSON line), or not at all when it printed none.
 """
 
 import csv
@@ -40,6 +41,7 @@ TOKEN = os.environ["LB_SECURITY_TOKEN"]
 CLIENT_ID = os.environ["LB_CLIENT_ID"]
 CLIENT_SECRET = os.environ["LB_CLIENT_SECRET"]
 TLS = os.environ.get("LB_TLS") == "1"
+CA_CERT = os.environ.get("LB_CA_CERT") or None
 EMU = urllib.parse.urlsplit(URL)
 
 
@@ -50,8 +52,9 @@ class EmulatorSession(requests.Session):
         super().__init__()
         self.log = []  # (method, path-with-query)
         if TLS:
-            self.verify = False
-            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            self.verify = CA_CERT or False
+            if not CA_CERT:
+                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
     def request(self, method, url, *args, **kwargs):
         parts = urllib.parse.urlsplit(url)
@@ -60,6 +63,9 @@ class EmulatorSession(requests.Session):
             url = urllib.parse.urlunsplit((EMU.scheme, EMU.netloc, parts.path, parts.query, ""))
         path = parts.path + ("?" + parts.query if parts.query else "")
         self.log.append((method.upper(), path))
+        if TLS:
+            # An explicit verify= beats REQUESTS_CA_BUNDLE, which would otherwise replace ours.
+            kwargs.setdefault("verify", self.verify)
         return super().request(method, url, *args, **kwargs)
 
 
@@ -359,7 +365,7 @@ def scenario_limit_exceeded(session):
 
 def control(path, body):
     """POST to the emulator's control API (not a Salesforce call: plain requests, no client)."""
-    resp = requests.post(f"{URL}/__emulator/{path}", json=body, verify=not TLS, timeout=30)
+    resp = requests.post(f"{URL}/__emulator/{path}", json=body, verify=(CA_CERT or False) if TLS else True, timeout=30)
     resp.raise_for_status()
 
 

@@ -189,7 +189,13 @@ fn array_create_update_retrieve_destroy_go_through_sobject_collections() {
     assert_eq!(
         out,
         json!({
-            // 250 records: jsforce splits them into collections of 200 and 50.
+            "too_many": {
+                "name": "EXCEEDED_ID_LIMIT",
+                "errorCode": "EXCEEDED_ID_LIMIT",
+                "message": "record limit reached. cannot submit more than 200 records into this call",
+            },
+            "over_count": 0,
+            // 250 records with allowRecursive: jsforce splits them into collections of 200 and 50.
             "create_results": 250,
             "create_success": 249,
             "create_failure_index": [7],

@@ -359,6 +359,10 @@ impl Client {
             .env("LB_CLIENT_ID", &org.client_id)
             .env("LB_CLIENT_SECRET", &org.client_secret)
             .env("LB_TLS", if emu.tls { "1" } else { "0" })
+            .env(
+                "LB_CA_CERT",
+                emu.first_line["ca_cert"].as_str().unwrap_or(""),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
