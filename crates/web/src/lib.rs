@@ -21,6 +21,7 @@ use tokio::sync::broadcast;
 
 pub mod api;
 pub mod pages;
+pub mod ui;
 
 /// What every handler needs. Cheap to clone.
 #[derive(Clone)]

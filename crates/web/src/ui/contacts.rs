@@ -1,0 +1,181 @@
+//! Contacts: the list with search, and each contact's sync status (the linked org record with
+//! a link to it, when it was last synced, and per field who set the value, in which run, by
+//! which rule).
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use lb_store::{Contact, ContactId, ContactQuery};
+use serde::Deserialize;
+
+use super::{Ctx, UiError, UiState, render, when};
+
+const PAGE_SIZE: u32 = 50;
+
+#[derive(askama::Template)]
+#[template(path = "contacts.html")]
+struct ContactsPage {
+    ctx: Ctx,
+    search: String,
+    total: i64,
+    rows: Vec<ContactRow>,
+    next: Option<String>,
+}
+
+struct ContactRow {
+    id: i64,
+    email: String,
+    name: String,
+    company: String,
+    score: i64,
+    state: String,
+    stage: String,
+    updated: String,
+}
+
+impl ContactRow {
+    fn of(c: &Contact) -> ContactRow {
+        let name = [c.first_name.as_deref(), c.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        ContactRow {
+            id: c.id.0,
+            email: c.email.to_string(),
+            name,
+            company: c.company.clone().unwrap_or_default(),
+            score: c.behaviour_score,
+            state: c.state.clone(),
+            stage: c.lifecycle_stage.name().to_owned(),
+            updated: when(c.updated_at),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ListQuery {
+    q: Option<String>,
+    after: Option<i64>,
+}
+
+pub(crate) async fn list(State(state): State<UiState>, ctx: Ctx, Query(q): Query<ListQuery>) -> Response {
+    let search = q.q.unwrap_or_default().trim().to_owned();
+    let query = ContactQuery {
+        search: (!search.is_empty()).then(|| search.clone()),
+        after: q.after.map(ContactId),
+        limit: Some(PAGE_SIZE),
+        ..ContactQuery::default()
+    };
+    let (page, total) = match tokio::try_join!(state.store.list_contacts(&query), state.store.count_contacts()) {
+        Ok(found) => found,
+        Err(err) => return UiError::from(err).into_page(ctx),
+    };
+    let next = page.next.map(|after| {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        if !search.is_empty() {
+            s.append_pair("q", &search);
+        }
+        s.append_pair("after", &after.0.to_string());
+        format!("/contacts?{}", s.finish())
+    });
+    let rows = page.contacts.iter().map(ContactRow::of).collect();
+    render(&ContactsPage {
+        ctx,
+        search,
+        total,
+        rows,
+        next,
+    })
+}
+
+#[derive(askama::Template)]
+#[template(path = "contact_sync.html")]
+struct SyncStatusPage {
+    ctx: Ctx,
+    contact: ContactRow,
+    links: Vec<LinkRow>,
+    last_synced: Option<String>,
+    provenance: Vec<ProvenanceRow>,
+}
+
+struct LinkRow {
+    object: String,
+    org_id: String,
+    url: Option<String>,
+}
+
+struct ProvenanceRow {
+    attribute: String,
+    value: String,
+    direction: &'static str,
+    run_id: i64,
+    rule: String,
+    written: String,
+}
+
+pub(crate) async fn sync_status(State(state): State<UiState>, ctx: Ctx, Path(id): Path<i64>) -> Response {
+    match load_sync_status(&state, ContactId(id)).await {
+        Ok((contact, links, provenance)) => {
+            let last_synced = provenance.iter().map(|p| p.written_at).max().map(when);
+            let instance = super::settings::instance_url(&state).await;
+            let links = links
+                .into_iter()
+                .map(|l| {
+                    let object = format!("{:?}", l.object);
+                    let url = instance.as_ref().map(|base| record_url(base, &object, &l.org_id));
+                    LinkRow {
+                        object,
+                        org_id: l.org_id,
+                        url,
+                    }
+                })
+                .collect();
+            let mut provenance: Vec<ProvenanceRow> = provenance
+                .into_iter()
+                .map(|p| ProvenanceRow {
+                    direction: match p.target {
+                        lb_core::Side::Crm => "sync.to_crm",
+                        lb_core::Side::Marketing => "sync.to_marketing",
+                    },
+                    attribute: p.attribute,
+                    value: p.value.unwrap_or_default(),
+                    run_id: p.run_id,
+                    rule: p.rule,
+                    written: when(p.written_at),
+                })
+                .collect();
+            provenance.sort_by(|a, b| a.attribute.cmp(&b.attribute).then(a.direction.cmp(b.direction)));
+            render(&SyncStatusPage {
+                ctx,
+                contact: ContactRow::of(&contact),
+                links,
+                last_synced,
+                provenance,
+            })
+        }
+        Err(err) => err.into_page(ctx),
+    }
+}
+
+async fn load_sync_status(
+    state: &UiState,
+    id: ContactId,
+) -> Result<
+    (
+        Contact,
+        Vec<lb_store::sync::StoredLink>,
+        Vec<lb_store::sync::ProvenanceEntry>,
+    ),
+    UiError,
+> {
+    let contact = state.store.contact(id).await?;
+    let sync = state.store.sync();
+    let links = sync.links_by_contacts(&[id]).await?;
+    let provenance = sync.provenance(id).await?;
+    Ok((contact, links, provenance))
+}
+
+/// The record's page in Salesforce (Lightning Experience).
+pub(crate) fn record_url(instance_url: &str, object: &str, id: &str) -> String {
+    format!("{}/lightning/r/{object}/{id}/view", instance_url.trim_end_matches('/'))
+}

@@ -1,0 +1,272 @@
+//! Forms: the list, creating one (inputs mapped to contact attributes), and the embeddable HTML
+//! snippet that posts to the public submission endpoint.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use lb_store::{Form, NewForm, StoreError};
+use serde::Deserialize;
+
+use super::{Ctx, UiError, UiState, render, when};
+
+/// Where a form's snippet posts (the public endpoint of the contact base's API).
+pub(crate) fn submission_path(form_id: i64) -> String {
+    format!("/api/v1/forms/{form_id}/submissions")
+}
+
+const DEFAULT_MAPPING: &str = "email = email\nfirst_name = first_name\nlast_name = last_name\ncompany = company";
+
+#[derive(askama::Template)]
+#[template(path = "forms.html")]
+struct FormsPage {
+    ctx: Ctx,
+    forms: Vec<FormRow>,
+    name: String,
+    mapping: String,
+    score_increment: String,
+    problems: Vec<String>,
+}
+
+struct FormRow {
+    id: i64,
+    name: String,
+    inputs: String,
+    score_increment: i64,
+    created: String,
+}
+
+impl FormRow {
+    fn of(f: &Form) -> FormRow {
+        FormRow {
+            id: f.id,
+            name: f.name.clone(),
+            inputs: f
+                .mapping
+                .iter()
+                .map(|(i, a)| format!("{i} → {a}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            score_increment: f.score_increment,
+            created: when(f.created_at),
+        }
+    }
+}
+
+pub(crate) async fn list(State(state): State<UiState>, ctx: Ctx) -> Response {
+    page(
+        &state,
+        ctx,
+        String::new(),
+        DEFAULT_MAPPING.to_owned(),
+        lb_store::DEFAULT_SCORE_INCREMENT.to_string(),
+        vec![],
+    )
+    .await
+}
+
+async fn page(
+    state: &UiState,
+    ctx: Ctx,
+    name: String,
+    mapping: String,
+    score_increment: String,
+    problems: Vec<String>,
+) -> Response {
+    match state.store.forms().await {
+        Ok(forms) => {
+            let forms = forms.iter().map(FormRow::of).collect();
+            let status = if problems.is_empty() {
+                axum::http::StatusCode::OK
+            } else {
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY
+            };
+            (
+                status,
+                render(&FormsPage {
+                    ctx,
+                    forms,
+                    name,
+                    mapping,
+                    score_increment,
+                    problems,
+                }),
+            )
+                .into_response()
+        }
+        Err(err) => UiError::from(err).into_page(ctx),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct NewFormInput {
+    name: String,
+    mapping: String,
+    score_increment: String,
+}
+
+/// Reads `input = attribute` lines; the problems name the line.
+fn parse_mapping(text: &str) -> Result<BTreeMap<String, String>, Vec<String>> {
+    let mut mapping = BTreeMap::new();
+    let mut problems = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        match line.split_once('=') {
+            Some((input, attr)) if !input.trim().is_empty() && !attr.trim().is_empty() => {
+                if mapping
+                    .insert(input.trim().to_owned(), attr.trim().to_owned())
+                    .is_some()
+                {
+                    problems.push(format!("line {}: the input '{}' is listed twice", n + 1, input.trim()));
+                }
+            }
+            _ => problems.push(format!("line {}: write `input_name = attribute`", n + 1)),
+        }
+    }
+    if problems.is_empty() {
+        Ok(mapping)
+    } else {
+        Err(problems)
+    }
+}
+
+pub(crate) async fn create(
+    State(state): State<UiState>,
+    ctx: Ctx,
+    axum::Form(input): axum::Form<NewFormInput>,
+) -> Response {
+    let mut problems = Vec::new();
+    let score = match input.score_increment.trim() {
+        "" => None,
+        raw => match raw.parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                problems.push(format!("score_increment: '{raw}' is not a whole number"));
+                None
+            }
+        },
+    };
+    let mapping = parse_mapping(&input.mapping).unwrap_or_else(|p| {
+        problems.extend(p);
+        BTreeMap::new()
+    });
+    if problems.is_empty() {
+        let new = NewForm {
+            name: input.name.clone(),
+            mapping,
+            score_increment: score,
+        };
+        match state.store.create_form(&new).await {
+            Ok(form) => return Redirect::to(&format!("/forms/{}", form.id)).into_response(),
+            Err(StoreError::Invalid(p)) => problems.extend(p.iter().map(ToString::to_string)),
+            Err(err) => return UiError::from(err).into_page(ctx),
+        }
+    }
+    page(&state, ctx, input.name, input.mapping, input.score_increment, problems).await
+}
+
+#[derive(askama::Template)]
+#[template(path = "form.html")]
+struct FormPage {
+    ctx: Ctx,
+    form: FormRow,
+    snippet: String,
+    submissions: Vec<(String, i64, String)>,
+}
+
+pub(crate) async fn show(State(state): State<UiState>, ctx: Ctx, Path(id): Path<i64>) -> Response {
+    let (form, submissions) = match tokio::try_join!(state.store.form(id), state.store.submissions(id, None, 20)) {
+        Ok(found) => found,
+        Err(err) => return UiError::from(err).into_page(ctx),
+    };
+    let snippet = snippet(&state.base_url, &form);
+    let submissions = submissions
+        .iter()
+        .map(|s| {
+            let email = form
+                .mapping
+                .iter()
+                .find(|(_, a)| a.as_str() == "email")
+                .and_then(|(input, _)| s.payload.get(input))
+                .cloned()
+                .unwrap_or_default();
+            (when(s.submitted_at), s.contact_id.0, email)
+        })
+        .collect();
+    render(&FormPage {
+        ctx,
+        form: FormRow::of(&form),
+        snippet,
+        submissions,
+    })
+}
+
+/// The HTML a marketer pastes into a web page: a plain form posting to the public endpoint.
+fn snippet(base_url: &str, form: &Form) -> String {
+    let mut html = format!(
+        "<form method=\"post\" action=\"{}{}\" accept-charset=\"utf-8\">\n",
+        base_url,
+        submission_path(form.id)
+    );
+    for (input, attribute) in &form.mapping {
+        let kind = match attribute.as_str() {
+            "email" => "email",
+            "phone" => "tel",
+            _ => "text",
+        };
+        let required = if attribute == "email" { " required" } else { "" };
+        let label = attribute.replace('_', " ");
+        html.push_str(&format!(
+            "  <label>{}\n    <input type=\"{kind}\" name=\"{}\"{required}>\n  </label>\n",
+            escape(&label),
+            escape(input)
+        ));
+    }
+    html.push_str("  <button type=\"submit\">Send</button>\n</form>\n");
+    html
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapping_lines_are_read_and_bad_lines_named() {
+        let ok = parse_mapping("email = email\n\n first = first_name ").unwrap();
+        assert_eq!(ok.get("first").map(String::as_str), Some("first_name"));
+        assert_eq!(
+            parse_mapping("email\nemail = email\nemail = email").unwrap_err(),
+            vec![
+                "line 1: write `input_name = attribute`".to_owned(),
+                "line 3: the input 'email' is listed twice".to_owned()
+            ]
+        );
+    }
+
+    #[test]
+    fn snippet_posts_to_the_public_endpoint_with_escaped_inputs() {
+        let form = Form {
+            id: 7,
+            name: "Demo".into(),
+            mapping: [("e\"mail".to_owned(), "email".to_owned())].into(),
+            score_increment: 5,
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+        };
+        let html = snippet("https://app.example", &form);
+        assert!(
+            html.starts_with("<form method=\"post\" action=\"https://app.example/api/v1/forms/7/submissions\""),
+            "{html}"
+        );
+        assert!(html.contains("name=\"e&quot;mail\" required"), "{html}");
+    }
+}

@@ -1,0 +1,575 @@
+//! The sync's pages: the health banner (what happened, what to do), "Sync now", "Preview" (the
+//! dry-run plan, readable), the run history with its chart, and a run's detail with every
+//! failure (the org's error code and message, a link to the record).
+//!
+//! "Sync now" starts the run in the background and answers at once with a redirect; while a
+//! run is going the sync page reloads itself every few seconds (a `<meta refresh>`: no script).
+//! A preview runs synchronously: it reads both sides, plans, and writes nothing.
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use lb_core::{LinkChange, Plan, SObject, Side, WriteOp};
+use lb_engine::{Health, RunRecord, RunRequest, RunStatus, Scope, Trigger, Watermarks};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::chart::{Point, runs_chart};
+use super::contacts::record_url;
+use super::{Ctx, UiError, UiState, render, when};
+
+/// Runs listed in the history (and drawn in the chart).
+const HISTORY: u32 = 30;
+const CHART_RUNS: usize = 20;
+/// Pairs of a preview shown in detail (the counts cover all of them).
+const PREVIEW_PAIRS: usize = 200;
+
+/// The health banner.
+pub(crate) struct HealthView {
+    pub class: &'static str,
+    pub title: &'static str,
+    pub what_happened: Option<String>,
+    pub what_to_do: Vec<String>,
+    pub since: Option<String>,
+    pub rejected: bool,
+}
+
+impl HealthView {
+    pub(crate) fn of(ctx: &Ctx, health: &Health) -> HealthView {
+        let base = |class, title: &str| HealthView {
+            class,
+            title: ctx.t(title),
+            what_happened: None,
+            what_to_do: vec![],
+            since: None,
+            rejected: false,
+        };
+        match health {
+            Health::NotConnected => {
+                let mut v = base("warn", "health.not_connected");
+                v.what_to_do.push(ctx.t("health.not_connected.do").to_owned());
+                v
+            }
+            Health::Healthy { since } => HealthView {
+                since: Some(when(*since)),
+                ..base("ok", "health.healthy")
+            },
+            Health::CredentialsRejected {
+                error,
+                description,
+                grant,
+                guidance,
+                since,
+                ..
+            } => {
+                let mut v = base("bad", "health.rejected");
+                v.rejected = true;
+                v.since = Some(when(*since));
+                v.what_happened = Some(format!(
+                    "{} {} ({error}: {description}). {}",
+                    ctx.t("health.rejected.refused"),
+                    super::settings::grant_label(ctx, grant),
+                    ctx.t("health.rejected.paused")
+                ));
+                v.what_to_do = guidance.clone();
+                v.what_to_do.push(ctx.t("health.rejected.do").to_owned());
+                v
+            }
+            Health::AllowanceSpent {
+                message,
+                since,
+                retry_after,
+            }
+            | Health::BudgetReached {
+                message,
+                since,
+                retry_after,
+            } => {
+                let title = if matches!(health, Health::AllowanceSpent { .. }) {
+                    "health.allowance"
+                } else {
+                    "health.budget"
+                };
+                let mut v = base("warn", title);
+                v.since = Some(when(*since));
+                v.what_happened = Some(message.clone());
+                v.what_to_do
+                    .push(format!("{} {}", ctx.t("health.retry_after"), when(*retry_after)));
+                v
+            }
+            Health::Failing {
+                message,
+                consecutive_failures,
+                since,
+            } => {
+                let mut v = base("bad", "health.failing");
+                v.since = Some(when(*since));
+                v.what_happened = Some(format!("{message} ({consecutive_failures}×)"));
+                v.what_to_do.push(ctx.t("health.failing.do").to_owned());
+                v
+            }
+        }
+    }
+}
+
+/// One run in the history.
+pub(crate) struct RunRow {
+    id: i64,
+    started: String,
+    finished: String,
+    trigger: String,
+    scope: String,
+    status: &'static str,
+    status_class: &'static str,
+    org_created: u64,
+    org_updated: u64,
+    ours_created: u64,
+    ours_updated: u64,
+    skipped: u64,
+    duplicate_groups: u64,
+    failed: u64,
+    conflicts: u64,
+    api_requests: u64,
+    message: String,
+}
+
+fn count(counts: &Value, path: &[&str]) -> u64 {
+    path.iter()
+        .try_fold(counts, |v, k| v.get(k))
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+}
+
+fn run_row(ctx: &Ctx, r: &RunRecord) -> RunRow {
+    let c = &r.counts;
+    let (status, status_class) = match r.status {
+        RunStatus::Running => ("run.running", "muted"),
+        RunStatus::Succeeded => ("run.succeeded", "ok"),
+        RunStatus::Failed => ("run.failed", "bad"),
+        RunStatus::Paused => ("run.paused", "warn"),
+    };
+    let both = |side: &str, what: &str| count(c, &[side, "Lead", what]) + count(c, &[side, "Contact", what]);
+    RunRow {
+        id: r.id,
+        started: when(r.started_at),
+        finished: r.finished_at.map(when).unwrap_or_default(),
+        trigger: ctx.t(&format!("trigger.{}", r.triggered_by)).to_owned(),
+        scope: ctx.t(&format!("scope.{}", r.scope)).to_owned(),
+        status: ctx.t(status),
+        status_class,
+        org_created: both("crm", "created"),
+        org_updated: both("crm", "updated"),
+        ours_created: both("marketing", "created"),
+        ours_updated: both("marketing", "updated"),
+        skipped: count(c, &["skipped"]),
+        duplicate_groups: count(c, &["duplicate_groups"]),
+        failed: count(c, &["failed"]),
+        conflicts: count(c, &["conflicts"]),
+        api_requests: r.api_requests,
+        message: r.message.clone().unwrap_or_default(),
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "sync.html")]
+struct SyncPage {
+    ctx: Ctx,
+    health: HealthView,
+    connected: bool,
+    org: Option<String>,
+    running: bool,
+    resync_due: bool,
+    runs: Vec<RunRow>,
+    chart: String,
+    backlog: i64,
+    pending_creates: usize,
+    next_run: Option<String>,
+    interval_minutes: u64,
+    notice: Option<&'static str>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PageQuery {
+    notice: Option<String>,
+}
+
+pub(crate) async fn health_page(State(state): State<UiState>, ctx: Ctx, Query(q): Query<PageQuery>) -> Response {
+    match build_page(&state, &ctx, q.notice.as_deref()).await {
+        Ok(parts) => render(&SyncPage { ctx, ..parts }),
+        Err(err) => err.into_page(ctx),
+    }
+}
+
+async fn build_page(state: &UiState, ctx: &Ctx, notice: Option<&str>) -> Result<SyncPage, UiError> {
+    let internal = |e: lb_engine::EngineError| UiError::Internal(e.to_string());
+    let status = state.engine.status().await.map_err(internal)?;
+    let sync = state.store.sync();
+    let records = sync.runs(None, HISTORY).await?;
+    let running =
+        state.run_in_progress.load(Ordering::SeqCst) || records.iter().any(|r| r.status == RunStatus::Running);
+    let mapping = lb_engine::settings::load_mapping(&state.store)
+        .await
+        .map_err(internal)?;
+    let watermarks: Watermarks = status.watermarks.clone();
+    let resync_due = watermarks.mapping_hash.as_ref().is_some_and(|h| *h != mapping.hash());
+    let runs: Vec<RunRow> = records.iter().filter(|r| !r.dry_run).map(|r| run_row(ctx, r)).collect();
+    let points: Vec<Point> = runs
+        .iter()
+        .take(CHART_RUNS)
+        .rev()
+        .map(|r| Point {
+            label: format!("#{}", r.id),
+            records: r.org_created + r.org_updated + r.ours_created + r.ours_updated,
+            api_requests: r.api_requests,
+        })
+        .collect();
+    let chart = if points.is_empty() {
+        String::new()
+    } else {
+        runs_chart(
+            &points,
+            ctx.t("chart.records"),
+            ctx.t("chart.requests"),
+            ctx.t("chart.title"),
+        )
+    };
+    let org = status.connection.as_ref().and_then(|c| {
+        let org = c.get("org")?;
+        Some(format!(
+            "{} · {} · API {}",
+            org.get("name")?.as_str()?,
+            org.get("edition")?.as_str()?,
+            org.get("api_version")?.as_str()?
+        ))
+    });
+    let notice = match notice {
+        Some("started") => Some("sync.notice.started"),
+        Some("busy") => Some("sync.notice.busy"),
+        Some("not_connected") => Some("sync.notice.not_connected"),
+        _ => None,
+    };
+    Ok(SyncPage {
+        ctx: Ctx {
+            lang: ctx.lang,
+            user: None,
+            csrf: String::new(),
+            path: String::new(),
+        },
+        health: HealthView::of(ctx, &status.health),
+        connected: status.connected,
+        org,
+        running,
+        resync_due,
+        runs,
+        chart,
+        backlog: status.backlog.contacts_changed,
+        pending_creates: status.backlog.pending_creates,
+        next_run: status.next_run,
+        interval_minutes: status.interval_minutes,
+        notice,
+    })
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SyncNowForm {
+    #[serde(default)]
+    full: String,
+}
+
+/// "Sync now" (and "Run a full resync" with `full=1`): starts the run and redirects at once.
+pub(crate) async fn sync_now(State(state): State<UiState>, axum::Form(form): axum::Form<SyncNowForm>) -> Response {
+    match lb_engine::ConnectionSettings::load(&state.store).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return Redirect::to("/sync?notice=not_connected").into_response(),
+        Err(err) => {
+            tracing::error!(%err, "cannot read the connection");
+            return Redirect::to("/sync").into_response();
+        }
+    }
+    if state.run_in_progress.swap(true, Ordering::SeqCst) {
+        return Redirect::to("/sync?notice=busy").into_response();
+    }
+    let scope = if form.full == "1" {
+        Scope::Full
+    } else {
+        Scope::Incremental
+    };
+    let engine = state.engine.clone();
+    let flag = state.run_in_progress.clone();
+    tokio::spawn(async move {
+        match engine.run(RunRequest::new(Trigger::Manual, scope)).await {
+            Ok(outcome) => {
+                tracing::info!(status = outcome.status.name(), run = ?outcome.run_id, "sync started from the web app ended")
+            }
+            Err(err) => tracing::warn!(%err, "sync started from the web app could not run"),
+        }
+        flag.store(false, Ordering::SeqCst);
+    });
+    Redirect::to("/sync?notice=started").into_response()
+}
+
+/// A readable line of the preview.
+pub(crate) struct PlanLine {
+    action: &'static str,
+    class: &'static str,
+    who: String,
+    contact_id: Option<i64>,
+    values: Vec<(String, String)>,
+    conflicts: Vec<String>,
+    held: Vec<String>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "preview.html")]
+struct PreviewPage {
+    ctx: Ctx,
+    error: Option<String>,
+    health: Option<HealthView>,
+    summary: Vec<(&'static str, u64)>,
+    lines: Vec<PlanLine>,
+    more: usize,
+    skips: Vec<(String, String, String)>,
+    groups: Vec<(String, String, Vec<String>)>,
+    api_requests: u64,
+}
+
+/// "Preview": a dry run, shown as sentences (what would be created or updated where, skips,
+/// duplicate groups). Nothing is written.
+pub(crate) async fn preview(State(state): State<UiState>, ctx: Ctx) -> Response {
+    let mut request = RunRequest::new(Trigger::Manual, Scope::Incremental);
+    request.dry_run = true;
+    let outcome = match state.engine.run(request).await {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            return render(&PreviewPage {
+                error: Some(err.to_string()),
+                health: None,
+                summary: vec![],
+                lines: vec![],
+                more: 0,
+                skips: vec![],
+                groups: vec![],
+                api_requests: 0,
+                ctx,
+            });
+        }
+    };
+    let Some(plan) = outcome.plan.as_ref() else {
+        return render(&PreviewPage {
+            error: Some(outcome.message.clone().unwrap_or_else(|| outcome.health.explain())),
+            health: Some(HealthView::of(&ctx, &outcome.health)),
+            summary: vec![],
+            lines: vec![],
+            more: 0,
+            skips: vec![],
+            groups: vec![],
+            api_requests: outcome.api_requests,
+            ctx,
+        });
+    };
+    let s = plan.summary();
+    let summary = vec![
+        ("preview.crm_creates", s.crm_creates as u64),
+        ("preview.crm_updates", s.crm_updates as u64),
+        ("preview.marketing_creates", s.marketing_creates as u64),
+        ("preview.marketing_updates", s.marketing_updates as u64),
+        ("preview.links_matched", s.links_matched as u64),
+        ("preview.conflicts", s.conflicts as u64),
+        ("preview.skipped", s.skipped as u64),
+        ("preview.duplicate_groups", s.duplicate_groups as u64),
+    ];
+    let (lines, more) = plan_lines(&ctx, plan);
+    let skips = plan
+        .skips
+        .iter()
+        .map(|k| {
+            let side = match k.side {
+                Side::Crm => k
+                    .object
+                    .map(|o| o.api_name().to_owned())
+                    .unwrap_or_else(|| "Salesforce".to_owned()),
+                Side::Marketing => ctx.t("preview.our_contact").to_owned(),
+            };
+            (side, k.id.clone(), k.reason.to_string())
+        })
+        .collect();
+    let groups = plan
+        .duplicate_groups
+        .iter()
+        .map(|g| {
+            let members = g
+                .members
+                .iter()
+                .map(|m| format!("{} {} ({})", m.object.api_name(), m.id, when(m.created)))
+                .collect();
+            (g.email.to_string(), g.primary.clone(), members)
+        })
+        .collect();
+    render(&PreviewPage {
+        error: None,
+        health: None,
+        summary,
+        lines,
+        more,
+        skips,
+        groups,
+        api_requests: outcome.api_requests,
+        ctx,
+    })
+}
+
+fn plan_lines(ctx: &Ctx, plan: &Plan) -> (Vec<PlanLine>, usize) {
+    let mut lines = Vec::new();
+    for pair in plan.pairs.iter() {
+        let who = pair
+            .crm
+            .iter()
+            .chain(pair.marketing.iter())
+            .flat_map(|w| w.values.iter())
+            .find(|v| v.attribute == "email")
+            .and_then(|v| v.value.clone())
+            .or_else(|| pair.org_id.clone())
+            .unwrap_or_default();
+        let conflicts: Vec<String> = pair
+            .conflicts
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}: {} “{}” / Salesforce “{}” → {:?}",
+                    c.attribute,
+                    ctx.t("preview.ours"),
+                    c.ours.clone().unwrap_or_default(),
+                    c.theirs.clone().unwrap_or_default(),
+                    c.winner
+                )
+            })
+            .collect();
+        let held: Vec<String> = pair
+            .held
+            .iter()
+            .map(|h| format!("{}: {:?}", h.attribute, h.reason))
+            .collect();
+        let contact_id = pair.contact_id.as_ref().and_then(|c| c.0.parse::<i64>().ok());
+        for (write, side) in [(&pair.crm, Side::Crm), (&pair.marketing, Side::Marketing)] {
+            let Some(write) = write else { continue };
+            let action = match (side, write.op, pair.object) {
+                (Side::Crm, WriteOp::Create, _) => "preview.create_lead",
+                (Side::Crm, WriteOp::Update, _) => "preview.update_lead",
+                (Side::Marketing, WriteOp::Create, SObject::Contact) => "preview.create_ours_from_contact",
+                (Side::Marketing, WriteOp::Create, SObject::Lead) => "preview.create_ours_from_lead",
+                (Side::Marketing, WriteOp::Update, _) => "preview.update_ours",
+            };
+            lines.push(PlanLine {
+                action: ctx.t(action),
+                class: if write.op == WriteOp::Create { "ok" } else { "muted" },
+                who: who.clone(),
+                contact_id,
+                values: write
+                    .values
+                    .iter()
+                    .map(|v| {
+                        (
+                            format!("{} → {}", v.attribute, v.field),
+                            v.value.clone().unwrap_or_default(),
+                        )
+                    })
+                    .collect(),
+                conflicts: conflicts.clone(),
+                held: held.clone(),
+            });
+        }
+        if pair.crm.is_none()
+            && pair.marketing.is_none()
+            && matches!(pair.link, LinkChange::Matched | LinkChange::FollowConversion { .. })
+        {
+            lines.push(PlanLine {
+                action: ctx.t("preview.link"),
+                class: "muted",
+                who,
+                contact_id,
+                values: vec![],
+                conflicts,
+                held,
+            });
+        }
+    }
+    let more = lines.len().saturating_sub(PREVIEW_PAIRS);
+    lines.truncate(PREVIEW_PAIRS);
+    (lines, more)
+}
+
+#[derive(askama::Template)]
+#[template(path = "run.html")]
+struct RunPage {
+    ctx: Ctx,
+    run: RunRow,
+    counts: Vec<(&'static str, u64)>,
+    failures: Vec<FailureRow>,
+}
+
+pub(crate) struct FailureRow {
+    side: String,
+    object: String,
+    record: String,
+    link: Option<String>,
+    email: String,
+    code: String,
+    message: String,
+    fields: String,
+}
+
+pub(crate) async fn run_page(State(state): State<UiState>, ctx: Ctx, Path(id): Path<i64>) -> Response {
+    let sync = state.store.sync();
+    let run = match sync.run(id).await {
+        Ok(Some(run)) => run,
+        Ok(None) => return UiError::NotFound.into_page(ctx),
+        Err(err) => return UiError::from(err).into_page(ctx),
+    };
+    let failures = match sync.run_failures(id).await {
+        Ok(f) => f,
+        Err(err) => return UiError::from(err).into_page(ctx),
+    };
+    let instance = super::settings::instance_url(&state).await;
+    let failures = failures
+        .into_iter()
+        .map(|f| {
+            let record = f.record.clone().unwrap_or_default();
+            let object = f.object.clone().unwrap_or_default();
+            let link = match (f.side, f.record.as_deref(), instance.as_deref()) {
+                (Side::Crm, Some(id), Some(base)) if !id.is_empty() => Some(record_url(base, &object, id)),
+                (Side::Marketing, Some(id), _) if id.parse::<i64>().is_ok() => Some(format!("/contacts/{id}")),
+                _ => None,
+            };
+            FailureRow {
+                side: match f.side {
+                    Side::Crm => "Salesforce".to_owned(),
+                    Side::Marketing => ctx.t("preview.our_contact").to_owned(),
+                },
+                object,
+                record,
+                link,
+                email: f.email.unwrap_or_default(),
+                code: f.error_code,
+                message: f.message,
+                fields: f.fields.join(", "),
+            }
+        })
+        .collect();
+    let c = &run.counts;
+    let counts = vec![
+        ("run.read_org_leads", count(c, &["read_org_leads"])),
+        ("run.read_org_contacts", count(c, &["read_org_contacts"])),
+        ("run.read_contacts", count(c, &["read_contacts"])),
+        ("run.links_matched", count(c, &["links_matched"])),
+        ("run.links_followed", count(c, &["links_followed"])),
+        ("run.seed_updates", count(c, &["seed_updates"])),
+    ];
+    let row = run_row(&ctx, &run);
+    render(&RunPage {
+        ctx,
+        run: row,
+        counts,
+        failures,
+    })
+}

@@ -1,0 +1,420 @@
+//! The seed, walked in headless Chromium (Debian's `chromium` + `chromium-driver`): sign in,
+//! Settings > Salesforce, the emulator's credentials, "Update configuration", create the missing
+//! fields, the mapping (one direction changed), preview, sync, the run and the Lead in the org;
+//! then the password expires in the org, the next sync shows "credentials rejected", new
+//! credentials bring it back. Every page visited is saved to `target/screenshots/`.
+//!
+//! `LEADBRIDGE_TEST_CHROMEDRIVER` / `LEADBRIDGE_TEST_CHROMIUM` override the binaries' paths.
+//! Without a chromedriver the test fails when `CI` is set (nothing may be skipped there) and
+//! says it skipped otherwise.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use super::{ADMIN, ADMIN_PASSWORD, Stack};
+
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_driver() -> Option<Driver> {
+    let path = std::env::var("LEADBRIDGE_TEST_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+    if !std::path::Path::new(&path).exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromedriver not found at {path}: install Debian's chromium and chromium-driver (scripts/test.sh does)"
+        );
+        eprintln!("SKIPPED: browser test, no chromedriver at {path} (apt-get install chromium chromium-driver)");
+        return None;
+    }
+    let port = free_port();
+    let child = Command::new(&path)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {path}: {e}"));
+    let driver = Driver { child, port };
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return Some(driver);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not listen on port {port}");
+}
+
+async fn browser(driver: &Driver, lang: &str) -> Client {
+    let chromium = std::env::var("LEADBRIDGE_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1280,1400", format!("--lang={lang}")],
+            "prefs": {"intl.accept_languages": lang},
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a Chromium session")
+}
+
+/// Saves screenshots in order and keeps every page's HTML for the secret check.
+struct Camera {
+    dir: PathBuf,
+    shot: usize,
+    pages: Vec<(String, String)>,
+}
+
+impl Camera {
+    fn new() -> Camera {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target")));
+        let dir = target.join("screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        Camera {
+            dir,
+            shot: 0,
+            pages: Vec::new(),
+        }
+    }
+
+    async fn snap(&mut self, c: &Client, name: &str) {
+        self.shot += 1;
+        let png = c.screenshot().await.unwrap();
+        std::fs::write(self.dir.join(format!("{:02}-{name}.png", self.shot)), png).unwrap();
+        self.pages.push((name.to_owned(), c.source().await.unwrap()));
+    }
+}
+
+async fn text(c: &Client, css: &str) -> String {
+    let url = c.current_url().await.unwrap();
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} not on {url}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn fill(c: &Client, id: &str, value: &str) {
+    let input = c.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("#{id}: {e}"));
+    input.clear().await.unwrap();
+    if !value.is_empty() {
+        input.send_keys(value).await.unwrap();
+    }
+}
+
+async fn click(c: &Client, id: &str) {
+    c.find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn path(c: &Client) -> String {
+    let url = c.current_url().await.unwrap();
+    match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    }
+}
+
+/// Reloads the sync page until the newest run has ended; returns its status class.
+async fn wait_for_run(c: &Client, base: &str) -> String {
+    for _ in 0..150 {
+        c.goto(&format!("{base}/sync")).await.unwrap();
+        if c.find(Locator::Id("running")).await.is_err()
+            && let Ok(row) = c.find(Locator::Css("#runs tr.run")).await
+        {
+            return row.attr("data-status").await.unwrap().unwrap_or_default();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("the run did not end");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_walk_in_a_real_browser_with_expired_password_and_recovery() {
+    let Some(driver) = start_driver().await else { return };
+    let stack = Stack::start().await;
+    let base = stack.base_url.clone();
+    let creds = stack.org_credentials();
+    // Our side: a contact to push; the org's side: a Lead without email (skipped, R-SYNC-1).
+    let marie = stack
+        .store
+        .create_contact(
+            json!({"email": "marie.curie@example.com", "first_name": "Marie", "last_name": "Curie", "company": "Radium SA", "behaviour_score": 30})
+                .as_object()
+                .unwrap(),
+            lb_store::Origin::User,
+        )
+        .await
+        .unwrap();
+    stack
+        .control(
+            "records",
+            json!({"sobject": "Lead", "records": [{"LastName": "Nomail", "Company": "Ghost Ltd"}]}),
+        )
+        .await;
+
+    let c = browser(&driver, "en-US").await;
+    let mut cam = Camera::new();
+
+    // Without a session, the settings page sends us to sign in, then back.
+    c.goto(&format!("{base}/settings/salesforce")).await.unwrap();
+    assert_eq!(path(&c).await, "/sign-in?next=%2Fsettings%2Fsalesforce");
+    cam.snap(&c, "sign-in").await;
+    fill(&c, "username", ADMIN).await;
+    fill(&c, "password", ADMIN_PASSWORD).await;
+    click(&c, "sign-in").await;
+    assert_eq!(path(&c).await, "/settings/salesforce");
+    assert_eq!(text(&c, "#health-title").await, "Not connected to Salesforce");
+    cam.snap(&c, "settings-salesforce-empty").await;
+
+    // The seed's flow: consumer key/secret, username, password + security token.
+    click(&c, "flow-password").await;
+    assert!(text(&c, "#password-flow-notice").await.contains("2027-02-20"));
+    fill(&c, "login_url", &creds.login_url).await;
+    fill(&c, "client_id", &creds.client_id).await;
+    fill(&c, "client_secret", &creds.client_secret).await;
+    fill(&c, "sf_username", &creds.username).await;
+    fill(&c, "sf_password", &creds.password).await;
+    fill(&c, "security_token", &creds.security_token).await;
+    cam.snap(&c, "settings-salesforce-filled").await;
+    click(&c, "update-configuration").await;
+    assert_eq!(path(&c).await, "/settings/salesforce");
+    assert!(
+        c.find(Locator::Id("connected-with-problems")).await.is_ok(),
+        "signed in, fields missing"
+    );
+    assert!(text(&c, "#fields").await.contains("plezi_url__c"));
+    assert!(text(&c, "#fields").await.contains("missing"));
+    assert!(
+        text(&c, "#edition").await.contains("Developer"),
+        "{}",
+        text(&c, "#edition").await
+    );
+    assert_eq!(text(&c, "#api-version").await, lb_salesforce::API_VERSION);
+    assert!(
+        c.find(Locator::Id("password-set")).await.is_ok(),
+        "secrets show as set, never their value"
+    );
+    cam.snap(&c, "settings-salesforce-fields-missing").await;
+
+    click(&c, "create-fields").await;
+    assert_eq!(path(&c).await, "/settings/salesforce?notice=fields_created");
+    assert!(
+        c.find(Locator::Id("connected")).await.is_ok(),
+        "{}",
+        text(&c, "#report").await
+    );
+    assert!(
+        !text(&c, "#fields").await.contains("missing"),
+        "{}",
+        text(&c, "#fields").await
+    );
+    cam.snap(&c, "settings-salesforce-connected").await;
+
+    // The mapping: change the direction of the phone on Leads (both ways → to Salesforce).
+    click(&c, "to-mapping").await;
+    assert_eq!(path(&c).await, "/settings/mapping");
+    let email_row = c.find(Locator::Id("direction-email-Lead")).await.unwrap();
+    assert_eq!(
+        email_row.attr("disabled").await.unwrap().as_deref(),
+        Some("true"),
+        "email is locked (R-MAP-2)"
+    );
+    let score_options = text(&c, "#direction-behaviour_score-Lead").await;
+    assert!(
+        !score_options.contains("Salesforce → marketing") && !score_options.contains("both"),
+        "{score_options}"
+    );
+    cam.snap(&c, "mapping").await;
+    c.find(Locator::Css("#direction-phone-Lead option[value='to_crm']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click(&c, "save-mapping").await;
+    assert_eq!(path(&c).await, "/settings/mapping?saved=1");
+    let saved = lb_engine::settings::load_mapping(&stack.store).await.unwrap();
+    assert_eq!(
+        saved.entry("phone", lb_core::SObject::Lead).unwrap().direction,
+        lb_core::Direction::ToCrm
+    );
+    cam.snap(&c, "mapping-saved").await;
+
+    // Preview: readable, and nothing written.
+    c.goto(&format!("{base}/sync")).await.unwrap();
+    cam.snap(&c, "sync-before-first-run").await;
+    click(&c, "preview").await;
+    let preview = text(&c, "main").await;
+    assert!(
+        preview.contains("Create a Lead in Salesforce") && preview.contains("marie.curie@example.com"),
+        "{preview}"
+    );
+    assert!(
+        text(&c, "#skips").await.contains("no email"),
+        "{}",
+        text(&c, "#skips").await
+    );
+    cam.snap(&c, "preview").await;
+    let before = stack
+        .org_query(
+            "SELECT Id FROM Lead WHERE Email = 'marie.curie@example.com'",
+            &creds.password,
+            &creds.security_token,
+        )
+        .await;
+    assert_eq!(before["totalSize"], 0, "the preview wrote nothing");
+
+    // Sync now, the run in the history, its detail, the Lead in the org.
+    click(&c, "sync-now").await;
+    assert_eq!(wait_for_run(&c, &base).await, "ok");
+    assert!(
+        c.find(Locator::Css("#runs-chart")).await.is_ok(),
+        "the history has its chart"
+    );
+    cam.snap(&c, "sync-after-run").await;
+    c.find(Locator::Css("#runs tr.run a"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(text(&c, "#org-created").await, "1");
+    cam.snap(&c, "run-detail").await;
+    let leads = stack
+        .org_query(
+            "SELECT Id, plezi_url__c, score__c FROM Lead WHERE Email = 'marie.curie@example.com'",
+            &creds.password,
+            &creds.security_token,
+        )
+        .await;
+    assert_eq!(leads["totalSize"], 1, "{leads}");
+    let lead_id = leads["records"][0]["Id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        leads["records"][0]["plezi_url__c"],
+        format!("{base}/contacts/{}", marie.id)
+    );
+    c.goto(&format!("{base}/contacts")).await.unwrap();
+    cam.snap(&c, "contacts").await;
+    c.goto(&format!("{base}/contacts/{}/sync", marie.id)).await.unwrap();
+    assert_eq!(text(&c, "#links .org-id").await, lead_id);
+    assert!(text(&c, "#provenance").await.contains("behaviour_score"));
+    cam.snap(&c, "contact-sync-status").await;
+
+    // The #1 field failure: the password expires; the next sync stops and says so.
+    stack.control("faults", json!({"kind": "expire_password"})).await;
+    c.goto(&format!("{base}/sync")).await.unwrap();
+    click(&c, "sync-now").await;
+    let status = wait_for_run(&c, &base).await;
+    assert_eq!(status, "warn", "the run is paused, not failed");
+    assert_eq!(
+        text(&c, "#health-title").await,
+        "Credentials rejected: the sync is paused"
+    );
+    let what = text(&c, "#health-what").await;
+    assert!(what.contains("invalid_grant"), "Salesforce's exact words: {what}");
+    assert!(text(&c, "#health-do").await.to_lowercase().contains("password"));
+    cam.snap(&c, "sync-credentials-rejected").await;
+
+    // New password and token, entered in the settings: connected again, the sync resumes.
+    let (new_password, new_token) = ("Renewed-Pass-2", "NEWTOKEN9876543210ZY");
+    stack
+        .control(
+            "password",
+            json!({"password": new_password, "security_token": new_token}),
+        )
+        .await;
+    click(&c, "enter-new-credentials").await;
+    assert_eq!(path(&c).await, "/settings/salesforce");
+    cam.snap(&c, "settings-credentials-rejected").await;
+    fill(&c, "sf_password", new_password).await;
+    fill(&c, "security_token", new_token).await;
+    click(&c, "update-configuration").await;
+    assert!(
+        c.find(Locator::Id("connected")).await.is_ok(),
+        "{}",
+        text(&c, "#report").await
+    );
+    cam.snap(&c, "settings-recovered").await;
+    c.goto(&format!("{base}/sync")).await.unwrap();
+    assert_eq!(text(&c, "#health-title").await, "Connected: the sync runs");
+    click(&c, "sync-now").await;
+    assert_eq!(wait_for_run(&c, &base).await, "ok");
+    assert_eq!(text(&c, "#health-title").await, "Connected: the sync runs");
+    cam.snap(&c, "sync-recovered").await;
+
+    // Forms: create one and see its snippet.
+    c.goto(&format!("{base}/forms")).await.unwrap();
+    cam.snap(&c, "forms").await;
+    fill(&c, "form-name", "Webinar sign-up").await;
+    click(&c, "create-form").await;
+    let snippet = c
+        .find(Locator::Id("snippet"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(snippet.contains(&format!("action=\"{base}/api/v1/forms/")), "{snippet}");
+    cam.snap(&c, "form-snippet").await;
+
+    // The same app in French, by the language switch.
+    c.goto(&format!("{base}/sync")).await.unwrap();
+    click(&c, "switch-language").await;
+    assert_eq!(
+        text(&c, "#health-title").await,
+        "Connecté : la synchronisation fonctionne"
+    );
+    cam.snap(&c, "sync-fr").await;
+    c.goto(&format!("{base}/settings/salesforce")).await.unwrap();
+    cam.snap(&c, "settings-salesforce-fr").await;
+    c.goto(&format!("{base}/settings/mapping")).await.unwrap();
+    cam.snap(&c, "mapping-fr").await;
+
+    // No page shown contained a stored secret.
+    for (name, html) in &cam.pages {
+        for secret in [
+            &creds.client_secret,
+            &creds.password,
+            &creds.security_token,
+            &new_password.to_owned(),
+            &new_token.to_owned(),
+        ] {
+            assert!(!html.contains(secret.as_str()), "page {name} shows a secret");
+        }
+    }
+    c.close().await.unwrap();
+}

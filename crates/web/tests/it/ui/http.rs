@@ -1,0 +1,352 @@
+//! Sign-in, sessions, CSRF and secrets through plain HTTP (no browser).
+
+use std::collections::BTreeMap;
+
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+
+use super::{ADMIN, ADMIN_PASSWORD, Stack};
+
+/// A client that keeps cookies and never follows redirects, so each answer can be checked.
+struct Visitor {
+    http: reqwest::Client,
+    base: String,
+    cookies: BTreeMap<String, String>,
+}
+
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    set_cookies: Vec<String>,
+    body: String,
+}
+
+impl Page {
+    /// The anti-CSRF token of the page's first form.
+    fn csrf(&self) -> String {
+        let at = self
+            .body
+            .find("name=\"csrf\" value=\"")
+            .unwrap_or_else(|| panic!("no csrf input in {}", self.body));
+        let rest = &self.body[at + "name=\"csrf\" value=\"".len()..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+}
+
+impl Visitor {
+    fn new(base: &str) -> Visitor {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Visitor {
+            http,
+            base: base.to_owned(),
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let req = if cookie.is_empty() {
+            req
+        } else {
+            req.header(COOKIE, cookie)
+        };
+        let reply = req.send().await.unwrap();
+        let status = reply.status();
+        let location = reply.headers().get(LOCATION).map(|v| v.to_str().unwrap().to_owned());
+        let set_cookies: Vec<String> = reply
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        for c in &set_cookies {
+            let pair = c.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || c.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        Page {
+            status,
+            location,
+            set_cookies,
+            body: reply.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let req = self.http.get(format!("{}{path}", self.base));
+        self.send(req).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let req = self.http.post(format!("{}{path}", self.base)).form(form);
+        self.send(req).await
+    }
+
+    async fn sign_in(&mut self) -> Page {
+        let page = self.get("/sign-in").await;
+        let csrf = page.csrf();
+        self.post(
+            "/sign-in",
+            &[
+                ("csrf", &csrf),
+                ("username", ADMIN),
+                ("password", ADMIN_PASSWORD),
+                ("next", ""),
+            ],
+        )
+        .await
+    }
+}
+
+#[tokio::test]
+async fn pages_without_a_session_redirect_to_sign_in() {
+    let stack = Stack::start().await;
+    let mut v = Visitor::new(&stack.base_url);
+    for path in [
+        "/sync",
+        "/settings/salesforce",
+        "/settings/mapping",
+        "/contacts",
+        "/forms",
+        "/sync/runs/1",
+        "/contacts/1/sync",
+    ] {
+        let page = v.get(path).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{path}");
+        let expected = format!("/sign-in?next={}", path.replace('/', "%2F"));
+        assert_eq!(page.location.as_deref(), Some(expected.as_str()), "{path}");
+    }
+    let post = v.post("/sync/now", &[("csrf", "x")]).await;
+    assert_eq!(
+        (post.status, post.location.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/sign-in"))
+    );
+    let oauth = v
+        .get("/settings/api_setting/salesforce_authorize?code=abc&state=def")
+        .await;
+    assert_eq!(
+        oauth.status,
+        StatusCode::SEE_OTHER,
+        "the OAuth callback needs the admin's session too"
+    );
+}
+
+#[tokio::test]
+async fn signing_in_sets_an_http_only_same_site_cookie_and_goes_back_where_asked() {
+    let stack = Stack::start().await;
+    let mut v = Visitor::new(&stack.base_url);
+    let page = v.get("/sign-in?next=%2Fforms").await;
+    assert!(page.body.contains("name=\"next\" value=\"/forms\""), "{}", page.body);
+    let csrf = page.csrf();
+    let wrong = v
+        .post(
+            "/sign-in",
+            &[
+                ("csrf", &csrf),
+                ("username", ADMIN),
+                ("password", "not the password"),
+                ("next", "/forms"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("Wrong username or password."));
+    let ok = v
+        .post(
+            "/sign-in",
+            &[
+                ("csrf", &csrf),
+                ("username", ADMIN),
+                ("password", ADMIN_PASSWORD),
+                ("next", "/forms"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (ok.status, ok.location.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/forms"))
+    );
+    let session = ok
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("lb_session="))
+        .expect("session cookie");
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Lax") && session.contains("Path=/"),
+        "{session}"
+    );
+    assert_eq!(v.get("/forms").await.status, StatusCode::OK);
+
+    // Signing out closes the session on the server, not only in the browser.
+    let stolen = v.cookies.get("lb_session").cloned().unwrap();
+    let forms = v.get("/forms").await;
+    let out = v.post("/sign-out", &[("csrf", &forms.csrf())]).await;
+    assert_eq!(out.location.as_deref(), Some("/sign-in?notice=signed_out"));
+    let mut thief = Visitor::new(&stack.base_url);
+    thief.cookies.insert("lb_session".into(), stolen);
+    assert_eq!(thief.get("/forms").await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn a_form_posted_without_the_right_csrf_token_is_refused() {
+    let stack = Stack::start().await;
+    let mut v = Visitor::new(&stack.base_url);
+    // Before sign-in: the pre-session token must match its cookie.
+    v.get("/sign-in").await;
+    let forged = v
+        .post(
+            "/sign-in",
+            &[("csrf", "forged"), ("username", ADMIN), ("password", ADMIN_PASSWORD)],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert!(forged.set_cookies.iter().all(|c| !c.starts_with("lb_session=")));
+
+    assert_eq!(v.sign_in().await.status, StatusCode::SEE_OTHER);
+    let form = [
+        ("name", "Newsletter"),
+        ("mapping", "email = email"),
+        ("score_increment", "5"),
+    ];
+    let missing = v.post("/forms", &form).await;
+    assert_eq!(missing.status, StatusCode::FORBIDDEN);
+    assert!(
+        missing
+            .body
+            .contains("This form has expired or did not come from this app."),
+        "{}",
+        missing.body
+    );
+    let mut wrong = form.to_vec();
+    wrong.push(("csrf", "not-the-session-token"));
+    assert_eq!(v.post("/forms", &wrong).await.status, StatusCode::FORBIDDEN);
+    assert!(
+        stack.store.forms().await.unwrap().is_empty(),
+        "nothing was created by a refused form"
+    );
+
+    let csrf = v.get("/forms").await.csrf();
+    let mut right = form.to_vec();
+    right.push(("csrf", &csrf));
+    let created = v.post("/forms", &right).await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    assert_eq!(stack.store.forms().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn no_page_or_response_ever_contains_a_stored_secret() {
+    let stack = Stack::start().await;
+    let c = stack.org_credentials();
+    let mut v = Visitor::new(&stack.base_url);
+    v.sign_in().await;
+    let csrf = v.get("/settings/salesforce").await.csrf();
+    let saved = v
+        .post(
+            "/settings/salesforce",
+            &[
+                ("csrf", &csrf),
+                ("flow", "password"),
+                ("login_url", &c.login_url),
+                ("client_id", &c.client_id),
+                ("client_secret", &c.client_secret),
+                ("username", &c.username),
+                ("password", &c.password),
+                ("security_token", &c.security_token),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (saved.status, saved.location.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/settings/salesforce"))
+    );
+    let names = stack.store.secret_names().await.unwrap();
+    assert!(
+        names.contains(&"salesforce.password".to_owned()),
+        "the credentials were saved: {names:?}"
+    );
+
+    let secrets = [c.client_secret.as_str(), c.password.as_str(), c.security_token.as_str()];
+    let mut seen = vec![saved];
+    for path in [
+        "/settings/salesforce",
+        "/settings/mapping",
+        "/sync",
+        "/contacts",
+        "/forms",
+        "/sign-in",
+    ] {
+        seen.push(v.get(path).await);
+    }
+    let csrf = v.get("/sync").await.csrf();
+    seen.push(v.post("/sync/preview", &[("csrf", &csrf)]).await);
+    seen.push(v.post("/settings/salesforce/fields", &[("csrf", &csrf)]).await);
+    seen.push(v.get("/settings/salesforce").await);
+    let settings = seen.last().unwrap();
+    assert!(
+        settings.body.contains("id=\"password-set\""),
+        "the page says the password is set"
+    );
+    for page in &seen {
+        for secret in secrets {
+            assert!(!page.body.contains(secret), "a page shows a secret: {}", page.body);
+            assert!(!page.set_cookies.iter().any(|c| c.contains(secret)));
+            assert!(!page.location.as_deref().unwrap_or("").contains(secret));
+        }
+    }
+}
+
+#[tokio::test]
+async fn correcting_the_username_keeps_the_stored_password_and_token() {
+    let stack = Stack::start().await;
+    let c = stack.org_credentials();
+    let mut v = Visitor::new(&stack.base_url);
+    v.sign_in().await;
+    let csrf = v.get("/settings/salesforce").await.csrf();
+    let mut form = vec![
+        ("csrf", csrf.as_str()),
+        ("flow", "password"),
+        ("login_url", c.login_url.as_str()),
+        ("client_id", c.client_id.as_str()),
+        ("client_secret", c.client_secret.as_str()),
+        ("username", "wrong@leadbridge.example"),
+        ("password", c.password.as_str()),
+        ("security_token", c.security_token.as_str()),
+    ];
+    v.post("/settings/salesforce", &form).await;
+    let refused = v.get("/settings/salesforce").await;
+    assert!(refused.body.contains("id=\"refused\""), "{}", refused.body);
+    assert!(
+        refused.body.contains("authentication failure"),
+        "the org's exact refusal is shown: {}",
+        refused.body
+    );
+
+    // Refused credentials were not saved; the first working ones are, then blanks keep them.
+    form[5] = ("username", c.username.as_str());
+    v.post("/settings/salesforce", &form).await;
+    form.retain(|(k, _)| !matches!(*k, "client_secret" | "password" | "security_token"));
+    v.post("/settings/salesforce", &form).await;
+    let page = v.get("/settings/salesforce").await;
+    assert!(
+        !page.body.contains("id=\"refused\""),
+        "blank secrets kept the stored ones: {}",
+        page.body
+    );
+    assert!(
+        page.body.contains("id=\"connected-with-problems\"") || page.body.contains("id=\"connected\""),
+        "{}",
+        page.body
+    );
+}
