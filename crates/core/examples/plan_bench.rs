@@ -21,7 +21,7 @@
 //! | 1,000,000 | 10 %         | 190,027 / 100,139 / 190,027      | 1.98 s    | 1.46 s   | 920 → 1,202 MiB               |
 //! | 2,000,000 | 5 %          | 195,541 / 100,475 / 195,541      | 2.35 s    | 1.45 s   | 943 → 1,228 MiB               |
 //! |   500,000 | 20 %         | 179,917 /  99,799 / 179,917      | 2.62 s    | 1.42 s   | 878 → 1,154 MiB               |
-//! | 1,000,000 | full resync  | 1,000,000 / 1,000,000 / 1,000,000| 13.9 s    | 12.0 s   | 5,480 → 6,328 MiB             |
+//! | 1,000,000 | full resync  | 1,000,000 / 1,000,000 / 1,000,000| 17.3 s    | 9.45 s   | 5,480 → 6,300 MiB             |
 //!
 //! Same changes over twice the base: same time, same memory. Most of the memory is the input's
 //! own representation (maps of strings); the planner adds ~1.5 KiB per planned pair.
