@@ -364,6 +364,9 @@ pub struct Summary {
     pub skipped: usize,
     pub duplicate_groups: usize,
     pub seed_updates: usize,
+    /// Values that a write clears (blank over a value): "K blanked" in the dry-run preview.
+    pub crm_values_blanked: usize,
+    pub marketing_values_blanked: usize,
 }
 
 /// What a sync will do: the dry-run preview, and the runtime's work order.
@@ -422,6 +425,14 @@ impl Plan {
                 _ => {}
             }
             s.conflicts += p.conflicts.len();
+            let blanks = |w: &Option<RecordWrite>| {
+                w.iter()
+                    .flat_map(|w| &w.values)
+                    .filter(|v| v.value.is_none())
+                    .count()
+            };
+            s.crm_values_blanked += blanks(&p.crm);
+            s.marketing_values_blanked += blanks(&p.marketing);
         }
         s.seed_updates = self
             .duplicate_groups

@@ -170,6 +170,13 @@ fn clearing_a_value_clears_the_other_side_by_default() {
     w.edit_org("00Q1", "Phone", None, 10);
     let p = w.sync(11);
     assert_eq!(our_values(&p.pairs[0]), vec![("phone".into(), None)]);
+    assert_eq!(
+        (
+            p.summary().marketing_values_blanked,
+            p.summary().marketing_updates
+        ),
+        (1, 1)
+    );
     assert_eq!(w.contact("c1").value("phone"), None);
 }
 
