@@ -178,6 +178,8 @@ pub(crate) struct Shared {
     pub(crate) auth: Mutex<state::Auth>,
     pub(crate) usage: Mutex<state::Usage>,
     pub(crate) cursors: Mutex<http::Cursors>,
+    /// Bulk API 2.0 jobs (not saved with the state file: jobs are transient, §8).
+    pub(crate) bulk: Mutex<state::bulk::Jobs>,
 }
 
 /// Locks that a panicking writer poisoned are still usable: every write either completes or
@@ -213,6 +215,7 @@ impl Emulator {
                 auth: Mutex::new(auth),
                 usage: Mutex::new(usage),
                 cursors: Mutex::new(http::Cursors::default()),
+                bulk: Mutex::new(state::bulk::Jobs::default()),
                 config,
             }),
         })
@@ -256,6 +259,11 @@ impl Emulator {
         lock(&self.shared.cursors)
     }
 
+    /// Bulk API 2.0 jobs.
+    pub(crate) fn bulk(&self) -> MutexGuard<'_, state::bulk::Jobs> {
+        lock(&self.shared.bulk)
+    }
+
     /// Back to a fresh org: records, custom fields, sessions, counters and faults all cleared;
     /// credentials back to the configured ones.
     pub fn reset(&self) {
@@ -264,6 +272,7 @@ impl Emulator {
         *self.auth() = cfg.fresh_auth();
         *self.usage() = state::Usage::new(cfg.daily_limit());
         *self.cursors() = http::Cursors::default();
+        *self.bulk() = state::bulk::Jobs::default();
     }
 
     /// Writes the org to `config.state_file` (atomically: temp file then rename). No-op without

@@ -20,6 +20,7 @@
 //!   take it exclusively. A multi-record operation with all-or-none semantics brackets its writes
 //!   with [`Org::begin`] / [`Org::rollback`] / [`Org::commit`].
 
+pub mod bulk;
 pub mod ids;
 pub mod schema;
 

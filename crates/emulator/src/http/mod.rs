@@ -11,11 +11,13 @@
 //! - Composite subrequests run through the same [`data::dispatch`] as top-level requests, minus
 //!   the gate (the composite call is one API call).
 
+mod bulk;
 mod collections;
 mod control;
 mod data;
 mod oauth;
 mod query;
+mod replication;
 mod soap;
 
 pub(crate) use query::Cursors;

@@ -3,6 +3,7 @@
 
 mod auth;
 mod bad_input;
+mod bulk;
 mod collections;
 mod control;
 mod query;
