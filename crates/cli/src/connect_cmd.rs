@@ -15,7 +15,8 @@ use clap::Args;
 use lb_engine::{ConnectReport, ConnectRequest, FieldStatus};
 use lb_salesforce::{Credentials, JwtKey, SecretString};
 
-use crate::sync_cmd::{init_tracing, open_base, resolve_data_dir, runtime};
+use crate::base_settings::{GlobalArgs, runtime};
+use crate::sync_cmd::{init_tracing, open_base};
 
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
@@ -56,7 +57,10 @@ pub struct ConnectArgs {
 fn credentials(args: &ConnectArgs) -> anyhow::Result<Credentials> {
     let secret = |s: &Option<String>| s.as_ref().map(|v| SecretString::from(v.clone()));
     if let Some(key) = &args.private_key {
-        let username = args.username.clone().ok_or_else(|| anyhow::anyhow!("--private-key needs --username"))?;
+        let username = args
+            .username
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("--private-key needs --username"))?;
         return Ok(Credentials::JwtBearer {
             client_id: args.client_id.clone(),
             username,
@@ -65,7 +69,10 @@ fn credentials(args: &ConnectArgs) -> anyhow::Result<Credentials> {
         });
     }
     if let Some(password) = &args.password {
-        let username = args.username.clone().ok_or_else(|| anyhow::anyhow!("--password needs --username"))?;
+        let username = args
+            .username
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("--password needs --username"))?;
         return Ok(Credentials::Password {
             client_id: args.client_id.clone(),
             client_secret: secret(&args.client_secret),
@@ -87,9 +94,8 @@ fn credentials(args: &ConnectArgs) -> anyhow::Result<Credentials> {
     }
 }
 
-pub fn run(data_dir: Option<PathBuf>, args: ConnectArgs) -> anyhow::Result<ExitCode> {
+pub fn run(global: &GlobalArgs, args: ConnectArgs) -> anyhow::Result<ExitCode> {
     init_tracing();
-    let data_dir = resolve_data_dir(data_dir);
     let credentials = credentials(&args)?;
     let login_url = args
         .login_url
@@ -97,7 +103,7 @@ pub fn run(data_dir: Option<PathBuf>, args: ConnectArgs) -> anyhow::Result<ExitC
         .or_else(|| args.instance_url.clone())
         .unwrap_or_else(|| "https://login.salesforce.com".into());
     runtime()?.block_on(async move {
-        let (store, key) = open_base(&data_dir).await?;
+        let (store, key) = open_base(global).await?;
         let report = lb_engine::connect(
             &store,
             &key,
@@ -115,7 +121,11 @@ pub fn run(data_dir: Option<PathBuf>, args: ConnectArgs) -> anyhow::Result<ExitC
         } else {
             print_human(&report);
         }
-        Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        Ok(if report.ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        })
     })
 }
 
@@ -153,7 +163,10 @@ fn print_human(r: &ConnectReport) {
             "  {mark} {}.{} ({req}){}",
             f.object,
             f.field,
-            f.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+            f.detail
+                .as_deref()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default()
         );
     }
     for p in &r.mapping_problems {
@@ -166,7 +179,10 @@ fn print_human(r: &ConnectReport) {
         println!("  {g}");
     }
     if r.saved {
-        println!("Credentials saved (encrypted); {} API request(s) used.", r.api_requests);
+        println!(
+            "Credentials saved (encrypted); {} API request(s) used.",
+            r.api_requests
+        );
     } else {
         println!("Nothing saved.");
     }

@@ -17,14 +17,17 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use lb_emulator::{Config as EmulatorConfig, Emulator};
-use lb_engine::{ConnectRequest, Engine, RunRequest, Scheduler, SchedulerConfig, Scope, SyncSettings, Trigger};
+use lb_engine::{
+    ConnectRequest, Engine, RunRequest, Scheduler, SchedulerConfig, Scope, SyncSettings, Trigger,
+};
 use lb_salesforce::{Credentials, SecretString};
 use lb_store::{ContactInput, NewForm, Origin, Store};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::sync_cmd::{init_tracing, open_base, runtime};
+use crate::base_settings::{GlobalArgs, runtime};
+use crate::sync_cmd::{init_tracing, open_base};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -36,13 +39,17 @@ pub struct DemoArgs {
     pub no_serve: bool,
 }
 
-pub fn run(data_dir: Option<PathBuf>, args: DemoArgs) -> anyhow::Result<ExitCode> {
+pub fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<ExitCode> {
     init_tracing();
-    let data_dir = data_dir.unwrap_or_else(|| std::env::temp_dir().join(format!("leadbridge-demo-{}", std::process::id())));
-    runtime()?.block_on(demo(data_dir, args))
+    let mut global = global.clone();
+    let data_dir = global.data_dir.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("leadbridge-demo-{}", std::process::id()))
+    });
+    global.data_dir = Some(data_dir.clone());
+    runtime()?.block_on(demo(global, data_dir, args))
 }
 
-async fn demo(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<ExitCode> {
+async fn demo(global: GlobalArgs, data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<ExitCode> {
     lb_store::ensure_data_dir(&data_dir)?;
     let org_file = data_dir.join("emulated-org.json");
     let fresh_org = !org_file.exists();
@@ -53,7 +60,7 @@ async fn demo(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<ExitCode> {
     })
     .await
     .context("starting the embedded Salesforce emulator")?;
-    let (store, key) = open_base(&data_dir).await?;
+    let (store, key) = open_base(&global).await?;
     println!("leadbridge demo — data in {}", data_dir.display());
     println!("Embedded Salesforce org (emulator): {}", emulator.url);
 
@@ -78,7 +85,9 @@ async fn demo(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<ExitCode> {
         instance_url: Some(emulator.url.clone()),
         credentials: Credentials::Password {
             client_id: cfg.client_id.clone(),
-            client_secret: Some(SecretString::from(cfg.client_secret.expose_secret().to_owned())),
+            client_secret: Some(SecretString::from(
+                cfg.client_secret.expose_secret().to_owned(),
+            )),
             username: username.clone(),
             password: password.clone(),
             security_token: token.clone(),
@@ -91,20 +100,29 @@ async fn demo(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<ExitCode> {
         add_fields_directly(&emulator.emulator);
         report = engine.connect(request(false)).await?;
     }
-    let org = report.org.as_ref().map(|o| format!("{} ({})", o.name, o.edition)).unwrap_or_default();
+    let org = report
+        .org
+        .as_ref()
+        .map(|o| format!("{} ({})", o.name, o.edition))
+        .unwrap_or_default();
     println!("Connected to {org} with consumer key/secret, username, password + security token.");
     for f in &report.fields {
         println!("  field {}.{}: {:?}", f.object, f.field, f.status);
     }
     if !report.ok {
-        anyhow::bail!("the demo org could not be connected: {}", report.error.unwrap_or_default());
+        anyhow::bail!(
+            "the demo org could not be connected: {}",
+            report.error.unwrap_or_default()
+        );
     }
     if fresh_org {
         seed_org_after_connect(&emulator.emulator)?;
     }
 
     // The first sync: full, since nothing was synced yet.
-    let outcome = engine.run(RunRequest::new(Trigger::Manual, Scope::Incremental)).await?;
+    let outcome = engine
+        .run(RunRequest::new(Trigger::Manual, Scope::Incremental))
+        .await?;
     let c = &outcome.counts;
     println!(
         "First sync (run {}): {} — {} Leads created in the org, {} contacts created here from Leads and {} from flagged Contacts, \
@@ -126,9 +144,18 @@ async fn demo(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let scheduler = Scheduler::spawn(engine.clone(), SchedulerConfig::default(), cancel.clone());
 
     // A form submission reaches the org within a second (R-SYNC-4).
-    let form = store.forms().await?.into_iter().next().context("the demo form")?;
+    let form = store
+        .forms()
+        .await?
+        .into_iter()
+        .next()
+        .context("the demo form")?;
     let email = "new.visitor@example.com";
-    if store.contact_by_email(&lb_store::Email::parse(email)?).await?.is_none() {
+    if store
+        .contact_by_email(&lb_store::Email::parse(email)?)
+        .await?
+        .is_none()
+    {
         let started = Instant::now();
         store
             .submit_form(
@@ -143,7 +170,10 @@ async fn demo(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<ExitCode> {
             .await?;
         let mut found = None;
         while started.elapsed() < Duration::from_secs(10) {
-            let ids = emulator.emulator.org().find_by_field("Lead", "Email", email);
+            let ids = emulator
+                .emulator
+                .org()
+                .find_by_field("Lead", "Email", email);
             if let Some(id) = ids.into_iter().next() {
                 found = Some(id);
                 break;
@@ -155,17 +185,26 @@ async fn demo(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<ExitCode> {
                 "Form submission for {email}: Lead {id} in the org {} ms after the submission.",
                 started.elapsed().as_millis()
             ),
-            None => println!("Form submission for {email}: not in the org after 10 s (see `leadbridge runs`)."),
+            None => println!(
+                "Form submission for {email}: not in the org after 10 s (see `leadbridge runs`)."
+            ),
         }
     }
 
     let dir = data_dir.display();
     println!();
     println!("What to try (from another terminal, while this runs):");
-    println!("  leadbridge --data-dir {dir} status            # connection, last/next run, backlog");
-    println!("  leadbridge --data-dir {dir} runs              # run history; `runs show 1` for failures and skips");
+    println!(
+        "  leadbridge --data-dir {dir} status            # connection, last/next run, backlog"
+    );
+    println!(
+        "  leadbridge --data-dir {dir} runs              # run history; `runs show 1` for failures and skips"
+    );
     println!("  leadbridge --data-dir {dir} sync --dry-run    # what the next sync would do");
-    println!("  curl -s {}/__emulator/stats                  # API requests the org has counted", emulator.url);
+    println!(
+        "  curl -s {}/__emulator/stats                  # API requests the org has counted",
+        emulator.url
+    );
     println!(
         "  curl -s -XPOST {}/__emulator/faults -d '{{\"kind\":\"expire_password\"}}'   # the seed's #1 failure: then `sync`, `status`",
         emulator.url
@@ -177,14 +216,21 @@ async fn demo(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<ExitCode> {
         cfg.client_secret.expose_secret(),
         username
     );
-    println!("Seeded: duplicate emails (ada@lovelace.example twice in the org), a Lead without email, Contacts flagged");
-    println!("sync_to_plezi = yes (imported) and no (not imported), a converted Lead, a contact without company (skipped).");
+    println!(
+        "Seeded: duplicate emails (ada@lovelace.example twice in the org), a Lead without email, Contacts flagged"
+    );
+    println!(
+        "sync_to_plezi = yes (imported) and no (not imported), a converted Lead, a contact without company (skipped)."
+    );
 
     if args.no_serve {
         cancel.cancel();
     } else {
         println!();
-        println!("Syncing every {} minutes and after every form submission. Ctrl-C to stop.", settings.interval_minutes);
+        println!(
+            "Syncing every {} minutes and after every form submission. Ctrl-C to stop.",
+            settings.interval_minutes
+        );
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = cancel.cancelled() => {}
@@ -192,7 +238,10 @@ async fn demo(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<ExitCode> {
         cancel.cancel();
     }
     scheduler.join().await;
-    emulator.shutdown().await.context("saving the emulated org")?;
+    emulator
+        .shutdown()
+        .await
+        .context("saving the emulated org")?;
     store.close().await;
     Ok(ExitCode::SUCCESS)
 }
@@ -249,8 +298,10 @@ fn seed_org_after_connect(em: &Emulator) -> anyhow::Result<()> {
     seed(
         em,
         "Lead",
-        &[json!({"FirstName": "Linus", "LastName": "Torvalds", "Company": "Transmeta", "Email": "linus@kernel.example",
-                 "IsConverted": true, "ConvertedContactId": contacts[2], "ConvertedDate": "2025-06-01"})],
+        &[
+            json!({"FirstName": "Linus", "LastName": "Torvalds", "Company": "Transmeta", "Email": "linus@kernel.example",
+                 "IsConverted": true, "ConvertedContactId": contacts[2], "ConvertedDate": "2025-06-01"}),
+        ],
     )?;
     Ok(())
 }
@@ -258,14 +309,37 @@ fn seed_org_after_connect(em: &Emulator) -> anyhow::Result<()> {
 fn add_fields_directly(em: &Emulator) {
     use lb_emulator::state::schema::{FieldDef, FieldType};
     let mut org = em.org_mut();
-    let _ = org.add_custom_field("Lead", FieldDef::new("plezi_url__c", "plezi_url", FieldType::Url).len(255));
-    let _ = org.add_custom_field("Lead", FieldDef::new("score__c", "score", FieldType::String).len(255));
-    let _ = org.add_custom_field("Lead", FieldDef::new("status__c", "status", FieldType::String).len(255));
-    let _ = org.add_custom_field("Lead", FieldDef::new("campaign__c", "campaign", FieldType::String).len(255));
-    let _ = org.add_custom_field("Lead", FieldDef::new("lead_creation_date__c", "lead creation date", FieldType::Date));
+    let _ = org.add_custom_field(
+        "Lead",
+        FieldDef::new("plezi_url__c", "plezi_url", FieldType::Url).len(255),
+    );
+    let _ = org.add_custom_field(
+        "Lead",
+        FieldDef::new("score__c", "score", FieldType::String).len(255),
+    );
+    let _ = org.add_custom_field(
+        "Lead",
+        FieldDef::new("status__c", "status", FieldType::String).len(255),
+    );
+    let _ = org.add_custom_field(
+        "Lead",
+        FieldDef::new("campaign__c", "campaign", FieldType::String).len(255),
+    );
+    let _ = org.add_custom_field(
+        "Lead",
+        FieldDef::new(
+            "lead_creation_date__c",
+            "lead creation date",
+            FieldType::Date,
+        ),
+    );
     let _ = org.add_custom_field(
         "Contact",
-        FieldDef::new("sync_to_plezi__c", "sync_to_plezi", FieldType::Picklist).picklist(&["yes", "no"], None, true),
+        FieldDef::new("sync_to_plezi__c", "sync_to_plezi", FieldType::Picklist).picklist(
+            &["yes", "no"],
+            None,
+            true,
+        ),
     );
 }
 
@@ -288,10 +362,15 @@ async fn seed_contacts(store: &Store) -> anyhow::Result<()> {
     store
         .create_form(&NewForm {
             name: "Contact us".into(),
-            mapping: [("email", "email"), ("first_name", "first_name"), ("last_name", "last_name"), ("company", "company")]
-                .into_iter()
-                .map(|(a, b)| (a.to_owned(), b.to_owned()))
-                .collect(),
+            mapping: [
+                ("email", "email"),
+                ("first_name", "first_name"),
+                ("last_name", "last_name"),
+                ("company", "company"),
+            ]
+            .into_iter()
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .collect(),
             score_increment: None,
         })
         .await?;

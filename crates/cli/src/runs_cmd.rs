@@ -2,12 +2,12 @@
 //! (R-SYNC-7): trigger, times, counts per side and object, API requests, and each failure with
 //! the org's `errorCode`, message and record.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use crate::sync_cmd::{open_base, resolve_data_dir, runtime};
+use crate::base_settings::{GlobalArgs, runtime};
+use crate::sync_cmd::open_base;
 
 #[derive(Debug, Args)]
 pub struct RunsArgs {
@@ -31,21 +31,24 @@ pub enum RunsAction {
     },
 }
 
-pub fn run(data_dir: Option<PathBuf>, args: RunsArgs) -> anyhow::Result<ExitCode> {
-    let data_dir = resolve_data_dir(data_dir);
+pub fn run(global: &GlobalArgs, args: RunsArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
-        let (store, _key) = open_base(&data_dir).await?;
+        let (store, _key) = open_base(global).await?;
         let sync = store.sync();
         let code = match args.action {
             None => {
                 let runs = sync.runs(None, args.limit).await?;
                 if args.json {
-                    let list: Vec<serde_json::Value> = runs.iter().map(lb_engine::runner::run_view).collect();
+                    let list: Vec<serde_json::Value> =
+                        runs.iter().map(lb_engine::runner::run_view).collect();
                     println!("{}", serde_json::to_string_pretty(&list)?);
                 } else if runs.is_empty() {
                     println!("No sync run yet.");
                 } else {
-                    println!("{:>5}  {:<20}  {:<16}  {:<11}  {:<10}  {:>8}  summary", "id", "started", "trigger", "scope", "status", "requests");
+                    println!(
+                        "{:>5}  {:<20}  {:<16}  {:<11}  {:<10}  {:>8}  summary",
+                        "id", "started", "trigger", "scope", "status", "requests"
+                    );
                     for r in &runs {
                         println!(
                             "{:>5}  {:<20}  {:<16}  {:<11}  {:<10}  {:>8}  {}",
@@ -73,14 +76,25 @@ pub fn run(data_dir: Option<PathBuf>, args: RunsArgs) -> anyhow::Result<ExitCode
                         v["failures"] = serde_json::to_value(&failures)?;
                         println!("{}", serde_json::to_string_pretty(&v)?);
                     } else {
-                        println!("run {} — {} ({} sync, triggered by {})", r.id, r.status.name(), r.scope, r.triggered_by);
+                        println!(
+                            "run {} — {} ({} sync, triggered by {})",
+                            r.id,
+                            r.status.name(),
+                            r.scope,
+                            r.triggered_by
+                        );
                         println!(
                             "  started {}, finished {}",
                             lb_store::rfc3339(r.started_at),
-                            r.finished_at.map(lb_store::rfc3339).unwrap_or_else(|| "—".into())
+                            r.finished_at
+                                .map(lb_store::rfc3339)
+                                .unwrap_or_else(|| "—".into())
                         );
                         println!("  API requests: {}", r.api_requests);
-                        println!("  counts: {}", serde_json::to_string_pretty(&r.counts)?.replace('\n', "\n  "));
+                        println!(
+                            "  counts: {}",
+                            serde_json::to_string_pretty(&r.counts)?.replace('\n', "\n  ")
+                        );
                         if let Some(m) = &r.message {
                             println!("  {}", m.replace('\n', "\n  "));
                         }
@@ -91,10 +105,17 @@ pub fn run(data_dir: Option<PathBuf>, args: RunsArgs) -> anyhow::Result<ExitCode
                                 f.side,
                                 f.object.as_deref().unwrap_or(""),
                                 f.record.as_deref().unwrap_or(""),
-                                f.email.as_deref().map(|e| format!(" <{e}>")).unwrap_or_default(),
+                                f.email
+                                    .as_deref()
+                                    .map(|e| format!(" <{e}>"))
+                                    .unwrap_or_default(),
                                 f.error_code,
                                 f.message,
-                                if f.fields.is_empty() { String::new() } else { format!(" [{}]", f.fields.join(", ")) }
+                                if f.fields.is_empty() {
+                                    String::new()
+                                } else {
+                                    format!(" [{}]", f.fields.join(", "))
+                                }
                             );
                         }
                     }

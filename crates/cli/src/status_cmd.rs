@@ -1,13 +1,13 @@
 //! `leadbridge status [--json]`: the connection's state (with the exact reason and what to do
 //! when paused), the last and next run, and the backlog. Sends nothing to Salesforce.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
 use lb_engine::Engine;
 
-use crate::sync_cmd::{open_base, resolve_data_dir, runtime};
+use crate::base_settings::{GlobalArgs, runtime};
+use crate::sync_cmd::open_base;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -16,10 +16,9 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
-pub fn run(data_dir: Option<PathBuf>, args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let data_dir = resolve_data_dir(data_dir);
+pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
-        let (store, key) = open_base(&data_dir).await?;
+        let (store, key) = open_base(global).await?;
         let engine = Engine::new(store.clone(), key);
         let status = engine.status().await?;
         store.close().await;

@@ -5,15 +5,15 @@
 //! Also the helpers the sync commands share: where the data lives and how to open it.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use lb_engine::{Engine, EngineError, Progress, RunOutcome, RunRequest, RunStatus, Scope, Trigger};
-use lb_store::{Database, MasterKey, Store};
+use lb_store::{MasterKey, Store};
+
+use crate::base_settings::{BaseSettings, GlobalArgs, runtime};
 
 #[derive(Debug, Args)]
 pub struct SyncArgs {
@@ -28,53 +28,28 @@ pub struct SyncArgs {
     pub json: bool,
 }
 
-/// The data directory: `--data-dir`, else `LEADBRIDGE_DATA_DIR`, else
-/// `$XDG_DATA_HOME/leadbridge` or `~/.local/share/leadbridge`.
-pub fn resolve_data_dir(given: Option<PathBuf>) -> PathBuf {
-    if let Some(dir) = given {
-        return dir;
-    }
-    if let Some(dir) = std::env::var_os("LEADBRIDGE_DATA_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(xdg).join("leadbridge");
-    }
-    match std::env::var_os("HOME") {
-        Some(home) => PathBuf::from(home).join(".local/share/leadbridge"),
-        None => PathBuf::from(".leadbridge"),
-    }
-}
-
-/// Opens the contact base (SQLite in the data directory, or `LEADBRIDGE_DATABASE_URL`) and
-/// its master key.
-pub async fn open_base(data_dir: &Path) -> anyhow::Result<(Store, MasterKey)> {
-    lb_store::ensure_data_dir(data_dir).with_context(|| format!("preparing {}", data_dir.display()))?;
-    let database = match std::env::var("LEADBRIDGE_DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => Database::from_url(url.trim())?,
-        _ => Database::in_data_dir(data_dir),
-    };
-    let store = Store::open(&database).await.context("opening the contact base")?;
-    let key = MasterKey::from_env_or_data_dir(data_dir).context("loading the master key")?;
-    store.check_master_key(&key).await.context("checking the master key against the stored secrets")?;
+/// Opens the contact base and its master key as every contact-base command does (`--data-dir`,
+/// `--database-url`, `--config`).
+pub async fn open_base(global: &GlobalArgs) -> anyhow::Result<(Store, MasterKey)> {
+    let settings = BaseSettings::resolve(global)?;
+    let store = settings.open_store().await?;
+    let key = settings.master_key(&store).await?;
     Ok((store, key))
 }
 
 pub(crate) fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LEADBRIDGE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
-pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
-}
-
-pub fn run(data_dir: Option<PathBuf>, args: SyncArgs) -> anyhow::Result<ExitCode> {
+pub fn run(global: &GlobalArgs, args: SyncArgs) -> anyhow::Result<ExitCode> {
     init_tracing();
-    let data_dir = resolve_data_dir(data_dir);
     runtime()?.block_on(async move {
-        let (store, key) = open_base(&data_dir).await?;
+        let (store, key) = open_base(global).await?;
         let engine = Engine::new(store.clone(), key);
         let bars = (!args.json && std::io::stderr().is_terminal()).then(Bars::new);
         let mut request =
@@ -114,13 +89,25 @@ fn report(outcome: &RunOutcome, json: bool) -> ExitCode {
     } else {
         print_human(outcome);
     }
-    if outcome.status == RunStatus::Succeeded { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    if outcome.status == RunStatus::Succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 fn print_human(o: &RunOutcome) {
     let c = &o.counts;
-    let id = o.run_id.map(|i| format!("run {i}")).unwrap_or_else(|| "dry run".into());
-    println!("{id} ({} sync, {}): {}", o.scope, o.trigger.name(), o.status.name());
+    let id = o
+        .run_id
+        .map(|i| format!("run {i}"))
+        .unwrap_or_else(|| "dry run".into());
+    println!(
+        "{id} ({} sync, {}): {}",
+        o.scope,
+        o.trigger.name(),
+        o.status.name()
+    );
     println!(
         "  read: {} org Leads, {} org Contacts, {} contacts here",
         c.read_org_leads, c.read_org_contacts, c.read_contacts
@@ -147,23 +134,35 @@ fn print_human(o: &RunOutcome) {
             "  failed {} {}{}: {} {}",
             f.object.as_deref().unwrap_or(""),
             f.record.as_deref().unwrap_or(""),
-            f.email.as_deref().map(|e| format!(" <{e}>")).unwrap_or_default(),
+            f.email
+                .as_deref()
+                .map(|e| format!(" <{e}>"))
+                .unwrap_or_default(),
             f.error_code,
             f.message
         );
     }
     if o.failures.len() > 20 {
-        println!("  … and {} more (`leadbridge runs show {}`)", o.failures.len() - 20, o.run_id.unwrap_or(0));
+        println!(
+            "  … and {} more (`leadbridge runs show {}`)",
+            o.failures.len() - 20,
+            o.run_id.unwrap_or(0)
+        );
     }
     if let Some(plan) = &o.plan {
         println!("plan:");
         for p in plan.pairs.iter().take(50) {
             let side = |w: &Option<lb_core::RecordWrite>| {
-                w.as_ref().map(|w| format!("{:?} {} field(s)", w.op, w.values.len())).unwrap_or_else(|| "-".into())
+                w.as_ref()
+                    .map(|w| format!("{:?} {} field(s)", w.op, w.values.len()))
+                    .unwrap_or_else(|| "-".into())
             };
             println!(
                 "  contact {} <-> {} {}: org {}, here {}",
-                p.contact_id.as_ref().map(|c| c.0.as_str()).unwrap_or("(new)"),
+                p.contact_id
+                    .as_ref()
+                    .map(|c| c.0.as_str())
+                    .unwrap_or("(new)"),
                 p.object,
                 p.org_id.as_deref().unwrap_or("(new)"),
                 side(&p.crm),
@@ -171,14 +170,22 @@ fn print_human(o: &RunOutcome) {
             );
         }
         if plan.pairs.len() > 50 {
-            println!("  … {} more pairs (use --json for all)", plan.pairs.len() - 50);
+            println!(
+                "  … {} more pairs (use --json for all)",
+                plan.pairs.len() - 50
+            );
         }
         for s in plan.skips.iter().take(30) {
             println!("  skipped {:?} {}: {}", s.side, s.id, s.reason);
         }
         for g in &plan.duplicate_groups {
             let ids: Vec<&str> = g.members.iter().map(|m| m.id.as_str()).collect();
-            println!("  duplicate group {}: {} (synced: {})", g.email, ids.join(", "), g.primary);
+            println!(
+                "  duplicate group {}: {} (synced: {})",
+                g.email,
+                ids.join(", "),
+                g.primary
+            );
         }
     }
     if let Some(m) = &o.message {
@@ -204,7 +211,9 @@ impl Bars {
             Progress::Phase(name) => {
                 self.bar.set_message(name.to_string());
             }
-            Progress::Read { records } => self.bar.set_message(format!("reading the org: {records} records")),
+            Progress::Read { records } => self
+                .bar
+                .set_message(format!("reading the org: {records} records")),
             Progress::Applied { done, total } => {
                 if self.bar.length() != Some(total) {
                     self.bar.set_length(total);

@@ -13,8 +13,8 @@ use std::path::PathBuf;
 
 use lb_core::{Catalog, FieldType, Mapping, OrgField, OrgSchema, SObject, Severity};
 use lb_salesforce::{
-    Client, ClientConfig, Credentials, CustomFieldKind, CustomFieldSpec, Error as SfError, GrantKind, JwtKey,
-    PASSWORD_FLOW_NOTICE, SecretString,
+    Client, ClientConfig, Credentials, CustomFieldKind, CustomFieldSpec, Error as SfError,
+    GrantKind, JwtKey, PASSWORD_FLOW_NOTICE, SecretString,
 };
 use lb_store::{MasterKey, Store};
 use secrecy::ExposeSecret;
@@ -60,7 +60,9 @@ impl ConnectionSettings {
     }
 
     pub(crate) fn field_type(&self, object: SObject, field: &str) -> Option<&str> {
-        self.field_types.get(&format!("{}.{field}", object.api_name())).map(String::as_str)
+        self.field_types
+            .get(&format!("{}.{field}", object.api_name()))
+            .map(String::as_str)
     }
 
     pub(crate) fn knows_fields(&self) -> bool {
@@ -146,18 +148,49 @@ struct Required {
 fn required_fields() -> Vec<Required> {
     let text = || CustomFieldKind::Text { length: 255 };
     vec![
-        Required { object: SObject::Lead, name: "plezi_url", label: "plezi_url", required: true, kind: text, accepts: &["string", "url", "textarea"] },
+        Required {
+            object: SObject::Lead,
+            name: "plezi_url",
+            label: "plezi_url",
+            required: true,
+            kind: text,
+            accepts: &["string", "url", "textarea"],
+        },
         Required {
             object: SObject::Contact,
             name: "sync_to_plezi",
             label: "sync_to_plezi",
             required: true,
-            kind: || CustomFieldKind::Picklist { values: vec!["yes".into(), "no".into()], restricted: true },
+            kind: || CustomFieldKind::Picklist {
+                values: vec!["yes".into(), "no".into()],
+                restricted: true,
+            },
             accepts: &["picklist", "boolean", "string"],
         },
-        Required { object: SObject::Lead, name: "score", label: "score", required: false, kind: text, accepts: &["string", "double", "int"] },
-        Required { object: SObject::Lead, name: "status", label: "status", required: false, kind: text, accepts: &["string", "picklist"] },
-        Required { object: SObject::Lead, name: "campaign", label: "campaign", required: false, kind: text, accepts: &["string"] },
+        Required {
+            object: SObject::Lead,
+            name: "score",
+            label: "score",
+            required: false,
+            kind: text,
+            accepts: &["string", "double", "int"],
+        },
+        Required {
+            object: SObject::Lead,
+            name: "status",
+            label: "status",
+            required: false,
+            kind: text,
+            accepts: &["string", "picklist"],
+        },
+        Required {
+            object: SObject::Lead,
+            name: "campaign",
+            label: "campaign",
+            required: false,
+            kind: text,
+            accepts: &["string"],
+        },
         Required {
             object: SObject::Lead,
             name: "lead_creation_date",
@@ -187,7 +220,11 @@ fn grant_name(grant: GrantKind) -> &'static str {
 
 /// Checks `request` against the org and saves it when it works. `Err` only for a local failure
 /// (store, key); everything the org says is in the report.
-pub async fn connect(store: &Store, key: &MasterKey, request: ConnectRequest) -> Result<ConnectReport, EngineError> {
+pub async fn connect(
+    store: &Store,
+    key: &MasterKey,
+    request: ConnectRequest,
+) -> Result<ConnectReport, EngineError> {
     let settings = SyncSettings::load(store).await?;
     let grant = request.credentials.grant();
     let mut report = ConnectReport {
@@ -204,7 +241,10 @@ pub async fn connect(store: &Store, key: &MasterKey, request: ConnectRequest) ->
         guidance: Vec::new(),
         api_requests: 0,
     };
-    let client = match Client::new(client_config(&request.login_url, &settings), request.credentials.clone()) {
+    let client = match Client::new(
+        client_config(&request.login_url, &settings),
+        request.credentials.clone(),
+    ) {
         Ok(c) => c,
         Err(e) => {
             report.error = Some(e.to_string());
@@ -222,7 +262,9 @@ pub async fn connect(store: &Store, key: &MasterKey, request: ConnectRequest) ->
             return Ok(report);
         }
     }
-    let Some(org) = report.org.clone() else { return Ok(report) };
+    let Some(org) = report.org.clone() else {
+        return Ok(report);
+    };
     if !org.api_available {
         return Ok(report);
     }
@@ -235,7 +277,11 @@ pub async fn connect(store: &Store, key: &MasterKey, request: ConnectRequest) ->
     // says what to do; the sync refuses to run without them).
     let credentials = match client.refresh_token() {
         Some(rt) if grant == GrantKind::AuthorizationCode => match &request.credentials {
-            Credentials::AuthorizationCode { client_id, client_secret, .. } => Credentials::RefreshToken {
+            Credentials::AuthorizationCode {
+                client_id,
+                client_secret,
+                ..
+            } => Credentials::RefreshToken {
                 client_id: client_id.clone(),
                 client_secret: client_secret.clone(),
                 refresh_token: rt,
@@ -245,10 +291,21 @@ pub async fn connect(store: &Store, key: &MasterKey, request: ConnectRequest) ->
         _ => request.credentials.clone(),
     };
     let field_types = field_types(&client).await.unwrap_or_default();
-    save_credentials(store, key, &request.login_url, report.instance_url.clone(), &credentials, Some(org), field_types)
-        .await?;
+    save_credentials(
+        store,
+        key,
+        &request.login_url,
+        report.instance_url.clone(),
+        &credentials,
+        Some(org),
+        field_types,
+    )
+    .await?;
     report.saved = true;
-    report.ok = report.error.is_none() && report.fields.iter().all(|f| !f.required || matches!(f.status, FieldStatus::Present | FieldStatus::Created));
+    report.ok = report.error.is_none()
+        && report.fields.iter().all(|f| {
+            !f.required || matches!(f.status, FieldStatus::Present | FieldStatus::Created)
+        });
     Ok(report)
 }
 
@@ -263,16 +320,37 @@ pub async fn complete_web_oauth(
     credentials: Credentials,
 ) -> Result<ConnectReport, EngineError> {
     if credentials.grant() != GrantKind::AuthorizationCode {
-        return Err(EngineError::Invalid("the web sign-in completes with an authorization code".into()));
+        return Err(EngineError::Invalid(
+            "the web sign-in completes with an authorization code".into(),
+        ));
     }
-    connect(store, key, ConnectRequest { login_url: login_url.to_owned(), instance_url: None, credentials, create_fields: false })
-        .await
+    connect(
+        store,
+        key,
+        ConnectRequest {
+            login_url: login_url.to_owned(),
+            instance_url: None,
+            credentials,
+            create_fields: false,
+        },
+    )
+    .await
 }
 
-async fn check(client: &Client, request: &ConnectRequest, report: &mut ConnectReport) -> Result<(), SfError> {
+async fn check(
+    client: &Client,
+    request: &ConnectRequest,
+    report: &mut ConnectReport,
+) -> Result<(), SfError> {
     let session = client.session().await?;
     report.logged_in = true;
-    report.instance_url = Some(session.instance_url.as_str().trim_end_matches('/').to_owned());
+    report.instance_url = Some(
+        session
+            .instance_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned(),
+    );
     if let Some(expected) = &request.instance_url {
         let got = session.instance_url.as_str().trim_end_matches('/');
         if got != expected.trim_end_matches('/') {
@@ -300,7 +378,10 @@ async fn check(client: &Client, request: &ConnectRequest, report: &mut ConnectRe
     for req in required_fields() {
         let api_name = format!("{}__c", req.name);
         let describe = client.describe(req.object.api_name()).await?;
-        let found = describe.fields.iter().find(|f| f.name.eq_ignore_ascii_case(&api_name));
+        let found = describe
+            .fields
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(&api_name));
         let mut check = FieldCheck {
             object: req.object.api_name().to_owned(),
             field: api_name.clone(),
@@ -309,10 +390,16 @@ async fn check(client: &Client, request: &ConnectRequest, report: &mut ConnectRe
             detail: None,
         };
         match found {
-            Some(f) if req.accepts.contains(&f.field_type.as_str()) => check.status = FieldStatus::Present,
+            Some(f) if req.accepts.contains(&f.field_type.as_str()) => {
+                check.status = FieldStatus::Present
+            }
             Some(f) => {
                 check.status = FieldStatus::WrongType;
-                check.detail = Some(format!("is of type {}, expected {}", f.field_type, req.accepts.join(" or ")));
+                check.detail = Some(format!(
+                    "is of type {}, expected {}",
+                    f.field_type,
+                    req.accepts.join(" or ")
+                ));
             }
             None if request.create_fields => {
                 let spec = CustomFieldSpec {
@@ -349,10 +436,20 @@ async fn check(client: &Client, request: &ConnectRequest, report: &mut ConnectRe
         .fields
         .iter()
         .filter(|f| f.required && !matches!(f.status, FieldStatus::Present | FieldStatus::Created))
-        .map(|f| format!("{}.{} ({})", f.object, f.field, f.detail.clone().unwrap_or_default()))
+        .map(|f| {
+            format!(
+                "{}.{} ({})",
+                f.object,
+                f.field,
+                f.detail.clone().unwrap_or_default()
+            )
+        })
         .collect();
     if !missing.is_empty() {
-        report.error = Some(format!("required fields missing in the org: {}", missing.join("; ")));
+        report.error = Some(format!(
+            "required fields missing in the org: {}",
+            missing.join("; ")
+        ));
     }
     Ok(())
 }
@@ -378,8 +475,17 @@ pub(crate) async fn org_schema(client: &Client) -> Result<OrgSchema, SfError> {
             .fields
             .iter()
             .map(|f| {
-                let mut of = OrgField::new(&f.name, FieldType::from_describe(&f.field_type), (f.length > 0).then_some(f.length));
-                of.picklist_values = f.picklist_values.iter().filter(|p| p.active).map(|p| p.value.clone()).collect();
+                let mut of = OrgField::new(
+                    &f.name,
+                    FieldType::from_describe(&f.field_type),
+                    (f.length > 0).then_some(f.length),
+                );
+                of.picklist_values = f
+                    .picklist_values
+                    .iter()
+                    .filter(|p| p.active)
+                    .map(|p| p.value.clone())
+                    .collect();
                 of.createable = f.createable;
                 of.updateable = f.updateable;
                 of
@@ -398,7 +504,11 @@ pub async fn mapping_problems(client: &Client, mapping: &Mapping) -> Result<Vec<
         .problems
         .iter()
         .map(|p| {
-            let level = if p.severity == Severity::Error { "error" } else { "warning" };
+            let level = if p.severity == Severity::Error {
+                "error"
+            } else {
+                "warning"
+            };
             format!("{level}: {}: {}", p.attribute, p.kind)
         })
         .collect())
@@ -415,43 +525,79 @@ async fn save_credentials(
 ) -> Result<(), EngineError> {
     let previous = ConnectionSettings::load(store).await?;
     let version = previous.as_ref().map_or(0, |p| p.credentials_version) + 1;
-    for name in [SECRET_CLIENT_SECRET, SECRET_PASSWORD, SECRET_SECURITY_TOKEN, SECRET_REFRESH_TOKEN, SECRET_PRIVATE_KEY] {
+    for name in [
+        SECRET_CLIENT_SECRET,
+        SECRET_PASSWORD,
+        SECRET_SECURITY_TOKEN,
+        SECRET_REFRESH_TOKEN,
+        SECRET_PRIVATE_KEY,
+    ] {
         store.delete_secret(name).await?;
     }
     let (client_id, username, audience) = match credentials {
-        Credentials::Password { client_id, client_secret, username, password, security_token } => {
+        Credentials::Password {
+            client_id,
+            client_secret,
+            username,
+            password,
+            security_token,
+        } => {
             if let Some(s) = client_secret {
                 store.put_secret(key, SECRET_CLIENT_SECRET, s).await?;
             }
             store.put_secret(key, SECRET_PASSWORD, password).await?;
-            store.put_secret(key, SECRET_SECURITY_TOKEN, security_token).await?;
+            store
+                .put_secret(key, SECRET_SECURITY_TOKEN, security_token)
+                .await?;
             (client_id.clone(), Some(username.clone()), None)
         }
-        Credentials::ClientCredentials { client_id, client_secret } => {
-            store.put_secret(key, SECRET_CLIENT_SECRET, client_secret).await?;
+        Credentials::ClientCredentials {
+            client_id,
+            client_secret,
+        } => {
+            store
+                .put_secret(key, SECRET_CLIENT_SECRET, client_secret)
+                .await?;
             (client_id.clone(), None, None)
         }
-        Credentials::JwtBearer { client_id, username, key: jwt, audience } => {
+        Credentials::JwtBearer {
+            client_id,
+            username,
+            key: jwt,
+            audience,
+        } => {
             // The key's text is kept (encrypted): the file may move; the sync must not depend on it.
             let pem = match jwt {
-                JwtKey::File(path) => SecretString::from(std::fs::read_to_string(path).map_err(|e| {
-                    EngineError::Invalid(format!("cannot read the private key {}: {e}", path.display()))
-                })?),
+                JwtKey::File(path) => {
+                    SecretString::from(std::fs::read_to_string(path).map_err(|e| {
+                        EngineError::Invalid(format!(
+                            "cannot read the private key {}: {e}",
+                            path.display()
+                        ))
+                    })?)
+                }
                 JwtKey::Pem(p) => p.clone(),
             };
             store.put_secret(key, SECRET_PRIVATE_KEY, &pem).await?;
             (client_id.clone(), Some(username.clone()), audience.clone())
         }
-        Credentials::RefreshToken { client_id, client_secret, refresh_token } => {
+        Credentials::RefreshToken {
+            client_id,
+            client_secret,
+            refresh_token,
+        } => {
             if let Some(s) = client_secret {
                 store.put_secret(key, SECRET_CLIENT_SECRET, s).await?;
             }
-            store.put_secret(key, SECRET_REFRESH_TOKEN, refresh_token).await?;
+            store
+                .put_secret(key, SECRET_REFRESH_TOKEN, refresh_token)
+                .await?;
             (client_id.clone(), None, None)
         }
         Credentials::AuthorizationCode { .. } => {
             return Err(EngineError::Invalid(
-                "the authorization code is single-use: save the refresh token it gave instead".into(),
+                "the authorization code is single-use: save the refresh token it gave instead"
+                    .into(),
             ));
         }
     };
@@ -467,9 +613,16 @@ async fn save_credentials(
         org,
         field_types,
     };
-    store.sync().put_state_json(CONNECTION_KEY, &settings).await?;
+    store
+        .sync()
+        .put_state_json(CONNECTION_KEY, &settings)
+        .await?;
     // New credentials: whatever paused the sync for the old ones no longer holds.
-    Health::Healthy { since: OffsetDateTime::now_utc() }.save(store).await?;
+    Health::Healthy {
+        since: OffsetDateTime::now_utc(),
+    }
+    .save(store)
+    .await?;
     Ok(())
 }
 
@@ -478,10 +631,14 @@ pub async fn load_credentials(
     store: &Store,
     key: &MasterKey,
 ) -> Result<Option<(ConnectionSettings, Credentials)>, EngineError> {
-    let Some(settings) = ConnectionSettings::load(store).await? else { return Ok(None) };
+    let Some(settings) = ConnectionSettings::load(store).await? else {
+        return Ok(None);
+    };
     let secret = |name: &'static str| async move {
         store.secret(key, name).await?.ok_or_else(|| {
-            EngineError::Invalid(format!("the saved connection lacks its {name}: run `leadbridge connect` again"))
+            EngineError::Invalid(format!(
+                "the saved connection lacks its {name}: run `leadbridge connect` again"
+            ))
         })
     };
     let client_secret = store.secret(key, SECRET_CLIENT_SECRET).await?;
@@ -509,7 +666,11 @@ pub async fn load_credentials(
             client_secret,
             refresh_token: secret(SECRET_REFRESH_TOKEN).await?,
         },
-        other => return Err(EngineError::Invalid(format!("unknown saved login flow '{other}'"))),
+        other => {
+            return Err(EngineError::Invalid(format!(
+                "unknown saved login flow '{other}'"
+            )));
+        }
     };
     Ok(Some((settings, credentials)))
 }

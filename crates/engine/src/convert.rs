@@ -24,7 +24,9 @@ pub(crate) fn parse_sf_datetime(raw: &str) -> Option<OffsetDateTime> {
     }
     // Insert the colon RFC 3339 wants in a `+hhmm` offset.
     let (head, tail) = raw.split_at(raw.len().checked_sub(5)?);
-    if (tail.starts_with('+') || tail.starts_with('-')) && tail[1..].chars().all(|c| c.is_ascii_digit()) {
+    if (tail.starts_with('+') || tail.starts_with('-'))
+        && tail[1..].chars().all(|c| c.is_ascii_digit())
+    {
         let fixed = format!("{head}{}:{}", &tail[..3], &tail[3..]);
         return OffsetDateTime::parse(&fixed, &Rfc3339).ok();
     }
@@ -67,7 +69,12 @@ fn canonical_number(raw: &str) -> String {
 /// One org record into the core's snapshot. `None` when the record lacks its system fields.
 pub(crate) fn org_record(object: SObject, record: &Record) -> Option<OrgRecord> {
     let id = record.get("Id")?.as_str()?.to_owned();
-    let time = |name: &str| record.get(name).and_then(Value::as_str).and_then(parse_sf_datetime);
+    let time = |name: &str| {
+        record
+            .get(name)
+            .and_then(Value::as_str)
+            .and_then(parse_sf_datetime)
+    };
     let system_modstamp = time("SystemModstamp")?;
     let mut fields = BTreeMap::new();
     for (name, value) in record {
@@ -75,7 +82,11 @@ pub(crate) fn org_record(object: SObject, record: &Record) -> Option<OrgRecord> 
             continue;
         }
         // Datetimes in canonical RFC 3339 UTC so both sides spell them alike.
-        let text = match value.as_str().and_then(|s| (s.len() >= 24 && s.contains('T')).then(|| parse_sf_datetime(s)).flatten()) {
+        let text = match value.as_str().and_then(|s| {
+            (s.len() >= 24 && s.contains('T'))
+                .then(|| parse_sf_datetime(s))
+                .flatten()
+        }) {
             Some(t) => Some(lb_store::rfc3339(t)),
             None => text_of(value),
         };
@@ -89,8 +100,14 @@ pub(crate) fn org_record(object: SObject, record: &Record) -> Option<OrgRecord> 
         last_modified: time("LastModifiedDate").unwrap_or(system_modstamp),
         created: time("CreatedDate").unwrap_or(system_modstamp),
         system_modstamp,
-        is_converted: record.get("IsConverted").and_then(Value::as_bool).unwrap_or(false),
-        converted_contact_id: record.get("ConvertedContactId").and_then(Value::as_str).map(str::to_owned),
+        is_converted: record
+            .get("IsConverted")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        converted_contact_id: record
+            .get("ConvertedContactId")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         fields,
     })
 }
@@ -104,9 +121,19 @@ pub(crate) fn our_contact(
 ) -> OurContact {
     let mut values = contact.values();
     values.remove("email");
-    values.insert(PAGE_URL.into(), format!("{}/contacts/{}", app_base_url.trim_end_matches('/'), contact.id));
+    values.insert(
+        PAGE_URL.into(),
+        format!(
+            "{}/contacts/{}",
+            app_base_url.trim_end_matches('/'),
+            contact.id
+        ),
+    );
     let d = contact.created_at.date();
-    values.insert(CREATED_ON.into(), format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()));
+    values.insert(
+        CREATED_ON.into(),
+        format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()),
+    );
     OurContact {
         id: contact.id.to_string().into(),
         email: Some(contact.email.to_string()),
@@ -117,12 +144,18 @@ pub(crate) fn our_contact(
 
 /// A write's values as Salesforce JSON, typed by the describe (numbers and booleans are not
 /// strings there).
-pub(crate) fn org_fields(values: &[WrittenValue], object: SObject, conn: &ConnectionSettings) -> Record {
+pub(crate) fn org_fields(
+    values: &[WrittenValue],
+    object: SObject,
+    conn: &ConnectionSettings,
+) -> Record {
     let mut out = Record::new();
     for v in values {
         let json = match (&v.value, conn.field_type(object, &v.field)) {
             (None, _) => Value::Null,
-            (Some(text), Some("boolean")) => Value::Bool(matches!(text.as_str(), "true" | "yes" | "oui" | "1")),
+            (Some(text), Some("boolean")) => {
+                Value::Bool(matches!(text.as_str(), "true" | "yes" | "oui" | "1"))
+            }
             (Some(text), Some("double" | "int" | "currency" | "percent")) => text
                 .parse::<f64>()
                 .ok()
@@ -144,7 +177,10 @@ pub(crate) fn contact_input(values: &[WrittenValue]) -> ContactInput {
         if v.attribute == PAGE_URL || v.attribute == CREATED_ON {
             continue;
         }
-        out.insert(v.attribute.clone(), v.value.clone().map(Value::String).unwrap_or(Value::Null));
+        out.insert(
+            v.attribute.clone(),
+            v.value.clone().map(Value::String).unwrap_or(Value::Null),
+        );
     }
     out
 }

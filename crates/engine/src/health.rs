@@ -84,25 +84,47 @@ impl Health {
     /// One paragraph for a human: the state, the exact reason and what to do.
     pub fn explain(&self) -> String {
         match self {
-            Health::NotConnected => "No Salesforce connection yet: run `leadbridge connect`.".into(),
+            Health::NotConnected => {
+                "No Salesforce connection yet: run `leadbridge connect`.".into()
+            }
             Health::Healthy { .. } => "Connected; the sync runs.".into(),
-            Health::CredentialsRejected { error, description, grant, guidance, .. } => format!(
+            Health::CredentialsRejected {
+                error,
+                description,
+                grant,
+                guidance,
+                ..
+            } => format!(
                 "Credentials rejected: Salesforce refused the {grant} login ({error}: {description}). \
                  The sync is paused and nothing is lost; it resumes by itself once new credentials are saved \
                  (`leadbridge connect`).\n{}",
                 guidance.join("\n")
             ),
-            Health::AllowanceSpent { message, retry_after, .. } => format!(
+            Health::AllowanceSpent {
+                message,
+                retry_after,
+                ..
+            } => format!(
                 "Paused: {message}. Pending changes are kept; the sync tries again after {}.",
                 lb_store::rfc3339(*retry_after)
             ),
-            Health::BudgetReached { message, retry_after, .. } => format!(
+            Health::BudgetReached {
+                message,
+                retry_after,
+                ..
+            } => format!(
                 "Paused: {message}. Pending changes are kept; the sync tries again after {} \
                  (raise `budget_share` in the settings to allow more).",
                 lb_store::rfc3339(*retry_after)
             ),
-            Health::Failing { message, consecutive_failures, .. } => {
-                format!("The last {consecutive_failures} run(s) failed: {message}. The next run tries again.")
+            Health::Failing {
+                message,
+                consecutive_failures,
+                ..
+            } => {
+                format!(
+                    "The last {consecutive_failures} run(s) failed: {message}. The next run tries again."
+                )
             }
         }
     }
@@ -111,10 +133,12 @@ impl Health {
     /// budget is checked again at once; refused credentials never are).
     pub fn may_run(&self, credentials_version: u64, now: OffsetDateTime, manual: bool) -> bool {
         match self {
-            Health::CredentialsRejected { credentials_version: v, .. } => *v != credentials_version,
-            Health::AllowanceSpent { retry_after, .. } | Health::BudgetReached { retry_after, .. } => {
-                manual || now >= *retry_after
-            }
+            Health::CredentialsRejected {
+                credentials_version: v,
+                ..
+            } => *v != credentials_version,
+            Health::AllowanceSpent { retry_after, .. }
+            | Health::BudgetReached { retry_after, .. } => manual || now >= *retry_after,
             _ => true,
         }
     }
@@ -122,7 +146,9 @@ impl Health {
     pub fn is_paused(&self) -> bool {
         matches!(
             self,
-            Health::CredentialsRejected { .. } | Health::AllowanceSpent { .. } | Health::BudgetReached { .. }
+            Health::CredentialsRejected { .. }
+                | Health::AllowanceSpent { .. }
+                | Health::BudgetReached { .. }
         )
     }
 
@@ -157,7 +183,11 @@ impl Health {
     }
 
     pub async fn load(store: &Store) -> Result<Health, EngineError> {
-        Ok(store.sync().state_json(HEALTH_KEY).await?.unwrap_or(Health::NotConnected))
+        Ok(store
+            .sync()
+            .state_json(HEALTH_KEY)
+            .await?
+            .unwrap_or(Health::NotConnected))
     }
 
     pub(crate) async fn save(&self, store: &Store) -> Result<(), EngineError> {
@@ -167,10 +197,17 @@ impl Health {
 
     pub(crate) fn failing_after(previous: &Health, message: String) -> Health {
         let consecutive_failures = match previous {
-            Health::Failing { consecutive_failures, .. } => consecutive_failures + 1,
+            Health::Failing {
+                consecutive_failures,
+                ..
+            } => consecutive_failures + 1,
             _ => 1,
         };
-        Health::Failing { message, consecutive_failures, since: OffsetDateTime::now_utc() }
+        Health::Failing {
+            message,
+            consecutive_failures,
+            since: OffsetDateTime::now_utc(),
+        }
     }
 }
 
@@ -201,7 +238,11 @@ mod tests {
     #[test]
     fn a_spent_allowance_waits_for_its_retry_time_unless_asked_by_hand() {
         let now = OffsetDateTime::now_utc();
-        let h = Health::AllowanceSpent { message: "x".into(), since: now, retry_after: now + LIMIT_PAUSE };
+        let h = Health::AllowanceSpent {
+            message: "x".into(),
+            since: now,
+            retry_after: now + LIMIT_PAUSE,
+        };
         assert!(!h.may_run(1, now, false));
         assert!(h.may_run(1, now, true));
         assert!(h.may_run(1, now + LIMIT_PAUSE, false));
@@ -211,7 +252,10 @@ mod tests {
     fn health_round_trips_through_json_with_its_state_tag() {
         let h = rejected(2);
         let text = serde_json::to_string(&h).unwrap();
-        assert!(text.contains("\"state\":\"credentials_rejected\""), "{text}");
+        assert!(
+            text.contains("\"state\":\"credentials_rejected\""),
+            "{text}"
+        );
         assert_eq!(serde_json::from_str::<Health>(&text).unwrap(), h);
     }
 }

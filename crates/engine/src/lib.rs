@@ -22,8 +22,8 @@
 //!   process).
 //! - Every failed record is recorded with the org's `errorCode`, message and record.
 
-mod convert;
 pub mod connection;
+mod convert;
 pub mod health;
 mod lock;
 pub mod runner;
@@ -31,15 +31,15 @@ pub mod scheduler;
 pub mod settings;
 
 pub use connection::{
-    ConnectReport, ConnectRequest, ConnectionSettings, FieldCheck, FieldStatus, OrgSummary, REDIRECT_PATH,
-    complete_web_oauth, connect, load_credentials,
+    ConnectReport, ConnectRequest, ConnectionSettings, FieldCheck, FieldStatus, OrgSummary,
+    REDIRECT_PATH, complete_web_oauth, connect, load_credentials,
 };
 pub use health::Health;
 pub use runner::{
-    Engine, ObjectCounts, Progress, ProgressFn, RunCounts, RunOutcome, RunRequest, Scope, SideCounts, StatusReport,
-    Trigger,
+    Engine, ObjectCounts, Progress, ProgressFn, RunCounts, RunOutcome, RunRequest, Scope,
+    SideCounts, StatusReport, Trigger,
 };
-pub use scheduler::{Scheduler, SchedulerConfig, SchedulerHandle};
+pub use scheduler::{RunningScheduler, Scheduler, SchedulerConfig, SchedulerHandle};
 pub use settings::{FullResyncPolicy, SyncSettings, Watermarks};
 
 pub use lb_store::sync::{RunFailure, RunRecord, RunStatus};

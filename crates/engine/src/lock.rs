@@ -43,14 +43,21 @@ fn process_alive(pid: u32) -> bool {
 /// Takes the lease, or says who holds it.
 pub(crate) async fn acquire(store: &Store, token: &str) -> Result<Lease, EngineError> {
     let sync = store.sync();
-    let ours = Lease { pid: std::process::id(), host: hostname(), token: token.to_owned() };
-    let ours_text = serde_json::to_string(&ours).map_err(|e| EngineError::Invalid(e.to_string()))?;
+    let ours = Lease {
+        pid: std::process::id(),
+        host: hostname(),
+        token: token.to_owned(),
+    };
+    let ours_text =
+        serde_json::to_string(&ours).map_err(|e| EngineError::Invalid(e.to_string()))?;
     for _ in 0..3 {
         let current = sync.state(LOCK_KEY).await?;
         let takeable = match &current {
             None => true,
             Some(text) => match serde_json::from_str::<Lease>(text) {
-                Ok(holder) if holder.host == ours.host => !process_alive(holder.pid) || holder.token == ours.token,
+                Ok(holder) if holder.host == ours.host => {
+                    !process_alive(holder.pid) || holder.token == ours.token
+                }
                 Ok(holder) => return Err(EngineError::Busy(holder.owner())),
                 // An unreadable lease is nobody's.
                 Err(_) => true,
@@ -61,7 +68,10 @@ pub(crate) async fn acquire(store: &Store, token: &str) -> Result<Lease, EngineE
                 .map_err(|e| EngineError::Invalid(e.to_string()))?;
             return Err(EngineError::Busy(holder.owner()));
         }
-        if sync.compare_and_swap_state(LOCK_KEY, current.as_deref(), Some(&ours_text)).await? {
+        if sync
+            .compare_and_swap_state(LOCK_KEY, current.as_deref(), Some(&ours_text))
+            .await?
+        {
             return Ok(ours);
         }
     }
@@ -71,6 +81,7 @@ pub(crate) async fn acquire(store: &Store, token: &str) -> Result<Lease, EngineE
 pub(crate) async fn release(store: &Store, lease: &Lease) -> Result<(), EngineError> {
     let sync = store.sync();
     let text = serde_json::to_string(lease).map_err(|e| EngineError::Invalid(e.to_string()))?;
-    sync.compare_and_swap_state(LOCK_KEY, Some(&text), None).await?;
+    sync.compare_and_swap_state(LOCK_KEY, Some(&text), None)
+        .await?;
     Ok(())
 }

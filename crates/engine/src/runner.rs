@@ -12,10 +12,16 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use lb_core::{
-    Mapping, OrgRecord, PairPlan, Plan, RunId, SObject, Side, SyncInput, SyncedLink, WriteOp as PlanOp,
+    Mapping, OrgRecord, PairPlan, Plan, RunId, SObject, Side, SyncInput, SyncedLink,
+    WriteOp as PlanOp,
 };
-use lb_salesforce::{ApiError, Client, Credentials, Error as SfError, Record, RecordResult, WriteOp, WriteReport};
-use lb_store::sync::{BatchCommit, Intent, NewRun, ProvenanceEntry, RunEnd, RunFailure, RunRecord, RunStatus, StoredLink};
+use lb_salesforce::{
+    ApiError, Client, Credentials, Error as SfError, Record, RecordResult, WriteOp, WriteReport,
+};
+use lb_store::sync::{
+    BatchCommit, Intent, NewRun, ProvenanceEntry, RunEnd, RunFailure, RunRecord, RunStatus,
+    StoredLink,
+};
 use lb_store::{ChangeCursor, Contact, ContactId, Email, MasterKey, Origin, Store, StoreError};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -95,7 +101,13 @@ pub struct RunRequest {
 
 impl RunRequest {
     pub fn new(trigger: Trigger, scope: Scope) -> RunRequest {
-        RunRequest { trigger, scope, dry_run: false, progress: None, cancel: None }
+        RunRequest {
+            trigger,
+            scope,
+            dry_run: false,
+            progress: None,
+            cancel: None,
+        }
     }
 }
 
@@ -189,6 +201,8 @@ pub struct Backlog {
     pub contacts_changed: i64,
     /// Lead creations whose outcome is not recorded yet (settled by the next run).
     pub pending_creates: usize,
+    /// Records whose last write failed, retried by the next run.
+    pub retries: usize,
 }
 
 /// The sync engine of one contact base. Cheap to clone.
@@ -209,11 +223,36 @@ struct Inner {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("store", &self.inner.store).finish_non_exhaustive()
+        f.debug_struct("Engine")
+            .field("store", &self.inner.store)
+            .finish_non_exhaustive()
     }
 }
 
 pub(crate) const SCHEDULE_KEY: &str = "scheduler";
+const RETRY_KEY: &str = "retry";
+
+/// Records whose write failed in a run: the next runs read them again even though nothing
+/// changed, so a refused record is retried without blocking the others (no lost change).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Retry {
+    contacts: BTreeSet<i64>,
+    leads: BTreeSet<String>,
+    org_contacts: BTreeSet<String>,
+}
+
+impl Retry {
+    fn union(mut self, other: &Retry) -> Retry {
+        self.contacts.extend(other.contacts.iter().copied());
+        self.leads.extend(other.leads.iter().cloned());
+        self.org_contacts.extend(other.org_contacts.iter().cloned());
+        self
+    }
+
+    fn len(&self) -> usize {
+        self.contacts.len() + self.leads.len() + self.org_contacts.len()
+    }
+}
 
 enum Stop {
     Sf(SfError),
@@ -264,23 +303,35 @@ impl Engine {
 
     /// Checks and saves a connection (see [`crate::connect`]); a sync paused by refused
     /// credentials resumes with the next run.
-    pub async fn connect(&self, request: crate::ConnectRequest) -> Result<crate::ConnectReport, EngineError> {
+    pub async fn connect(
+        &self,
+        request: crate::ConnectRequest,
+    ) -> Result<crate::ConnectReport, EngineError> {
         let report = crate::connect(&self.inner.store, &self.inner.key, request).await?;
         Ok(report)
     }
 
     /// The client for the saved credentials (a new one when they changed).
     async fn client(&self, conn: &ConnectionSettings) -> Result<Client, EngineError> {
-        if let Some((version, client)) = self.inner.client.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        if let Some((version, client)) = self
+            .inner
+            .client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
             if *version == conn.credentials_version {
                 return Ok(client.clone());
             }
         }
         let (conn, credentials): (ConnectionSettings, Credentials) =
-            load_credentials(&self.inner.store, &self.inner.key).await?.ok_or(EngineError::NotConnected)?;
+            load_credentials(&self.inner.store, &self.inner.key)
+                .await?
+                .ok_or(EngineError::NotConnected)?;
         let settings = SyncSettings::load(&self.inner.store).await?;
         let client = Client::new(client_config(&conn.login_url, &settings), credentials)?;
-        *self.inner.client.lock().unwrap_or_else(|e| e.into_inner()) = Some((conn.credentials_version, client.clone()));
+        *self.inner.client.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((conn.credentials_version, client.clone()));
         Ok(client)
     }
 
@@ -290,7 +341,9 @@ impl Engine {
         let _gate = self.inner.gate.lock().await;
         let store = &self.inner.store;
         let sync = store.sync();
-        let conn = ConnectionSettings::load(store).await?.ok_or(EngineError::NotConnected)?;
+        let conn = ConnectionSettings::load(store)
+            .await?
+            .ok_or(EngineError::NotConnected)?;
         let health = Health::load(store).await?;
         let scope_name = match &request.scope {
             Scope::Incremental => "incremental",
@@ -311,12 +364,18 @@ impl Engine {
             plan: None,
         };
         let now = OffsetDateTime::now_utc();
-        if !health.may_run(conn.credentials_version, now, request.trigger == Trigger::Manual) {
+        if !health.may_run(
+            conn.credentials_version,
+            now,
+            request.trigger == Trigger::Manual,
+        ) {
             // R-CONN-6: no request at all while the refused credentials are the saved ones.
             outcome.status = RunStatus::Paused;
             outcome.message = Some(health.explain());
             if !request.dry_run {
-                let id = sync.start_run(&self.new_run(&request, scope_name, None)).await?;
+                let id = sync
+                    .start_run(&self.new_run(&request, scope_name, None))
+                    .await?;
                 sync.finish_run(id, &end_of(&outcome)).await?;
                 outcome.run_id = Some(id);
             }
@@ -324,7 +383,11 @@ impl Engine {
         }
 
         let token = format!("{}-{}", std::process::id(), now.unix_timestamp_nanos());
-        let lease = if request.dry_run { None } else { Some(lock::acquire(store, &token).await?) };
+        let lease = if request.dry_run {
+            None
+        } else {
+            Some(lock::acquire(store, &token).await?)
+        };
         if lease.is_some() {
             // Holding the lease, any run still marked running was cut short (kill -9, crash).
             for stale in sync.running_runs().await? {
@@ -340,7 +403,9 @@ impl Engine {
                 sync.finish_run(stale.id, &end).await?;
             }
         }
-        let result = self.run_leased(&request, scope_name, &conn, health, &mut outcome).await;
+        let result = self
+            .run_leased(&request, scope_name, &conn, health, &mut outcome)
+            .await;
         if let Some(lease) = &lease {
             lock::release(store, lease).await?;
         }
@@ -372,7 +437,10 @@ impl Engine {
         let run_id = if request.dry_run {
             None
         } else {
-            Some(sync.start_run(&self.new_run(request, scope_name, Some(mapping.hash()))).await?)
+            Some(
+                sync.start_run(&self.new_run(request, scope_name, Some(mapping.hash())))
+                    .await?,
+            )
         };
         outcome.run_id = run_id;
         let client = match self.client(conn).await {
@@ -386,6 +454,9 @@ impl Engine {
                 return Ok(());
             }
         };
+        // The run was allowed to start (see `Health::may_run`): a `REQUEST_LIMIT_EXCEEDED` latch
+        // from an earlier run of this client must not stop it before it asks the org again.
+        client.resume();
         let before = client.request_counts();
         let mut run = RunCtx {
             store: store.clone(),
@@ -400,8 +471,20 @@ impl Engine {
             notes: Vec::new(),
             plan: None,
             previous: HashMap::new(),
+            retry_before: Retry::default(),
+            retry_now: Retry::default(),
         };
         let result = run.execute().await;
+        if !request.dry_run {
+            // A complete run read every earlier retry again: its own failures replace them.
+            let complete = result.is_ok() && !matches!(request.scope, Scope::Contacts(_));
+            let retry = if complete {
+                run.retry_now.clone()
+            } else {
+                run.retry_before.clone().union(&run.retry_now)
+            };
+            sync.put_state_json(RETRY_KEY, &retry).await?;
+        }
         outcome.api_requests = client.request_counts().since(&before).api_calls();
         outcome.counts = run.counts;
         outcome.plan = run.plan;
@@ -417,7 +500,9 @@ impl Engine {
                         run_id.map(|i| i.to_string()).unwrap_or_default()
                     ));
                 }
-                Some(Health::Healthy { since: OffsetDateTime::now_utc() })
+                Some(Health::Healthy {
+                    since: OffsetDateTime::now_utc(),
+                })
             }
             Err(Stop::Sf(e)) => match Health::from_stop(&e, conn.credentials_version) {
                 Some(h) => {
@@ -443,7 +528,10 @@ impl Engine {
             }
             Err(Stop::Cancelled) => {
                 outcome.status = RunStatus::Paused;
-                notes.insert(0, "stopped by shutdown; the next run continues from here".into());
+                notes.insert(
+                    0,
+                    "stopped by shutdown; the next run continues from here".into(),
+                );
                 None
             }
         };
@@ -478,7 +566,9 @@ impl Engine {
         let next_run = schedule.and_then(|s| {
             let pid = s.get("pid")?.as_u64()?;
             let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
-            alive.then(|| s.get("next_run_at")?.as_str().map(str::to_owned)).flatten()
+            alive
+                .then(|| s.get("next_run_at")?.as_str().map(str::to_owned))
+                .flatten()
         });
         Ok(StatusReport {
             connected: conn.is_some(),
@@ -492,6 +582,10 @@ impl Engine {
             backlog: Backlog {
                 contacts_changed: sync.backlog(watermarks.ours).await?,
                 pending_creates: sync.intents().await?.len(),
+                retries: sync
+                    .state_json::<Retry>(RETRY_KEY)
+                    .await?
+                    .map_or(0, |r| r.len()),
             },
             watermarks,
         })
@@ -540,7 +634,9 @@ fn end_of(outcome: &RunOutcome) -> RunEnd {
 /// left out instead of failing every write with `INVALID_FIELD`).
 fn effective_mapping(mut mapping: Mapping, conn: &ConnectionSettings) -> Mapping {
     if conn.knows_fields() {
-        mapping.entries.retain(|e| conn.field_type(e.object, &e.field).is_some());
+        mapping
+            .entries
+            .retain(|e| conn.field_type(e.object, &e.field).is_some());
     }
     mapping
 }
@@ -567,6 +663,8 @@ struct RunCtx {
     plan: Option<Plan>,
     /// The links as they were before this run, by contact (for `PairPlan::link_after`).
     previous: HashMap<ContactId, SyncedLink>,
+    retry_before: Retry,
+    retry_now: Retry,
 }
 
 /// What the runner read, before planning.
@@ -596,10 +694,20 @@ impl RunCtx {
     }
 
     fn fields_for(&self, object: SObject) -> Vec<String> {
-        let mut fields: Vec<String> =
-            ["Id", "Email", "SystemModstamp", "LastModifiedDate", "CreatedDate"].iter().map(|s| s.to_string()).collect();
+        let mut fields: Vec<String> = [
+            "Id",
+            "Email",
+            "SystemModstamp",
+            "LastModifiedDate",
+            "CreatedDate",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         match object {
-            SObject::Lead => fields.extend(["IsConverted".to_string(), "ConvertedContactId".to_string()]),
+            SObject::Lead => {
+                fields.extend(["IsConverted".to_string(), "ConvertedContactId".to_string()])
+            }
             SObject::Contact => fields.push(lb_core::model::SYNC_FLAG_FIELD.to_string()),
         }
         for e in self.mapping.entries.iter().filter(|e| e.object == object) {
@@ -620,7 +728,11 @@ impl RunCtx {
         g: &mut Gathered,
         stamp: &mut Option<OffsetDateTime>,
     ) -> Result<Vec<String>, Stop> {
-        let mut soql = format!("SELECT {} FROM {}", self.fields_for(object).join(", "), object.api_name());
+        let mut soql = format!(
+            "SELECT {} FROM {}",
+            self.fields_for(object).join(", "),
+            object.api_name()
+        );
         if let Some(w) = where_clause {
             soql.push_str(" WHERE ");
             soql.push_str(&w);
@@ -629,7 +741,9 @@ impl RunCtx {
         let mut added = Vec::new();
         while let Some(page) = pager.next_page().await? {
             for r in &page.records {
-                let Some(rec) = org_record(object, r) else { continue };
+                let Some(rec) = org_record(object, r) else {
+                    continue;
+                };
                 if stamp.is_none_or(|s| rec.system_modstamp > s) {
                     *stamp = Some(rec.system_modstamp);
                 }
@@ -642,7 +756,9 @@ impl RunCtx {
                     g.records.insert(rec.id.clone(), rec);
                 }
             }
-            self.progress(Progress::Read { records: self.counts.read_org_leads + self.counts.read_org_contacts });
+            self.progress(Progress::Read {
+                records: self.counts.read_org_leads + self.counts.read_org_contacts,
+            });
         }
         Ok(added)
     }
@@ -651,12 +767,16 @@ impl RunCtx {
         let sync = self.store.sync();
         let mut wm = Watermarks::load(&self.store).await?;
         let mapping_hash = self.mapping.hash();
-        let mapping_changed = wm.mapping_hash.as_deref().is_some_and(|h| h != mapping_hash);
+        let mapping_changed = wm
+            .mapping_hash
+            .as_deref()
+            .is_some_and(|h| h != mapping_hash);
         let never_synced = wm.completed_at.is_none();
         let full = match &self.request.scope {
             Scope::Full => true,
             Scope::Incremental => {
-                never_synced || (mapping_changed && self.settings.full_resync == FullResyncPolicy::Automatic)
+                never_synced
+                    || (mapping_changed && self.settings.full_resync == FullResyncPolicy::Automatic)
             }
             Scope::Contacts(_) => false,
         };
@@ -667,21 +787,26 @@ impl RunCtx {
             );
         }
         let targeted = matches!(self.request.scope, Scope::Contacts(_));
+        self.retry_before = sync.state_json(RETRY_KEY).await?.unwrap_or_default();
         let mut g = Gathered::default();
 
         // 1. The org's changes.
         self.progress(Progress::Phase("reading the org"));
         let mut lead_stamp = wm.lead;
         let mut contact_stamp = wm.contact;
+        let overlap = time::Duration::seconds(self.settings.overlap_seconds.max(0));
+        let mut read_stamps: Vec<(String, SObject, OffsetDateTime)> = Vec::new();
         if !targeted {
-            let overlap = time::Duration::seconds(self.settings.overlap_seconds.max(0));
+            let _overlap = time::Duration::seconds(self.settings.overlap_seconds.max(0));
             for object in [SObject::Lead, SObject::Contact] {
                 let since = match object {
                     SObject::Lead => wm.lead,
                     SObject::Contact => wm.contact,
                 };
                 let filter = match (full, since) {
-                    (false, Some(t)) => Some(format!("SystemModstamp > {}", soql_datetime(t - overlap))),
+                    (false, Some(t)) => {
+                        Some(format!("SystemModstamp > {}", soql_datetime(t - overlap)))
+                    }
                     _ => None,
                 };
                 let stamp = match object {
@@ -691,6 +816,39 @@ impl RunCtx {
                 let mut s = *stamp;
                 self.query_into(object, filter, &mut g, &mut s).await?;
                 *stamp = s;
+            }
+            read_stamps = g
+                .records
+                .values()
+                .map(|r| (r.id.clone(), r.object, r.system_modstamp))
+                .collect();
+            if !full {
+                g.records.retain(|id, r| {
+                    wm.recent.get(id) != Some(&lb_store::rfc3339(r.system_modstamp))
+                });
+            }
+            // Records whose write failed last time are read again by Id.
+            if !full {
+                let retry = self.retry_before.clone();
+                for (object, ids) in [
+                    (SObject::Lead, &retry.leads),
+                    (SObject::Contact, &retry.org_contacts),
+                ] {
+                    let ids: Vec<&String> = ids
+                        .iter()
+                        .filter(|id| !g.records.contains_key(*id))
+                        .collect();
+                    for chunk in ids.chunks(EMAIL_LOOKUP_CHUNK) {
+                        let list = chunk
+                            .iter()
+                            .map(|e| lb_salesforce::soql::quote(e))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        let mut none = None;
+                        self.query_into(object, Some(format!("Id IN ({list})")), &mut g, &mut none)
+                            .await?;
+                    }
+                }
             }
         }
 
@@ -704,7 +862,9 @@ impl RunCtx {
                 let mut after = ContactId(0);
                 loop {
                     let page = sync.contact_ids_after(after, 50_000).await?;
-                    let Some(last) = page.last().copied() else { break };
+                    let Some(last) = page.last().copied() else {
+                        break;
+                    };
                     ours.extend(page);
                     after = last;
                 }
@@ -725,6 +885,9 @@ impl RunCtx {
                     break;
                 }
             },
+        }
+        if !targeted {
+            ours.extend(self.retry_before.contacts.iter().map(|id| ContactId(*id)));
         }
         // Leftover intents: creates that may have reached the org before a crash.
         let intents = sync.intents().await?;
@@ -779,7 +942,12 @@ impl RunCtx {
             records: g.records.into_values().collect(),
             links: self.previous.values().cloned().collect(),
         };
-        let plan = lb_core::plan(&self.mapping, &self.settings.plan_config(), &input, &RunId::from(self.run_id.to_string()));
+        let plan = lb_core::plan(
+            &self.mapping,
+            &self.settings.plan_config(),
+            &input,
+            &RunId::from(self.run_id.to_string()),
+        );
         drop(input);
         let summary = plan.summary();
         self.counts.skipped = summary.skipped as u64;
@@ -805,7 +973,9 @@ impl RunCtx {
 
         // 6. Budget: the writes must fit before the first one is sent.
         let chunk = lb_salesforce::writes::COLLECTION_CHUNK;
-        let writes = summary.crm_creates.div_ceil(chunk) + summary.crm_updates.div_ceil(chunk) + summary.seed_updates.div_ceil(chunk);
+        let writes = summary.crm_creates.div_ceil(chunk)
+            + summary.crm_updates.div_ceil(chunk)
+            + summary.seed_updates.div_ceil(chunk);
         if writes > 0 {
             self.client.check_budget(writes as u64).await?;
         }
@@ -815,7 +985,12 @@ impl RunCtx {
         let total = plan.pairs.len() as u64;
         let mut done = 0u64;
         for batch in plan.pairs.chunks(self.settings.batch_size.max(1)) {
-            if self.request.cancel.as_ref().is_some_and(CancellationToken::is_cancelled) {
+            if self
+                .request
+                .cancel
+                .as_ref()
+                .is_some_and(CancellationToken::is_cancelled)
+            {
                 return Err(Stop::Cancelled);
             }
             self.apply_batch(batch).await?;
@@ -825,7 +1000,11 @@ impl RunCtx {
         let seed: Vec<(String, Vec<lb_core::WrittenValue>)> = plan
             .duplicate_groups
             .iter()
-            .flat_map(|g| g.seed_updates.iter().map(|s| (s.lead_id.clone(), s.values.clone())))
+            .flat_map(|g| {
+                g.seed_updates
+                    .iter()
+                    .map(|s| (s.lead_id.clone(), s.values.clone()))
+            })
             .collect();
         if !seed.is_empty() {
             self.apply_seed_updates(seed).await?;
@@ -836,6 +1015,17 @@ impl RunCtx {
             wm.lead = lead_stamp;
             wm.contact = contact_stamp;
             wm.ours = cursor;
+            wm.recent = read_stamps
+                .into_iter()
+                .filter(|(_, object, stamp)| {
+                    let mark = match object {
+                        SObject::Lead => lead_stamp,
+                        SObject::Contact => contact_stamp,
+                    };
+                    mark.is_some_and(|m| *stamp > m - overlap)
+                })
+                .map(|(id, _, stamp)| (id, lb_store::rfc3339(stamp)))
+                .collect();
             if full || wm.mapping_hash.is_none() {
                 wm.mapping_hash = Some(mapping_hash);
             }
@@ -845,8 +1035,15 @@ impl RunCtx {
         Ok(())
     }
 
-    async fn load_contacts(&mut self, g: &mut Gathered, ids: BTreeSet<ContactId>) -> Result<(), Stop> {
-        let missing: Vec<ContactId> = ids.into_iter().filter(|id| !g.contacts.contains_key(id)).collect();
+    async fn load_contacts(
+        &mut self,
+        g: &mut Gathered,
+        ids: BTreeSet<ContactId>,
+    ) -> Result<(), Stop> {
+        let missing: Vec<ContactId> = ids
+            .into_iter()
+            .filter(|id| !g.contacts.contains_key(id))
+            .collect();
         for chunk in missing.chunks(5_000) {
             for c in self.store.contacts_by_id(chunk).await? {
                 g.contacts.insert(c.id, c);
@@ -860,7 +1057,11 @@ impl RunCtx {
     /// Lead created just before a crash is found here, never created twice), and every email
     /// in seed mode. Also the Contact a converted Lead points to, and the record linked to a
     /// contact whose email changed.
-    async fn complete_identity(&mut self, g: &mut Gathered, intents: &[Intent]) -> Result<(), Stop> {
+    async fn complete_identity(
+        &mut self,
+        g: &mut Gathered,
+        intents: &[Intent],
+    ) -> Result<(), Stop> {
         let seed_mode = self.settings.duplicates == lb_core::DuplicateMode::Seed;
         let mut emails: BTreeSet<String> = BTreeSet::new();
         let mut by_id: BTreeMap<SObject, BTreeSet<String>> = BTreeMap::new();
@@ -871,7 +1072,9 @@ impl RunCtx {
                 }
                 Some(l) => {
                     let base = l.base.get("email").and_then(|b| b.ours.clone());
-                    let changed = base.as_deref().is_some_and(|b| !b.eq_ignore_ascii_case(c.email.as_str()));
+                    let changed = base
+                        .as_deref()
+                        .is_some_and(|b| !b.eq_ignore_ascii_case(c.email.as_str()));
                     if changed || seed_mode {
                         emails.insert(c.email.as_str().to_owned());
                     }
@@ -885,10 +1088,15 @@ impl RunCtx {
             emails.insert(i.email.clone());
         }
         for r in g.records.values() {
-            let Some(email) = r.normalized_email() else { continue };
+            let Some(email) = r.normalized_email() else {
+                continue;
+            };
             let linked = g.linked_org.get(&r.id).and_then(|c| g.links.get(c));
             let changed = linked.is_some_and(|l| {
-                l.base.get("email").and_then(|b| b.theirs.as_deref()).is_some_and(|b| !b.eq_ignore_ascii_case(email.as_str()))
+                l.base
+                    .get("email")
+                    .and_then(|b| b.theirs.as_deref())
+                    .is_some_and(|b| !b.eq_ignore_ascii_case(email.as_str()))
             });
             if linked.is_none() || changed || seed_mode {
                 emails.insert(email.as_str().to_owned());
@@ -896,7 +1104,10 @@ impl RunCtx {
             if r.is_converted {
                 if let Some(cid) = &r.converted_contact_id {
                     if !g.records.contains_key(cid) {
-                        by_id.entry(SObject::Contact).or_default().insert(cid.clone());
+                        by_id
+                            .entry(SObject::Contact)
+                            .or_default()
+                            .insert(cid.clone());
                     }
                 }
             }
@@ -906,18 +1117,35 @@ impl RunCtx {
         if !email_list.is_empty() {
             for object in [SObject::Lead, SObject::Contact] {
                 for chunk in email_list.chunks(EMAIL_LOOKUP_CHUNK) {
-                    let list = chunk.iter().map(|e| lb_salesforce::soql::quote(e)).collect::<Vec<_>>().join(", ");
+                    let list = chunk
+                        .iter()
+                        .map(|e| lb_salesforce::soql::quote(e))
+                        .collect::<Vec<_>>()
+                        .join(", ");
                     let mut none = None;
-                    added.extend(self.query_into(object, Some(format!("Email IN ({list})")), g, &mut none).await?);
+                    added.extend(
+                        self.query_into(object, Some(format!("Email IN ({list})")), g, &mut none)
+                            .await?,
+                    );
                 }
             }
         }
         for (object, ids) in by_id {
-            let ids: Vec<String> = ids.into_iter().filter(|id| !g.records.contains_key(id)).collect();
+            let ids: Vec<String> = ids
+                .into_iter()
+                .filter(|id| !g.records.contains_key(id))
+                .collect();
             for chunk in ids.chunks(EMAIL_LOOKUP_CHUNK) {
-                let list = chunk.iter().map(|e| lb_salesforce::soql::quote(e)).collect::<Vec<_>>().join(", ");
+                let list = chunk
+                    .iter()
+                    .map(|e| lb_salesforce::soql::quote(e))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 let mut none = None;
-                added.extend(self.query_into(object, Some(format!("Id IN ({list})")), g, &mut none).await?);
+                added.extend(
+                    self.query_into(object, Some(format!("Id IN ({list})")), g, &mut none)
+                        .await?,
+                );
             }
         }
         // Our side: contacts holding those emails (and the emails of the records just found).
@@ -948,20 +1176,36 @@ impl RunCtx {
         Ok(())
     }
 
-    fn failure(&mut self, side: Side, object: SObject, record: Option<String>, email: Option<String>, errors: &[ApiError]) -> RunFailure {
+    fn failure(
+        &mut self,
+        side: Side,
+        object: SObject,
+        record: Option<String>,
+        email: Option<String>,
+        errors: &[ApiError],
+    ) -> RunFailure {
         let first = errors.first();
         let f = RunFailure {
             side,
             object: Some(object.api_name().to_owned()),
             record,
             email,
-            error_code: first.map(|e| e.error_code.clone()).unwrap_or_else(|| "UNKNOWN_ERROR".into()),
+            error_code: first
+                .map(|e| e.error_code.clone())
+                .unwrap_or_else(|| "UNKNOWN_ERROR".into()),
             message: if errors.is_empty() {
                 "no error detail".into()
             } else {
-                errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; ")
+                errors
+                    .iter()
+                    .map(|e| e.message.clone())
+                    .collect::<Vec<_>>()
+                    .join("; ")
             },
-            fields: errors.iter().flat_map(|e| e.fields.clone().unwrap_or_default()).collect(),
+            fields: errors
+                .iter()
+                .flat_map(|e| e.fields.clone().unwrap_or_default())
+                .collect(),
         };
         self.counts.failed += 1;
         f
@@ -969,7 +1213,10 @@ impl RunCtx {
 
     async fn apply_batch(&mut self, pairs: &[PairPlan]) -> Result<(), Stop> {
         let sync = self.store.sync();
-        let mut batch = BatchCommit { run_id: self.run_id, ..BatchCommit::default() };
+        let mut batch = BatchCommit {
+            run_id: self.run_id,
+            ..BatchCommit::default()
+        };
         let email_of = |p: &PairPlan| -> Option<String> {
             [&p.crm, &p.marketing]
                 .into_iter()
@@ -980,12 +1227,24 @@ impl RunCtx {
         };
 
         // Org creates: the intent first, so a crash after the create is reconciled by email.
-        let creates: Vec<usize> =
-            (0..pairs.len()).filter(|&i| pairs[i].crm.as_ref().is_some_and(|w| w.op == PlanOp::Create)).collect();
+        let creates: Vec<usize> = (0..pairs.len())
+            .filter(|&i| {
+                pairs[i]
+                    .crm
+                    .as_ref()
+                    .is_some_and(|w| w.op == PlanOp::Create)
+            })
+            .collect();
         let mut intents = Vec::new();
         for &i in &creates {
-            if let (Some(cid), Some(email)) = (pairs[i].contact_id.as_ref().and_then(store_id), email_of(&pairs[i])) {
-                intents.push(Intent { contact_id: cid, email });
+            if let (Some(cid), Some(email)) = (
+                pairs[i].contact_id.as_ref().and_then(store_id),
+                email_of(&pairs[i]),
+            ) {
+                intents.push(Intent {
+                    contact_id: cid,
+                    email,
+                });
             }
         }
         if !intents.is_empty() {
@@ -996,20 +1255,47 @@ impl RunCtx {
         if !creates.is_empty() {
             let rows: Vec<Record> = creates
                 .iter()
-                .map(|&i| org_fields(&pairs[i].crm.as_ref().map(|w| w.values.clone()).unwrap_or_default(), SObject::Lead, &self.conn))
+                .map(|&i| {
+                    org_fields(
+                        &pairs[i]
+                            .crm
+                            .as_ref()
+                            .map(|w| w.values.clone())
+                            .unwrap_or_default(),
+                        SObject::Lead,
+                        &self.conn,
+                    )
+                })
                 .collect();
             let report = self.client.write(&WriteOp::Insert, "Lead", rows).await;
             collect(&creates, report, &mut crm_result, &mut stopped);
         }
         let updates: Vec<usize> = (0..pairs.len())
-            .filter(|&i| pairs[i].crm.as_ref().is_some_and(|w| w.op == PlanOp::Update) && pairs[i].org_id.is_some())
+            .filter(|&i| {
+                pairs[i]
+                    .crm
+                    .as_ref()
+                    .is_some_and(|w| w.op == PlanOp::Update)
+                    && pairs[i].org_id.is_some()
+            })
             .collect();
         if !updates.is_empty() && stopped.is_none() {
             let rows: Vec<Record> = updates
                 .iter()
                 .map(|&i| {
-                    let mut r = org_fields(&pairs[i].crm.as_ref().map(|w| w.values.clone()).unwrap_or_default(), SObject::Lead, &self.conn);
-                    r.insert("Id".into(), serde_json::Value::String(pairs[i].org_id.clone().unwrap_or_default()));
+                    let mut r = org_fields(
+                        &pairs[i]
+                            .crm
+                            .as_ref()
+                            .map(|w| w.values.clone())
+                            .unwrap_or_default(),
+                        SObject::Lead,
+                        &self.conn,
+                    );
+                    r.insert(
+                        "Id".into(),
+                        serde_json::Value::String(pairs[i].org_id.clone().unwrap_or_default()),
+                    );
                     r
                 })
                 .collect();
@@ -1034,6 +1320,9 @@ impl RunCtx {
                     },
                     RecordResult::Failed(errors) => {
                         self.counts.crm.lead.failed += 1;
+                        if let Some(cid) = p.contact_id.as_ref().and_then(store_id) {
+                            self.retry_now.contacts.insert(cid.0);
+                        }
                         let record = match w.op {
                             PlanOp::Create => p.contact_id.as_ref().map(|c| format!("contact {c}")),
                             PlanOp::Update => p.org_id.clone(),
@@ -1043,15 +1332,30 @@ impl RunCtx {
                     }
                     RecordResult::Indeterminate(why) => {
                         // The create may exist: the intent stays and the next run looks it up.
-                        let errors = [ApiError { error_code: "INDETERMINATE".into(), message: why.clone(), fields: None }];
-                        let f = self.failure(Side::Crm, SObject::Lead, p.contact_id.as_ref().map(|c| format!("contact {c}")), email_of(p), &errors);
+                        let errors = [ApiError {
+                            error_code: "INDETERMINATE".into(),
+                            message: why.clone(),
+                            fields: None,
+                        }];
+                        let f = self.failure(
+                            Side::Crm,
+                            SObject::Lead,
+                            p.contact_id.as_ref().map(|c| format!("contact {c}")),
+                            email_of(p),
+                            &errors,
+                        );
                         batch.failures.push(f);
                     }
                     RecordResult::Unprocessed => {}
                 }
             }
             if let (Some(w), Some(cid)) = (&p.crm, p.contact_id.as_ref().and_then(store_id)) {
-                if w.op == PlanOp::Create && matches!(crm_outcome, Some(RecordResult::Saved { .. } | RecordResult::Failed(_))) {
+                if w.op == PlanOp::Create
+                    && matches!(
+                        crm_outcome,
+                        Some(RecordResult::Saved { .. } | RecordResult::Failed(_))
+                    )
+                {
                     batch.clear_intents.push(cid);
                 }
             }
@@ -1064,8 +1368,16 @@ impl RunCtx {
                 }
                 let input = contact_input(&w.values);
                 let result = match (w.op, contact_id) {
-                    (PlanOp::Create, _) => self.store.create_contact(&input, Origin::Sync).await.map(|c| Some(c.id)),
-                    (PlanOp::Update, Some(id)) => self.store.update_contact(id, &input, Origin::Sync).await.map(|_| None),
+                    (PlanOp::Create, _) => self
+                        .store
+                        .create_contact(&input, Origin::Sync)
+                        .await
+                        .map(|c| Some(c.id)),
+                    (PlanOp::Update, Some(id)) => self
+                        .store
+                        .update_contact(id, &input, Origin::Sync)
+                        .await
+                        .map(|_| None),
                     (PlanOp::Update, None) => Ok(None),
                 };
                 let counts = self.counts.marketing.of(p.object);
@@ -1075,20 +1387,46 @@ impl RunCtx {
                             PlanOp::Create => counts.created += 1,
                             PlanOp::Update => counts.updated += 1,
                         }
-                        if created.is_some() {
-                            contact_id = created;
+                        if let Some(new_id) = created {
+                            contact_id = Some(new_id);
+                            // The new contact's page link (`plezi_url`) can only go to its Lead
+                            // now that it has an id: the next run reads both again for it.
+                            if let (SObject::Lead, Some(oid)) = (p.object, &p.org_id) {
+                                self.retry_now.contacts.insert(new_id.0);
+                                self.retry_now.leads.insert(oid.clone());
+                            }
                         }
                     }
-                    Err(e @ (StoreError::Invalid(_) | StoreError::EmailTaken { .. } | StoreError::NotFound { .. })) => {
+                    Err(
+                        e @ (StoreError::Invalid(_)
+                        | StoreError::EmailTaken { .. }
+                        | StoreError::NotFound { .. }),
+                    ) => {
                         counts.failed += 1;
+                        if let Some(oid) = &p.org_id {
+                            match p.object {
+                                SObject::Lead => self.retry_now.leads.insert(oid.clone()),
+                                SObject::Contact => self.retry_now.org_contacts.insert(oid.clone()),
+                            };
+                        }
                         marketing_ok = false;
                         let code = match &e {
                             StoreError::EmailTaken { .. } => "EMAIL_TAKEN",
                             StoreError::NotFound { .. } => "NOT_FOUND",
                             _ => "INVALID_VALUE",
                         };
-                        let errors = [ApiError { error_code: code.into(), message: e.to_string(), fields: None }];
-                        let f = self.failure(Side::Marketing, p.object, p.org_id.clone(), email_of(p), &errors);
+                        let errors = [ApiError {
+                            error_code: code.into(),
+                            message: e.to_string(),
+                            fields: None,
+                        }];
+                        let f = self.failure(
+                            Side::Marketing,
+                            p.object,
+                            p.org_id.clone(),
+                            email_of(p),
+                            &errors,
+                        );
                         batch.failures.push(f);
                     }
                     Err(e) => return Err(Stop::Store(e)),
@@ -1098,12 +1436,30 @@ impl RunCtx {
                 Some(RecordResult::Saved { id, .. }) => Some(id.clone()),
                 _ => None,
             });
-            let (Some(cid), Some(oid)) = (contact_id, org_id) else { continue };
-            if let Some(link) = p.link_after(self.previous.get(&cid), core_id(cid), oid, crm_ok, marketing_ok) {
-                batch.links.push(StoredLink { contact_id: cid, org_id: link.org_id, object: link.object, base: link.base });
+            let (Some(cid), Some(oid)) = (contact_id, org_id) else {
+                continue;
+            };
+            if let Some(link) = p.link_after(
+                self.previous.get(&cid),
+                core_id(cid),
+                oid,
+                crm_ok,
+                marketing_ok,
+            ) {
+                batch.links.push(StoredLink {
+                    contact_id: cid,
+                    org_id: link.org_id,
+                    object: link.object,
+                    base: link.base,
+                });
             }
-            for (write, ok, target) in [(&p.crm, crm_ok, Side::Crm), (&p.marketing, marketing_ok, Side::Marketing)] {
-                let (Some(w), true) = (write, ok) else { continue };
+            for (write, ok, target) in [
+                (&p.crm, crm_ok, Side::Crm),
+                (&p.marketing, marketing_ok, Side::Marketing),
+            ] {
+                let (Some(w), true) = (write, ok) else {
+                    continue;
+                };
                 for v in &w.values {
                     batch.provenance.push(ProvenanceEntry {
                         contact_id: cid,
@@ -1126,7 +1482,10 @@ impl RunCtx {
         }
     }
 
-    async fn apply_seed_updates(&mut self, seed: Vec<(String, Vec<lb_core::WrittenValue>)>) -> Result<(), Stop> {
+    async fn apply_seed_updates(
+        &mut self,
+        seed: Vec<(String, Vec<lb_core::WrittenValue>)>,
+    ) -> Result<(), Stop> {
         let rows: Vec<Record> = seed
             .iter()
             .map(|(id, values)| {
@@ -1136,12 +1495,21 @@ impl RunCtx {
             })
             .collect();
         let report = self.client.write(&WriteOp::Update, "Lead", rows).await;
-        let mut batch = BatchCommit { run_id: self.run_id, ..BatchCommit::default() };
+        let mut batch = BatchCommit {
+            run_id: self.run_id,
+            ..BatchCommit::default()
+        };
         for o in &report.outcomes {
             match &o.result {
                 RecordResult::Saved { .. } => self.counts.seed_updates += 1,
                 RecordResult::Failed(errors) => {
-                    let f = self.failure(Side::Crm, SObject::Lead, Some(seed[o.row].0.clone()), None, errors);
+                    let f = self.failure(
+                        Side::Crm,
+                        SObject::Lead,
+                        Some(seed[o.row].0.clone()),
+                        None,
+                        errors,
+                    );
                     batch.failures.push(f);
                 }
                 _ => {}
@@ -1157,7 +1525,12 @@ impl RunCtx {
 }
 
 /// Files a write report's outcomes under the pair indexes of its rows.
-fn collect(indexes: &[usize], report: WriteReport, into: &mut HashMap<usize, RecordResult>, stopped: &mut Option<SfError>) {
+fn collect(
+    indexes: &[usize],
+    report: WriteReport,
+    into: &mut HashMap<usize, RecordResult>,
+    stopped: &mut Option<SfError>,
+) {
     for o in report.outcomes {
         if let Some(&i) = indexes.get(o.row) {
             into.insert(i, o.result);

@@ -21,11 +21,11 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::EngineError;
 use crate::connection::ConnectionSettings;
 use crate::health::Health;
 use crate::runner::{Engine, RunRequest, SCHEDULE_KEY, Scope, Trigger};
 use crate::settings::SyncSettings;
-use crate::EngineError;
 
 /// Scheduler settings that are not user settings (tests shorten them).
 #[derive(Debug, Clone)]
@@ -76,7 +76,11 @@ pub struct Scheduler;
 
 impl Scheduler {
     /// Starts the scheduler task; it stops when `cancel` is cancelled.
-    pub fn spawn(engine: Engine, config: SchedulerConfig, cancel: CancellationToken) -> SchedulerHandle {
+    pub fn spawn(
+        engine: Engine,
+        config: SchedulerConfig,
+        cancel: CancellationToken,
+    ) -> SchedulerHandle {
         let (tx, rx) = mpsc::channel(16);
         let events = engine.store().subscribe();
         let task = tokio::spawn(run_loop(engine, config, cancel, rx, events));
@@ -92,8 +96,12 @@ async fn run_loop(
     mut events: broadcast::Receiver<ContactEvent>,
 ) {
     let settings = SyncSettings::load(engine.store()).await.unwrap_or_default();
-    let interval = config.interval.unwrap_or(Duration::from_secs(settings.interval_minutes.max(1) * 60));
-    let debounce = config.debounce.unwrap_or(Duration::from_millis(settings.debounce_ms));
+    let interval = config
+        .interval
+        .unwrap_or(Duration::from_secs(settings.interval_minutes.max(1) * 60));
+    let debounce = config
+        .debounce
+        .unwrap_or(Duration::from_millis(settings.debounce_ms));
     let mut next_scheduled = Instant::now() + config.first_run_after;
     let mut pending: BTreeSet<ContactId> = BTreeSet::new();
     let mut push_at: Option<Instant> = None;
@@ -146,9 +154,12 @@ async fn run_loop(
 /// A pause that can end now: new credentials after a refusal, or the retry time of a paused
 /// allowance or budget. Reads the store only; sends nothing to Salesforce.
 async fn resumable(engine: &Engine) -> Result<bool, EngineError> {
-    let Some(conn) = ConnectionSettings::load(engine.store()).await? else { return Ok(false) };
+    let Some(conn) = ConnectionSettings::load(engine.store()).await? else {
+        return Ok(false);
+    };
     let health = Health::load(engine.store()).await?;
-    Ok(health.is_paused() && health.may_run(conn.credentials_version, OffsetDateTime::now_utc(), false))
+    Ok(health.is_paused()
+        && health.may_run(conn.credentials_version, OffsetDateTime::now_utc(), false))
 }
 
 async fn run(engine: &Engine, trigger: Trigger, scope: Scope, cancel: &CancellationToken) {
@@ -170,8 +181,63 @@ async fn run(engine: &Engine, trigger: Trigger, scope: Scope, cancel: &Cancellat
 async fn publish_next(engine: &Engine, at: Instant) {
     let in_secs = at.saturating_duration_since(Instant::now()).as_secs();
     let when = OffsetDateTime::now_utc() + time::Duration::seconds(in_secs as i64);
-    let value = serde_json::json!({ "pid": std::process::id(), "next_run_at": lb_store::rfc3339(when) });
-    if let Err(e) = engine.store().sync().put_state_json(SCHEDULE_KEY, &value).await {
+    let value =
+        serde_json::json!({ "pid": std::process::id(), "next_run_at": lb_store::rfc3339(when) });
+    if let Err(e) = engine
+        .store()
+        .sync()
+        .put_state_json(SCHEDULE_KEY, &value)
+        .await
+    {
         tracing::warn!(error = %e, "could not record the next run time");
+    }
+}
+
+/// The scheduler as `leadbridge serve` runs it: an engine, its scheduler task and the token
+/// that stops it.
+pub struct RunningScheduler {
+    engine: Engine,
+    cancel: CancellationToken,
+    handle: SchedulerHandle,
+}
+
+impl Scheduler {
+    /// For `serve`: records `app_base_url` (where `plezi_url` points, R-FIELD-1) in the sync
+    /// settings, then starts the scheduler with the default configuration.
+    pub async fn start(
+        store: lb_store::Store,
+        key: lb_store::MasterKey,
+        app_base_url: &str,
+    ) -> Result<RunningScheduler, EngineError> {
+        let mut settings = SyncSettings::load(&store).await?;
+        if settings.app_base_url != app_base_url {
+            settings.app_base_url = app_base_url.trim_end_matches('/').to_owned();
+            settings.save(&store).await?;
+        }
+        let engine = Engine::new(store, key);
+        let cancel = CancellationToken::new();
+        let handle = Scheduler::spawn(engine.clone(), SchedulerConfig::default(), cancel.clone());
+        Ok(RunningScheduler {
+            engine,
+            cancel,
+            handle,
+        })
+    }
+}
+
+impl RunningScheduler {
+    /// The engine (for "sync now", status, connect from the web layer).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn trigger(&self, trigger: Trigger, scope: Scope) {
+        self.handle.trigger(trigger, scope);
+    }
+
+    /// Stops the scheduler: a run in progress ends after its current batch.
+    pub async fn stop(self) {
+        self.cancel.cancel();
+        self.handle.join().await;
     }
 }

@@ -3,9 +3,11 @@
 //! Settings are what a user can change (interval, budget, what to do when the mapping changed,
 //! the Lead creation fallbacks); watermarks are where the last complete run stopped reading.
 
+use std::collections::BTreeMap;
+
 use lb_core::{DuplicateMode, Mapping, PlanConfig, RequiredField};
-use lb_store::Store;
 use lb_store::ChangeCursor;
+use lb_store::Store;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -69,15 +71,22 @@ impl Default for SyncSettings {
 
 impl SyncSettings {
     pub fn plan_config(&self) -> PlanConfig {
-        PlanConfig { duplicates: self.duplicates, lead_required: self.lead_required.clone() }
+        PlanConfig {
+            duplicates: self.duplicates,
+            lead_required: self.lead_required.clone(),
+        }
     }
 
     pub fn validate(&self) -> Result<(), EngineError> {
         if !(0.0..=1.0).contains(&self.budget_share) || self.budget_share == 0.0 {
-            return Err(EngineError::Invalid("budget_share must be above 0 and at most 1".into()));
+            return Err(EngineError::Invalid(
+                "budget_share must be above 0 and at most 1".into(),
+            ));
         }
         if self.interval_minutes == 0 {
-            return Err(EngineError::Invalid("interval_minutes must be at least 1".into()));
+            return Err(EngineError::Invalid(
+                "interval_minutes must be at least 1".into(),
+            ));
         }
         if self.batch_size == 0 {
             return Err(EngineError::Invalid("batch_size must be at least 1".into()));
@@ -86,7 +95,11 @@ impl SyncSettings {
     }
 
     pub async fn load(store: &Store) -> Result<SyncSettings, EngineError> {
-        Ok(store.sync().state_json(SETTINGS_KEY).await?.unwrap_or_default())
+        Ok(store
+            .sync()
+            .state_json(SETTINGS_KEY)
+            .await?
+            .unwrap_or_default())
     }
 
     pub async fn save(&self, store: &Store) -> Result<(), EngineError> {
@@ -98,7 +111,11 @@ impl SyncSettings {
 
 /// The mapping in force: the stored one, else the default (R-FIELD-1, R-FIELD-3, R-FIELD-4).
 pub async fn load_mapping(store: &Store) -> Result<Mapping, EngineError> {
-    Ok(store.sync().state_json(MAPPING_KEY).await?.unwrap_or_else(Mapping::default_mapping))
+    Ok(store
+        .sync()
+        .state_json(MAPPING_KEY)
+        .await?
+        .unwrap_or_else(Mapping::default_mapping))
 }
 
 pub async fn save_mapping(store: &Store, mapping: &Mapping) -> Result<(), EngineError> {
@@ -118,6 +135,11 @@ pub struct Watermarks {
     pub ours: ChangeCursor,
     /// The mapping hash of the last full sync (R-SYNC-5).
     pub mapping_hash: Option<String>,
+    /// Records read in the overlap window by the last complete run (`Id` → `SystemModstamp`):
+    /// read again unchanged, they are left out instead of being processed (and looked up)
+    /// again, so an idle sync costs one query per object.
+    #[serde(default)]
+    pub recent: BTreeMap<String, String>,
     /// When the last complete full or incremental run ended.
     #[serde(with = "time::serde::rfc3339::option")]
     pub completed_at: Option<OffsetDateTime>,
@@ -125,7 +147,11 @@ pub struct Watermarks {
 
 impl Watermarks {
     pub async fn load(store: &Store) -> Result<Watermarks, EngineError> {
-        Ok(store.sync().state_json(WATERMARKS_KEY).await?.unwrap_or_default())
+        Ok(store
+            .sync()
+            .state_json(WATERMARKS_KEY)
+            .await?
+            .unwrap_or_default())
     }
 
     pub(crate) async fn save(&self, store: &Store) -> Result<(), EngineError> {

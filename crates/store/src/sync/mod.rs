@@ -69,9 +69,14 @@ impl RunStatus {
     }
 
     pub fn parse(raw: &str) -> Option<RunStatus> {
-        [RunStatus::Running, RunStatus::Succeeded, RunStatus::Failed, RunStatus::Paused]
-            .into_iter()
-            .find(|s| s.name() == raw)
+        [
+            RunStatus::Running,
+            RunStatus::Succeeded,
+            RunStatus::Failed,
+            RunStatus::Paused,
+        ]
+        .into_iter()
+        .find(|s| s.name() == raw)
     }
 }
 
@@ -163,7 +168,9 @@ pub struct SyncStore {
 impl Store {
     /// The sync runtime's tables.
     pub fn sync(&self) -> SyncStore {
-        SyncStore { store: self.clone() }
+        SyncStore {
+            store: self.clone(),
+        }
     }
 }
 
@@ -196,7 +203,10 @@ impl SyncStore {
 
     // ---- links ----
 
-    pub async fn links_by_contacts(&self, ids: &[ContactId]) -> Result<Vec<StoredLink>, StoreError> {
+    pub async fn links_by_contacts(
+        &self,
+        ids: &[ContactId],
+    ) -> Result<Vec<StoredLink>, StoreError> {
         sync_dispatch!(self, links_by_contacts(ids))
     }
 
@@ -219,7 +229,10 @@ impl SyncStore {
     }
 
     /// The provenance of every written attribute of one contact.
-    pub async fn provenance(&self, contact_id: ContactId) -> Result<Vec<ProvenanceEntry>, StoreError> {
+    pub async fn provenance(
+        &self,
+        contact_id: ContactId,
+    ) -> Result<Vec<ProvenanceEntry>, StoreError> {
         sync_dispatch!(self, provenance(contact_id))
     }
 
@@ -244,13 +257,25 @@ impl SyncStore {
     }
 
     /// Adds failures to a run outside a batch (a run that stopped before applying anything).
-    pub async fn add_failures(&self, run_id: i64, failures: &[RunFailure]) -> Result<(), StoreError> {
-        let batch = BatchCommit { run_id, failures: failures.to_vec(), ..BatchCommit::default() };
+    pub async fn add_failures(
+        &self,
+        run_id: i64,
+        failures: &[RunFailure],
+    ) -> Result<(), StoreError> {
+        let batch = BatchCommit {
+            run_id,
+            failures: failures.to_vec(),
+            ..BatchCommit::default()
+        };
         self.commit_batch(&batch).await
     }
 
     /// Runs newest first; `before` an id for the next page.
-    pub async fn runs(&self, before: Option<i64>, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
+    pub async fn runs(
+        &self,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<RunRecord>, StoreError> {
         sync_dispatch!(self, runs(before, limit.clamp(1, 1000)))
     }
 
@@ -268,7 +293,10 @@ impl SyncStore {
     }
 
     /// The latest finished run with this status (`None`: any finished run).
-    pub async fn last_finished_run(&self, status: Option<RunStatus>) -> Result<Option<RunRecord>, StoreError> {
+    pub async fn last_finished_run(
+        &self,
+        status: Option<RunStatus>,
+    ) -> Result<Option<RunRecord>, StoreError> {
         sync_dispatch!(self, last_finished_run(status))
     }
 
@@ -303,7 +331,10 @@ impl SyncStore {
     }
 
     /// Typed read of a JSON value.
-    pub async fn state_json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+    pub async fn state_json<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
         match self.state(key).await? {
             None => Ok(None),
             Some(text) => serde_json::from_str(&text)
@@ -312,8 +343,13 @@ impl SyncStore {
         }
     }
 
-    pub async fn put_state_json<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<(), StoreError> {
-        let text = serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("sync state {key}: {e}")))?;
+    pub async fn put_state_json<T: serde::Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        let text = serde_json::to_string(value)
+            .map_err(|e| StoreError::Corrupt(format!("sync state {key}: {e}")))?;
         self.put_state(key, &text).await
     }
 
@@ -325,7 +361,11 @@ impl SyncStore {
     }
 
     /// Change-log rows after `cursor`, oldest first, at most `limit`.
-    pub async fn change_marks(&self, cursor: ChangeCursor, limit: u32) -> Result<Vec<ChangeMark>, StoreError> {
+    pub async fn change_marks(
+        &self,
+        cursor: ChangeCursor,
+        limit: u32,
+    ) -> Result<Vec<ChangeMark>, StoreError> {
         sync_dispatch!(self, change_marks(cursor, limit.clamp(1, 50_000)))
     }
 
@@ -343,7 +383,11 @@ impl SyncStore {
     }
 
     /// Every contact id, ascending, after `after` (the full resync pages through them).
-    pub async fn contact_ids_after(&self, after: ContactId, limit: u32) -> Result<Vec<ContactId>, StoreError> {
+    pub async fn contact_ids_after(
+        &self,
+        after: ContactId,
+        limit: u32,
+    ) -> Result<Vec<ContactId>, StoreError> {
         sync_dispatch!(self, contact_ids_after(after, limit.clamp(1, 50_000)))
     }
 }

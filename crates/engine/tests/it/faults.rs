@@ -1,0 +1,170 @@
+//! The faults a real org throws, injected through the emulator's control API. After each:
+//! one org Lead per email, no lost change (a later clean run brings every contact to the
+//! org), every failure recorded with the org's errorCode.
+
+use lb_engine::{Health, RunStatus};
+use serde_json::json;
+
+use crate::support::{World, world};
+
+async fn contacts(w: &World, n: usize, prefix: &str) {
+    for i in 0..n {
+        w.add_contact(json!({"email": format!("{prefix}{i}@example.com"), "last_name": format!("L{i}"), "company": "Acme"}))
+            .await;
+    }
+}
+
+/// No lost change: every contact has exactly one Lead once the faults are gone.
+async fn all_pushed(w: &World, n: usize, prefix: &str) {
+    for i in 0..n {
+        assert_eq!(
+            w.org_leads(&format!("{prefix}{i}@example.com")).len(),
+            1,
+            "{prefix}{i} has one Lead"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_session_is_renewed_without_losing_the_run() {
+    let w = world().await;
+    assert!(w.connect().await.ok);
+    contacts(&w, 5, "s").await;
+    let first = w.sync().await;
+    assert_eq!(first.status, RunStatus::Succeeded);
+    contacts(&w, 5, "t").await;
+    w.fault("expire_sessions", 1).await;
+    let second = w.sync().await;
+    assert_eq!(second.status, RunStatus::Succeeded, "{:?}", second.message);
+    all_pushed(&w, 5, "t").await;
+    w.check_invariants(&[&first, &second]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_limit_exceeded_pauses_then_a_later_run_finishes_the_work() {
+    let w = world().await;
+    assert!(w.connect().await.ok);
+    contacts(&w, 450, "r").await;
+    // The org refuses the next calls with REQUEST_LIMIT_EXCEEDED.
+    w.fault("request_limit_exceeded", 3).await;
+    let paused = w.sync().await;
+    assert_eq!(paused.status, RunStatus::Paused, "{:?}", paused.message);
+    assert!(
+        matches!(paused.health, Health::AllowanceSpent { .. }),
+        "{:?}",
+        paused.health
+    );
+    assert!(
+        paused
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("REQUEST_LIMIT_EXCEEDED")
+    );
+    // Manual runs try again at once; once the allowance is back, the work is finished.
+    let resumed = loop {
+        let o = w.sync().await;
+        if o.status != RunStatus::Paused {
+            break o;
+        }
+    };
+    assert_eq!(
+        resumed.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        resumed.message
+    );
+    all_pushed(&w, 450, "r").await;
+    w.check_invariants(&[&paused, &resumed]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bursts_of_503_lose_nothing_and_duplicate_nothing() {
+    let w = world().await;
+    assert!(w.connect().await.ok);
+    contacts(&w, 250, "b").await;
+    w.fault("server_unavailable", 3).await;
+    let mut outcomes = Vec::new();
+    for _ in 0..4 {
+        let o = w.sync().await;
+        let done = o.status == RunStatus::Succeeded;
+        outcomes.push(o);
+        if done {
+            break;
+        }
+    }
+    assert_eq!(outcomes.last().unwrap().status, RunStatus::Succeeded);
+    all_pushed(&w, 250, "b").await;
+    w.check_invariants(&outcomes.iter().collect::<Vec<_>>())
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unable_to_lock_row_is_retried_and_succeeds() {
+    let w = world().await;
+    assert!(w.connect().await.ok);
+    contacts(&w, 10, "k").await;
+    w.fault("unable_to_lock_row", 2).await;
+    let o = w.sync().await;
+    assert_eq!(o.status, RunStatus::Succeeded, "{:?}", o.message);
+    all_pushed(&w, 10, "k").await;
+    w.check_invariants(&[&o]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicates_detected_is_a_recorded_per_record_failure_retried_next_run() {
+    let w = world().await;
+    assert!(w.connect().await.ok);
+    contacts(&w, 3, "d").await;
+    w.fault("duplicates_detected", 1).await;
+    let first = w.sync().await;
+    assert_eq!(first.status, RunStatus::Succeeded);
+    assert!(first.counts.failed >= 1, "{:?}", first.counts);
+    assert!(
+        first
+            .failures
+            .iter()
+            .all(|f| f.error_code == "DUPLICATES_DETECTED"),
+        "{:?}",
+        first.failures
+    );
+    assert!(
+        first
+            .failures
+            .iter()
+            .all(|f| f.email.as_deref().is_some_and(|e| e.starts_with('d')))
+    );
+    let second = w.sync().await;
+    assert_eq!(second.status, RunStatus::Succeeded);
+    assert_eq!(second.counts.failed, 0);
+    all_pushed(&w, 3, "d").await;
+    w.check_invariants(&[&first, &second]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_the_org_refuses_is_recorded_and_the_others_go_through() {
+    let w = world().await;
+    assert!(w.connect().await.ok);
+    contacts(&w, 4, "v").await;
+    // Lead.LastName is 80 characters in the org: this one is refused, the others are not.
+    let long = "x".repeat(120);
+    w.add_contact(json!({"email": "toolong@example.com", "last_name": long, "company": "Acme"}))
+        .await;
+    let o = w.sync().await;
+    assert_eq!(o.status, RunStatus::Succeeded);
+    assert_eq!(o.counts.crm.lead.created, 4);
+    assert_eq!(o.counts.failed, 1);
+    let f = &o.failures[0];
+    assert_eq!(f.email.as_deref(), Some("toolong@example.com"));
+    assert_eq!(f.error_code, "STRING_TOO_LONG");
+    assert_eq!(f.fields, vec!["LastName".to_string()]);
+    let shown = w
+        .store
+        .sync()
+        .run_failures(o.run_id.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(shown, o.failures);
+    all_pushed(&w, 4, "v").await;
+    w.check_invariants(&[&o]).await;
+}

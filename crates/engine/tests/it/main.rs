@@ -1,0 +1,8 @@
+//! Integration tests of the sync runtime against the in-process Salesforce emulator: the seed
+//! walked end to end (`seed_walk`) and the faults a real org throws (`faults`), each checked
+//! against the invariants in `support` (one org Lead per email, no lost change, every failure
+//! recorded).
+
+mod faults;
+mod seed_walk;
+mod support;
