@@ -55,11 +55,11 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Emulator(args) => emulator_cmd::run(args),
-        Command::Connect(args) => connect_cmd::run(cli.global.data_dir.clone(), args),
-        Command::Sync(args) => sync_cmd::run(cli.global.data_dir.clone(), args),
-        Command::Runs(args) => runs_cmd::run(cli.global.data_dir.clone(), args),
-        Command::Status(args) => status_cmd::run(cli.global.data_dir.clone(), args),
-        Command::Demo(args) => demo_cmd::run(cli.global.data_dir.clone(), args),
+        Command::Connect(args) => connect_cmd::run(&cli.global, args),
+        Command::Sync(args) => sync_cmd::run(&cli.global, args),
+        Command::Runs(args) => runs_cmd::run(&cli.global, args),
+        Command::Status(args) => status_cmd::run(&cli.global, args),
+        Command::Demo(args) => demo_cmd::run(&cli.global, args),
         Command::Contacts(args) => contacts_cmd::run(&cli.global, args),
         Command::ApiKey(args) => api_key_cmd::run(&cli.global, args),
         Command::Admin(args) => admin_cmd::run(&cli.global, args),
