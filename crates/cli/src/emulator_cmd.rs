@@ -122,6 +122,7 @@ pub fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    let signal = shutdown_signal()?;
     let running = lb_emulator::spawn(config).await.context("starting the emulator")?;
     // The banner is the one place these demo credentials are shown: scripts need them.
     let line = running.banner();
@@ -131,22 +132,30 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         writeln!(out, "{line}").context("writing the banner")?;
         out.flush().context("writing the banner")?;
     }
-    wait_for_signal().await?;
+    signal.await;
     tracing::info!("shutting down");
     running.shutdown().await.context("saving the emulator state")?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
+/// Installs the SIGINT/SIGTERM handlers (before the banner is printed, so a signal sent as soon
+/// as the banner is read is never lost) and returns a future that completes on either.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("installing SIGTERM handler")?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.context("waiting for SIGINT")?,
-            _ = term.recv() => {}
-        }
+        let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).context("installing SIGINT handler")?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        })
     }
     #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
-    Ok(())
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
 }

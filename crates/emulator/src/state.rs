@@ -25,6 +25,7 @@ pub mod ids;
 pub mod schema;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use lb_wire::ApiError;
 use secrecy::{ExposeSecret, SecretString};
@@ -236,7 +237,10 @@ pub struct Org {
     pub edition: Edition,
     /// The integration user's 18-character id: owner and creator of everything the API writes.
     pub user_id: String,
-    objects: BTreeMap<String, ObjectDef>,
+    /// Shared so a write can hold its object's metadata while mutating records (an `Arc`
+    /// clone, not a deep copy of ~70 field definitions per record).
+    #[serde(with = "arc_map")]
+    objects: BTreeMap<String, Arc<ObjectDef>>,
     tables: BTreeMap<String, Table>,
     /// Next sequence number for generated ids (shared by all prefixes).
     id_seq: u64,
@@ -281,7 +285,7 @@ impl Org {
         };
         for def in schema::standard_objects() {
             org.tables.insert(def.name.clone(), Table::default());
-            org.objects.insert(def.name.clone(), def);
+            org.objects.insert(def.name.clone(), Arc::new(def));
         }
         org.rebuild_indexes();
         org.org_id = org.next_id("00D");
@@ -341,7 +345,7 @@ impl Org {
         self.object_index =
             self.objects.keys().map(|k| (k.to_ascii_lowercase(), k.clone())).collect();
         for def in self.objects.values_mut() {
-            def.reindex();
+            Arc::make_mut(def).reindex();
         }
         for (name, table) in &mut self.tables {
             table.by_id.clear();
@@ -391,12 +395,18 @@ impl Org {
     /// The definition of an sObject type, looked up case-insensitively.
     pub fn object(&self, name: &str) -> Option<&ObjectDef> {
         let canonical = self.object_index.get(&name.to_ascii_lowercase())?;
-        self.objects.get(canonical)
+        self.objects.get(canonical).map(|o| &**o)
     }
 
     /// All sObject definitions, by canonical name.
     pub fn objects(&self) -> impl Iterator<Item = &ObjectDef> {
-        self.objects.values()
+        self.objects.values().map(|o| &**o)
+    }
+
+    /// The shared definition of an sObject type (cheap to keep across a mutation).
+    pub fn object_arc(&self, name: &str) -> Option<Arc<ObjectDef>> {
+        let canonical = self.object_index.get(&name.to_ascii_lowercase())?;
+        self.objects.get(canonical).cloned()
     }
 
     /// The records of an sObject type (canonical or any-case name).
@@ -418,7 +428,7 @@ impl Org {
         field.definition_id = Some(id.clone());
         let keyed = field.unique || field.external_id;
         let name = field.name.clone();
-        let def = self.objects.get_mut(&canonical).expect("indexed object exists");
+        let def = Arc::make_mut(self.objects.get_mut(&canonical).expect("indexed object exists"));
         def.add_field(field).map_err(|f| {
             ApiError::new(
                 "DUPLICATE_DEVELOPER_NAME",
@@ -435,7 +445,7 @@ impl Org {
     /// false if the object or field does not exist.
     pub fn set_field_access(&mut self, object: &str, field: &str, access: FieldAccess) -> bool {
         let Some(canonical) = self.object(object).map(|o| o.name.clone()) else { return false };
-        let Some(f) = self.objects.get_mut(&canonical).and_then(|o| o.field_mut(field)) else { return false };
+        let Some(f) = self.objects.get_mut(&canonical).and_then(|o| Arc::make_mut(o).field_mut(field)) else { return false };
         f.access = access;
         true
     }
@@ -548,7 +558,7 @@ impl Org {
     /// Returns the new 18-character id, or the errors Salesforce would give (status 400, or 404
     /// for an unknown object).
     pub fn create(&mut self, object: &str, body: &Map<String, Value>) -> Result<String, DmlError> {
-        let def = self.object(object).ok_or_else(|| unknown_object(object))?;
+        let def = self.object_arc(object).ok_or_else(|| unknown_object(object))?;
         if !def.createable {
             return Err(DmlError::one(
                 400,
@@ -563,7 +573,6 @@ impl Org {
                 "The Id field should not be specified in the sobject data.",
             )]));
         }
-        let def = def.clone();
         let values = self.check_values(&def, body, Op::Create)?;
         let mut rec = Record::new();
         for f in &def.fields {
@@ -610,7 +619,7 @@ impl Org {
     /// Applies a partial update. An `Id` key in the body is allowed only if it names the record
     /// itself (collections carry it). 404 for unknown ids, `ENTITY_IS_DELETED` for deleted ones.
     pub fn update(&mut self, object: &str, id: &str, body: &Map<String, Value>) -> Result<String, DmlError> {
-        let def = self.object(object).ok_or_else(|| unknown_object(object))?.clone();
+        let def = self.object_arc(object).ok_or_else(|| unknown_object(object))?;
         let (row, id18) = self.locate_live(&def, id)?;
         if def.name == "Lead" && self.tables[&def.name].rows[row as usize].get("IsConverted") == Some(&Value::Bool(true)) {
             return Err(DmlError::one(400, "CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", vec![]));
@@ -661,7 +670,7 @@ impl Org {
     /// comes from the key prefix.
     pub fn delete(&mut self, object: Option<&str>, id: &str) -> Result<String, DmlError> {
         let def = match object {
-            Some(o) => self.object(o).ok_or_else(|| unknown_object(o))?.clone(),
+            Some(o) => self.object_arc(o).ok_or_else(|| unknown_object(o))?,
             None => self.object_for_id(id).ok_or_else(|| {
                 DmlError::one(400, "MALFORMED_ID", format!("malformed id {id}"), vec![])
             })?,
@@ -697,7 +706,7 @@ impl Org {
         body: &Map<String, Value>,
         update_only: bool,
     ) -> Result<UpsertOutcome, DmlError> {
-        let def = self.object(object).ok_or_else(|| unknown_object(object))?.clone();
+        let def = self.object_arc(object).ok_or_else(|| unknown_object(object))?;
         let key = def
             .field(field)
             .filter(|f| f.external_id || f.field_type == FieldType::Id)
@@ -751,7 +760,7 @@ impl Org {
     /// timestamps). Missing `Id`/audit fields are filled in; validation still applies to the
     /// fields a client could write.
     pub fn seed(&mut self, object: &str, body: &Map<String, Value>) -> Result<String, DmlError> {
-        let def = self.object(object).ok_or_else(|| unknown_object(object))?.clone();
+        let def = self.object_arc(object).ok_or_else(|| unknown_object(object))?;
         let mut writable = Map::new();
         let mut system = Map::new();
         for (k, v) in body {
@@ -802,7 +811,7 @@ impl Org {
     }
 
     /// The object an id belongs to, from its key prefix.
-    pub fn object_for_id(&self, id: &str) -> Option<ObjectDef> {
+    pub fn object_for_id(&self, id: &str) -> Option<Arc<ObjectDef>> {
         let prefix = id.get(..3)?;
         self.objects.values().find(|o| o.key_prefix == prefix).cloned()
     }
@@ -810,14 +819,14 @@ impl Org {
     // ---- internals ------------------------------------------------------------------------
 
     fn push_row(&mut self, object: &str, rec: Record) -> u32 {
-        let def = self.objects.get(object).expect("known object").clone();
+        let def = self.objects.get(object).expect("known object");
         let table = self.tables.get_mut(object).expect("table for every object");
         let row = table.rows.len() as u32;
         if let Some(Value::String(id)) = rec.get("Id") {
             table.by_id.insert(id[..15].to_owned(), row);
         }
         table.rows.push(rec);
-        index(&def, table, row);
+        index(def, table, row);
         row
     }
 
@@ -1176,6 +1185,26 @@ pub struct AuthCode {
     pub code_challenge_method: Option<String>,
     pub scope: String,
     pub expires_at_ms: i64,
+}
+
+/// Serde for the `Arc`ed object map (serde's `rc` feature is not enabled in the workspace).
+mod arc_map {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::ObjectDef;
+
+    pub fn serialize<S: Serializer>(m: &BTreeMap<String, Arc<ObjectDef>>, ser: S) -> Result<S::Ok, S::Error> {
+        let plain: BTreeMap<&String, &ObjectDef> = m.iter().map(|(k, v)| (k, &**v)).collect();
+        plain.serialize(ser)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<BTreeMap<String, Arc<ObjectDef>>, D::Error> {
+        let plain = BTreeMap::<String, ObjectDef>::deserialize(de)?;
+        Ok(plain.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+    }
 }
 
 mod secret_serde {

@@ -179,7 +179,7 @@ fn write_one(org: &mut Org, rec: &Map<String, Value>, mode: Mode) -> SaveResult 
                     None => return failed(Some(id), invalid_type(t)),
                 },
                 None => match org.object_for_id(&id) {
-                    Some(d) => d.name,
+                    Some(d) => d.name.clone(),
                     None => return failed(Some(id.clone()), ApiError::with_fields("MALFORMED_ID", format!("malformed id {id}"), vec![])),
                 },
             };
