@@ -741,7 +741,7 @@ const ENTRIES: &[(&str, &str, &str)] = &[
     ),
     ("sf.optional", "optional", "facultatif"),
     ("sf.org", "The org", "L'org"),
-    ("sf.org_answer", "Salesforce's answer:", "Réponse de Salesforce :"),
+    ("sf.org_answer", "What the check found:", "Résultat de la vérification :"),
     ("sf.org_name", "Name", "Nom"),
     ("sf.password", "Password", "Mot de passe"),
     (
@@ -844,6 +844,8 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "Une synchronisation est en cours…",
     ),
     ("sync.schedule", "Schedule", "Planification"),
+    ("health.fields_missing", "Connected, but required fields are missing in Salesforce", "Connecté, mais des champs obligatoires manquent dans Salesforce"),
+    ("health.fields_missing.do", "Click \"Create missing fields\" in Settings > Salesforce (or create them in Setup): the sync needs them.", "Cliquez sur « Créer les champs manquants » dans Configuration > Salesforce (ou créez-les dans Setup) : la synchronisation en a besoin."),
 ];
 
 #[cfg(test)]

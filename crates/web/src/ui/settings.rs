@@ -251,7 +251,7 @@ async fn build_page(state: &UiState, ctx: Ctx, notice: Option<&str>) -> Result<S
         }),
         org,
         report,
-        health: super::sync::HealthView::of(&ctx, &health),
+        health: super::sync::HealthView::with_fields(&ctx, &health, &super::sync::missing_required_fields(saved.as_ref())),
         notice,
         ctx,
     })

@@ -35,7 +35,34 @@ pub(crate) struct HealthView {
     pub rejected: bool,
 }
 
+/// The fields of R-FIELD the sync cannot run without.
+const REQUIRED_FIELDS: [&str; 2] = ["Lead.plezi_url__c", "Contact.sync_to_plezi__c"];
+
+/// Required org fields the saved connection did not find (`Object.Field`).
+pub(crate) fn missing_required_fields(saved: Option<&lb_engine::ConnectionSettings>) -> Vec<String> {
+    match saved {
+        Some(s) if !s.field_types.is_empty() => REQUIRED_FIELDS
+            .iter()
+            .filter(|f| !s.field_types.keys().any(|k| k.eq_ignore_ascii_case(f)))
+            .map(|f| (*f).to_owned())
+            .collect(),
+        _ => vec![],
+    }
+}
+
 impl HealthView {
+    /// The banner for `health`; a healthy connection that lacks required fields says so.
+    pub(crate) fn with_fields(ctx: &Ctx, health: &Health, missing_fields: &[String]) -> HealthView {
+        let mut view = HealthView::of(ctx, health);
+        if matches!(health, Health::Healthy { .. }) && !missing_fields.is_empty() {
+            view.class = "warn";
+            view.title = ctx.t("health.fields_missing");
+            view.what_happened = Some(missing_fields.join(", "));
+            view.what_to_do = vec![ctx.t("health.fields_missing.do").to_owned()];
+        }
+        view
+    }
+
     pub(crate) fn of(ctx: &Ctx, health: &Health) -> HealthView {
         let base = |class, title: &str| HealthView {
             class,
@@ -234,6 +261,8 @@ async fn build_page(state: &UiState, ctx: &Ctx, notice: Option<&str>) -> Result<
             ctx.t("chart.title"),
         )
     };
+    let saved = lb_engine::ConnectionSettings::load(&state.store).await.map_err(internal)?;
+    let missing = missing_required_fields(saved.as_ref());
     let org = status.connection.as_ref().and_then(|c| {
         let org = c.get("org")?;
         Some(format!(
@@ -256,7 +285,7 @@ async fn build_page(state: &UiState, ctx: &Ctx, notice: Option<&str>) -> Result<
             csrf: String::new(),
             path: String::new(),
         },
-        health: HealthView::of(ctx, &status.health),
+        health: HealthView::with_fields(ctx, &status.health, &missing),
         connected: status.connected,
         org,
         running,

@@ -106,6 +106,7 @@ impl Camera {
 
     async fn snap(&mut self, c: &Client, name: &str) {
         self.shot += 1;
+        c.execute("window.scrollTo(0, 0)", vec![]).await.unwrap();
         let png = c.screenshot().await.unwrap();
         std::fs::write(self.dir.join(format!("{:02}-{name}.png", self.shot)), png).unwrap();
         self.pages.push((name.to_owned(), c.source().await.unwrap()));
@@ -416,5 +417,44 @@ async fn the_seed_walk_in_a_real_browser_with_expired_password_and_recovery() {
             assert!(!html.contains(secret.as_str()), "page {name} shows a secret");
         }
     }
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_with_salesforce_goes_through_the_seeds_callback_with_pkce() {
+    let Some(driver) = start_driver().await else { return };
+    let stack = Stack::start().await;
+    let base = stack.base_url.clone();
+    let creds = stack.org_credentials();
+    let c = browser(&driver, "fr-FR").await;
+    let mut cam = Camera { dir: Camera::new().dir, shot: 50, pages: Vec::new() };
+
+    c.goto(&format!("{base}/sign-in")).await.unwrap();
+    assert_eq!(text(&c, "h1").await, "Connexion", "the browser's language (Accept-Language: fr-FR)");
+    cam.snap(&c, "oauth-sign-in-fr").await;
+    fill(&c, "username", ADMIN).await;
+    fill(&c, "password", ADMIN_PASSWORD).await;
+    click(&c, "sign-in").await;
+    c.goto(&format!("{base}/settings/salesforce")).await.unwrap();
+    assert!(text(&c, "#callback-url").await.ends_with("/settings/api_setting/salesforce_authorize"));
+    click(&c, "flow-web_oauth").await;
+    fill(&c, "login_url", &creds.login_url).await;
+    fill(&c, "client_id", &creds.client_id).await;
+    fill(&c, "client_secret", &creds.client_secret).await;
+    // Through Salesforce's authorize page (the emulator approves at once) and back.
+    click(&c, "update-configuration").await;
+    assert_eq!(path(&c).await, "/settings/salesforce?notice=oauth_done");
+    let report = text(&c, "#report").await;
+    assert!(c.find(Locator::Id("refused")).await.is_err(), "{report}");
+    assert!(report.contains("plezi_url__c"), "the fields are checked: {report}");
+    let saved = lb_engine::ConnectionSettings::load(&stack.store).await.unwrap().unwrap();
+    assert_eq!(saved.grant, "refresh_token", "the web flow keeps a refresh token, not a password");
+    assert!(stack.store.secret_names().await.unwrap().contains(&"salesforce.refresh_token".to_owned()));
+    cam.snap(&c, "oauth-connected-fr").await;
+
+    // A forged callback (unknown state) is refused before anything is sent to Salesforce.
+    c.goto(&format!("{base}/settings/api_setting/salesforce_authorize?code=forged&state=forged")).await.unwrap();
+    assert!(text(&c, "#org-error").await.contains("10 dernières minutes"), "{}", text(&c, "#org-error").await);
+    cam.snap(&c, "oauth-forged-callback-fr").await;
     c.close().await.unwrap();
 }
