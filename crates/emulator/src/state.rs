@@ -21,8 +21,10 @@
 //!   with [`Org::begin`] / [`Org::rollback`] / [`Org::commit`].
 
 pub mod bulk;
+pub mod convert;
 pub mod ids;
 pub mod schema;
+pub mod setup;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -337,6 +339,7 @@ impl Org {
         user.insert("Name".into(), Value::String(format!("{} {}", seed.user_first_name, seed.user_last_name)));
         org.push_row("Organization", orgrec);
         org.push_row("User", user);
+        setup::install(&mut org);
         org
     }
 

@@ -15,8 +15,8 @@ use crate::state::{DmlError, FaultKind, ObjectDef, Record, UpsertOutcome};
 /// Routes one data-API call. `call.segs` are the path segments after `vNN.0`.
 pub(crate) fn dispatch(em: &Ctx, call: &Call) -> Reply {
     let segs: Vec<&str> = call.segs.iter().map(String::as_str).collect();
-    // Bulk 2.0, replication: routes owned by their own modules.
-    let extra = [super::bulk::route, super::replication::route];
+    // Bulk 2.0, replication, Tooling and permissions: routes owned by their own modules.
+    let extra = [super::bulk::route, super::replication::route, super::tooling::route];
     if let Some(reply) = extra.iter().find_map(|route| route(em, call, &segs)) {
         return reply;
     }

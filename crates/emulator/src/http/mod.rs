@@ -14,11 +14,13 @@
 mod bulk;
 mod collections;
 mod control;
+mod convert;
 mod data;
 mod oauth;
 mod query;
 mod replication;
 mod soap;
+mod tooling;
 
 pub(crate) use query::Cursors;
 

@@ -19,7 +19,7 @@ const XML: &str = "text/xml;charset=UTF-8";
 /// `login()` is not offered from API 65.0 on (§1.3, help 005132110).
 const LAST_SOAP_LOGIN_VERSION: u32 = 64;
 
-fn escape(s: &str) -> String {
+pub(super) fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
 }
 
@@ -56,7 +56,7 @@ fn unescape(s: &str) -> String {
 }
 
 /// The text of the first element whose local name is `name` (any namespace prefix).
-fn element(xml: &str, name: &str) -> Option<String> {
+pub(super) fn element(xml: &str, name: &str) -> Option<String> {
     let mut from = 0;
     while let Some(pos) = xml[from..].find('<') {
         let start = from + pos + 1;
@@ -93,7 +93,7 @@ fn operation(xml: &str) -> Option<String> {
     Some(qname.rsplit(':').next()?.to_owned())
 }
 
-fn fault(enterprise: bool, code: &str, message: &str, login_fault: bool) -> Reply {
+pub(super) fn fault(enterprise: bool, code: &str, message: &str, login_fault: bool) -> Reply {
     let ns = if enterprise { "urn:fault.enterprise.soap.sforce.com" } else { "urn:fault.partner.soap.sforce.com" };
     let fault_type = if login_fault { "LoginFault" } else { "UnexpectedErrorFault" };
     let xml = format!(
@@ -121,6 +121,7 @@ pub(crate) async fn endpoint(State(em): State<Emulator>, Path(version): Path<Str
     };
     match operation(&xml).as_deref() {
         Some("login") => login(&em, &xml, v, enterprise).into_response(),
+        Some("convertLead") => super::convert::convert_lead(&em, &xml, enterprise).into_response(),
         Some(op) => fault(enterprise, "INVALID_OPERATION", &format!("The emulator does not implement the SOAP call {op}()"), false)
             .into_response(),
         None => fault(enterprise, "INVALID_XML", "Could not read the SOAP envelope: no Body element", false).into_response(),
