@@ -29,7 +29,8 @@ pub(crate) fn runs_chart(points: &[Point], records_label: &str, requests_label: 
         .max()
         .unwrap_or(0)
         .max(1);
-    let top = nice_ceiling(max);
+    // Four grid steps of a round size.
+    let top = nice_ceiling(max.div_ceil(4)) * 4;
     let plot_w = WIDTH - LEFT - 8.0;
     let plot_h = HEIGHT - TOP - BOTTOM;
     let mut svg = String::new();
@@ -144,11 +145,9 @@ mod tests {
         ];
         let svg = runs_chart(&points, "records", "API requests", "Runs");
         assert_eq!(svg.matches("<rect x=").count(), 4 + 2, "{svg}"); // 4 bars + 2 legend keys
-        // 100 of 100: the full plot height (240 - 24 - 28 = 188).
-        assert!(
-            svg.contains(r##"height="188.0" fill="#0b66c3"><title>#1: 100 records</title>"##),
-            "{svg}"
-        );
+        // Axis 0..200 in steps of 50; 100 records: half the plot height (240 - 24 - 28 = 188).
+        assert!(svg.contains(r##"height="94.0" fill="#0b66c3"><title>#1: 100 records</title>"##), "{svg}");
+        assert!(svg.contains(">200</text>") && svg.contains(">50</text>"), "{svg}");
         assert!(svg.contains("#2 &lt;x&gt;"), "labels are escaped: {svg}");
         assert!(!svg.contains("style="));
     }

@@ -99,11 +99,12 @@ impl Flow {
     }
 
     /// The flow a saved connection was made with (`refresh_token` comes from the web flow).
+    /// Accepts the saved connection's grant names and the client's `GrantKind` display names.
     fn of_saved(grant: &str) -> Flow {
         match grant {
-            "client_credentials" => Flow::ClientCredentials,
-            "jwt_bearer" => Flow::Jwt,
-            "password" => Flow::Password,
+            "client_credentials" | "client-credentials" => Flow::ClientCredentials,
+            "jwt_bearer" | "JWT bearer" => Flow::Jwt,
+            "password" | "username-password" => Flow::Password,
             _ => Flow::WebOAuth,
         }
     }
@@ -600,6 +601,17 @@ pub(crate) fn grant_label(ctx: &Ctx, grant: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_grant_name_maps_to_its_flow() {
+        use lb_salesforce::GrantKind;
+        assert_eq!(Flow::of_saved(&GrantKind::Password.to_string()), Flow::Password);
+        assert_eq!(Flow::of_saved(&GrantKind::ClientCredentials.to_string()), Flow::ClientCredentials);
+        assert_eq!(Flow::of_saved(&GrantKind::JwtBearer.to_string()), Flow::Jwt);
+        assert_eq!(Flow::of_saved(&GrantKind::RefreshToken.to_string()), Flow::WebOAuth);
+        assert_eq!(Flow::of_saved("password"), Flow::Password);
+        assert_eq!(Flow::of_saved("jwt_bearer"), Flow::Jwt);
+    }
 
     #[test]
     fn form_debug_never_shows_a_secret() {
