@@ -1452,6 +1452,8 @@ impl RunCtx {
                     object: link.object,
                     base: link.base,
                 });
+                // Linked (created, or matched to a Lead a crashed run had created): settled.
+                batch.clear_intents.push(cid);
             }
             for (write, ok, target) in [
                 (&p.crm, crm_ok, Side::Crm),

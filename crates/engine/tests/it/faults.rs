@@ -168,3 +168,44 @@ async fn a_record_the_org_refuses_is_recorded_and_the_others_go_through() {
     all_pushed(&w, 4, "v").await;
     w.check_invariants(&[&o]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_created_before_a_crash_is_found_by_email_and_never_created_twice() {
+    let w = world().await;
+    assert!(w.connect().await.ok);
+    let first = w.sync().await;
+    assert_eq!(first.status, RunStatus::Succeeded);
+    // The crash window: the create reached the org, the process died before recording the
+    // link; the intent journal holds the contact. The Lead's SystemModstamp is older than the
+    // watermark, so only the email lookup can find it.
+    let c = w
+        .add_contact(json!({"email": "crash@example.com", "last_name": "Crash", "company": "Acme"}))
+        .await;
+    w.seed_org(
+        "Lead",
+        vec![json!({"LastName": "Crash", "Company": "Acme", "Email": "crash@example.com",
+                    "SystemModstamp": "2020-01-01T00:00:00.000+0000", "CreatedDate": "2020-01-01T00:00:00.000+0000"})],
+    )
+    .await;
+    w.store
+        .sync()
+        .put_intents(
+            first.run_id.unwrap(),
+            &[lb_store::sync::Intent {
+                contact_id: c.id,
+                email: "crash@example.com".into(),
+            }],
+        )
+        .await
+        .unwrap();
+    let again = w.sync().await;
+    assert_eq!(again.status, RunStatus::Succeeded, "{:?}", again.message);
+    assert_eq!(again.counts.crm.lead.created, 0);
+    assert_eq!(again.counts.links_matched, 1);
+    assert_eq!(w.org_leads("crash@example.com").len(), 1);
+    assert!(
+        w.store.sync().intents().await.unwrap().is_empty(),
+        "the intent is settled by the link"
+    );
+    w.check_invariants(&[&first, &again]).await;
+}

@@ -29,34 +29,28 @@ async fn the_seed_end_to_end() {
     let status_of = |r: &lb_engine::ConnectReport, f: &str| {
         r.fields.iter().find(|c| c.field == f).map(|c| c.status)
     };
-    // Missing in a fresh org: created with the user's consent (R-FIELD-5) or reported.
-    for f in ["plezi_url__c", "sync_to_plezi__c"] {
-        assert!(
-            matches!(
-                status_of(&first_try, f),
-                Some(FieldStatus::Created | FieldStatus::Missing)
-            ),
-            "{first_try:?}"
+    // Missing in a fresh org: created with the user's consent (R-FIELD-5).
+    assert!(first_try.ok, "{first_try:?}");
+    for f in [
+        "plezi_url__c",
+        "sync_to_plezi__c",
+        "score__c",
+        "status__c",
+        "campaign__c",
+        "lead_creation_date__c",
+    ] {
+        assert_eq!(
+            status_of(&first_try, f),
+            Some(FieldStatus::Created),
+            "{f}: {first_try:?}"
         );
     }
-    let report = if first_try.ok {
-        first_try
-    } else {
-        // FIXME(emulator): no Tooling API yet; the fields are added as in Setup.
-        assert!(
-            first_try
-                .error
-                .as_deref()
-                .unwrap_or_default()
-                .contains("required fields missing")
-        );
-        w.add_fields_directly();
-        w.connect_with(creds).await
-    };
+    // Connecting again finds them in place.
+    let report = w.connect_with(creds).await;
     assert!(report.ok, "{report:?}");
     assert_eq!(
         status_of(&report, "plezi_url__c"),
-        Some(FieldStatus::Present).or(status_of(&report, "plezi_url__c"))
+        Some(FieldStatus::Present)
     );
 
     // The org: a duplicate pair, a Lead without email, flagged and unflagged Contacts, and a

@@ -65,51 +65,7 @@ impl World {
     pub async fn connect(&self) -> ConnectReport {
         let (_, password, token) = self.em.emulator.credentials();
         let creds = self.credentials(password.expose_secret(), token.expose_secret());
-        let report = self.connect_with(creds.clone()).await;
-        if report.ok || !report.logged_in {
-            return report;
-        }
-        // FIXME(emulator): no Tooling API yet (404), so `--create-fields` cannot create them;
-        // add them as an admin would in Setup and connect again.
-        self.add_fields_directly();
         self.connect_with(creds).await
-    }
-
-    pub fn add_fields_directly(&self) {
-        use lb_emulator::state::schema::{FieldDef, FieldType};
-        let mut org = self.em.emulator.org_mut();
-        let _ = org.add_custom_field(
-            "Lead",
-            FieldDef::new("plezi_url__c", "plezi_url", FieldType::Url).len(255),
-        );
-        let _ = org.add_custom_field(
-            "Lead",
-            FieldDef::new("score__c", "score", FieldType::String).len(255),
-        );
-        let _ = org.add_custom_field(
-            "Lead",
-            FieldDef::new("status__c", "status", FieldType::String).len(255),
-        );
-        let _ = org.add_custom_field(
-            "Lead",
-            FieldDef::new("campaign__c", "campaign", FieldType::String).len(255),
-        );
-        let _ = org.add_custom_field(
-            "Lead",
-            FieldDef::new(
-                "lead_creation_date__c",
-                "lead creation date",
-                FieldType::Date,
-            ),
-        );
-        let _ = org.add_custom_field(
-            "Contact",
-            FieldDef::new("sync_to_plezi__c", "sync_to_plezi", FieldType::Picklist).picklist(
-                &["yes", "no"],
-                None,
-                true,
-            ),
-        );
     }
 
     pub async fn connect_with(&self, credentials: Credentials) -> ConnectReport {

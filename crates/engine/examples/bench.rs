@@ -1,0 +1,467 @@
+//! Benchmark of the sync runtime (issue 6, "Proof"), run by hand, never in CI:
+//!
+//! ```sh
+//! cargo build -p leadbridge            # the emulator binary the bench starts
+//! cargo run -p lb-engine --example bench -- [--contacts 100000] [--leads 100000] \
+//!     [--latency-ms 50] [--naive 1000] [--forms 30] [--bin target/debug/leadbridge]
+//! ```
+//!
+//! The org is the real `leadbridge emulator` binary as a child process with `--latency-ms`
+//! added to every API request, so the peak RSS reported (VmHWM of this process) is the
+//! engine's and the contact base's alone. Phases, each with wall time, records/s and the API
+//! requests the org counted:
+//! 1. initial sync of `--contacts` contacts here → Leads in the org;
+//! 2. initial import of `--leads` org Leads → contacts here (a second, fresh contact base);
+//! 3. an incremental sync with 1% of both sides changed;
+//! 4. form submission → Lead in the org, p50/p99 over `--forms` submissions (scheduler running);
+//! 5. the baseline: a naive sync, one request per record (`POST sobjects/Lead`), over
+//!    `--naive` contacts, extrapolated to `--contacts` (running it in full at 50 ms a request
+//!    would take hours, which is the point).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lb_engine::{
+    ConnectRequest, Engine, RunRequest, Scheduler, SchedulerConfig, Scope, SyncSettings, Trigger,
+};
+use lb_salesforce::{Client, ClientConfig, Credentials, SecretString};
+use lb_store::{Database, MasterKey, NewForm, Store};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+struct Args {
+    contacts: usize,
+    leads: usize,
+    latency_ms: u64,
+    naive: usize,
+    forms: usize,
+    bin: String,
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        contacts: 100_000,
+        leads: 100_000,
+        latency_ms: 50,
+        naive: 1_000,
+        forms: 30,
+        bin: concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/debug/leadbridge").into(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut v = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--contacts" => a.contacts = v().parse().expect("N"),
+            "--leads" => a.leads = v().parse().expect("N"),
+            "--latency-ms" => a.latency_ms = v().parse().expect("N"),
+            "--naive" => a.naive = v().parse().expect("N"),
+            "--forms" => a.forms = v().parse().expect("N"),
+            "--bin" => a.bin = v(),
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    a
+}
+
+struct Org {
+    child: Child,
+    info: Value,
+    http: reqwest::Client,
+}
+
+impl Drop for Org {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+impl Org {
+    fn start(bin: &str, latency_ms: u64) -> Org {
+        let mut child = Command::new(bin)
+            .args([
+                "emulator",
+                "--latency-ms",
+                &latency_ms.to_string(),
+                "--daily-api-limit",
+                "100000000",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start {bin}: {e} (build it first: cargo build -p leadbridge)")
+            });
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("first line");
+        let info: Value = serde_json::from_str(&line).expect("emulator JSON line");
+        Org {
+            child,
+            info,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn url(&self) -> String {
+        self.info["url"].as_str().unwrap().to_owned()
+    }
+
+    fn s(&self, k: &str) -> String {
+        self.info[k].as_str().unwrap().to_owned()
+    }
+
+    async fn requests(&self) -> u64 {
+        let v: Value = self
+            .http
+            .get(format!("{}/__emulator/stats", self.url()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["api_requests"].as_u64().unwrap()
+    }
+
+    async fn records(&self) -> Value {
+        let v: Value = self
+            .http
+            .get(format!("{}/__emulator/stats", self.url()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["records"].clone()
+    }
+
+    async fn seed(&self, object: &str, records: Vec<Value>) {
+        let r = self
+            .http
+            .post(format!("{}/__emulator/records", self.url()))
+            .json(&json!({"sobject": object, "records": records}))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "seed: {}",
+            r.text().await.unwrap_or_default()
+        );
+    }
+
+    fn credentials(&self) -> Credentials {
+        Credentials::Password {
+            client_id: self.s("client_id"),
+            client_secret: Some(SecretString::from(self.s("client_secret"))),
+            username: self.s("username"),
+            password: SecretString::from(self.s("password")),
+            security_token: SecretString::from(self.s("security_token")),
+        }
+    }
+}
+
+fn vm_hwm_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.to_owned())
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|k| k.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+async fn base(dir: &std::path::Path, org: &Org) -> (Store, Engine) {
+    let store = Store::open(&Database::Sqlite(dir.join("leadbridge.db")))
+        .await
+        .unwrap();
+    let mut settings = SyncSettings::default();
+    settings.app_base_url = "http://bench.test".into();
+    settings.budget_share = 1.0;
+    // Collections only: the emulator's Bulk API may be missing; the figures then show the
+    // collections cost (200 records a request), the honest upper bound.
+    settings.bulk_write_threshold = usize::MAX;
+    settings.save(&store).await.unwrap();
+    let engine = Engine::new(store.clone(), MasterKey::generate());
+    let report = engine
+        .connect(ConnectRequest {
+            login_url: org.url(),
+            instance_url: None,
+            credentials: org.credentials(),
+            create_fields: true,
+        })
+        .await
+        .unwrap();
+    assert!(report.logged_in, "{report:?}");
+    (store, engine)
+}
+
+fn contacts_csv(n: usize, prefix: &str) -> Vec<u8> {
+    let mut out = String::from("email,first_name,last_name,company,behaviour_score\n");
+    for i in 0..n {
+        out.push_str(&format!(
+            "{prefix}{i}@example.com,First{i},Last{i},Company {},{}\n",
+            i % 977,
+            i % 50
+        ));
+    }
+    out.into_bytes()
+}
+
+fn line(name: &str, wall: Duration, records: usize, requests: u64) {
+    println!(
+        "{name:<44} {:>9.1} s  {:>9.0} rec/s  {:>7} API requests  peak RSS {:.0} MB",
+        wall.as_secs_f64(),
+        records as f64 / wall.as_secs_f64().max(1e-9),
+        requests,
+        vm_hwm_mb()
+    );
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let a = parse_args();
+    let org = Org::start(&a.bin, a.latency_ms);
+    // Custom fields are created by `connect --create-fields` when the emulator has the Tooling
+    // API; without it the mapping runs on the standard fields only (the cost is the same).
+    let dir = tempfile::tempdir().unwrap();
+    println!(
+        "sync benchmark: emulator at {} ms per request; {} contacts here, {} org Leads",
+        a.latency_ms, a.contacts, a.leads
+    );
+
+    // 1. Contacts here → Leads in the org.
+    let (store, engine) = base(&dir.path().join("a"), &org).await;
+    let csv = contacts_csv(a.contacts, "c");
+    store
+        .import_csv(&mut csv.as_slice(), &Default::default(), &mut |_| {})
+        .await
+        .unwrap();
+    let r0 = org.requests().await;
+    let t = Instant::now();
+    let out = engine
+        .run(RunRequest::new(Trigger::Manual, Scope::Full))
+        .await
+        .unwrap();
+    let r1 = org.requests().await;
+    assert_eq!(out.status.name(), "succeeded", "{:?}", out.message);
+    assert_eq!(out.counts.crm.lead.created as usize, a.contacts);
+    line(
+        "1. initial sync, contacts → org Leads",
+        t.elapsed(),
+        a.contacts,
+        r1 - r0,
+    );
+    let min1 = 2 + a.contacts.div_ceil(200) as u64;
+    println!(
+        "   minimum with collections: {min1} (2 queries + 1 per 200 records); used {}",
+        r1 - r0
+    );
+
+    // 2. Org Leads → contacts here (fresh base, org seeded with more Leads).
+    for chunk in (0..a.leads).collect::<Vec<_>>().chunks(5_000) {
+        let recs = chunk
+            .iter()
+            .map(|i| json!({"LastName": format!("Org{i}"), "Company": "Org Co", "Email": format!("o{i}@example.com")}))
+            .collect();
+        org.seed("Lead", recs).await;
+    }
+    let (store_b, engine_b) = base(&dir.path().join("b"), &org).await;
+    let total_leads = a.contacts + a.leads;
+    let r0 = org.requests().await;
+    let t = Instant::now();
+    let out = engine_b
+        .run(RunRequest::new(Trigger::Manual, Scope::Full))
+        .await
+        .unwrap();
+    let r1 = org.requests().await;
+    assert_eq!(out.status.name(), "succeeded", "{:?}", out.message);
+    line(
+        &format!("2. initial import, {total_leads} org Leads → here"),
+        t.elapsed(),
+        total_leads,
+        r1 - r0,
+    );
+    println!(
+        "   contacts created here: {}; minimum: {} query pages of 2,000; used {}",
+        out.counts.marketing.lead.created,
+        total_leads.div_ceil(2000) + 1,
+        r1 - r0
+    );
+    drop(store_b);
+
+    // 3. Incremental: 1% changed on each side (base 1).
+    let changed = (a.contacts / 100).max(1);
+    let mut ids = Vec::new();
+    let page = store
+        .list_contacts(&lb_store::ContactQuery {
+            limit: Some(1000),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    ids.extend(page.contacts.iter().take(changed.min(1000)).map(|c| c.id));
+    let mut after = page.next;
+    while ids.len() < changed {
+        let p = store
+            .list_contacts(&lb_store::ContactQuery {
+                after,
+                limit: Some(1000),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        ids.extend(p.contacts.iter().map(|c| c.id).take(changed - ids.len()));
+        after = p.next;
+        if after.is_none() {
+            break;
+        }
+    }
+    for id in &ids {
+        let mut patch = serde_json::Map::new();
+        patch.insert("company".into(), Value::String("Changed Co".into()));
+        store
+            .update_contact(*id, &patch, lb_store::Origin::User)
+            .await
+            .unwrap();
+    }
+    let r0 = org.requests().await;
+    let t = Instant::now();
+    let out = engine
+        .run(RunRequest::new(Trigger::Manual, Scope::Incremental))
+        .await
+        .unwrap();
+    let r1 = org.requests().await;
+    assert_eq!(out.status.name(), "succeeded", "{:?}", out.message);
+    line(
+        &format!("3. incremental, {changed} contacts changed (1%)"),
+        t.elapsed(),
+        changed,
+        r1 - r0,
+    );
+    println!("   Leads updated: {}", out.counts.crm.lead.updated);
+
+    // 4. Form submission → Lead in the org.
+    let cancel = CancellationToken::new();
+    let sched = Scheduler::spawn(
+        engine.clone(),
+        SchedulerConfig {
+            first_run_after: Duration::from_secs(3600),
+            ..Default::default()
+        },
+        cancel.clone(),
+    );
+    let form = store
+        .create_form(&NewForm {
+            name: "bench".into(),
+            mapping: [
+                ("email", "email"),
+                ("last", "last_name"),
+                ("company", "company"),
+            ]
+            .into_iter()
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .collect(),
+            score_increment: None,
+        })
+        .await
+        .unwrap();
+    let client = Client::new(ClientConfig::new(org.url()), org.credentials()).unwrap();
+    let mut lat = Vec::new();
+    let r0 = org.requests().await;
+    for i in 0..a.forms {
+        let email = format!("form{i}@example.com");
+        let t = Instant::now();
+        store
+            .submit_form(
+                form.id,
+                &[
+                    ("email".into(), email.clone()),
+                    ("last".into(), "Form".into()),
+                    ("company".into(), "F".into()),
+                ],
+            )
+            .await
+            .unwrap();
+        // Poll the org the way an observer would (the emulator's stats do not count its own).
+        loop {
+            let found = store
+                .sync()
+                .provenance(
+                    store
+                        .contact_by_email(&lb_store::Email::parse(&email).unwrap())
+                        .await
+                        .unwrap()
+                        .unwrap()
+                        .id,
+                )
+                .await
+                .unwrap();
+            if found.iter().any(|p| p.target == lb_core::Side::Crm) {
+                break;
+            }
+            if t.elapsed() > Duration::from_secs(30) {
+                panic!("form {i} not pushed in 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        lat.push(t.elapsed());
+    }
+    let r1 = org.requests().await;
+    cancel.cancel();
+    sched.join().await;
+    lat.sort();
+    let pct = |p: f64| {
+        lat[((lat.len() as f64 * p).ceil() as usize)
+            .saturating_sub(1)
+            .min(lat.len() - 1)]
+    };
+    println!(
+        "4. form submission → Lead in the org ({} forms): p50 {:.0} ms, p99 {:.0} ms, {:.1} API requests per submission",
+        a.forms,
+        pct(0.50).as_secs_f64() * 1000.0,
+        pct(0.99).as_secs_f64() * 1000.0,
+        (r1 - r0) as f64 / a.forms as f64
+    );
+    let _ = &client;
+
+    // 5. Naive baseline: one request per record.
+    let r0 = org.requests().await;
+    let t = Instant::now();
+    for i in 0..a.naive {
+        let mut rec = serde_json::Map::new();
+        rec.insert("LastName".into(), json!(format!("Naive{i}")));
+        rec.insert("Company".into(), json!("Naive Co"));
+        rec.insert("Email".into(), json!(format!("naive{i}@example.com")));
+        let report = client.create("Lead", &[rec]).await;
+        assert_eq!(report.saved(), 1);
+    }
+    let r1 = org.requests().await;
+    let wall = t.elapsed();
+    line(
+        &format!("5. naive baseline, {} records one by one", a.naive),
+        wall,
+        a.naive,
+        r1 - r0,
+    );
+    let per = wall.as_secs_f64() / a.naive as f64;
+    println!(
+        "   extrapolated to {} records: {:.0} s, {} API requests (vs {} for the sync above: {:.0}× fewer)",
+        a.contacts,
+        per * a.contacts as f64,
+        a.contacts,
+        min1,
+        a.contacts as f64 / min1 as f64
+    );
+    println!("org records: {}", org.records().await);
+}
