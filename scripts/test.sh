@@ -35,10 +35,9 @@ fi
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
-# Browser tests (later issues): add `chromium chromium-driver` here, e.g.
-#   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium chromium-driver)
-# and export LEADBRIDGE_TEST_CHROMIUM=/usr/bin/chromium LEADBRIDGE_TEST_CHROMEDRIVER=/usr/bin/chromedriver
-# in the exports section below.
+# Browser tests of the web app (crates/web/tests/it/ui/browser.rs): Debian's Chromium and its driver.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   is_root || die "missing Debian packages: ${need_apt[*]} (run as root, or: sudo apt-get install ${need_apt[*]})"
@@ -76,6 +75,8 @@ NODE_PATH="$deps/node/node_modules" node -e "require('jsforce')" || die "jsforce
 
 export LEADBRIDGE_TEST_PYTHON="$py"
 export LEADBRIDGE_TEST_NODE_PATH="$deps/node/node_modules"
+export LEADBRIDGE_TEST_CHROMIUM="$(command -v chromium)"
+export LEADBRIDGE_TEST_CHROMEDRIVER="$(command -v chromedriver)"
 
 # --- PostgreSQL, started for this run only ---------------------------------------------------------
 # PostgreSQL refuses to run as root: as root, the server runs as the `postgres` user that

@@ -350,3 +350,51 @@ async fn correcting_the_username_keeps_the_stored_password_and_token() {
         page.body
     );
 }
+
+#[tokio::test]
+async fn a_runs_page_lists_each_failure_with_the_orgs_code_message_and_a_link() {
+    let stack = Stack::start().await;
+    stack.connect().await;
+    let contact = stack
+        .store
+        .create_contact(
+            serde_json::json!({"email": "dup@example.com", "last_name": "Dup", "company": "Twice Inc"}).as_object().unwrap(),
+            lb_store::Origin::User,
+        )
+        .await
+        .unwrap();
+    stack.control("faults", serde_json::json!({"kind": "duplicates_detected", "count": 1})).await;
+    let outcome = stack
+        .engine
+        .run(lb_engine::RunRequest::new(lb_engine::Trigger::Manual, lb_engine::Scope::Incremental))
+        .await
+        .unwrap();
+    let run_id = outcome.run_id.unwrap();
+    assert!(!outcome.failures.is_empty(), "the injected refusal is a failure: {outcome:?}");
+
+    let mut v = Visitor::new(&stack.base_url);
+    v.sign_in().await;
+    let page = v.get(&format!("/sync/runs/{run_id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let failures = &page.body[page.body.find("id=\"failures\"").expect("a failures table")..];
+    assert!(failures.contains("<code>DUPLICATES_DETECTED</code>"), "{failures}");
+    assert!(failures.contains(&outcome.failures[0].message.replace('\'', "&#39;")) || failures.contains(&outcome.failures[0].message), "{failures}");
+    assert!(failures.contains("dup@example.com"), "{failures}");
+    let link = format!("href=\"/contacts/{}\"", contact.id);
+    let lead_link = "/lightning/r/Lead/";
+    assert!(failures.contains(&link) || failures.contains(lead_link), "a link to the record: {failures}");
+    let sync = v.get("/sync").await;
+    assert!(sync.body.contains(&format!("href=\"/sync/runs/{run_id}\"")), "the run is in the history");
+}
+
+#[tokio::test]
+async fn a_missing_run_is_a_404_page_not_an_error() {
+    let stack = Stack::start().await;
+    let mut v = Visitor::new(&stack.base_url);
+    v.sign_in().await;
+    let page = v.get("/sync/runs/999").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.body.contains("This page does not exist."));
+    assert_eq!(v.get("/contacts/999/sync").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(v.get("/forms/999").await.status, StatusCode::NOT_FOUND);
+}

@@ -19,6 +19,7 @@ pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 pub struct Stack {
     pub base_url: String,
     pub store: Store,
+    pub engine: lb_engine::Engine,
     pub org: lb_emulator::RunningEmulator,
     _dir: tempfile::TempDir,
 }
@@ -43,13 +44,14 @@ impl Stack {
         settings.app_base_url = base_url.clone();
         settings.save(&store).await.unwrap();
         let app = lb_web::router(AppState::new(store.clone(), &base_url))
-            .merge(lb_web::ui::router(UiState::new(engine, &base_url)));
+            .merge(lb_web::ui::router(UiState::new(engine.clone(), &base_url)));
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
         Stack {
             base_url,
             store,
+            engine,
             org,
             _dir: dir,
         }
@@ -66,6 +68,28 @@ impl Stack {
             password: c.password.expose_secret().to_owned(),
             security_token: c.security_token.expose_secret().to_owned(),
         }
+    }
+
+    /// Connects the engine with the seed's flow and creates the required fields (no browser).
+    pub async fn connect(&self) {
+        let c = self.org_credentials();
+        let report = self
+            .engine
+            .connect(lb_engine::ConnectRequest {
+                login_url: c.login_url,
+                instance_url: None,
+                credentials: lb_salesforce::Credentials::Password {
+                    client_id: c.client_id,
+                    client_secret: Some(SecretString::from(c.client_secret)),
+                    username: c.username,
+                    password: SecretString::from(c.password),
+                    security_token: SecretString::from(c.security_token),
+                },
+                create_fields: true,
+            })
+            .await
+            .unwrap();
+        assert!(report.ok, "{report:?}");
     }
 
     /// Calls the emulator's control API (`/__emulator/...`).
