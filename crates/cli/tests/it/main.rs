@@ -5,6 +5,7 @@
 //! Modules: `support` (process and client harness), `emulator_cli` (the binary's contract),
 //! `simple_salesforce` and `jsforce` (issue 2's conformance proof).
 
+mod e2e_sync;
 mod emulator_cli;
 mod jsforce;
 mod simple_salesforce;

@@ -1,0 +1,174 @@
+//! The sync as a user runs it (issue 6): the real `leadbridge` binary against an in-process
+//! emulated org — `connect`, `sync --json`, `runs`, `status`, and a real `kill -9` of a child
+//! `leadbridge sync` mid-run followed by another run: no duplicate Lead, nothing lost, the
+//! interrupted run recorded as such.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lb_store::{ContactInput, Database, Origin, Store};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+fn leadbridge(data_dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadbridge"));
+    cmd.arg("--data-dir").arg(data_dir);
+    cmd.env_remove("LEADBRIDGE_DATABASE_URL").env_remove("LEADBRIDGE_MASTER_KEY").env_remove("LEADBRIDGE_CONFIG");
+    cmd
+}
+
+fn lead_count(em: &lb_emulator::Emulator) -> usize {
+    em.org().table("Lead").map(|t| t.live_count()).unwrap_or(0)
+}
+
+fn json_of(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_sync_runs_and_status_through_the_binary() {
+    let em = lb_emulator::spawn(lb_emulator::Config::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = em.emulator.config().clone();
+    let connect = |password: &str| {
+        leadbridge(dir.path())
+            .args(["connect", "--json", "--create-fields", "--instance-url", &em.url, "--client-id", &cfg.client_id])
+            .args(["--client-secret", cfg.client_secret.expose_secret(), "--username", &cfg.username])
+            .args(["--password", password, "--security-token", cfg.security_token.expose_secret()])
+            .output()
+            .unwrap()
+    };
+    // Wrong password: refused with Salesforce's own words, nothing saved, exit 1.
+    let refused = connect("wrong");
+    assert_eq!(refused.status.code(), Some(1));
+    let r = json_of(&refused);
+    assert_eq!(r["logged_in"], json!(false));
+    assert_eq!(r["saved"], json!(false));
+    assert!(r["error"].as_str().unwrap().contains("invalid_grant"), "{r}");
+    let ok = connect(cfg.password.expose_secret());
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stdout));
+    let r = json_of(&ok);
+    assert_eq!(r["org"]["edition"], json!("Developer Edition"));
+    assert!(!String::from_utf8_lossy(&ok.stdout).contains(cfg.password.expose_secret()), "secrets never echoed");
+
+    let store = Store::open(&Database::in_data_dir(dir.path())).await.unwrap();
+    let input: ContactInput = json!({"email": "ann@example.com", "last_name": "Ann", "company": "Acme"}).as_object().cloned().unwrap();
+    store.create_contact(&input, Origin::User).await.unwrap();
+    store.close().await;
+
+    let out = leadbridge(dir.path()).args(["sync", "--dry-run", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let dry = json_of(&out);
+    assert_eq!(dry["status"], json!("succeeded"));
+    assert_eq!(dry["counts"]["crm"]["Lead"]["created"], json!(1));
+    assert_eq!(lead_count(&em.emulator), 0, "a dry run writes nothing");
+
+    let out = leadbridge(dir.path()).args(["sync", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let run = json_of(&out);
+    assert_eq!(run["status"], json!("succeeded"));
+    assert!(run["api_requests"].as_u64().unwrap() >= 3);
+    assert_eq!(lead_count(&em.emulator), 1);
+
+    let out = leadbridge(dir.path()).args(["runs", "--json"]).output().unwrap();
+    let runs = json_of(&out);
+    assert_eq!(runs.as_array().unwrap().len(), 1, "the dry run is not recorded");
+    assert_eq!(runs[0]["status"], json!("succeeded"));
+    let out = leadbridge(dir.path()).args(["status", "--json"]).output().unwrap();
+    let status = json_of(&out);
+    assert_eq!(status["health"]["state"], json!("healthy"));
+    assert_eq!(status["backlog"]["contacts_changed"], json!(0));
+
+    // The password expires: `sync` exits 1 with "paused" and the reason; `status` says what to do.
+    em.emulator.auth().password_expired = true;
+    let out = leadbridge(dir.path()).args(["sync", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let paused = json_of(&out);
+    assert_eq!(paused["status"], json!("paused"));
+    assert_eq!(paused["health"]["state"], json!("credentials_rejected"));
+    let out = leadbridge(dir.path()).arg("status").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("credentials rejected") && text.contains("security token"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_killed_with_sigkill_mid_run_then_run_again_creates_no_duplicate() {
+    const N: usize = 2_000;
+    let em = lb_emulator::spawn(lb_emulator::Config { latency: Duration::from_millis(40), ..Default::default() })
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = em.emulator.config().clone();
+    let out = leadbridge(dir.path())
+        .args(["connect", "--create-fields", "--instance-url", &em.url, "--client-id", &cfg.client_id])
+        .args(["--client-secret", cfg.client_secret.expose_secret(), "--username", &cfg.username])
+        .args(["--password", cfg.password.expose_secret(), "--security-token", cfg.security_token.expose_secret()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+
+    let store = Store::open(&Database::in_data_dir(dir.path())).await.unwrap();
+    let mut settings = lb_engine::SyncSettings::load(&store).await.unwrap();
+    settings.batch_size = 100;
+    settings.save(&store).await.unwrap();
+    for i in 0..N {
+        let input: ContactInput =
+            json!({"email": format!("k{i}@example.com"), "last_name": format!("K{i}"), "company": "Acme"}).as_object().cloned().unwrap();
+        store.create_contact(&input, Origin::User).await.unwrap();
+    }
+    store.close().await;
+
+    let mut child = leadbridge(dir.path()).args(["sync", "--json"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let started = Instant::now();
+    // Kill as soon as Leads appear in the org: the child is then between creating a batch and
+    // recording its links, or a little after.
+    let mut seen = 0;
+    while started.elapsed() < Duration::from_secs(60) {
+        seen = lead_count(&em.emulator);
+        if seen > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the child was killed");
+    let at_kill = lead_count(&em.emulator);
+    assert!(seen > 0 && at_kill < N, "killed mid-run: {at_kill} of {N} Leads created");
+    {
+        let store = Store::open(&Database::in_data_dir(dir.path())).await.unwrap();
+        let links = store.sync().count_links().await.unwrap();
+        let intents = store.sync().intents().await.unwrap().len();
+        // Diagnostic: Leads in the org that no link records are the crash window at work.
+        eprintln!("at kill: {at_kill} Leads in the org, {links} links recorded, {intents} intents pending");
+        store.close().await;
+    }
+
+    let out = leadbridge(dir.path()).args(["sync", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let second = json_of(&out);
+    assert_eq!(second["status"], json!("succeeded"));
+
+    // One Lead per email, every contact pushed.
+    assert_eq!(lead_count(&em.emulator), N);
+    {
+        let org = em.emulator.org();
+        let table = org.table("Lead").unwrap();
+        let mut emails: Vec<String> =
+            table.rows().iter().filter_map(|r| r.get("Email").and_then(Value::as_str).map(str::to_lowercase)).collect();
+        emails.sort();
+        emails.dedup();
+        assert_eq!(emails.len(), N, "no email has two Leads");
+    }
+    let store = Store::open(&Database::in_data_dir(dir.path())).await.unwrap();
+    let runs = store.sync().runs(None, 10).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[1].status.name(), "failed");
+    assert!(runs[1].message.as_deref().unwrap_or_default().contains("interrupted"));
+    assert_eq!(runs[0].status.name(), "succeeded");
+    assert_eq!(store.sync().count_links().await.unwrap(), N as i64);
+    assert!(store.sync().intents().await.unwrap().is_empty(), "every intent settled");
+    store.close().await;
+}
