@@ -3,6 +3,7 @@
 
 mod support;
 
+mod admins;
 mod api_keys;
 mod contacts;
 mod forms;
