@@ -7,6 +7,8 @@
 //!
 //! Additive edits only: other crates add types here, nobody renames someone else's.
 
+pub mod bulk;
+pub mod tooling;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
