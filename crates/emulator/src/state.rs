@@ -786,6 +786,9 @@ impl Org {
             }
         }
         let id = self.create(&def.name, &writable)?;
+        if system.is_empty() {
+            return Ok(id);
+        }
         let row = self.tables[&def.name].find(&id).expect("just created");
         let mut rec = self.tables[&def.name].rows[row as usize].clone();
         for (k, v) in system {
@@ -1064,7 +1067,7 @@ impl Org {
             if let Some(rows) = table.keys.get(&f.name).and_then(|m| m.get(&k)) {
                 if let Some(r) = rows.iter().find(|r| Some(**r) != own_row) {
                     clashes.push(f.name.clone());
-                    other = table.rows[*r as usize].get("Id").and_then(Value::as_str).unwrap_or_default()[..15].to_owned();
+                    other = table.rows[*r as usize].get("Id").and_then(Value::as_str).and_then(|id| id.get(..15)).unwrap_or_default().to_owned();
                 }
             }
         }

@@ -457,7 +457,8 @@ async fn data_entry(State(em): State<Emulator>, req: Request) -> Response {
         Err(reply) => return reply.with_header(limit_header, &limit_info).into_response(),
     };
     let call = Call {
-        method: parts.method,
+        // HEAD is GET without a body (hyper drops the body of a HEAD answer).
+        method: if parts.method == Method::HEAD { Method::GET } else { parts.method },
         version,
         segs,
         query: parts.uri.query().unwrap_or_default().to_owned(),
