@@ -268,37 +268,20 @@ async fn main() {
         r1 - r0
     );
 
-    // 2. Org Leads → contacts here (fresh base, org seeded with more Leads).
-    for chunk in (0..a.leads).collect::<Vec<_>>().chunks(5_000) {
-        let recs = chunk
-            .iter()
-            .map(|i| json!({"LastName": format!("Org{i}"), "Company": "Org Co", "Email": format!("o{i}@example.com")}))
-            .collect();
-        org.seed("Lead", recs).await;
-    }
-    let (store_b, engine_b) = base(&dir.path().join("b"), &org).await;
-    let total_leads = a.contacts + a.leads;
+    // Our own creates come back once with a new SystemModstamp (recognised as no change).
     let r0 = org.requests().await;
     let t = Instant::now();
-    let out = engine_b
-        .run(RunRequest::new(Trigger::Manual, Scope::Full))
+    let out = engine
+        .run(RunRequest::new(Trigger::Manual, Scope::Incremental))
         .await
         .unwrap();
     let r1 = org.requests().await;
-    assert_eq!(out.status.name(), "succeeded", "{:?}", out.message);
     line(
-        &format!("2. initial import, {total_leads} org Leads → here"),
+        "2. next run: own writes read back, no change",
         t.elapsed(),
-        total_leads,
+        out.counts.read_org_leads as usize,
         r1 - r0,
     );
-    println!(
-        "   contacts created here: {}; minimum: {} query pages of 2,000; used {}",
-        out.counts.marketing.lead.created,
-        total_leads.div_ceil(2000) + 1,
-        r1 - r0
-    );
-    drop(store_b);
 
     // 3. Incremental: 1% changed on each side (base 1).
     let changed = (a.contacts / 100).max(1);
@@ -327,6 +310,25 @@ async fn main() {
             break;
         }
     }
+    // 1% of the org's Leads edited in the org (requests counted apart).
+    let sf = Client::new(ClientConfig::new(org.url()), org.credentials()).unwrap();
+    let lead_ids: Vec<String> = sf
+        .query_records(format!("SELECT Id FROM Lead LIMIT {changed}"))
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.get("Id").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    let rows: Vec<lb_salesforce::Record> = lead_ids
+        .iter()
+        .map(|id| {
+            let mut r = serde_json::Map::new();
+            r.insert("Id".into(), json!(id));
+            r.insert("Phone".into(), json!("+1 555 0100"));
+            r
+        })
+        .collect();
+    assert_eq!(sf.update("Lead", &rows).await.saved(), rows.len());
     for id in &ids {
         let mut patch = serde_json::Map::new();
         patch.insert("company".into(), Value::String("Changed Co".into()));
@@ -344,12 +346,17 @@ async fn main() {
     let r1 = org.requests().await;
     assert_eq!(out.status.name(), "succeeded", "{:?}", out.message);
     line(
-        &format!("3. incremental, {changed} contacts changed (1%)"),
+        &format!("3. incremental, 1% changed ({changed} here, {changed} in the org)"),
         t.elapsed(),
-        changed,
+        2 * changed,
         r1 - r0,
     );
-    println!("   Leads updated: {}", out.counts.crm.lead.updated);
+    println!(
+        "   Leads updated: {}, contacts updated here: {}; minimum: 2 change queries + {} update request(s)",
+        out.counts.crm.lead.updated,
+        out.counts.marketing.lead.updated,
+        changed.div_ceil(200)
+    );
 
     // 4. Form submission → Lead in the org.
     let cancel = CancellationToken::new();
@@ -463,5 +470,39 @@ async fn main() {
         min1,
         a.contacts as f64 / min1 as f64
     );
+    // 2. Org Leads → contacts here (fresh base, org seeded with more Leads).
+    drop(org);
+    let org = Org::start(&a.bin, a.latency_ms);
+    for chunk in (0..a.leads).collect::<Vec<_>>().chunks(5_000) {
+        let recs = chunk
+            .iter()
+            .map(|i| json!({"LastName": format!("Org{i}"), "Company": "Org Co", "Email": format!("o{i}@example.com")}))
+            .collect();
+        org.seed("Lead", recs).await;
+    }
+    let (store_b, engine_b) = base(&dir.path().join("b"), &org).await;
+    let total_leads = a.leads;
+    let r0 = org.requests().await;
+    let t = Instant::now();
+    let out = engine_b
+        .run(RunRequest::new(Trigger::Manual, Scope::Full))
+        .await
+        .unwrap();
+    let r1 = org.requests().await;
+    assert_eq!(out.status.name(), "succeeded", "{:?}", out.message);
+    line(
+        &format!("6. initial import, {total_leads} org Leads → here"),
+        t.elapsed(),
+        total_leads,
+        r1 - r0,
+    );
+    println!(
+        "   contacts created here: {}; minimum: {} query pages of 2,000; used {}",
+        out.counts.marketing.lead.created,
+        total_leads.div_ceil(2000) + 1,
+        r1 - r0
+    );
+    drop(store_b);
+
     println!("org records: {}", org.records().await);
 }

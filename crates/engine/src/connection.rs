@@ -26,6 +26,8 @@ use crate::health::Health;
 use crate::settings::{SyncSettings, load_mapping};
 
 pub(crate) const CONNECTION_KEY: &str = "connection";
+/// Set when credentials are saved while the sync is paused; the scheduler takes it.
+pub(crate) const RESUME_KEY: &str = "resume_requested";
 /// The path of the web-server flow's callback on the app (R-CONN-3; the seed registers it).
 pub const REDIRECT_PATH: &str = "/settings/api_setting/salesforce_authorize";
 
@@ -617,7 +619,14 @@ async fn save_credentials(
         .sync()
         .put_state_json(CONNECTION_KEY, &settings)
         .await?;
-    // New credentials: whatever paused the sync for the old ones no longer holds.
+    // New credentials: whatever paused the sync for the old ones no longer holds. A paused
+    // sync is flagged for the scheduler, which resumes it at once (R-CONN-6).
+    if Health::load(store).await?.is_paused() {
+        store
+            .sync()
+            .put_state(RESUME_KEY, "credentials saved")
+            .await?;
+    }
     Health::Healthy {
         since: OffsetDateTime::now_utc(),
     }

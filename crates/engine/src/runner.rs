@@ -33,8 +33,9 @@ use crate::health::Health;
 use crate::settings::{FullResyncPolicy, SyncSettings, Watermarks, load_mapping};
 use crate::{EngineError, lock};
 
-/// Emails per `Email IN (…)` lookup: keeps the query URL far below Salesforce's limit.
-const EMAIL_LOOKUP_CHUNK: usize = 150;
+/// Emails per `Email IN (…)` lookup: about 11,000 characters of URL, below Salesforce's
+/// 16,384-character limit for a GET query.
+const EMAIL_LOOKUP_CHUNK: usize = 300;
 /// Change-log rows read per page.
 const CHANGE_PAGE: u32 = 10_000;
 
@@ -218,7 +219,7 @@ struct Inner {
     gate: tokio::sync::Mutex<()>,
     /// The client of the current credentials version (its session and describe cache survive
     /// between runs).
-    client: Mutex<Option<(u64, Client)>>,
+    client: Mutex<Option<((u64, String), Client)>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -313,6 +314,11 @@ impl Engine {
 
     /// The client for the saved credentials (a new one when they changed).
     async fn client(&self, conn: &ConnectionSettings) -> Result<Client, EngineError> {
+        let settings = SyncSettings::load(&self.inner.store).await?;
+        let settings_key = format!(
+            "{}/{}",
+            settings.budget_share, settings.bulk_write_threshold
+        );
         if let Some((version, client)) = self
             .inner
             .client
@@ -320,7 +326,8 @@ impl Engine {
             .unwrap_or_else(|e| e.into_inner())
             .as_ref()
         {
-            if *version == conn.credentials_version {
+            // A new client when the credentials or the settings it was built with changed.
+            if version.0 == conn.credentials_version && version.1 == settings_key {
                 return Ok(client.clone());
             }
         }
@@ -328,10 +335,9 @@ impl Engine {
             load_credentials(&self.inner.store, &self.inner.key)
                 .await?
                 .ok_or(EngineError::NotConnected)?;
-        let settings = SyncSettings::load(&self.inner.store).await?;
         let client = Client::new(client_config(&conn.login_url, &settings), credentials)?;
         *self.inner.client.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some((conn.credentials_version, client.clone()));
+            Some(((conn.credentials_version, settings_key), client.clone()));
         Ok(client)
     }
 

@@ -154,6 +154,16 @@ async fn run_loop(
 /// A pause that can end now: new credentials after a refusal, or the retry time of a paused
 /// allowance or budget. Reads the store only; sends nothing to Salesforce.
 async fn resumable(engine: &Engine) -> Result<bool, EngineError> {
+    let sync = engine.store().sync();
+    if let Some(flag) = sync.state(crate::connection::RESUME_KEY).await? {
+        // Taken once (compare-and-swap): two schedulers never both resume for one save.
+        if sync
+            .compare_and_swap_state(crate::connection::RESUME_KEY, Some(&flag), None)
+            .await?
+        {
+            return Ok(true);
+        }
+    }
     let Some(conn) = ConnectionSettings::load(engine.store()).await? else {
         return Ok(false);
     };

@@ -209,3 +209,69 @@ async fn a_lead_created_before_a_crash_is_found_by_email_and_never_created_twice
     );
     w.check_invariants(&[&first, &again]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_budget_pauses_the_sync_before_it_overruns_its_share() {
+    let w = world().await;
+    assert!(w.connect().await.ok);
+    contacts(&w, 3, "g").await;
+    let mut settings = lb_engine::SyncSettings::load(&w.store).await.unwrap();
+    // A share so small that the org's current use is already above it.
+    settings.budget_share = 0.000_01;
+    settings.save(&w.store).await.unwrap();
+    let paused = w.sync().await;
+    assert_eq!(paused.status, RunStatus::Paused, "{:?}", paused.message);
+    assert!(
+        matches!(paused.health, Health::BudgetReached { .. }),
+        "{:?}",
+        paused.health
+    );
+    assert_eq!(
+        paused.counts.crm.lead.created, 0,
+        "nothing written past the budget"
+    );
+    settings.budget_share = 0.5;
+    settings.save(&w.store).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_paused_by_refused_credentials_resumes_by_itself_once_new_ones_are_saved() {
+    use std::time::Duration;
+    let w = world().await;
+    assert!(w.connect().await.ok);
+    assert_eq!(w.sync().await.status, RunStatus::Succeeded);
+    w.fault("expire_password", 1).await;
+    contacts(&w, 2, "p").await;
+    let refused = w.sync().await;
+    assert!(matches!(refused.health, Health::CredentialsRejected { .. }));
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let config = lb_engine::SchedulerConfig {
+        first_run_after: Duration::from_secs(3600),
+        health_poll: Duration::from_millis(50),
+        ..Default::default()
+    };
+    let scheduler = lb_engine::Scheduler::spawn(w.engine.clone(), config, cancel.clone());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        w.org_leads("p0@example.com").is_empty(),
+        "no retry with the refused credentials"
+    );
+    w.control(
+        "password",
+        json!({"password": "Fresh-Pass3", "security_token": "FRESHTOKEN"}),
+    )
+    .await;
+    assert!(
+        w.connect_with(w.credentials("Fresh-Pass3", "FRESHTOKEN"))
+            .await
+            .ok
+    );
+    assert!(
+        w.eventually(10, |w| w.org_leads("p1@example.com").len() == 1)
+            .await,
+        "resumed by itself"
+    );
+    cancel.cancel();
+    scheduler.join().await;
+    all_pushed(&w, 2, "p").await;
+}
