@@ -249,6 +249,10 @@ pub struct Org {
     /// Last timestamp handed out, in ms; keeps `SystemModstamp` non-decreasing even if the wall
     /// clock steps back.
     last_ms: i128,
+    /// When the metadata (objects, fields, field access) last changed, in seconds since the
+    /// epoch: describe answers 304 to an `If-Modified-Since` at or after it (§3.1).
+    #[serde(default)]
+    metadata_changed_s: i64,
     /// Lower-cased object name → canonical name.
     #[serde(skip)]
     object_index: HashMap<String, String>,
@@ -281,6 +285,7 @@ impl Org {
             tables: BTreeMap::new(),
             id_seq: 1,
             last_ms: 0,
+            metadata_changed_s: now_ms() / 1000,
             object_index: HashMap::new(),
             journal: Vec::new(),
             txn_depth: 0,
@@ -406,6 +411,16 @@ impl Org {
         self.objects.values().map(|o| &**o)
     }
 
+    /// When the metadata last changed (seconds since the epoch).
+    pub fn metadata_changed_s(&self) -> i64 {
+        self.metadata_changed_s
+    }
+
+    /// Records a metadata change (custom field added, access granted).
+    pub fn touch_metadata(&mut self) {
+        self.metadata_changed_s = now_ms() / 1000;
+    }
+
     /// The shared definition of an sObject type (cheap to keep across a mutation).
     pub fn object_arc(&self, name: &str) -> Option<Arc<ObjectDef>> {
         let canonical = self.object_index.get(&name.to_ascii_lowercase())?;
@@ -441,6 +456,7 @@ impl Org {
         if keyed {
             self.tables.get_mut(&canonical).expect("table exists").keys.entry(name).or_default();
         }
+        self.touch_metadata();
         Ok(id)
     }
 
@@ -450,6 +466,7 @@ impl Org {
         let Some(canonical) = self.object(object).map(|o| o.name.clone()) else { return false };
         let Some(f) = self.objects.get_mut(&canonical).and_then(|o| Arc::make_mut(o).field_mut(field)) else { return false };
         f.access = access;
+        self.touch_metadata();
         true
     }
 

@@ -266,9 +266,23 @@ fn resources(call: &Call) -> Reply {
 }
 
 /// `identity` entry needs org/user ids: added by the caller that knows them.
+/// `If-Modified-Since` on describes (§3.1): 304 with no body when the metadata has not changed
+/// since the given HTTP date; unparseable dates are ignored, as HTTP says.
+fn not_modified(org: &crate::Org, call: &Call) -> Option<Reply> {
+    let since = call.headers.get(axum::http::header::IF_MODIFIED_SINCE)?.to_str().ok()?;
+    let fmt = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let t = time::PrimitiveDateTime::parse(since.trim(), &fmt).ok()?.assume_utc();
+    (org.metadata_changed_s() <= t.unix_timestamp()).then(|| Reply::empty(StatusCode::NOT_MODIFIED))
+}
+
 fn global_describe(em: &Ctx, call: &Call) -> Reply {
     let v = format!("{}.0", call.version);
     let org = em.org();
+    if let Some(r) = not_modified(&org, call) {
+        return r;
+    }
     let body = lb_wire::GlobalDescribe {
         encoding: "UTF-8".into(),
         max_batch_size: 200,
@@ -288,6 +302,9 @@ fn basic_info(em: &Ctx, call: &Call, object: &str) -> Reply {
 fn describe(em: &Ctx, call: &Call, object: &str) -> Reply {
     let org = em.org();
     let Some(def) = org.object(object) else { return Reply::not_found() };
+    if let Some(r) = not_modified(&org, call) {
+        return r;
+    }
     Reply::json(StatusCode::OK, &def.describe(&format!("{}.0", call.version)))
 }
 

@@ -193,3 +193,26 @@ async fn organization_reports_the_edition_and_user_is_readable_at_v51() {
     let u = org.call("GET", &format!("/services/data/v51.0/sobjects/User/{user_id}"), None).await;
     assert_eq!(u.body["Username"], json!("integration@leadbridge.example"));
 }
+
+#[tokio::test]
+async fn describe_honours_if_modified_since_until_a_field_is_added() {
+    let org = Org::start().await;
+    let path = format!("{V}/sobjects/Lead/describe");
+    let later = "Fri, 01 Jan 2100 00:00:00 GMT";
+    let a = org.call_with("GET", &path, None, &[("If-Modified-Since", later)]).await;
+    assert_eq!((a.status, a.text.as_str()), (304, ""));
+    let early = "Thu, 01 Jan 2015 00:00:00 GMT";
+    assert_eq!(org.call_with("GET", &path, None, &[("If-Modified-Since", early)]).await.status, 200);
+    assert_eq!(org.call_with("GET", &format!("{V}/sobjects"), None, &[("If-Modified-Since", later)]).await.status, 304);
+    assert_eq!(org.call_with("GET", &path, None, &[("If-Modified-Since", "garbage")]).await.status, 200);
+}
+
+#[tokio::test]
+async fn record_count_and_head_requests() {
+    let org = Org::start().await;
+    org.lead("A", "Acme", "a@acme.io").await;
+    let a = org.call("GET", &format!("{V}/limits/recordCount?sObjects=Lead,Contact"), None).await;
+    assert_eq!(a.body, json!({"sObjects": [{"count": 1, "name": "Lead"}, {"count": 0, "name": "Contact"}]}));
+    let h = org.call("HEAD", &format!("{V}/sobjects/Lead/describe"), None).await;
+    assert_eq!((h.status, h.text.as_str()), (200, ""));
+}
