@@ -334,9 +334,28 @@ impl Client {
             index.get_mut(&key_of(&cells)).and_then(VecDeque::pop_front)
         };
 
-        let successes = self.job_file(&job.id, "successfulResults/").await?;
-        let failures = self.job_file(&job.id, "failedResults/").await?;
-        let unprocessed = self.job_file(&job.id, "unprocessedrecords/").await?;
+        // Skip result files the job info proves empty: each download is an API call.
+        let total = report.outcomes.len() as u64;
+        let processed = done.number_records_processed;
+        let failed = done.number_records_failed;
+        let need_success = !matches!((processed, failed), (Some(p), Some(f)) if p == f);
+        let need_failed = failed != Some(0);
+        let need_unprocessed = !(done.state == "JobComplete" && processed == Some(total));
+        let successes = if need_success {
+            self.job_file(&job.id, "successfulResults/").await?
+        } else {
+            Bytes::new()
+        };
+        let failures = if need_failed {
+            self.job_file(&job.id, "failedResults/").await?
+        } else {
+            Bytes::new()
+        };
+        let unprocessed = if need_unprocessed {
+            self.job_file(&job.id, "unprocessedrecords/").await?
+        } else {
+            Bytes::new()
+        };
         for (body, which) in [(successes, 0u8), (failures, 1), (unprocessed, 2)] {
             let mut rdr = csv::ReaderBuilder::new()
                 .flexible(true)
@@ -407,6 +426,10 @@ impl Client {
         let start = Instant::now();
         let mut delay = cfg.poll_initial;
         loop {
+            // Wait before every poll, the first included: a job is never done the instant it
+            // is closed, and an early poll is a wasted API call.
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(cfg.poll_max).max(Duration::from_millis(1));
             let info: JobInfo = self
                 .send(Call::get(
                     kind.endpoint(),
@@ -424,8 +447,6 @@ impl Client {
                     waited_secs: start.elapsed().as_secs(),
                 });
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(cfg.poll_max).max(Duration::from_millis(1));
         }
     }
 

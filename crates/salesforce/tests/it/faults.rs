@@ -170,3 +170,38 @@ async fn budget_can_be_checked_before_starting() {
     ));
     assert_eq!(count(&client, EndpointKind::Limits), 1);
 }
+
+#[tokio::test]
+async fn timeouts_are_retried_for_reads_but_never_for_creates() {
+    let org = org_with(Config {
+        latency: std::time::Duration::from_millis(400),
+        ..Config::default()
+    })
+    .await;
+    let mut config = org.config();
+    config.timeout = std::time::Duration::from_millis(100);
+    config.retry = RetryPolicy {
+        max_retries: 2,
+        ..config.retry
+    };
+    let client = org.client_with(config);
+    let err = client
+        .query_records("SELECT Id FROM Lead")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Transport(_)), "{err:?}");
+    assert_eq!(
+        count(&client, EndpointKind::Query),
+        3,
+        "first attempt + 2 retries"
+    );
+
+    let report = client.create("Lead", &leads(2, "slow.example")).await;
+    assert_eq!(
+        count(&client, EndpointKind::Collections),
+        1,
+        "a create whose answer was lost is not sent again"
+    );
+    assert_eq!(report.indeterminate(), 2, "{report:?}");
+    assert!(matches!(report.stopped, Some(Error::Transport(_))));
+}
