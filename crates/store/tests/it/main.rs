@@ -9,3 +9,4 @@ mod contacts;
 mod forms;
 mod import;
 mod secrets;
+mod sync_runtime;
