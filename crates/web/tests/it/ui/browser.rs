@@ -131,13 +131,34 @@ async fn fill(c: &Client, id: &str, value: &str) {
     }
 }
 
+/// Clicks a button or link that loads a page, and waits until the new page is there: the old
+/// document carries a marker the new one lacks, and the new one finished loading.
 async fn click(c: &Client, id: &str) {
-    c.find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("#{id}: {e}"))
-        .click()
-        .await
-        .unwrap();
+    mark_page(c).await;
+    c.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("#{id}: {e}")).click().await.unwrap();
+    wait_for_new_page(c).await;
+}
+
+/// Clicks something that does not load a page (a radio button).
+async fn tick(c: &Client, id: &str) {
+    c.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("#{id}: {e}")).click().await.unwrap();
+}
+
+async fn mark_page(c: &Client) {
+    c.execute("window.__lbOldPage = true", vec![]).await.unwrap();
+}
+
+async fn wait_for_new_page(c: &Client) {
+    for _ in 0..400 {
+        let state = c.execute("return (window.__lbOldPage === true ? 'old' : document.readyState)", vec![]).await;
+        if let Ok(state) = state
+            && state == "complete"
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no new page after the click");
 }
 
 async fn path(c: &Client) -> String {
@@ -201,7 +222,7 @@ async fn the_seed_walk_in_a_real_browser_with_expired_password_and_recovery() {
     cam.snap(&c, "settings-salesforce-empty").await;
 
     // The seed's flow: consumer key/secret, username, password + security token.
-    click(&c, "flow-password").await;
+    tick(&c, "flow-password").await;
     assert!(text(&c, "#password-flow-notice").await.contains("2027-02-20"));
     fill(&c, "login_url", &creds.login_url).await;
     fill(&c, "client_id", &creds.client_id).await;
@@ -266,7 +287,9 @@ async fn the_seed_walk_in_a_real_browser_with_expired_password_and_recovery() {
         .await
         .unwrap();
     click(&c, "save-mapping").await;
-    assert_eq!(path(&c).await, "/settings/mapping?saved=1");
+    if path(&c).await != "/settings/mapping?saved=1" {
+        panic!("mapping not saved: {}", text(&c, "#mapping-errors").await);
+    }
     let saved = lb_engine::settings::load_mapping(&stack.store).await.unwrap();
     assert_eq!(
         saved.entry("phone", lb_core::SObject::Lead).unwrap().direction,
@@ -306,12 +329,9 @@ async fn the_seed_walk_in_a_real_browser_with_expired_password_and_recovery() {
         "the history has its chart"
     );
     cam.snap(&c, "sync-after-run").await;
-    c.find(Locator::Css("#runs tr.run a"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    mark_page(&c).await;
+    c.find(Locator::Css("#runs tr.run a")).await.unwrap().click().await.unwrap();
+    wait_for_new_page(&c).await;
     assert_eq!(text(&c, "#org-created").await, "1");
     cam.snap(&c, "run-detail").await;
     let leads = stack
@@ -333,6 +353,23 @@ async fn the_seed_walk_in_a_real_browser_with_expired_password_and_recovery() {
     assert_eq!(text(&c, "#links .org-id").await, lead_id);
     assert!(text(&c, "#provenance").await.contains("behaviour_score"));
     cam.snap(&c, "contact-sync-status").await;
+
+    // A free-text CRM field flowing in is allowed but warned about (R-MAP-5); a mapping change
+    // after a full sync makes a full resync due, offered with a button (R-SYNC-5).
+    c.goto(&format!("{base}/settings/mapping")).await.unwrap();
+    c.find(Locator::Css("#direction-job_title-Lead option[value='both']")).await.unwrap().click().await.unwrap();
+    click(&c, "save-mapping").await;
+    if path(&c).await != "/settings/mapping?saved=1" {
+        panic!("mapping not saved: {}", text(&c, "#mapping-errors").await);
+    }
+    let job_title_row = text(&c, "#row-job_title-Lead").await;
+    assert!(job_title_row.to_lowercase().contains("free"), "the free-text warning: {job_title_row}");
+    assert!(text(&c, "#resync-due").await.contains("full resync"));
+    cam.snap(&c, "mapping-resync-due").await;
+    click(&c, "full-resync").await;
+    assert_eq!(wait_for_run(&c, &base).await, "ok");
+    assert!(text(&c, "#runs tr.run").await.contains("full"), "{}", text(&c, "#runs tr.run").await);
+    assert!(c.find(Locator::Id("resync-due")).await.is_err(), "the full resync settled it");
 
     // The #1 field failure: the password expires; the next sync stops and says so.
     stack.control("faults", json!({"kind": "expire_password"})).await;
@@ -437,7 +474,7 @@ async fn connect_with_salesforce_goes_through_the_seeds_callback_with_pkce() {
     click(&c, "sign-in").await;
     c.goto(&format!("{base}/settings/salesforce")).await.unwrap();
     assert!(text(&c, "#callback-url").await.ends_with("/settings/api_setting/salesforce_authorize"));
-    click(&c, "flow-web_oauth").await;
+    tick(&c, "flow-web_oauth").await;
     fill(&c, "login_url", &creds.login_url).await;
     fill(&c, "client_id", &creds.client_id).await;
     fill(&c, "client_secret", &creds.client_secret).await;
