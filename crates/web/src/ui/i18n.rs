@@ -390,7 +390,6 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "Value map (ours = org's)",
         "Correspondance des valeurs (nôtre = org)",
     ),
-    ("map.warnings", "Warnings", "Avertissements"),
     ("map.dir.to_crm", "marketing → Salesforce", "marketing → Salesforce"),
     (
         "map.dir.to_marketing",
@@ -846,6 +845,9 @@ const ENTRIES: &[(&str, &str, &str)] = &[
     ("sync.schedule", "Schedule", "Planification"),
     ("health.fields_missing", "Connected, but required fields are missing in Salesforce", "Connecté, mais des champs obligatoires manquent dans Salesforce"),
     ("health.fields_missing.do", "Click \"Create missing fields\" in Settings > Salesforce (or create them in Setup): the sync needs them.", "Cliquez sur « Créer les champs manquants » dans Configuration > Salesforce (ou créez-les dans Setup) : la synchronisation en a besoin."),
+    ("map.error", "Error:", "Erreur :"),
+    ("map.warning", "Warning:", "Avertissement :"),
+    ("map.value_map_hint", "our value = org value", "notre valeur = valeur de l'org"),
 ];
 
 #[cfg(test)]

@@ -104,6 +104,17 @@ impl Camera {
         }
     }
 
+    /// Removes earlier screenshots numbered in `range` (this test's), so the folder shows one run.
+    fn clear(&self, range: std::ops::Range<usize>) {
+        for entry in std::fs::read_dir(&self.dir).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let n = name.split('-').next().and_then(|n| n.parse::<usize>().ok());
+            if n.is_some_and(|n| range.contains(&n)) && name.ends_with(".png") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+
     async fn snap(&mut self, c: &Client, name: &str) {
         self.shot += 1;
         c.execute("window.scrollTo(0, 0)", vec![]).await.unwrap();
@@ -209,6 +220,7 @@ async fn the_seed_walk_in_a_real_browser_with_expired_password_and_recovery() {
 
     let c = browser(&driver, "en-US").await;
     let mut cam = Camera::new();
+    cam.clear(1..50);
 
     // Without a session, the settings page sends us to sign in, then back.
     c.goto(&format!("{base}/settings/salesforce")).await.unwrap();
@@ -362,7 +374,7 @@ async fn the_seed_walk_in_a_real_browser_with_expired_password_and_recovery() {
     if path(&c).await != "/settings/mapping?saved=1" {
         panic!("mapping not saved: {}", text(&c, "#mapping-errors").await);
     }
-    let job_title_row = text(&c, "#row-job_title-Lead").await;
+    let job_title_row = text(&c, "#problems-job_title-Lead").await;
     assert!(job_title_row.to_lowercase().contains("free"), "the free-text warning: {job_title_row}");
     assert!(text(&c, "#resync-due").await.contains("full resync"));
     cam.snap(&c, "mapping-resync-due").await;
