@@ -926,25 +926,27 @@ impl RunCtx {
         self.progress(Progress::Phase("planning"));
         let ids: Vec<ContactId> = g.contacts.keys().copied().collect();
         let times = sync.field_times(&ids).await?;
-        self.previous = g
-            .links
-            .values()
+        // Moved, not copied: a full sync holds every contact and link once (memory).
+        self.previous = std::mem::take(&mut g.links)
+            .into_values()
             .map(|l| {
                 let link = SyncedLink {
                     contact_id: core_id(l.contact_id),
-                    org_id: l.org_id.clone(),
+                    org_id: l.org_id,
                     object: l.object,
-                    base: l.base.clone(),
+                    base: l.base,
                 };
                 (l.contact_id, link)
             })
             .collect();
+        g.linked_org = HashMap::new();
+        let contacts: Vec<_> = std::mem::take(&mut g.contacts)
+            .into_values()
+            .map(|c| our_contact(&c, times.get(&c.id), &self.settings.app_base_url))
+            .collect();
+        drop(times);
         let input = SyncInput {
-            contacts: g
-                .contacts
-                .values()
-                .map(|c| our_contact(c, times.get(&c.id), &self.settings.app_base_url))
-                .collect(),
+            contacts,
             records: g.records.into_values().collect(),
             links: self.previous.values().cloned().collect(),
         };

@@ -58,7 +58,7 @@ impl Default for SyncSettings {
             interval_minutes: 120,
             budget_share: 0.5,
             full_resync: FullResyncPolicy::Automatic,
-            debounce_ms: 250,
+            debounce_ms: 100,
             overlap_seconds: 300,
             duplicates: DuplicateMode::LinkOldest,
             lead_required: PlanConfig::default().lead_required,

@@ -21,6 +21,8 @@ type Tx = sqlx::Transaction<'static, Engine>;
 
 /// Ids per `IN (...)` list: well under both databases' bind limits.
 const IN_CHUNK: usize = 900;
+/// Provenance rows per multi-row upsert (8 binds each, under SQLite's 32,766).
+const PROVENANCE_CHUNK: usize = 1_000;
 /// Not the contact base's key: the sync's writers serialise among themselves.
 const SYNC_LOCK_KEY: i64 = 0x6c62_7379;
 
@@ -131,23 +133,26 @@ pub(crate) async fn commit_batch(pool: &Pool, batch: &BatchCommit) -> Result<(),
         .execute(&mut *tx)
         .await?;
     }
-    for p in &batch.provenance {
-        sqlx::query(
-            "INSERT INTO sync_provenance (contact_id, attribute, target, source, rule, value, run_id, written_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (contact_id, attribute, target) DO UPDATE SET \
-             source = excluded.source, rule = excluded.rule, value = excluded.value, run_id = excluded.run_id, \
-             written_at = excluded.written_at",
-        )
-        .bind(p.contact_id.0)
-        .bind(&p.attribute)
-        .bind(side_name(p.target))
-        .bind(side_name(p.source))
-        .bind(&p.rule)
-        .bind(p.value.as_deref())
-        .bind(p.run_id)
-        .bind(to_micros(p.written_at))
-        .execute(&mut *tx)
-        .await?;
+    // Multi-row upserts: an initial sync writes ~10 provenance rows per contact.
+    for chunk in batch.provenance.chunks(PROVENANCE_CHUNK) {
+        let mut qb = QueryBuilder::<Engine>::new(
+            "INSERT INTO sync_provenance (contact_id, attribute, target, source, rule, value, run_id, written_at) ",
+        );
+        qb.push_values(chunk, |mut row, p| {
+            row.push_bind(p.contact_id.0)
+                .push_bind(p.attribute.clone())
+                .push_bind(side_name(p.target))
+                .push_bind(side_name(p.source))
+                .push_bind(p.rule.clone())
+                .push_bind(p.value.clone())
+                .push_bind(p.run_id)
+                .push_bind(to_micros(p.written_at));
+        });
+        qb.push(
+            " ON CONFLICT (contact_id, attribute, target) DO UPDATE SET source = excluded.source, rule = excluded.rule, \
+             value = excluded.value, run_id = excluded.run_id, written_at = excluded.written_at",
+        );
+        qb.build().execute(&mut *tx).await?;
     }
     for f in &batch.failures {
         let fields = serde_json::to_string(&f.fields).map_err(corrupt)?;
