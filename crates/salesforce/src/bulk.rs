@@ -34,6 +34,11 @@ use crate::writes::{RecordOutcome, RecordResult, WriteMethod, WriteOp, WriteRepo
 /// Rows encoded per streamed chunk.
 const ROWS_PER_CHUNK: usize = 1_000;
 
+/// A row's CSV size, counting quotes and separators generously.
+fn row_bytes(cells: &[String]) -> usize {
+    cells.iter().map(|c| c.len() + 3).sum::<usize>() + 1
+}
+
 /// Ingest or query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum JobKind {
@@ -227,8 +232,34 @@ impl Client {
         if rows.is_empty() {
             return report;
         }
-        if let Err(e) = self.bulk_ingest_into(op, sobject, rows, &mut report).await {
-            report.stopped = Some(e);
+        if let Err(e) = crate::soql::check_name(sobject) {
+            report.stopped = Some(e.into());
+            return report;
+        }
+        let Table { columns, rows } = table(op, &rows);
+        // One upload per job, at most ~100 MB of CSV each (Salesforce's advice for the 150 MB
+        // base64 cap): larger writes run as several jobs, one after the other.
+        let max_bytes = self.config().bulk.max_upload_bytes;
+        let mut offset = 0;
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let mut group = Vec::new();
+            let mut bytes = 0usize;
+            while let Some(r) =
+                rows.next_if(|r| group.is_empty() || bytes + row_bytes(r) <= max_bytes)
+            {
+                bytes += row_bytes(&r);
+                group.push(r);
+            }
+            let n = group.len();
+            if let Err(e) = self
+                .bulk_ingest_into(op, sobject, &columns, group, offset, &mut report)
+                .await
+            {
+                report.stopped = Some(e);
+                break;
+            }
+            offset += n;
         }
         report
     }
@@ -237,12 +268,12 @@ impl Client {
         &self,
         op: &WriteOp,
         sobject: &str,
-        rows: Vec<Record>,
+        columns: &[String],
+        rows: Vec<Vec<String>>,
+        offset: usize,
         report: &mut WriteReport,
     ) -> Result<(), Error> {
-        crate::soql::check_name(sobject)?;
-        let table = table(op, &rows);
-        drop(rows);
+        let row_count = rows.len();
         let create = CreateIngestJob {
             object: sobject.to_owned(),
             operation: op.bulk_name().to_owned(),
@@ -271,11 +302,11 @@ impl Client {
         // the upload stream, which encodes them chunk by chunk as the request body is sent.
         let key_of = |cells: &[String]| cells.join("\u{1f}");
         let mut index: HashMap<String, VecDeque<usize>> = HashMap::new();
-        for (i, cells) in table.rows.iter().enumerate() {
+        for (i, cells) in rows.iter().enumerate() {
             index.entry(key_of(cells)).or_default().push_back(i);
         }
-        let header = Bytes::from(csv_line(&table.columns)?);
-        let mut pending_rows = table.rows.into_iter();
+        let header = Bytes::from(csv_line(&columns)?);
+        let mut pending_rows = rows.into_iter();
         let body_chunks = std::iter::from_fn(move || {
             let mut buf = Vec::new();
             let mut n = 0;
@@ -321,8 +352,7 @@ impl Client {
         let mut take = |rec: &csv::StringRecord, headers: &csv::StringRecord| -> Option<usize> {
             let pos: HashMap<&str, usize> =
                 headers.iter().enumerate().map(|(i, h)| (h, i)).collect();
-            let cells: Vec<String> = table
-                .columns
+            let cells: Vec<String> = columns
                 .iter()
                 .map(|c| {
                     pos.get(c.as_str())
@@ -335,7 +365,7 @@ impl Client {
         };
 
         // Skip result files the job info proves empty: each download is an API call.
-        let total = report.outcomes.len() as u64;
+        let total = row_count as u64;
         let processed = done.number_records_processed;
         let failed = done.number_records_failed;
         let need_success = !matches!((processed, failed), (Some(p), Some(f)) if p == f);
@@ -372,7 +402,7 @@ impl Client {
                     continue;
                 };
                 let get = |c: Option<usize>| c.and_then(|i| rec.get(i)).unwrap_or("").to_owned();
-                report.outcomes[row].result = match which {
+                report.outcomes[offset + row].result = match which {
                     0 => RecordResult::Saved {
                         id: get(id_col),
                         created: created_col.map(|_| get(created_col).eq_ignore_ascii_case("true")),

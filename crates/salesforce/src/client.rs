@@ -64,6 +64,9 @@ pub struct BulkConfig {
     pub max_wait: Duration,
     /// Records per result page of a Bulk query (`maxRecords`).
     pub query_page_records: u32,
+    /// Raw CSV bytes per ingest job (Salesforce: 150 MB after base64, about 100 MB raw);
+    /// larger writes run as several jobs.
+    pub max_upload_bytes: usize,
 }
 
 impl Default for BulkConfig {
@@ -73,6 +76,7 @@ impl Default for BulkConfig {
             poll_max: Duration::from_secs(30),
             max_wait: Duration::from_secs(3600),
             query_page_records: 100_000,
+            max_upload_bytes: 100_000_000,
         }
     }
 }

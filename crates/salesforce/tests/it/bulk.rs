@@ -120,3 +120,25 @@ async fn bulk_query_with_bad_soql_keeps_salesforce_error() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn writes_larger_than_one_upload_run_as_several_jobs() {
+    let org = org().await;
+    let mut config = org.config();
+    config.bulk.max_upload_bytes = 2_000; // about 45 rows of these Leads per job
+    let client = org.client_with(config);
+    let report = client
+        .bulk_ingest(&WriteOp::Insert, "Lead", leads(150, "split.example"))
+        .await;
+    assert!(report.stopped.is_none(), "{:?}", report.stopped);
+    assert!(report.job_ids.len() >= 3, "{} jobs", report.job_ids.len());
+    assert_eq!(report.saved(), 150);
+    let RecordResult::Saved { id, .. } = &report.outcomes[149].result else {
+        panic!()
+    };
+    let found = client
+        .query_records(format!("SELECT Email FROM Lead WHERE Id = '{id}'"))
+        .await
+        .unwrap();
+    assert_eq!(found[0]["Email"], "lead149@split.example");
+}

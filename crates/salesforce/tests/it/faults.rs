@@ -174,12 +174,12 @@ async fn budget_can_be_checked_before_starting() {
 #[tokio::test]
 async fn timeouts_are_retried_for_reads_but_never_for_creates() {
     let org = org_with(Config {
-        latency: std::time::Duration::from_millis(400),
+        latency: std::time::Duration::from_millis(2_500),
         ..Config::default()
     })
     .await;
     let mut config = org.config();
-    config.timeout = std::time::Duration::from_millis(100);
+    config.timeout = std::time::Duration::from_millis(800);
     config.retry = RetryPolicy {
         max_retries: 2,
         ..config.retry

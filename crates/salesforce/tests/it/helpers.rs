@@ -39,6 +39,7 @@ impl Org {
             poll_max: Duration::from_millis(50),
             max_wait: Duration::from_secs(60),
             query_page_records: 1_000,
+            ..BulkConfig::default()
         };
         c
     }
