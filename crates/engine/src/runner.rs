@@ -786,6 +786,9 @@ impl RunCtx {
             }
             Scope::Contacts(_) => false,
         };
+        if mapping_changed && full && self.request.scope == Scope::Incremental {
+            self.notes.push("the mapping changed since the last full sync: this run was a full resync (R-SYNC-5)".into());
+        }
         if mapping_changed && !full {
             self.notes.push(
                 "the mapping changed since the last full sync: run `leadbridge sync --full` to bring every contact up to date (R-SYNC-5)"

@@ -275,3 +275,47 @@ async fn a_sync_paused_by_refused_credentials_resumes_by_itself_once_new_ones_ar
     scheduler.join().await;
     all_pushed(&w, 2, "p").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mapping_change_turns_the_next_run_into_a_full_resync() {
+    let w = world().await;
+    assert!(w.connect().await.ok);
+    contacts(&w, 3, "m").await;
+    assert_eq!(w.sync().await.status, RunStatus::Succeeded);
+    // Our own creates come back once (new SystemModstamp), then nothing is read.
+    w.sync().await;
+    let idle = w.sync().await;
+    assert_eq!(
+        idle.counts.read_contacts, 0,
+        "an incremental run reads only what changed"
+    );
+    // R-SYNC-5: job title now flows both ways.
+    let mut mapping = lb_engine::settings::load_mapping(&w.store).await.unwrap();
+    mapping
+        .set_direction(
+            "job_title",
+            lb_core::SObject::Lead,
+            lb_core::Direction::Both,
+        )
+        .unwrap();
+    lb_engine::settings::save_mapping(&w.store, &mapping)
+        .await
+        .unwrap();
+    let resync = w.sync().await;
+    assert_eq!(resync.status, RunStatus::Succeeded);
+    assert_eq!(resync.counts.read_contacts, 3, "every contact read again");
+    assert!(
+        resync
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("full resync"),
+        "{:?}",
+        resync.message
+    );
+    let after = w.sync().await;
+    assert_eq!(
+        after.counts.read_contacts, 0,
+        "back to incremental once resynced"
+    );
+}
