@@ -169,6 +169,8 @@ struct SettingsPage {
     report: Option<ReportView>,
     health: super::sync::HealthView,
     notice: Option<&'static str>,
+    /// Required fields the saved connection lacks, when no fresh report lists them.
+    missing_fields: Vec<String>,
 }
 
 pub(crate) struct SavedView {
@@ -231,7 +233,10 @@ async fn build_page(state: &UiState, ctx: Ctx, notice: Option<&str>) -> Result<S
         Some("oauth_done") => Some("sf.notice.oauth_done"),
         _ => None,
     };
+    let missing_fields =
+        if report.is_none() { super::sync::missing_required_fields(saved.as_ref()) } else { Vec::new() };
     Ok(SettingsPage {
+        missing_fields,
         flows,
         login_url: saved
             .as_ref()

@@ -398,3 +398,24 @@ async fn a_missing_run_is_a_404_page_not_an_error() {
     assert_eq!(v.get("/contacts/999/sync").await.status, StatusCode::NOT_FOUND);
     assert_eq!(v.get("/forms/999").await.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn missing_fields_can_be_created_from_the_settings_page_after_a_restart() {
+    let stack = Stack::start().await;
+    // Connected elsewhere (the CLI) without creating the fields: this process has no report.
+    let report = stack.connect_with(false).await;
+    assert!(report.saved && !report.ok, "{report:?}");
+    let mut v = Visitor::new(&stack.base_url);
+    v.sign_in().await;
+    let sync = v.get("/sync").await;
+    assert!(sync.body.contains("Connected, but required fields are missing in Salesforce"), "{}", sync.body);
+    let page = v.get("/settings/salesforce").await;
+    let block = &page.body[page.body.find("id=\"missing-fields\"").expect("the missing fields block")..];
+    assert!(block.contains("<code>Lead.plezi_url__c</code>") && block.contains("<code>Contact.sync_to_plezi__c</code>"));
+    let created = v.post("/settings/salesforce/fields", &[("csrf", &page.csrf())]).await;
+    assert_eq!(created.location.as_deref(), Some("/settings/salesforce?notice=fields_created"));
+    let after = v.get("/settings/salesforce?notice=fields_created").await;
+    assert!(after.body.contains("id=\"connected\""), "{}", after.body);
+    assert!(!after.body.contains("id=\"missing-fields\""));
+    assert!(v.get("/sync").await.body.contains("Connected: the sync runs"));
+}

@@ -72,6 +72,12 @@ impl Stack {
 
     /// Connects the engine with the seed's flow and creates the required fields (no browser).
     pub async fn connect(&self) {
+        let report = self.connect_with(true).await;
+        assert!(report.ok, "{report:?}");
+    }
+
+    /// Connects the engine with the seed's flow; `create_fields` as the CLI's flag.
+    pub async fn connect_with(&self, create_fields: bool) -> lb_engine::ConnectReport {
         let c = self.org_credentials();
         let report = self
             .engine
@@ -85,11 +91,11 @@ impl Stack {
                     password: SecretString::from(c.password),
                     security_token: SecretString::from(c.security_token),
                 },
-                create_fields: true,
+                create_fields,
             })
             .await
             .unwrap();
-        assert!(report.ok, "{report:?}");
+        report
     }
 
     /// Calls the emulator's control API (`/__emulator/...`).
