@@ -32,6 +32,9 @@ pub mod soql;
 pub mod tooling;
 pub mod writes;
 
+#[cfg(test)]
+mod fixtures;
+
 pub use auth::{Credentials, GrantKind, JwtKey, PASSWORD_FLOW_NOTICE, PkceLogin, Session};
 pub use budget::{Budget, EndpointKind, LimitInfo, RequestCounts};
 pub use bulk::BulkQueryPager;

@@ -314,7 +314,7 @@ impl Client {
     }
 }
 
-fn save_to_result(op: &WriteOp, r: SaveResult) -> RecordResult {
+pub(crate) fn save_to_result(op: &WriteOp, r: SaveResult) -> RecordResult {
     if r.success {
         let created = match op {
             WriteOp::Insert => Some(true),

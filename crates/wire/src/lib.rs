@@ -207,8 +207,9 @@ pub struct CompositeResponse {
 }
 
 /// A picklist entry in a field describe (§3.2).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
+#[serde(default)]
 pub struct PicklistValue {
     pub active: bool,
     pub default_value: bool,
@@ -217,9 +218,12 @@ pub struct PicklistValue {
     pub value: String,
 }
 
-/// One field of an sObject describe (§3.2), with the keys a v59+ org returns.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One field of an sObject describe (§3.2), with the keys a v59+ org returns. Describe types
+/// read with `#[serde(default)]`: older API versions and older orgs omit newer keys
+/// (`aiPredictionField`, …), and a missing key must not make a whole describe unreadable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
+#[serde(default)]
 pub struct FieldDescribe {
     pub aggregatable: bool,
     pub ai_prediction_field: bool,
@@ -282,8 +286,9 @@ pub struct FieldDescribe {
 }
 
 /// One entry of the global describe's `sobjects` (§3.1).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
+#[serde(default)]
 pub struct SObjectSummary {
     pub activateable: bool,
     pub associate_entity_type: Option<String>,
@@ -316,8 +321,9 @@ pub struct SObjectSummary {
 }
 
 /// `GET /sobjects/` (§3.1).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
+#[serde(default)]
 pub struct GlobalDescribe {
     pub encoding: String,
     pub max_batch_size: u32,
@@ -325,8 +331,9 @@ pub struct GlobalDescribe {
 }
 
 /// A record type entry of an sObject describe (§3.2).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
+#[serde(default)]
 pub struct RecordTypeInfo {
     pub active: bool,
     pub available: bool,
@@ -339,8 +346,9 @@ pub struct RecordTypeInfo {
 }
 
 /// `GET /sobjects/{Type}/describe` (§3.2). `summary` holds the global-describe flags, flattened.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
+#[serde(default)]
 pub struct SObjectDescribe {
     #[serde(flatten)]
     pub summary: SObjectSummary,
