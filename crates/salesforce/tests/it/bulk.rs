@@ -142,3 +142,49 @@ async fn writes_larger_than_one_upload_run_as_several_jobs() {
         .unwrap();
     assert_eq!(found[0]["Email"], "lead149@split.example");
 }
+
+#[tokio::test]
+async fn bulk_upsert_reports_created_and_updated_rows() {
+    let org = org().await;
+    let ids = org
+        .seed(
+            "Lead",
+            vec![json!({"LastName": "Old", "Company": "C", "Email": "old@x.com"})],
+        )
+        .await;
+    let client = org.client();
+    let rows = vec![
+        json!({"Id": ids[0], "LastName": "Old", "Company": "C", "Title": "Updated"})
+            .as_object()
+            .unwrap()
+            .clone(),
+        json!({"LastName": "New", "Company": "C", "Title": "Created"})
+            .as_object()
+            .unwrap()
+            .clone(),
+    ];
+    let report = client
+        .bulk_ingest(
+            &WriteOp::Upsert {
+                external_id_field: "Id".into(),
+            },
+            "Lead",
+            rows,
+        )
+        .await;
+    assert!(report.stopped.is_none(), "{:?}", report.stopped);
+    assert!(
+        matches!(&report.outcomes[0].result, RecordResult::Saved { id, created: Some(false) } if *id == ids[0]),
+        "{report:?}"
+    );
+    assert!(
+        matches!(
+            &report.outcomes[1].result,
+            RecordResult::Saved {
+                created: Some(true),
+                ..
+            }
+        ),
+        "{report:?}"
+    );
+}
