@@ -319,3 +319,36 @@ async fn a_mapping_change_turns_the_next_run_into_a_full_resync() {
         "back to incremental once resynced"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_credentials_flow_connects_syncs_and_keeps_its_secret_encrypted() {
+    use secrecy::ExposeSecret;
+    let w = world().await;
+    let cfg = w.em.emulator.config();
+    let creds = lb_salesforce::Credentials::ClientCredentials {
+        client_id: cfg.client_id.clone(),
+        client_secret: lb_salesforce::SecretString::from(
+            cfg.client_secret.expose_secret().to_owned(),
+        ),
+    };
+    let report = w.connect_with(creds).await;
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.grant, "client-credentials");
+    assert!(
+        report.notice.is_none(),
+        "no legacy-flow notice for client credentials"
+    );
+    let conn = lb_engine::ConnectionSettings::load(&w.store)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(conn.grant, "client_credentials");
+    let stored = serde_json::to_string(&conn).unwrap();
+    assert!(
+        !stored.contains(cfg.client_secret.expose_secret()),
+        "no secret outside the secret store"
+    );
+    contacts(&w, 2, "cc").await;
+    assert_eq!(w.sync().await.status, RunStatus::Succeeded);
+    all_pushed(&w, 2, "cc").await;
+}
