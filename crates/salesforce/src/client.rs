@@ -486,6 +486,9 @@ impl Client {
             }
         }
         let mut session = self.session().await?;
+        if matches!(call.target, Target::Data(_)) && self.state().version.is_none() {
+            self.ensure_version().await;
+        }
         let mut reauthed = false;
         let mut attempt = 0u32;
         let policy = self.inner.config.retry;
@@ -638,6 +641,30 @@ impl Client {
                 continue;
             }
             return Err(Error::Api { status, errors });
+        }
+    }
+
+    /// Settles the API version once per connection, before the first versioned call: the
+    /// highest the org serves at or below ours (the versions list is free: it does not count
+    /// against the allowance). If the list cannot be read, the configured version is kept.
+    async fn ensure_version(&self) {
+        let call = Call::get(
+            EndpointKind::Versions,
+            Target::Path("/services/data/".into()),
+        );
+        let picked = match Box::pin(self.send(call))
+            .await
+            .and_then(|r| r.json::<Vec<lb_wire::ApiVersion>>())
+        {
+            Ok(list) => crate::discovery::pick_version(&list, &self.inner.config.api_version),
+            Err(e) => {
+                warn!(error = %e, "cannot read the org's API versions; using the configured one");
+                None
+            }
+        };
+        let mut st = self.state();
+        if st.version.is_none() {
+            st.version = Some(picked.unwrap_or_else(|| self.inner.config.api_version.clone()));
         }
     }
 

@@ -193,3 +193,20 @@ async fn limits_are_read_and_feed_the_budget() {
     assert_eq!(info.max, 1_000);
     assert!(info.used >= 1);
 }
+
+#[tokio::test]
+async fn a_client_newer_than_the_org_settles_on_the_org_version_before_its_first_call() {
+    let org = org().await;
+    let mut config = org.config();
+    config.api_version = "70.0".into(); // the emulator serves up to 66.0
+    let client = org.client_with(config);
+    client.query_records("SELECT Id FROM Lead").await.unwrap();
+    assert_eq!(client.api_version(), "66.0");
+    assert_eq!(count(&client, EndpointKind::Versions), 1);
+    client.query_records("SELECT Id FROM Lead").await.unwrap();
+    assert_eq!(
+        count(&client, EndpointKind::Versions),
+        1,
+        "settled once per connection"
+    );
+}
