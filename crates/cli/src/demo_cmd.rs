@@ -31,6 +31,9 @@ use crate::sync_cmd::{init_tracing, open_base};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
+    /// Where the web app listens (another free port is taken if this one is busy).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
     /// Address of the embedded Salesforce emulator (port 0: any free port).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub emulator_listen: std::net::SocketAddr,
@@ -64,10 +67,17 @@ async fn demo(global: GlobalArgs, data_dir: PathBuf, args: DemoArgs) -> anyhow::
     println!("leadbridge demo — data in {}", data_dir.display());
     println!("Embedded Salesforce org (emulator): {}", emulator.url);
 
+    let listener = match tokio::net::TcpListener::bind(args.listen).await {
+        Ok(l) => l,
+        Err(_) => tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .context("binding the web app")?,
+    };
+    let base_url = format!("http://{}", listener.local_addr()?);
     let engine = Engine::new(store.clone(), key);
     let mut settings = SyncSettings::load(&store).await?;
-    // No web server in this process yet: plezi_url points to where `leadbridge serve` listens.
-    settings.app_base_url = "http://127.0.0.1:8080".into();
+    // plezi_url (R-FIELD-1) points to this app's contact pages.
+    settings.app_base_url = base_url.clone();
     settings.save(&store).await?;
 
     if fresh_org {
@@ -143,6 +153,22 @@ async fn demo(global: GlobalArgs, data_dir: PathBuf, args: DemoArgs) -> anyhow::
     let cancel = CancellationToken::new();
     let scheduler = Scheduler::spawn(engine.clone(), SchedulerConfig::default(), cancel.clone());
 
+    // The web app: pages (sign-in, contacts, settings, mapping, sync history) and the API.
+    let admin_password = demo_admin(&store).await?;
+    let (ui, _setup_link) = lb_web::ui::app(engine.clone(), &base_url)
+        .await
+        .context("preparing the web app")?;
+    let app = lb_web::router(lb_web::AppState::new(store.clone(), &base_url)).merge(ui);
+    let server_cancel = cancel.clone();
+    let server = tokio::spawn(async move {
+        lb_web::serve(
+            listener,
+            app,
+            async move { server_cancel.cancelled().await },
+        )
+        .await
+    });
+
     // A form submission reaches the org within a second (R-SYNC-4).
     let form = store
         .forms()
@@ -193,7 +219,28 @@ async fn demo(global: GlobalArgs, data_dir: PathBuf, args: DemoArgs) -> anyhow::
 
     let dir = data_dir.display();
     println!();
+    println!(
+        "Open {base_url} and sign in as `demo`{}.",
+        match &admin_password {
+            Some(p) => format!(" with the password {p}"),
+            None => " with the password printed the first time this data directory was used".into(),
+        }
+    );
+    println!(
+        "  {base_url}/contacts            the contact base (each contact's page is its Lead's plezi_url)"
+    );
+    println!("  {base_url}/settings/salesforce the connection, its health and the fields");
+    println!("  {base_url}/settings/mapping    the field mapping (a change offers a full resync)");
+    println!(
+        "  {base_url}/sync                the run history, every failure with the org's error code"
+    );
+    println!();
     println!("What to try (from another terminal, while this runs):");
+    println!(
+        "  curl -s -XPOST {base_url}/api/v1/forms/{}/submissions -d email=you@example.com -d first_name=You -d last_name=Test -d company=Acme",
+        form.id
+    );
+    println!("      # a form submission: its Lead is in the org within a second (`runs` shows it)");
     println!(
         "  leadbridge --data-dir {dir} status            # connection, last/next run, backlog"
     );
@@ -238,12 +285,33 @@ async fn demo(global: GlobalArgs, data_dir: PathBuf, args: DemoArgs) -> anyhow::
         cancel.cancel();
     }
     scheduler.join().await;
+    let _ = server.await;
     emulator
         .shutdown()
         .await
         .context("saving the emulated org")?;
     store.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The demo's administrator, created once per data directory; returns its new password.
+async fn demo_admin(store: &Store) -> anyhow::Result<Option<String>> {
+    // 20 characters of a fresh random key: printed once, never stored in clear.
+    let password: String = lb_store::MasterKey::generate()
+        .to_base64()
+        .expose_secret()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(20)
+        .collect();
+    match store
+        .create_admin("demo", &SecretString::from(password.clone()))
+        .await
+    {
+        Ok(_) => Ok(Some(password)),
+        Err(lb_store::StoreError::AlreadyExists { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn seed(em: &Emulator, object: &str, records: &[Value]) -> anyhow::Result<Vec<String>> {

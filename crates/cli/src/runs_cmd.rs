@@ -51,7 +51,7 @@ pub fn run(global: &GlobalArgs, args: RunsArgs) -> anyhow::Result<ExitCode> {
                     );
                     for r in &runs {
                         println!(
-                            "{:>5}  {:<20}  {:<16}  {:<11}  {:<10}  {:>8}  {}",
+                            "{:>5}  {:<27}  {:<16}  {:<11}  {:<10}  {:>8}  {}",
                             r.id,
                             lb_store::rfc3339(r.started_at),
                             r.triggered_by,
