@@ -93,6 +93,10 @@ pub(crate) async fn list(State(state): State<UiState>, ctx: Ctx, Query(q): Query
 struct SyncStatusPage {
     ctx: Ctx,
     contact: ContactRow,
+    /// Every attribute and custom field with a value, in the store's order.
+    fields: Vec<(String, String)>,
+    /// The latest changes, newest first: field, value, origin, when.
+    history: Vec<(String, String, &'static str, String)>,
     links: Vec<LinkRow>,
     last_synced: Option<String>,
     provenance: Vec<ProvenanceRow>,
@@ -115,7 +119,23 @@ struct ProvenanceRow {
 
 pub(crate) async fn sync_status(State(state): State<UiState>, ctx: Ctx, Path(id): Path<i64>) -> Response {
     match load_sync_status(&state, ContactId(id)).await {
-        Ok((contact, links, provenance)) => {
+        Ok((contact, links, provenance, history)) => {
+            let fields = contact.values().into_iter().collect();
+            let history = history
+                .into_iter()
+                .rev()
+                .take(HISTORY_SHOWN)
+                .map(|h| {
+                    let origin = match h.origin {
+                        lb_store::Origin::User => "origin.user",
+                        lb_store::Origin::Form => "origin.form",
+                        lb_store::Origin::Api => "origin.api",
+                        lb_store::Origin::Import => "origin.import",
+                        lb_store::Origin::Sync => "origin.sync",
+                    };
+                    (h.field, h.value.unwrap_or_default(), ctx.t(origin), when(h.changed_at))
+                })
+                .collect();
             let last_synced = provenance.iter().map(|p| p.written_at).max().map(when);
             let instance = super::settings::instance_url(&state).await;
             let links = links
@@ -147,6 +167,8 @@ pub(crate) async fn sync_status(State(state): State<UiState>, ctx: Ctx, Path(id)
             provenance.sort_by(|a, b| a.attribute.cmp(&b.attribute).then(a.direction.cmp(b.direction)));
             render(&SyncStatusPage {
                 ctx,
+                fields,
+                history,
                 contact: ContactRow::of(&contact),
                 links,
                 last_synced,
@@ -157,23 +179,24 @@ pub(crate) async fn sync_status(State(state): State<UiState>, ctx: Ctx, Path(id)
     }
 }
 
-async fn load_sync_status(
-    state: &UiState,
-    id: ContactId,
-) -> Result<
-    (
-        Contact,
-        Vec<lb_store::sync::StoredLink>,
-        Vec<lb_store::sync::ProvenanceEntry>,
-    ),
-    UiError,
-> {
+type ContactView = (
+    Contact,
+    Vec<lb_store::sync::StoredLink>,
+    Vec<lb_store::sync::ProvenanceEntry>,
+    Vec<lb_store::FieldChange>,
+);
+
+async fn load_sync_status(state: &UiState, id: ContactId) -> Result<ContactView, UiError> {
     let contact = state.store.contact(id).await?;
     let sync = state.store.sync();
     let links = sync.links_by_contacts(&[id]).await?;
     let provenance = sync.provenance(id).await?;
-    Ok((contact, links, provenance))
+    let history = state.store.contact_history(id).await?;
+    Ok((contact, links, provenance, history))
 }
+
+/// Changes listed on a contact's page.
+const HISTORY_SHOWN: usize = 30;
 
 /// The record's page in Salesforce (Lightning Experience).
 pub(crate) fn record_url(instance_url: &str, object: &str, id: &str) -> String {

@@ -210,7 +210,7 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "Pas encore lié à une fiche Salesforce.",
     ),
     ("contacts.object", "Object", "Objet"),
-    ("contacts.page", "Contact page", "Fiche du contact"),
+    ("contacts.page", "Public contact page", "Page publique du contact"),
     ("contacts.provenance", "Who set each value", "Origine de chaque valeur"),
     ("contacts.rule", "Rule", "Règle"),
     ("contacts.run", "Run", "Synchro"),
@@ -848,6 +848,14 @@ const ENTRIES: &[(&str, &str, &str)] = &[
     ("map.error", "Error:", "Erreur :"),
     ("map.warning", "Warning:", "Avertissement :"),
     ("map.value_map_hint", "our value = org value", "notre valeur = valeur de l'org"),
+    ("contacts.fields", "Fields", "Champs"),
+    ("contacts.history", "Latest changes, with their origin", "Dernières modifications, avec leur origine"),
+    ("contacts.origin", "Origin", "Origine"),
+    ("origin.user", "a user", "un utilisateur"),
+    ("origin.form", "a form submission", "une soumission de formulaire"),
+    ("origin.api", "the API", "l'API"),
+    ("origin.import", "an import", "un import"),
+    ("origin.sync", "the Salesforce sync", "la synchronisation Salesforce"),
 ];
 
 #[cfg(test)]

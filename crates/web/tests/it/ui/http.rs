@@ -419,3 +419,46 @@ async fn missing_fields_can_be_created_from_the_settings_page_after_a_restart() 
     assert!(!after.body.contains("id=\"missing-fields\""));
     assert!(v.get("/sync").await.body.contains("Connected: the sync runs"));
 }
+
+#[tokio::test]
+async fn a_forms_snippet_posts_to_the_public_endpoint_and_creates_the_contact() {
+    let stack = Stack::start().await;
+    let mut v = Visitor::new(&stack.base_url);
+    v.sign_in().await;
+    let csrf = v.get("/forms").await.csrf();
+    let created = v
+        .post(
+            "/forms",
+            &[("csrf", &csrf), ("name", "Webinar"), ("mapping", "work_email = email\nfirst = first_name"), ("score_increment", "7")],
+        )
+        .await;
+    let form_path = created.location.expect("redirect to the form");
+    let page = v.get(&form_path).await;
+    // The snippet is shown as text (escaped) in a textarea.
+    let raw = &page.body[page.body.find("id=\"snippet\"").unwrap()..];
+    let raw = &raw[raw.find('>').unwrap() + 1..raw.find("</textarea>").unwrap()];
+    let snippet = [("&#34;", "\""), ("&quot;", "\""), ("&#60;", "<"), ("&lt;", "<"), ("&#62;", ">"), ("&gt;", ">"), ("&#39;", "'"), ("&#38;", "&"), ("&amp;", "&")]
+        .iter()
+        .fold(raw.to_owned(), |s, (from, to)| s.replace(from, to));
+    let action_at = snippet.find("action=\"").unwrap() + "action=\"".len();
+    let action = &snippet[action_at..action_at + snippet[action_at..].find('"').unwrap()];
+    assert!(action.starts_with(&stack.base_url), "{action}");
+    assert!(snippet.contains("name=\"work_email\" required"), "{snippet}");
+
+    let reply = reqwest::Client::new()
+        .post(action)
+        .form(&[("work_email", "visitor@example.com"), ("first", "Vera")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::CREATED);
+    let email = lb_store::Email::parse("visitor@example.com").unwrap();
+    let contact = stack.store.contact_by_email(&email).await.unwrap().expect("the contact exists");
+    assert_eq!((contact.first_name.as_deref(), contact.behaviour_score), (Some("Vera"), 7));
+
+    // Its page lists the submission; the contact's page shows the change came from a form.
+    let form_page = v.get(&form_path).await;
+    assert!(form_page.body.contains("visitor@example.com"), "{}", form_page.body);
+    let contact_page = v.get(&format!("/contacts/{}/sync", contact.id)).await;
+    assert!(contact_page.body.contains("a form submission"), "{}", contact_page.body);
+}
