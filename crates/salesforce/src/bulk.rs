@@ -11,6 +11,9 @@
 //!   result file is reported unprocessed.
 //! - Ingest uploads are not retried (a second upload to a job is refused); status polls and
 //!   result downloads are (they are reads).
+//! - Once a job is closed it runs in the org whatever happens to us: if its results cannot be
+//!   read (network, allowance, budget), its rows are reported indeterminate, never unprocessed,
+//!   so they are not sent again blindly.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -344,9 +347,61 @@ impl Client {
                 .await;
             return Err(e);
         }
-        self.set_job_state(JobKind::Ingest, &job.id, "UploadComplete")
-            .await?;
-        let done = self.wait_for_job(JobKind::Ingest, &job.id).await?;
+        let submitted = |report: &mut WriteReport, e: &Error| {
+            // The job may run in the org even though we cannot tell: never report its rows as
+            // unprocessed (they could be sent again and duplicated); the job id allows a check.
+            for o in &mut report.outcomes[offset..offset + row_count] {
+                o.result = RecordResult::Indeterminate(format!(
+                    "Bulk job {} was submitted but its results could not be read: {e}",
+                    job.id
+                ));
+            }
+        };
+        match self
+            .set_job_state(JobKind::Ingest, &job.id, "UploadComplete")
+            .await
+        {
+            Ok(_) => {}
+            Err(e @ Error::Transport(_)) => {
+                submitted(report, &e);
+                return Err(e);
+            }
+            Err(e) => {
+                let _ = self
+                    .set_job_state(JobKind::Ingest, &job.id, "Aborted")
+                    .await;
+                return Err(e);
+            }
+        }
+        let fetched = async {
+            let done = self.wait_for_job(JobKind::Ingest, &job.id).await?;
+            // Skip result files the job info proves empty: each download is an API call.
+            let total = row_count as u64;
+            let processed = done.number_records_processed;
+            let failed = done.number_records_failed;
+            let need_success = !matches!((processed, failed), (Some(p), Some(f)) if p == f);
+            let need_failed = failed != Some(0);
+            let need_unprocessed = !(done.state == "JobComplete" && processed == Some(total));
+            let mut files = [Bytes::new(), Bytes::new(), Bytes::new()];
+            for (slot, (need, name)) in files.iter_mut().zip([
+                (need_success, "successfulResults/"),
+                (need_failed, "failedResults/"),
+                (need_unprocessed, "unprocessedrecords/"),
+            ]) {
+                if need {
+                    *slot = self.job_file(&job.id, name).await?;
+                }
+            }
+            Ok::<_, Error>((done, files))
+        }
+        .await;
+        let (done, [successes, failures, unprocessed]) = match fetched {
+            Ok(x) => x,
+            Err(e) => {
+                submitted(report, &e);
+                return Err(e);
+            }
+        };
 
         // Map results back by uploaded values.
         let mut take = |rec: &csv::StringRecord, headers: &csv::StringRecord| -> Option<usize> {
@@ -364,28 +419,6 @@ impl Client {
             index.get_mut(&key_of(&cells)).and_then(VecDeque::pop_front)
         };
 
-        // Skip result files the job info proves empty: each download is an API call.
-        let total = row_count as u64;
-        let processed = done.number_records_processed;
-        let failed = done.number_records_failed;
-        let need_success = !matches!((processed, failed), (Some(p), Some(f)) if p == f);
-        let need_failed = failed != Some(0);
-        let need_unprocessed = !(done.state == "JobComplete" && processed == Some(total));
-        let successes = if need_success {
-            self.job_file(&job.id, "successfulResults/").await?
-        } else {
-            Bytes::new()
-        };
-        let failures = if need_failed {
-            self.job_file(&job.id, "failedResults/").await?
-        } else {
-            Bytes::new()
-        };
-        let unprocessed = if need_unprocessed {
-            self.job_file(&job.id, "unprocessedrecords/").await?
-        } else {
-            Bytes::new()
-        };
         for (body, which) in [(successes, 0u8), (failures, 1), (unprocessed, 2)] {
             let mut rdr = csv::ReaderBuilder::new()
                 .flexible(true)

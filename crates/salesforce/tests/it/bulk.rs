@@ -188,3 +188,36 @@ async fn bulk_upsert_reports_created_and_updated_rows() {
         "{report:?}"
     );
 }
+
+#[tokio::test]
+async fn a_submitted_job_whose_results_cannot_be_read_leaves_its_rows_indeterminate() {
+    // Allowance of 3 calls: create, upload and close pass; the status poll would overrun it.
+    let org = crate::helpers::org_with(lb_emulator::Config {
+        daily_api_limit: Some(3),
+        ..Default::default()
+    })
+    .await;
+    let mut config = org.config();
+    config.budget = lb_salesforce::Budget { max_share: 1.0 };
+    let client = org.client_with(config);
+    let report = client
+        .bulk_ingest(&WriteOp::Insert, "Lead", leads(10, "late.example"))
+        .await;
+    assert!(
+        matches!(
+            report.stopped,
+            Some(lb_salesforce::Error::BudgetExhausted { .. })
+        ),
+        "{:?}",
+        report.stopped
+    );
+    assert_eq!(
+        report.indeterminate(),
+        10,
+        "the job runs in the org: its rows must not be sent again blindly"
+    );
+    let RecordResult::Indeterminate(why) = &report.outcomes[0].result else {
+        panic!()
+    };
+    assert!(why.contains(&report.job_ids[0]), "{why}");
+}
