@@ -911,6 +911,9 @@ impl RunCtx {
             let org_ids: Vec<String> = g.records.keys().cloned().collect();
             g.add_links(sync.links_by_org_ids(&org_ids).await?);
         }
+        if !full && !mapping_changed {
+            self.drop_unchanged(&mut g, &ours);
+        }
         let mut wanted: BTreeSet<ContactId> = ours.clone();
         for id in g.records.keys() {
             if let Some(c) = g.linked_org.get(id) {
@@ -1044,6 +1047,45 @@ impl RunCtx {
             wm.save(&self.store).await?;
         }
         Ok(())
+    }
+
+    /// Leaves out the linked org records read again with every mapped value equal to its
+    /// base (our own writes coming back with a new `SystemModstamp`, or a change to a field we
+    /// do not map) when their contact did not change here: the core would plan nothing for
+    /// them, and a full read-back of 100,000 records then costs neither their contacts' loading
+    /// nor planner memory. Converted Leads always stay (R-SYNC-6).
+    fn drop_unchanged(&self, g: &mut Gathered, ours: &BTreeSet<ContactId>) {
+        let mapping = &self.mapping;
+        let links = &g.links;
+        let linked_org = &g.linked_org;
+        let mut dropped: Vec<ContactId> = Vec::new();
+        g.records.retain(|id, r| {
+            let Some(cid) = linked_org.get(id) else {
+                return true;
+            };
+            if ours.contains(cid) || r.is_converted {
+                return true;
+            }
+            let Some(link) = links.get(cid) else {
+                return true;
+            };
+            let unchanged = link.org_id == r.id
+                && link.object == r.object
+                && mapping.active_entries(r.object).all(|e| {
+                    link.base
+                        .get(&e.attribute)
+                        .is_some_and(|b| b.theirs == r.value(&e.field))
+                });
+            if unchanged {
+                dropped.push(*cid);
+            }
+            !unchanged
+        });
+        for cid in dropped {
+            if let Some(l) = g.links.remove(&cid) {
+                g.linked_org.remove(&l.org_id);
+            }
+        }
     }
 
     async fn load_contacts(
