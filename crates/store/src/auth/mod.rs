@@ -194,7 +194,7 @@ fn check_credentials(username: &str, password: &SecretString) -> Result<String, 
         problems.push(Problem::new("username", "needs 1 to 100 printable characters".into()));
     }
     let chars = password.expose_secret().chars().count();
-    if chars < MIN_PASSWORD_CHARS || chars > 1000 {
+    if !(MIN_PASSWORD_CHARS..=1000).contains(&chars) {
         problems.push(Problem::new(
             "password",
             format!("needs at least {MIN_PASSWORD_CHARS} characters"),

@@ -79,8 +79,7 @@ impl Stack {
     /// Connects the engine with the seed's flow; `create_fields` as the CLI's flag.
     pub async fn connect_with(&self, create_fields: bool) -> lb_engine::ConnectReport {
         let c = self.org_credentials();
-        let report = self
-            .engine
+        self.engine
             .connect(lb_engine::ConnectRequest {
                 login_url: c.login_url,
                 instance_url: None,
@@ -94,8 +93,7 @@ impl Stack {
                 create_fields,
             })
             .await
-            .unwrap();
-        report
+            .unwrap()
     }
 
     /// Calls the emulator's control API (`/__emulator/...`).
