@@ -12,9 +12,8 @@ use std::collections::HashSet;
 use std::io::{Read, Write};
 
 use serde::Serialize;
-use serde_json::Value;
 
-use crate::validate::{Blank, ContactInput, Patch, parse_input};
+use crate::validate::{Patch, parse_cells};
 use crate::{ContactId, Origin, Problem, Store, StoreError};
 
 /// How an import proceeds.
@@ -186,13 +185,7 @@ fn reject(report: &mut ImportReport, options: &ImportOptions, row: u64, problems
 }
 
 fn parse_row(headers: &[String], record: &csv::StringRecord, schema: &crate::Schema) -> Result<Patch, Vec<Problem>> {
-    let mut input = ContactInput::new();
-    for (name, cell) in headers.iter().zip(record.iter()) {
-        if !cell.is_empty() {
-            input.insert(name.clone(), Value::String(cell.to_owned()));
-        }
-    }
-    let patch = parse_input(&input, schema, Blank::Ignored)?;
+    let patch = parse_cells(headers.iter().map(String::as_str).zip(record.iter()), schema)?;
     if patch.email().is_none() {
         return Err(vec![Problem::new("email", "is required".into())]);
     }

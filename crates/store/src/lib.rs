@@ -57,7 +57,7 @@ pub const SQLITE_FILE: &str = "leadbridge.db";
 /// One problem with one field of the input (and its row, for imports).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
-    /// 1-based data row of an import (the header is row 0... not counted; see `ImportReport`).
+    /// For imports: the row's line number in the file (the header is line 1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub row: Option<u64>,
     pub field: String,
@@ -115,6 +115,26 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A failure of the database itself (unreachable, pool exhausted, SQLite still busy after
+    /// its timeout): retrying later may succeed, unlike bad input or a missing record.
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Database(err) = self else {
+            return false;
+        };
+        match err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+            // SQLITE_BUSY (5) and its extended codes; PostgreSQL classes 08 (connection), 53
+            // (insufficient resources) and 57P (operator intervention, e.g. shutdown).
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                matches!(code.as_ref(), "5" | "261" | "517")
+                    || code.starts_with("08")
+                    || code.starts_with("53")
+                    || code.starts_with("57P")
+            }),
+            _ => false,
+        }
+    }
+
     pub(crate) fn invalid(field: &str, message: impl Into<String>) -> StoreError {
         StoreError::Invalid(vec![Problem::new(field, message.into())])
     }
@@ -200,6 +220,10 @@ enum Db {
 pub struct Store {
     db: Db,
     events: broadcast::Sender<ContactEvent>,
+    /// SQLite has one writer at a time; queueing this process's writers here (fairly) keeps
+    /// them out of SQLite's busy handler, whose sleeps of up to 100 ms would ruin latency.
+    /// Other processes (a CLI import next to `serve`) still meet `busy_timeout`.
+    sqlite_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -234,6 +258,19 @@ macro_rules! dispatch {
     ($self:expr, $f:ident ( $($arg:expr),* $(,)? )) => {
         match &$self.db {
             Db::Sqlite(pool) => sqlite_queries::$f(pool, $($arg),*).await,
+            Db::Postgres(pool) => postgres_queries::$f(pool, $($arg),*).await,
+        }
+    };
+}
+
+/// [`dispatch!`] for writes: on SQLite, waits for this process's other writers first.
+macro_rules! dispatch_write {
+    ($self:expr, $f:ident ( $($arg:expr),* $(,)? )) => {
+        match &$self.db {
+            Db::Sqlite(pool) => {
+                let _writer = $self.sqlite_writer.lock().await;
+                sqlite_queries::$f(pool, $($arg),*).await
+            }
             Db::Postgres(pool) => postgres_queries::$f(pool, $($arg),*).await,
         }
     };
@@ -278,7 +315,7 @@ impl Store {
             }
         };
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
-        Ok(Store { db, events })
+        Ok(Store { db, events, sqlite_writer: Default::default() })
     }
 
     /// Events after each committed write (see [`ContactEvent`]).
@@ -321,7 +358,7 @@ impl Store {
         if name.is_empty() || name.chars().count() > 40 {
             return Err(StoreError::invalid("name", "a state needs 1 to 40 characters"));
         }
-        dispatch!(self, add_state(name))
+        dispatch_write!(self, add_state(name))
     }
 
     pub async fn custom_fields(&self) -> Result<Vec<CustomField>, StoreError> {
@@ -331,7 +368,7 @@ impl Store {
     /// Adds a custom field; it appears last (R-MAP-4).
     pub async fn add_custom_field(&self, field: &NewCustomField) -> Result<CustomField, StoreError> {
         let checked = check_new_field(field)?;
-        dispatch!(self, add_custom_field(&checked))
+        dispatch_write!(self, add_custom_field(&checked))
     }
 
     // ---- contacts ----
@@ -342,7 +379,7 @@ impl Store {
         input: &ContactInput,
         origin: Origin,
     ) -> Result<Contact, StoreError> {
-        let contact = dispatch!(self, create_contact(input, origin))?;
+        let contact = dispatch_write!(self, create_contact(input, origin))?;
         self.emit(ContactEvent::Changed { contact_id: contact.id, origin });
         Ok(contact)
     }
@@ -354,7 +391,7 @@ impl Store {
         input: &ContactInput,
         origin: Origin,
     ) -> Result<Contact, StoreError> {
-        let (contact, changed) = dispatch!(self, update_contact(id, input, origin))?;
+        let (contact, changed) = dispatch_write!(self, update_contact(id, input, origin))?;
         if changed {
             self.emit(ContactEvent::Changed { contact_id: contact.id, origin });
         }
@@ -367,7 +404,7 @@ impl Store {
         input: &ContactInput,
         origin: Origin,
     ) -> Result<(Contact, bool), StoreError> {
-        let (contact, created, changed) = dispatch!(self, upsert_contact(input, origin))?;
+        let (contact, created, changed) = dispatch_write!(self, upsert_contact(input, origin))?;
         if changed {
             self.emit(ContactEvent::Changed { contact_id: contact.id, origin });
         }
@@ -376,7 +413,7 @@ impl Store {
 
     /// Deletes a contact; its change log stays, with a final [`DELETED_FIELD`] row.
     pub async fn delete_contact(&self, id: ContactId, origin: Origin) -> Result<(), StoreError> {
-        dispatch!(self, delete_contact(id, origin))?;
+        dispatch_write!(self, delete_contact(id, origin))?;
         self.emit(ContactEvent::Deleted { contact_id: id });
         Ok(())
     }
@@ -440,7 +477,7 @@ impl Store {
     pub async fn create_form(&self, form: &NewForm) -> Result<Form, StoreError> {
         let schema = self.schema().await?;
         let checked = check_new_form(form, &schema)?;
-        dispatch!(self, create_form(&checked))
+        dispatch_write!(self, create_form(&checked))
     }
 
     pub async fn forms(&self) -> Result<Vec<Form>, StoreError> {
@@ -463,7 +500,7 @@ impl Store {
         form_id: i64,
         inputs: &[(String, String)],
     ) -> Result<SubmissionOutcome, StoreError> {
-        let outcome = dispatch!(self, submit_form(form_id, inputs))?;
+        let outcome = dispatch_write!(self, submit_form(form_id, inputs))?;
         self.emit(ContactEvent::FormSubmitted {
             form_id,
             submission_id: outcome.submission.id,
@@ -493,7 +530,7 @@ impl Store {
         let token = secrets::new_api_token();
         let prefix: String = token.expose_secret().chars().take(12).collect();
         let hash = secrets::token_sha256(token.expose_secret());
-        let key = dispatch!(self, create_api_key(name, &prefix, &hash))?;
+        let key = dispatch_write!(self, create_api_key(name, &prefix, &hash))?;
         Ok((key, token))
     }
 
@@ -508,7 +545,7 @@ impl Store {
     }
 
     pub async fn revoke_api_key(&self, id: i64) -> Result<(), StoreError> {
-        dispatch!(self, revoke_api_key(id))
+        dispatch_write!(self, revoke_api_key(id))
     }
 
     // ---- secrets ----
@@ -521,7 +558,7 @@ impl Store {
         value: &SecretString,
     ) -> Result<(), StoreError> {
         let sealed = key.seal(name, value.expose_secret().as_bytes())?;
-        dispatch!(self, put_secret(name, &sealed.nonce, &sealed.ciphertext))
+        dispatch_write!(self, put_secret(name, &sealed.nonce, &sealed.ciphertext))
     }
 
     /// Decrypts the secret `name`; `Ok(None)` when none is stored. A key that is not the one the
@@ -539,7 +576,7 @@ impl Store {
     }
 
     pub async fn delete_secret(&self, name: &str) -> Result<bool, StoreError> {
-        dispatch!(self, delete_secret(name))
+        dispatch_write!(self, delete_secret(name))
     }
 
     /// The names of the stored secrets (never their values).
@@ -562,7 +599,7 @@ impl Store {
         schema: &Schema,
         rows: Vec<(u64, Patch)>,
     ) -> Result<import::BatchOutcome, StoreError> {
-        dispatch!(self, import_batch(schema, rows))
+        dispatch_write!(self, import_batch(schema, rows))
     }
 
     /// Streams all contacts by id order, `batch` at a time, to `each`.

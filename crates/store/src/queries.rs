@@ -623,8 +623,6 @@ pub(crate) async fn submissions(
 
 // ---------------------------------------------------------------- API keys
 
-const API_KEY_COLUMNS: &str = "id, name, prefix, created_at, last_used_at, revoked_at";
-
 pub(crate) async fn create_api_key(pool: &Pool, name: &str, prefix: &str, hash: &str) -> Result<ApiKey, StoreError> {
     let row = sqlx::query_as::<_, ApiKeyRow>(
         "INSERT INTO api_keys (name, prefix, token_sha256, created_at) VALUES ($1, $2, $3, $4) \
@@ -640,7 +638,6 @@ pub(crate) async fn create_api_key(pool: &Pool, name: &str, prefix: &str, hash: 
 }
 
 pub(crate) async fn verify_api_key(pool: &Pool, hash: &str) -> Result<Option<ApiKey>, StoreError> {
-    let _ = API_KEY_COLUMNS;
     let Some(row) = sqlx::query_as::<_, ApiKeyRow>(
         "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_keys \
          WHERE token_sha256 = $1 AND revoked_at IS NULL",

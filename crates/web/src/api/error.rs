@@ -73,8 +73,8 @@ impl From<StoreError> for ApiError {
                 errors: vec![Problem::new("name", "already exists".into())],
             },
             StoreError::NotFound { what } => ApiError::NotFound(what),
-            StoreError::Database(sqlx_err) if is_unavailable(&sqlx_err) => {
-                tracing::error!(error = %sqlx_err, "database unavailable");
+            err if err.is_unavailable() => {
+                tracing::error!(error = %err, "database unavailable");
                 ApiError::Unavailable
             }
             other => {
@@ -83,11 +83,6 @@ impl From<StoreError> for ApiError {
             }
         }
     }
-}
-
-fn is_unavailable(err: &(dyn std::error::Error + 'static)) -> bool {
-    let text = err.to_string();
-    text.contains("pool timed out") || text.contains("database is locked") || text.contains("connection")
 }
 
 impl IntoResponse for ApiError {
