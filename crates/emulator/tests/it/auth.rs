@@ -274,3 +274,38 @@ async fn expired_password_kills_sessions_refuses_login_until_reset() {
         .await;
     assert_eq!(a.status, 200, "{}", a.text);
 }
+
+#[tokio::test]
+async fn identity_url_answers_with_the_session_and_revoked_tokens_stop_working() {
+    let org = Org::start().await;
+    let (org_id, user_id) = {
+        let o = org.running.emulator.org();
+        (o.org_id.clone(), o.user_id.clone())
+    };
+    let a = org.call("GET", &format!("/id/{org_id}/{user_id}"), None).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.body["username"], json!("integration@leadbridge.example"));
+    assert_eq!(a.body["urls"]["rest"], json!(format!("{}/services/data/v{{version}}/", org.running.url)));
+    let revoked = org.form("/services/oauth2/revoke", &[("token", &org.token)]).await;
+    assert_eq!(revoked.status, 200);
+    let a = org.call("GET", &format!("{V}/limits"), None).await;
+    assert_eq!(a.status, 401);
+    let again = org.form("/services/oauth2/revoke", &[("token", &org.token)]).await;
+    assert_eq!((again.status, again.body), (400, json!({"error": "invalid_token", "error_description": "invalid token"})));
+}
+
+#[tokio::test]
+async fn authorize_with_an_unknown_client_redirects_with_the_error() {
+    let org = Org::start().await;
+    let resp = org
+        .http
+        .get(org.url("/services/oauth2/authorize"))
+        .query(&[("response_type", "code"), ("client_id", "nope"), ("redirect_uri", "http://localhost/cb"), ("state", "s1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 302);
+    let location = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
+    let q: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+    assert_eq!((q["error"].as_str(), q["error_description"].as_str(), q["state"].as_str()), ("invalid_client_id", "client identifier invalid", "s1"));
+}
