@@ -281,6 +281,9 @@ fn change_state(em: &Ctx, call: &Call, id: &str, kind: JobKind) -> Reply {
             (other, _) => return Err(invalid_value("state", other)),
         };
         job.state = to;
+        if to == JobState::Aborted {
+            job.finished_ms = Some(crate::state::now_ms());
+        }
         job.system_modstamp = now.clone();
         Ok((
             Reply::json(StatusCode::OK, &job.info(false)),
@@ -385,6 +388,7 @@ fn run_ingest(em: &Emulator, id: &str) {
         let now = em.org_mut().now();
         if let Some(j) = em.bulk().get_mut(id) {
             j.state = JobState::Failed;
+            j.finished_ms = Some(crate::state::now_ms());
             j.error_message = Some(message);
             j.system_modstamp = now;
             j.processing_ms = started.elapsed().as_millis() as u64;
@@ -445,6 +449,7 @@ fn run_ingest(em: &Emulator, id: &str) {
     if !aborted && j.state == JobState::InProgress {
         j.state = JobState::JobComplete;
     }
+    j.finished_ms = Some(crate::state::now_ms());
 }
 
 /// Runs a query job once and keeps the matching row numbers.
@@ -471,6 +476,7 @@ fn run_query(em: &Emulator, id: &str, compiled: soql::CompiledQuery) {
     j.query_fields = Arc::new(compiled.fields().to_vec());
     j.query_rows = Arc::new(rows);
     j.state = JobState::JobComplete;
+    j.finished_ms = Some(crate::state::now_ms());
     j.system_modstamp = now;
     j.processing_ms = started.elapsed().as_millis() as u64;
 }

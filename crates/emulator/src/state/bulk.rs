@@ -30,6 +30,9 @@ pub const MAX_UPLOAD_BYTES: usize = 100 * 1024 * 1024;
 /// Salesforce processes ingest data in internal batches of 10,000 records (§8.1, limits).
 pub const INTERNAL_BATCH: usize = 10_000;
 
+/// Jobs and their results are deleted 7 days after reaching a terminal state (§8.1).
+pub const RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
+
 /// Ingest or query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobKind {
@@ -225,6 +228,8 @@ pub struct Job {
     pub processed: u64,
     pub failed: u64,
     pub processing_ms: u64,
+    /// When the job reached a terminal state (ms since the epoch); results are kept 7 days.
+    pub finished_ms: Option<i64>,
     /// Ingest: the raw upload until processing parses it.
     pub upload: Option<bytes::Bytes>,
     /// Ingest: the header as uploaded and every data row (original values).
@@ -277,6 +282,7 @@ impl Job {
             processed: 0,
             failed: 0,
             processing_ms: 0,
+            finished_ms: None,
             upload: None,
             header: Vec::new(),
             rows: Vec::new(),
@@ -342,7 +348,12 @@ impl Jobs {
         ids::to18(&ids::make_id15("750", self.seq))
     }
 
+    /// Adds a job, first dropping jobs that finished more than 7 days ago, as Salesforce
+    /// deletes them (§8.1 limits), so a long-running emulator does not keep every upload.
     pub fn insert(&mut self, job: Job) {
+        let horizon = super::now_ms() - RETENTION_MS;
+        self.jobs
+            .retain(|_, j| j.finished_ms.is_none_or(|t| t >= horizon));
         self.jobs.insert(job.id.clone(), job);
     }
 

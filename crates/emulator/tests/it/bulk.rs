@@ -660,3 +660,78 @@ async fn every_bulk_call_counts_against_the_daily_allowance() {
         after.text
     );
 }
+
+#[tokio::test]
+async fn upsert_by_a_granted_custom_external_id_creates_then_updates() {
+    let org = Org::start().await;
+    let f = org
+        .call(
+            "POST",
+            &format!("{V}/tooling/sobjects/CustomField"),
+            Some(json!({"FullName": "Lead.Plezi_Id__c", "Metadata": {"type": "Text", "label": "Plezi Id", "length": 40, "externalId": true}})),
+        )
+        .await;
+    assert_eq!(f.status, 201, "{}", f.text);
+    // Before the grant the field does not exist for the integration user.
+    let hidden = org.call("POST", &format!("{V}/jobs/ingest"), Some(json!({"object": "Lead", "operation": "upsert", "externalIdFieldName": "Plezi_Id__c"}))).await;
+    assert_eq!(hidden.body[0]["errorCode"], json!("INVALIDJOB"));
+    let sets = org
+        .call(
+            "GET",
+            &format!("{V}/query?q=SELECT+Id+FROM+PermissionSet+WHERE+IsOwnedByProfile+%3D+true"),
+            None,
+        )
+        .await;
+    let set = sets.body["records"][0]["Id"].as_str().unwrap().to_owned();
+    let g = org
+        .call(
+            "POST",
+            &format!("{V}/sobjects/FieldPermissions"),
+            Some(json!({"ParentId": set, "SobjectType": "Lead", "Field": "Lead.Plezi_Id__c", "PermissionsRead": true, "PermissionsEdit": true})),
+        )
+        .await;
+    assert_eq!(g.status, 201, "{}", g.text);
+
+    let body =
+        json!({"object": "Lead", "operation": "upsert", "externalIdFieldName": "plezi_id__c"});
+    let (_, info) = ingest(
+        &org,
+        body.clone(),
+        "Plezi_Id__c,LastName,Company\np-1,Doe,Acme\np-2,Roe,Acme\n",
+    )
+    .await;
+    assert_eq!(
+        (
+            info["state"].clone(),
+            info["externalIdFieldName"].clone(),
+            info["numberRecordsFailed"].clone()
+        ),
+        (json!("JobComplete"), json!("Plezi_Id__c"), json!(0))
+    );
+    let (id, info) = ingest(&org, body, "Plezi_Id__c,Title\np-1,CEO\np-3,\n").await;
+    assert_eq!(
+        (
+            info["numberRecordsProcessed"].clone(),
+            info["numberRecordsFailed"].clone()
+        ),
+        (json!(2), json!(1)),
+        "{info}"
+    );
+    let ok = results(&org, &id, "successfulResults").await.text;
+    assert!(
+        ok.lines()
+            .nth(1)
+            .unwrap()
+            .ends_with(",\"false\",\"p-1\",\"CEO\""),
+        "{ok}"
+    );
+    let failed = results(&org, &id, "failedResults").await.text;
+    assert_eq!(
+        failed,
+        "\"sf__Id\",\"sf__Error\",Plezi_Id__c,Title\n\"\",\"REQUIRED_FIELD_MISSING:Required fields are missing: [LastName, Company]:LastName, Company --\",\"p-3\",\"\"\n"
+    );
+    assert_eq!(
+        count(&org, "WHERE Title = 'CEO' AND Plezi_Id__c = 'p-1'").await,
+        1
+    );
+}
