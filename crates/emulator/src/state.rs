@@ -1081,11 +1081,11 @@ impl Org {
         let mut other = String::new();
         for f in def.fields.iter().filter(|f| f.unique) {
             let Some(k) = rec.get(&f.name).and_then(|v| key_of(f, v)) else { continue };
-            if let Some(rows) = table.keys.get(&f.name).and_then(|m| m.get(&k)) {
-                if let Some(r) = rows.iter().find(|r| Some(**r) != own_row) {
-                    clashes.push(f.name.clone());
-                    other = table.rows[*r as usize].get("Id").and_then(Value::as_str).and_then(|id| id.get(..15)).unwrap_or_default().to_owned();
-                }
+            if let Some(rows) = table.keys.get(&f.name).and_then(|m| m.get(&k))
+                && let Some(r) = rows.iter().find(|r| Some(**r) != own_row)
+            {
+                clashes.push(f.name.clone());
+                other = table.rows[*r as usize].get("Id").and_then(Value::as_str).and_then(|id| id.get(..15)).unwrap_or_default().to_owned();
             }
         }
         if clashes.is_empty() {
@@ -1118,10 +1118,10 @@ fn index(def: &ObjectDef, table: &mut Table, row: u32) {
 fn unindex(def: &ObjectDef, table: &mut Table, row: u32) {
     let Some(rec) = table.rows.get(row as usize) else { return };
     for f in def.fields.iter().filter(|f| f.unique || f.external_id) {
-        if let Some(k) = rec.get(&f.name).and_then(|v| key_of(f, v)) {
-            if let Some(rows) = table.keys.get_mut(&f.name).and_then(|m| m.get_mut(&k)) {
-                rows.retain(|r| *r != row);
-            }
+        if let Some(k) = rec.get(&f.name).and_then(|v| key_of(f, v))
+            && let Some(rows) = table.keys.get_mut(&f.name).and_then(|m| m.get_mut(&k))
+        {
+            rows.retain(|r| *r != row);
         }
     }
 }

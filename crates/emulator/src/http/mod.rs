@@ -347,9 +347,7 @@ impl Call {
 pub(crate) fn split_path(rest: &str) -> (String, Vec<String>) {
     let mut parts = rest.split('/');
     let version = parts.next().unwrap_or_default().to_owned();
-    let mut segs: Vec<String> = parts
-        .map(|s| percent_decode(s))
-        .collect();
+    let mut segs: Vec<String> = parts.map(percent_decode).collect();
     while segs.last().is_some_and(|s| s.is_empty()) {
         segs.pop();
     }
