@@ -24,6 +24,56 @@ pub(crate) const PRE_CSRF_COOKIE: &str = "lb_precsrf";
 /// Largest form body the gate buffers to read the CSRF token.
 const MAX_FORM_BYTES: usize = 1 << 20;
 
+/// Failed sign-ins per username: after [`MAX_FAILURES`] within [`FAILURE_WINDOW`], that
+/// username cannot sign in until the window has passed since its last failure (a guessing
+/// attack gets a handful of tries per quarter hour; Argon2 already makes each one slow).
+#[derive(Clone, Default)]
+pub(crate) struct SignInThrottle(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (u32, time::OffsetDateTime)>>>);
+
+const MAX_FAILURES: u32 = 5;
+const FAILURE_WINDOW: time::Duration = time::Duration::minutes(15);
+
+impl SignInThrottle {
+    fn key(username: &str) -> String {
+        username.trim().to_lowercase()
+    }
+
+    fn blocked(&self, username: &str, now: time::OffsetDateTime) -> bool {
+        let Ok(map) = self.0.lock() else { return false };
+        map.get(&Self::key(username)).is_some_and(|(n, last)| *n >= MAX_FAILURES && now - *last < FAILURE_WINDOW)
+    }
+
+    fn failed(&self, username: &str, now: time::OffsetDateTime) {
+        if let Ok(mut map) = self.0.lock() {
+            map.retain(|_, (_, last)| now - *last < FAILURE_WINDOW);
+            let entry = map.entry(Self::key(username)).or_insert((0, now));
+            *entry = (entry.0 + 1, now);
+        }
+    }
+
+    fn succeeded(&self, username: &str) {
+        if let Ok(mut map) = self.0.lock() {
+            map.remove(&Self::key(username));
+        }
+    }
+}
+
+/// The sync is stopped: every page of a signed-in administrator says so (class, words key).
+#[derive(Clone, Copy)]
+pub(crate) struct Alert(pub &'static str, pub &'static str);
+
+/// The alert for the connection's health, if it stops the sync.
+async fn alert_for(state: &UiState) -> Option<Alert> {
+    match lb_engine::Health::load(&state.store).await.ok()? {
+        lb_engine::Health::CredentialsRejected { .. } => Some(Alert("bad", "alert.rejected")),
+        lb_engine::Health::AllowanceSpent { .. } | lb_engine::Health::BudgetReached { .. } => {
+            Some(Alert("warn", "alert.paused"))
+        }
+        lb_engine::Health::Failing { .. } => Some(Alert("bad", "alert.failing")),
+        _ => None,
+    }
+}
+
 /// The pre-session anti-CSRF token of this request (set before sign-in).
 #[derive(Clone)]
 pub(crate) struct PreCsrf(pub String);
@@ -90,6 +140,7 @@ pub async fn gate(State(state): State<UiState>, jar: CookieJar, req: Request, ne
                 user: session.as_ref().map(|s| s.user.username.clone()),
                 csrf: String::new(),
                 path,
+                alert: None,
             };
             let page = super::ErrorPage {
                 message: ctx.t("error.csrf").to_owned(),
@@ -102,6 +153,9 @@ pub async fn gate(State(state): State<UiState>, jar: CookieJar, req: Request, ne
     match &session {
         Some(s) => {
             parts.extensions.insert(s.clone());
+            if let Some(alert) = alert_for(&state).await {
+                parts.extensions.insert(alert);
+            }
         }
         None => {
             let token = existing_pre.clone().unwrap_or_else(|| {
@@ -167,6 +221,7 @@ struct SignInPage {
     next: String,
     username: String,
     failed: bool,
+    throttled: bool,
     no_admin: bool,
     signed_out: bool,
 }
@@ -187,6 +242,7 @@ pub(crate) async fn sign_in_page(State(state): State<UiState>, ctx: Ctx, Query(q
         next: safe_local_path(q.next.as_deref()).unwrap_or_default(),
         username: String::new(),
         failed: false,
+        throttled: false,
         no_admin,
         signed_out: q.notice.as_deref() == Some("signed_out"),
     })
@@ -206,16 +262,32 @@ pub(crate) async fn sign_in(
     jar: CookieJar,
     axum::Form(form): axum::Form<SignInForm>,
 ) -> Response {
+    let now = time::OffsetDateTime::now_utc();
+    if state.throttle.blocked(&form.username, now) {
+        tracing::warn!("sign-in refused: too many failures for this username");
+        let page = SignInPage {
+            next: safe_local_path(Some(&form.next)).unwrap_or_default(),
+            username: form.username,
+            failed: false,
+            throttled: true,
+            no_admin: false,
+            signed_out: false,
+            ctx,
+        };
+        return (StatusCode::TOO_MANY_REQUESTS, render(&page)).into_response();
+    }
     let user = match state.store.verify_admin(&form.username, &form.password).await {
         Ok(user) => user,
         Err(err) => return super::UiError::Internal(err.to_string()).into_page(ctx),
     };
     let Some(user) = user else {
         tracing::info!("sign-in refused");
+        state.throttle.failed(&form.username, now);
         let page = SignInPage {
             next: safe_local_path(Some(&form.next)).unwrap_or_default(),
             username: form.username,
             failed: true,
+            throttled: false,
             no_admin: false,
             signed_out: false,
             ctx,
@@ -225,6 +297,7 @@ pub(crate) async fn sign_in(
     match state.store.create_admin_session(user.id).await {
         Ok(new) => {
             tracing::info!(user = %user.username, "signed in");
+            state.throttle.succeeded(&form.username);
             let jar = jar
                 .add(session_cookie(&state, &new.token))
                 .remove(Cookie::build(PRE_CSRF_COOKIE).path("/"));
@@ -363,6 +436,22 @@ pub(crate) async fn set_language(jar: CookieJar, axum::Form(form): axum::Form<La
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn five_failures_block_the_username_for_a_quarter_hour() {
+        let t = SignInThrottle::default();
+        let now = time::OffsetDateTime::now_utc();
+        for _ in 0..MAX_FAILURES {
+            assert!(!t.blocked("Admin", now));
+            t.failed("admin ", now);
+        }
+        assert!(t.blocked("ADMIN", now));
+        assert!(!t.blocked("someone-else", now));
+        assert!(t.blocked("admin", now + time::Duration::minutes(14)));
+        assert!(!t.blocked("admin", now + FAILURE_WINDOW));
+        t.succeeded("admin");
+        assert!(!t.blocked("admin", now));
+    }
 
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {

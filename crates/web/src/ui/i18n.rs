@@ -856,6 +856,10 @@ const ENTRIES: &[(&str, &str, &str)] = &[
     ("origin.api", "the API", "l'API"),
     ("origin.import", "an import", "un import"),
     ("origin.sync", "the Salesforce sync", "la synchronisation Salesforce"),
+    ("alert.rejected", "Salesforce refused the credentials: the sync is paused. See what to do", "Salesforce a refusé les identifiants : la synchronisation est en pause. Voir que faire"),
+    ("alert.paused", "The sync is paused (API allowance or budget). See details", "La synchronisation est en pause (quota ou budget d'API). Voir le détail"),
+    ("alert.failing", "The last sync failed. See details", "La dernière synchronisation a échoué. Voir le détail"),
+    ("signin.throttled", "Too many failed sign-ins for this username: try again in 15 minutes.", "Trop d'échecs de connexion pour cet identifiant : réessayez dans 15 minutes."),
 ];
 
 #[cfg(test)]
@@ -916,6 +920,12 @@ mod tests {
         }
         for s in ["incremental", "full", "contacts"] {
             keys.push(format!("scope.{s}"));
+        }
+        for a in ["rejected", "paused", "failing"] {
+            keys.push(format!("alert.{a}"));
+        }
+        for o in ["user", "form", "api", "import", "sync"] {
+            keys.push(format!("origin.{o}"));
         }
         let missing: Vec<_> = keys.iter().filter(|k| !CATALOGUE.contains_key(k.as_str())).collect();
         assert!(missing.is_empty(), "{missing:?}");

@@ -59,6 +59,8 @@ pub struct UiState {
     /// A run started from the web app is going (set before it is spawned, so the page that
     /// follows the redirect already knows).
     run_in_progress: Arc<std::sync::atomic::AtomicBool>,
+    /// Failed sign-ins per username (see [`auth::SignInThrottle`]).
+    throttle: auth::SignInThrottle,
 }
 
 impl UiState {
@@ -70,6 +72,7 @@ impl UiState {
             settings: settings::SettingsMemory::default(),
             client: Arc::default(),
             run_in_progress: Arc::default(),
+            throttle: auth::SignInThrottle::default(),
         }
     }
 
@@ -172,6 +175,8 @@ pub(crate) struct Ctx {
     pub user: Option<String>,
     pub csrf: String,
     pub path: String,
+    /// A strip on every page while the sync is stopped: (CSS class, words key).
+    pub alert: Option<(&'static str, &'static str)>,
 }
 
 impl Ctx {
@@ -205,6 +210,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
             user: session.map(|s| s.user.username.clone()),
             csrf,
             path: parts.uri.path().to_owned(),
+            alert: parts.extensions.get::<auth::Alert>().map(|a| (a.0, a.1)),
         })
     }
 }

@@ -284,6 +284,7 @@ async fn build_page(state: &UiState, ctx: &Ctx, notice: Option<&str>) -> Result<
             user: None,
             csrf: String::new(),
             path: String::new(),
+            alert: None,
         },
         health: HealthView::with_fields(ctx, &status.health, &missing),
         connected: status.connected,

@@ -408,6 +408,7 @@ async fn the_seed_walk_in_a_real_browser_with_expired_password_and_recovery() {
         .await;
     click(&c, "enter-new-credentials").await;
     assert_eq!(path(&c).await, "/settings/salesforce");
+    assert!(text(&c, "#alert").await.contains("Salesforce refused the credentials"), "every page says it");
     cam.snap(&c, "settings-credentials-rejected").await;
     fill(&c, "sf_password", new_password).await;
     fill(&c, "security_token", new_token).await;
@@ -417,6 +418,7 @@ async fn the_seed_walk_in_a_real_browser_with_expired_password_and_recovery() {
         "{}",
         text(&c, "#report").await
     );
+    assert!(c.find(Locator::Id("alert")).await.is_err(), "the alert is gone");
     cam.snap(&c, "settings-recovered").await;
     c.goto(&format!("{base}/sync")).await.unwrap();
     assert_eq!(text(&c, "#health-title").await, "Connected: the sync runs");

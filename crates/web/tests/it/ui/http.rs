@@ -462,3 +462,18 @@ async fn a_forms_snippet_posts_to_the_public_endpoint_and_creates_the_contact() 
     let contact_page = v.get(&format!("/contacts/{}/sync", contact.id)).await;
     assert!(contact_page.body.contains("a form submission"), "{}", contact_page.body);
 }
+
+#[tokio::test]
+async fn repeated_wrong_passwords_lock_the_username_for_a_while() {
+    let stack = Stack::start().await;
+    let mut v = Visitor::new(&stack.base_url);
+    let csrf = v.get("/sign-in").await.csrf();
+    for _ in 0..5 {
+        let wrong = v.post("/sign-in", &[("csrf", &csrf), ("username", ADMIN), ("password", "guess guess guess")]).await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    }
+    let right = v.post("/sign-in", &[("csrf", &csrf), ("username", ADMIN), ("password", ADMIN_PASSWORD)]).await;
+    assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS, "even the right password waits");
+    assert!(right.body.contains("try again in 15 minutes"), "{}", right.body);
+    assert!(right.set_cookies.iter().all(|c| !c.starts_with("lb_session=")));
+}
