@@ -202,7 +202,8 @@ pub struct Backlog {
     pub contacts_changed: i64,
     /// Lead creations whose outcome is not recorded yet (settled by the next run).
     pub pending_creates: usize,
-    /// Records whose last write failed, retried by the next run.
+    /// Records read again by the next run: their last write failed, or a value can only
+    /// follow now (a contact created here from a Lead gets its page link sent back).
     pub retries: usize,
 }
 
@@ -951,41 +952,88 @@ impl RunCtx {
             .map(|c| our_contact(&c, times.get(&c.id), &self.settings.app_base_url))
             .collect();
         drop(times);
-        let input = SyncInput {
+        let records: Vec<OrgRecord> = g.records.into_values().collect();
+        let links: Vec<SyncedLink> = self.previous.values().cloned().collect();
+        // A large run is planned and applied in partitions of whole email groups, so the
+        // planner's memory follows the partition, not the whole base.
+        let inputs = partition(
             contacts,
-            records: g.records.into_values().collect(),
-            links: self.previous.values().cloned().collect(),
-        };
-        let plan = lb_core::plan(
-            &self.mapping,
-            &self.settings.plan_config(),
-            &input,
-            &RunId::from(self.run_id.to_string()),
+            records,
+            links,
+            self.settings.plan_partition.max(1),
         );
-        drop(input);
-        let summary = plan.summary();
-        self.counts.skipped = summary.skipped as u64;
-        self.counts.conflicts = summary.conflicts as u64;
-        self.counts.duplicate_groups = summary.duplicate_groups as u64;
-        self.counts.links_matched = summary.links_matched as u64;
-        self.counts.links_followed = summary.links_followed as u64;
+        let mut merged: Option<Plan> = None;
+        for input in inputs {
+            let plan = lb_core::plan(
+                &self.mapping,
+                &self.settings.plan_config(),
+                &input,
+                &RunId::from(self.run_id.to_string()),
+            );
+            drop(input);
+            let summary = plan.summary();
+            self.counts.skipped += summary.skipped as u64;
+            self.counts.conflicts += summary.conflicts as u64;
+            self.counts.duplicate_groups += summary.duplicate_groups as u64;
+            self.counts.links_matched += summary.links_matched as u64;
+            self.counts.links_followed += summary.links_followed as u64;
+            if self.request.dry_run {
+                self.counts.crm.lead.created += summary.crm_creates as u64;
+                self.counts.crm.lead.updated += summary.crm_updates as u64;
+                self.counts.marketing.lead.created += summary.marketing_creates as u64;
+                self.counts.marketing.lead.updated += summary.marketing_updates as u64;
+                self.counts.seed_updates += summary.seed_updates as u64;
+                match &mut merged {
+                    None => merged = Some(plan),
+                    Some(m) => {
+                        m.pairs.extend(plan.pairs);
+                        m.skips.extend(plan.skips);
+                        m.duplicate_groups.extend(plan.duplicate_groups);
+                    }
+                }
+                continue;
+            }
+            self.apply_plan(plan, &summary).await?;
+        }
         if self.request.dry_run {
-            self.counts.crm.lead.created = summary.crm_creates as u64;
-            self.counts.crm.lead.updated = summary.crm_updates as u64;
-            self.counts.marketing.lead.created = summary.marketing_creates as u64;
-            self.counts.marketing.lead.updated = summary.marketing_updates as u64;
-            self.counts.seed_updates = summary.seed_updates as u64;
-            self.plan = Some(plan);
+            self.plan = merged;
             return Ok(());
         }
-        if summary.duplicate_groups > 0 {
+        if self.counts.duplicate_groups > 0 {
             self.notes.push(format!(
                 "{} duplicate group(s) in the org (same email on several records, R-SYNC-3): the first record of each is synced",
-                summary.duplicate_groups
+                self.counts.duplicate_groups
             ));
         }
 
-        // 6. Budget: the writes must fit before the first one is sent.
+        // 8. Everything read was applied: the watermarks move.
+        if !targeted {
+            wm.lead = lead_stamp;
+            wm.contact = contact_stamp;
+            wm.ours = cursor;
+            wm.recent = read_stamps
+                .into_iter()
+                .filter(|(_, object, stamp)| {
+                    let mark = match object {
+                        SObject::Lead => lead_stamp,
+                        SObject::Contact => contact_stamp,
+                    };
+                    mark.is_some_and(|m| *stamp > m - overlap)
+                })
+                .map(|(id, _, stamp)| (id, lb_store::rfc3339(stamp)))
+                .collect();
+            if full || wm.mapping_hash.is_none() {
+                wm.mapping_hash = Some(mapping_hash);
+            }
+            wm.completed_at = Some(OffsetDateTime::now_utc());
+            wm.save(&self.store).await?;
+        }
+        Ok(())
+    }
+
+    /// Checks the budget for a plan's writes, then applies it batch by batch.
+    async fn apply_plan(&mut self, plan: Plan, summary: &lb_core::Summary) -> Result<(), Stop> {
+        // Budget: the writes must fit before the first one is sent.
         let chunk = lb_salesforce::writes::COLLECTION_CHUNK;
         let writes = summary.crm_creates.div_ceil(chunk)
             + summary.crm_updates.div_ceil(chunk)
@@ -993,8 +1041,6 @@ impl RunCtx {
         if writes > 0 {
             self.client.check_budget(writes as u64).await?;
         }
-
-        // 7. Apply, batch by batch.
         self.progress(Progress::Phase("applying"));
         let total = plan.pairs.len() as u64;
         let mut done = 0u64;
@@ -1022,29 +1068,6 @@ impl RunCtx {
             .collect();
         if !seed.is_empty() {
             self.apply_seed_updates(seed).await?;
-        }
-
-        // 8. Everything read was applied: the watermarks move.
-        if !targeted {
-            wm.lead = lead_stamp;
-            wm.contact = contact_stamp;
-            wm.ours = cursor;
-            wm.recent = read_stamps
-                .into_iter()
-                .filter(|(_, object, stamp)| {
-                    let mark = match object {
-                        SObject::Lead => lead_stamp,
-                        SObject::Contact => contact_stamp,
-                    };
-                    mark.is_some_and(|m| *stamp > m - overlap)
-                })
-                .map(|(id, _, stamp)| (id, lb_store::rfc3339(stamp)))
-                .collect();
-            if full || wm.mapping_hash.is_none() {
-                wm.mapping_hash = Some(mapping_hash);
-            }
-            wm.completed_at = Some(OffsetDateTime::now_utc());
-            wm.save(&self.store).await?;
         }
         Ok(())
     }
@@ -1577,6 +1600,66 @@ impl RunCtx {
             None => Ok(()),
         }
     }
+}
+
+/// Splits the planner's input into about `size`-item parts that keep every email group
+/// whole: an org record goes by its email (the duplicate groups of R-SYNC-3 stay together), a
+/// linked contact and its link go with their record, an unlinked contact by its own email.
+/// One part when everything fits.
+fn partition(
+    contacts: Vec<lb_core::OurContact>,
+    records: Vec<OrgRecord>,
+    links: Vec<SyncedLink>,
+    size: usize,
+) -> Vec<SyncInput> {
+    let total = contacts.len() + records.len();
+    let parts = total.div_ceil(size).max(1);
+    if parts == 1 {
+        return vec![SyncInput {
+            contacts,
+            records,
+            links,
+        }];
+    }
+    let bucket = |email: Option<lb_core::Email>| -> usize {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        email
+            .map(|e| e.as_str().to_owned())
+            .unwrap_or_default()
+            .hash(&mut h);
+        (h.finish() % parts as u64) as usize
+    };
+    let mut out: Vec<SyncInput> = (0..parts).map(|_| SyncInput::default()).collect();
+    let mut record_part: HashMap<String, usize> = HashMap::new();
+    for r in records {
+        let p = bucket(r.normalized_email());
+        record_part.insert(r.id.clone(), p);
+        out[p].records.push(r);
+    }
+    let mut contact_part: HashMap<lb_core::ContactId, usize> = HashMap::new();
+    for l in &links {
+        if let Some(p) = record_part.get(&l.org_id) {
+            contact_part.insert(l.contact_id.clone(), *p);
+        }
+    }
+    for c in contacts {
+        let p = contact_part
+            .get(&c.id)
+            .copied()
+            .unwrap_or_else(|| bucket(c.normalized_email()));
+        contact_part.insert(c.id.clone(), p);
+        out[p].contacts.push(c);
+    }
+    for l in links {
+        let p = contact_part
+            .get(&l.contact_id)
+            .or_else(|| record_part.get(&l.org_id))
+            .copied()
+            .unwrap_or(0);
+        out[p].links.push(l);
+    }
+    out
 }
 
 /// Files a write report's outcomes under the pair indexes of its rows.

@@ -50,6 +50,9 @@ pub struct SyncSettings {
     pub batch_size: usize,
     /// Writes above this many rows use Bulk API 2.0.
     pub bulk_write_threshold: usize,
+    /// Contacts and records planned together at most (larger runs are planned and applied in
+    /// partitions of whole email groups, to bound memory).
+    pub plan_partition: usize,
 }
 
 impl Default for SyncSettings {
@@ -65,6 +68,7 @@ impl Default for SyncSettings {
             app_base_url: "http://127.0.0.1:8080".into(),
             batch_size: 2_000,
             bulk_write_threshold: 2_000,
+            plan_partition: 20_000,
         }
     }
 }

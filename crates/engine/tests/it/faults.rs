@@ -352,3 +352,43 @@ async fn the_client_credentials_flow_connects_syncs_and_keeps_its_secret_encrypt
     assert_eq!(w.sync().await.status, RunStatus::Succeeded);
     all_pushed(&w, 2, "cc").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_planned_in_small_partitions_keeps_email_groups_whole() {
+    let w = world().await;
+    assert!(w.connect().await.ok);
+    let mut settings = lb_engine::SyncSettings::load(&w.store).await.unwrap();
+    settings.plan_partition = 3;
+    settings.save(&w.store).await.unwrap();
+    contacts(&w, 12, "q").await;
+    w.seed_org(
+        "Lead",
+        vec![
+            json!({"LastName": "First", "Company": "A", "Email": "dup.q@example.com", "CreatedDate": "2025-01-01T00:00:00.000+0000"}),
+            json!({"LastName": "Second", "Company": "B", "Email": "Dup.Q@example.com", "CreatedDate": "2025-02-01T00:00:00.000+0000"}),
+            json!({"LastName": "Known", "Company": "C", "Email": "q3@example.com"}),
+        ],
+    )
+    .await;
+    let o = w.sync().await;
+    assert_eq!(o.status, RunStatus::Succeeded, "{:?}", o.message);
+    assert_eq!(o.counts.duplicate_groups, 1);
+    assert_eq!(
+        o.counts.crm.lead.created, 11,
+        "q3 already has its Lead: matched, not created"
+    );
+    assert_eq!(o.counts.links_matched, 1);
+    assert_eq!(
+        o.counts.marketing.lead.created, 1,
+        "one contact for the duplicate pair"
+    );
+    let dup = w
+        .store
+        .contact_by_email(&lb_store::Email::parse("dup.q@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(dup.last_name.as_deref(), Some("First"));
+    all_pushed(&w, 12, "q").await;
+    w.check_invariants(&[&o]).await;
+}
