@@ -218,7 +218,16 @@ async fn build_page(state: &UiState, ctx: Ctx, notice: Option<&str>) -> Result<S
             checked: f == current,
         })
         .collect();
-    let report = state.settings.last().map(|(r, at)| report_view(&ctx, &r, at));
+    // A report from before the credentials were refused no longer describes the connection.
+    let rejected_since = match &health {
+        Health::CredentialsRejected { since, .. } => Some(*since),
+        _ => None,
+    };
+    let report = state
+        .settings
+        .last()
+        .filter(|(_, at)| rejected_since.is_none_or(|since| *at >= since))
+        .map(|(r, at)| report_view(&ctx, &r, at));
     let org = saved.as_ref().and_then(|s| s.org.as_ref()).map(|o| OrgView {
         name: o.name.clone(),
         id: o.id.clone(),

@@ -409,6 +409,7 @@ async fn the_seed_walk_in_a_real_browser_with_expired_password_and_recovery() {
     click(&c, "enter-new-credentials").await;
     assert_eq!(path(&c).await, "/settings/salesforce");
     assert!(text(&c, "#alert").await.contains("Salesforce refused the credentials"), "every page says it");
+    assert!(c.find(Locator::Id("report")).await.is_err(), "the earlier \"connected\" report is not shown any more");
     cam.snap(&c, "settings-credentials-rejected").await;
     fill(&c, "sf_password", new_password).await;
     fill(&c, "security_token", new_token).await;
