@@ -7,6 +7,9 @@
 //!   closing call answers at once with `UploadComplete` and clients poll as with Salesforce.
 //!   Ingest rows are applied in internal batches of 10,000 under the org write lock, releasing it
 //!   between batches so other API calls are not starved.
+//! - A counted write fault (`/__emulator/faults` UNABLE_TO_LOCK_ROW or DUPLICATES_DETECTED)
+//!   consumed by the upload or the close of a job is not lost: the job's first row fails with
+//!   it in `failedResults/`, the others are processed.
 //! - Query result pages always carry `Sforce-Locator` (the string `null` on the last page) and
 //!   `Sforce-NumberOfRecords`; without `maxRecords` the whole result is one page.
 
@@ -122,10 +125,8 @@ fn create_job(
     let operation = Operation::parse(op_text)
         .filter(|op| op.is_query() == (kind == JobKind::Query))
         .ok_or_else(|| invalid_value("operation", op_text))?;
-    if let Some(ct) = str_prop(body, "contentType")? {
-        if ct != "CSV" {
-            return Err(invalid_value("contentType", ct));
-        }
+    if let Some(ct) = str_prop(body, "contentType")?.filter(|ct| *ct != "CSV") {
+        return Err(invalid_value("contentType", ct));
     }
     let delimiter = match str_prop(body, "columnDelimiter")? {
         None => Delimiter::Comma,
@@ -281,6 +282,10 @@ fn change_state(em: &Ctx, call: &Call, id: &str, kind: JobKind) -> Reply {
             (other, _) => return Err(invalid_value("state", other)),
         };
         job.state = to;
+        if let Some(kind) = call.injected {
+            job.injected
+                .get_or_insert_with(|| super::fault_error(kind, &job.object, None));
+        }
         if to == JobState::Aborted {
             job.finished_ms = Some(crate::state::now_ms());
         }
@@ -364,6 +369,9 @@ fn upload(em: &Ctx, call: &Call, id: &str) -> Reply {
             );
         }
         job.upload = Some(call.body.clone());
+        if let Some(kind) = call.injected {
+            job.injected.get_or_insert_with(|| super::fault_error(kind, &job.object, None));
+        }
         Reply::empty(StatusCode::CREATED)
     })
     .unwrap_or_else(Reply::not_found)
@@ -408,7 +416,13 @@ fn run_ingest(em: &Emulator, id: &str) {
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(rows.len());
     let mut failed = 0u64;
     let mut aborted = false;
-    for chunk in rows.chunks(INTERNAL_BATCH) {
+    let mut start = 0;
+    if let (Some(error), Some(first)) = (&job.injected, rows.first()) {
+        outcomes.push(jobs::refused(&job, &plan, first, error));
+        failed += 1;
+        start = 1;
+    }
+    for chunk in rows[start..].chunks(INTERNAL_BATCH) {
         if em
             .bulk()
             .get(id)

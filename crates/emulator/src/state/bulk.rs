@@ -228,6 +228,9 @@ pub struct Job {
     pub processed: u64,
     pub failed: u64,
     pub processing_ms: u64,
+    /// A counted write fault (UNABLE_TO_LOCK_ROW, DUPLICATES_DETECTED) injected into a call on
+    /// this job: its first row fails with it, as a lock or duplicate rule fails one record.
+    pub injected: Option<ApiError>,
     /// When the job reached a terminal state (ms since the epoch); results are kept 7 days.
     pub finished_ms: Option<i64>,
     /// Ingest: the raw upload until processing parses it.
@@ -283,6 +286,7 @@ impl Job {
             failed: 0,
             processing_ms: 0,
             finished_ms: None,
+            injected: None,
             upload: None,
             header: Vec::new(),
             rows: Vec::new(),
@@ -553,6 +557,22 @@ pub fn apply(org: &mut Org, job: &Job, plan: &Plan, rows: &[Vec<String>]) -> Vec
     rows.iter()
         .map(|row| apply_row(org, job, plan, row))
         .collect()
+}
+
+/// The outcome of a row refused with `error` without touching the org (an injected fault).
+pub fn refused(job: &Job, plan: &Plan, row: &[String], error: &ApiError) -> Outcome {
+    let id = match job.operation {
+        Operation::Update | Operation::Delete | Operation::HardDelete => plan
+            .key_column
+            .and_then(|i| row.get(i))
+            .cloned()
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    Outcome::Failure {
+        id,
+        error: error_text(std::slice::from_ref(error)),
+    }
 }
 
 fn apply_row(org: &mut Org, job: &Job, plan: &Plan, row: &[String]) -> Outcome {

@@ -735,3 +735,41 @@ async fn upsert_by_a_granted_custom_external_id_creates_then_updates() {
         1
     );
 }
+
+#[tokio::test]
+async fn an_injected_lock_failure_fails_the_first_row_of_the_job() {
+    let org = Org::start().await;
+    let id = create_ingest(&org, json!({"object": "Lead", "operation": "insert"})).await;
+    let f = org
+        .control(
+            "POST",
+            "faults",
+            Some(json!({"kind": "unable_to_lock_row", "count": 1})),
+        )
+        .await;
+    assert!(f.status < 300, "{}", f.text);
+    assert_eq!(
+        upload(&org, &id, "LastName,Company\nA,X\nB,X\n")
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        close(&org, "ingest", &id, "UploadComplete").await.status,
+        200
+    );
+    let info = wait(&org, "ingest", &id).await;
+    assert_eq!(
+        (
+            info["numberRecordsProcessed"].clone(),
+            info["numberRecordsFailed"].clone()
+        ),
+        (json!(2), json!(1))
+    );
+    let failed = results(&org, &id, "failedResults").await.text;
+    assert_eq!(
+        failed,
+        "\"sf__Id\",\"sf__Error\",LastName,Company\n\"\",\"UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record:--\",\"A\",\"X\"\n"
+    );
+    assert_eq!(count(&org, "WHERE Company = 'X'").await, 1);
+}
