@@ -300,7 +300,8 @@ fn report_view(ctx: &Ctx, r: &ConnectReport, at: OffsetDateTime) -> ReportView {
         saved: r.saved,
         error: r.error.clone(),
         guidance: r.guidance.clone(),
-        notice: r.notice.clone(),
+        // The client's notice about the legacy flow, in the page's language (same facts).
+        notice: r.notice.as_ref().map(|_| ctx.t("sf.password_notice").to_owned()),
         missing_fields: r.fields.iter().any(|f| f.status == FieldStatus::Missing),
         fields,
         mapping_problems: r.mapping_problems.clone(),
