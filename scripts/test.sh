@@ -114,4 +114,14 @@ export TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
 # --- The tests -------------------------------------------------------------------------------------
 [ -f Cargo.lock ] || die "Cargo.lock is missing: it must be committed (the run uses --locked)"
 log "cargo test --workspace --locked"
-cargo test --workspace --locked "$@"
+# The output is kept to close the run with one plain total line: cargo's own last line is the
+# doc-test run of the last crate, often "0 passed", which reads as if nothing had run.
+test_log="$pg_dir/cargo-test.log"
+set +e
+cargo test --workspace --locked "$@" 2>&1 | tee "$test_log"
+status=${PIPESTATUS[0]}
+set -e
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { n = $(i - 1) + 0
+       if ($i ~ /^passed/) p += n; if ($i ~ /^failed/) f += n; if ($i ~ /^ignored/) s += n } }
+     END { printf "summary: %d passed, %d failed, %d skipped\n", p, f, s }' "$test_log"
+exit "$status"
