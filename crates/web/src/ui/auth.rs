@@ -28,7 +28,11 @@ const MAX_FORM_BYTES: usize = 1 << 20;
 /// username cannot sign in until the window has passed since its last failure (a guessing
 /// attack gets a handful of tries per quarter hour; Argon2 already makes each one slow).
 #[derive(Clone, Default)]
-pub(crate) struct SignInThrottle(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (u32, time::OffsetDateTime)>>>);
+pub(crate) struct SignInThrottle(
+    std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<String, (u32, time::OffsetDateTime)>>,
+    >,
+);
 
 const MAX_FAILURES: u32 = 5;
 const FAILURE_WINDOW: time::Duration = time::Duration::minutes(15);
@@ -40,7 +44,8 @@ impl SignInThrottle {
 
     fn blocked(&self, username: &str, now: time::OffsetDateTime) -> bool {
         let Ok(map) = self.0.lock() else { return false };
-        map.get(&Self::key(username)).is_some_and(|(n, last)| *n >= MAX_FAILURES && now - *last < FAILURE_WINDOW)
+        map.get(&Self::key(username))
+            .is_some_and(|(n, last)| *n >= MAX_FAILURES && now - *last < FAILURE_WINDOW)
     }
 
     fn failed(&self, username: &str, now: time::OffsetDateTime) {
@@ -85,25 +90,41 @@ fn is_public(path: &str) -> bool {
 /// Only a path of this app is a valid place to go back to (no `//host` or `https://…`).
 pub(crate) fn safe_local_path(next: Option<&str>) -> Option<String> {
     let next = next?;
-    (next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && !next.contains("://"))
-        .then(|| next.to_owned())
+    (next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.contains("://"))
+    .then(|| next.to_owned())
 }
 
 /// Checks the session and the CSRF token of every request to a page (see the module docs).
-pub async fn gate(State(state): State<UiState>, jar: CookieJar, req: Request, next: Next) -> Response {
+pub async fn gate(
+    State(state): State<UiState>,
+    jar: CookieJar,
+    req: Request,
+    next: Next,
+) -> Response {
     let path = req.uri().path().to_owned();
     let session = match jar.get(SESSION_COOKIE) {
         Some(cookie) => match state.store.admin_session(cookie.value()).await {
             Ok(session) => session,
             Err(err) => {
                 tracing::error!(%err, "session lookup failed");
-                return (StatusCode::SERVICE_UNAVAILABLE, "The database is not answering.").into_response();
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The database is not answering.",
+                )
+                    .into_response();
             }
         },
         None => None,
     };
     if session.is_none() && !is_public(&path) {
-        let back = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let back = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
         let target = if req.method() == Method::GET && back != "/" {
             format!(
                 "/sign-in?next={}",
@@ -123,7 +144,9 @@ pub async fn gate(State(state): State<UiState>, jar: CookieJar, req: Request, ne
     } else {
         let bytes = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
             Ok(bytes) => bytes,
-            Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "The form is too large.").into_response(),
+            Err(_) => {
+                return (StatusCode::PAYLOAD_TOO_LARGE, "The form is too large.").into_response();
+            }
         };
         let expected = match &session {
             Some(s) => Some(s.csrf_token.as_str()),
@@ -180,8 +203,14 @@ pub async fn gate(State(state): State<UiState>, jar: CookieJar, req: Request, ne
         }
     }
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; base-uri 'none'"),
@@ -208,7 +237,9 @@ fn session_cookie(state: &UiState, token: &SecretString) -> Cookie<'static> {
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(state.secure_cookies())
-        .max_age(time::Duration::seconds(lb_store::auth::SESSION_TTL.whole_seconds()))
+        .max_age(time::Duration::seconds(
+            lb_store::auth::SESSION_TTL.whole_seconds(),
+        ))
         .build()
 }
 
@@ -232,11 +263,20 @@ pub(crate) struct SignInQuery {
     notice: Option<String>,
 }
 
-pub(crate) async fn sign_in_page(State(state): State<UiState>, ctx: Ctx, Query(q): Query<SignInQuery>) -> Response {
+pub(crate) async fn sign_in_page(
+    State(state): State<UiState>,
+    ctx: Ctx,
+    Query(q): Query<SignInQuery>,
+) -> Response {
     if ctx.user.is_some() {
         return Redirect::to("/sync").into_response();
     }
-    let no_admin = state.store.admin_count().await.map(|n| n == 0).unwrap_or(false);
+    let no_admin = state
+        .store
+        .admin_count()
+        .await
+        .map(|n| n == 0)
+        .unwrap_or(false);
     render(&SignInPage {
         ctx,
         next: safe_local_path(q.next.as_deref()).unwrap_or_default(),
@@ -276,7 +316,11 @@ pub(crate) async fn sign_in(
         };
         return (StatusCode::TOO_MANY_REQUESTS, render(&page)).into_response();
     }
-    let user = match state.store.verify_admin(&form.username, &form.password).await {
+    let user = match state
+        .store
+        .verify_admin(&form.username, &form.password)
+        .await
+    {
         Ok(user) => user,
         Err(err) => return super::UiError::Internal(err.to_string()).into_page(ctx),
     };
@@ -330,12 +374,20 @@ struct SetupPage {
     problems: Vec<String>,
 }
 
-pub(crate) async fn setup_page(State(state): State<UiState>, ctx: Ctx, Path(token): Path<String>) -> Response {
+pub(crate) async fn setup_page(
+    State(state): State<UiState>,
+    ctx: Ctx,
+    Path(token): Path<String>,
+) -> Response {
     let usable = match state.store.setup_token_usable(&token).await {
         Ok(usable) => usable,
         Err(err) => return super::UiError::Internal(err.to_string()).into_page(ctx),
     };
-    let status = if usable { StatusCode::OK } else { StatusCode::GONE };
+    let status = if usable {
+        StatusCode::OK
+    } else {
+        StatusCode::GONE
+    };
     (
         status,
         render(&SetupPage {
@@ -422,7 +474,10 @@ pub(crate) struct LanguageForm {
     back: String,
 }
 
-pub(crate) async fn set_language(jar: CookieJar, axum::Form(form): axum::Form<LanguageForm>) -> Response {
+pub(crate) async fn set_language(
+    jar: CookieJar,
+    axum::Form(form): axum::Form<LanguageForm>,
+) -> Response {
     let lang = super::Lang::parse(&form.lang).unwrap_or(super::Lang::En);
     let cookie = Cookie::build((LANG_COOKIE, lang.code()))
         .path("/")
@@ -455,7 +510,10 @@ mod tests {
 
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {
-        assert_eq!(safe_local_path(Some("/sync/runs/3")), Some("/sync/runs/3".to_owned()));
+        assert_eq!(
+            safe_local_path(Some("/sync/runs/3")),
+            Some("/sync/runs/3".to_owned())
+        );
         assert_eq!(safe_local_path(Some("//evil.example/x")), None);
         assert_eq!(safe_local_path(Some("https://evil.example/")), None);
         assert_eq!(safe_local_path(Some("/\\evil.example")), None);

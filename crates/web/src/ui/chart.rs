@@ -22,7 +22,12 @@ const RECORDS_COLOUR: &str = "#0b66c3";
 const REQUESTS_COLOUR: &str = "#e39b1b";
 
 /// The chart as an `<svg>` element; `titles` are the legend's two words and the accessible title.
-pub(crate) fn runs_chart(points: &[Point], records_label: &str, requests_label: &str, title: &str) -> String {
+pub(crate) fn runs_chart(
+    points: &[Point],
+    records_label: &str,
+    requests_label: &str,
+    title: &str,
+) -> String {
     let max = points
         .iter()
         .flat_map(|p| [p.records, p.api_requests])
@@ -146,8 +151,14 @@ mod tests {
         let svg = runs_chart(&points, "records", "API requests", "Runs");
         assert_eq!(svg.matches("<rect x=").count(), 4 + 2, "{svg}"); // 4 bars + 2 legend keys
         // Axis 0..200 in steps of 50; 100 records: half the plot height (240 - 24 - 28 = 188).
-        assert!(svg.contains(r##"height="94.0" fill="#0b66c3"><title>#1: 100 records</title>"##), "{svg}");
-        assert!(svg.contains(">200</text>") && svg.contains(">50</text>"), "{svg}");
+        assert!(
+            svg.contains(r##"height="94.0" fill="#0b66c3"><title>#1: 100 records</title>"##),
+            "{svg}"
+        );
+        assert!(
+            svg.contains(">200</text>") && svg.contains(">50</text>"),
+            "{svg}"
+        );
         assert!(svg.contains("#2 &lt;x&gt;"), "labels are escaped: {svg}");
         assert!(!svg.contains("style="));
     }

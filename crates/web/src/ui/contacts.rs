@@ -58,7 +58,11 @@ pub(crate) struct ListQuery {
     after: Option<i64>,
 }
 
-pub(crate) async fn list(State(state): State<UiState>, ctx: Ctx, Query(q): Query<ListQuery>) -> Response {
+pub(crate) async fn list(
+    State(state): State<UiState>,
+    ctx: Ctx,
+    Query(q): Query<ListQuery>,
+) -> Response {
     let search = q.q.unwrap_or_default().trim().to_owned();
     let query = ContactQuery {
         search: (!search.is_empty()).then(|| search.clone()),
@@ -66,7 +70,10 @@ pub(crate) async fn list(State(state): State<UiState>, ctx: Ctx, Query(q): Query
         limit: Some(PAGE_SIZE),
         ..ContactQuery::default()
     };
-    let (page, total) = match tokio::try_join!(state.store.list_contacts(&query), state.store.count_contacts()) {
+    let (page, total) = match tokio::try_join!(
+        state.store.list_contacts(&query),
+        state.store.count_contacts()
+    ) {
         Ok(found) => found,
         Err(err) => return UiError::from(err).into_page(ctx),
     };
@@ -117,7 +124,11 @@ struct ProvenanceRow {
     written: String,
 }
 
-pub(crate) async fn sync_status(State(state): State<UiState>, ctx: Ctx, Path(id): Path<i64>) -> Response {
+pub(crate) async fn sync_status(
+    State(state): State<UiState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+) -> Response {
     match load_sync_status(&state, ContactId(id)).await {
         Ok((contact, links, provenance, history)) => {
             let fields = contact.values().into_iter().collect();
@@ -133,7 +144,12 @@ pub(crate) async fn sync_status(State(state): State<UiState>, ctx: Ctx, Path(id)
                         lb_store::Origin::Import => "origin.import",
                         lb_store::Origin::Sync => "origin.sync",
                     };
-                    (h.field, h.value.unwrap_or_default(), ctx.t(origin), when(h.changed_at))
+                    (
+                        h.field,
+                        h.value.unwrap_or_default(),
+                        ctx.t(origin),
+                        when(h.changed_at),
+                    )
                 })
                 .collect();
             let last_synced = provenance.iter().map(|p| p.written_at).max().map(when);
@@ -142,7 +158,9 @@ pub(crate) async fn sync_status(State(state): State<UiState>, ctx: Ctx, Path(id)
                 .into_iter()
                 .map(|l| {
                     let object = format!("{:?}", l.object);
-                    let url = instance.as_ref().map(|base| record_url(base, &object, &l.org_id));
+                    let url = instance
+                        .as_ref()
+                        .map(|base| record_url(base, &object, &l.org_id));
                     LinkRow {
                         object,
                         org_id: l.org_id,
@@ -164,7 +182,11 @@ pub(crate) async fn sync_status(State(state): State<UiState>, ctx: Ctx, Path(id)
                     written: when(p.written_at),
                 })
                 .collect();
-            provenance.sort_by(|a, b| a.attribute.cmp(&b.attribute).then(a.direction.cmp(b.direction)));
+            provenance.sort_by(|a, b| {
+                a.attribute
+                    .cmp(&b.attribute)
+                    .then(a.direction.cmp(b.direction))
+            });
             render(&SyncStatusPage {
                 ctx,
                 fields,
@@ -200,5 +222,8 @@ const HISTORY_SHOWN: usize = 30;
 
 /// The record's page in Salesforce (Lightning Experience).
 pub(crate) fn record_url(instance_url: &str, object: &str, id: &str) -> String {
-    format!("{}/lightning/r/{object}/{id}/view", instance_url.trim_end_matches('/'))
+    format!(
+        "{}/lightning/r/{object}/{id}/view",
+        instance_url.trim_end_matches('/')
+    )
 }

@@ -15,7 +15,8 @@ pub(crate) fn submission_path(form_id: i64) -> String {
     format!("/api/v1/forms/{form_id}/submissions")
 }
 
-const DEFAULT_MAPPING: &str = "email = email\nfirst_name = first_name\nlast_name = last_name\ncompany = company";
+const DEFAULT_MAPPING: &str =
+    "email = email\nfirst_name = first_name\nlast_name = last_name\ncompany = company";
 
 #[derive(askama::Template)]
 #[template(path = "forms.html")]
@@ -120,7 +121,11 @@ fn parse_mapping(text: &str) -> Result<BTreeMap<String, String>, Vec<String>> {
                     .insert(input.trim().to_owned(), attr.trim().to_owned())
                     .is_some()
                 {
-                    problems.push(format!("line {}: the input '{}' is listed twice", n + 1, input.trim()));
+                    problems.push(format!(
+                        "line {}: the input '{}' is listed twice",
+                        n + 1,
+                        input.trim()
+                    ));
                 }
             }
             _ => problems.push(format!("line {}: write `input_name = attribute`", n + 1)),
@@ -165,7 +170,15 @@ pub(crate) async fn create(
             Err(err) => return UiError::from(err).into_page(ctx),
         }
     }
-    page(&state, ctx, input.name, input.mapping, input.score_increment, problems).await
+    page(
+        &state,
+        ctx,
+        input.name,
+        input.mapping,
+        input.score_increment,
+        problems,
+    )
+    .await
 }
 
 #[derive(askama::Template)]
@@ -178,10 +191,11 @@ struct FormPage {
 }
 
 pub(crate) async fn show(State(state): State<UiState>, ctx: Ctx, Path(id): Path<i64>) -> Response {
-    let (form, submissions) = match tokio::try_join!(state.store.form(id), state.store.submissions(id, None, 20)) {
-        Ok(found) => found,
-        Err(err) => return UiError::from(err).into_page(ctx),
-    };
+    let (form, submissions) =
+        match tokio::try_join!(state.store.form(id), state.store.submissions(id, None, 20)) {
+            Ok(found) => found,
+            Err(err) => return UiError::from(err).into_page(ctx),
+        };
     let snippet = snippet(&state.base_url, &form);
     let submissions = submissions
         .iter()
@@ -217,7 +231,11 @@ fn snippet(base_url: &str, form: &Form) -> String {
             "phone" => "tel",
             _ => "text",
         };
-        let required = if attribute == "email" { " required" } else { "" };
+        let required = if attribute == "email" {
+            " required"
+        } else {
+            ""
+        };
         let label = attribute.replace('_', " ");
         html.push_str(&format!(
             "  <label>{}\n    <input type=\"{kind}\" name=\"{}\"{required}>\n  </label>\n",
@@ -264,7 +282,9 @@ mod tests {
         };
         let html = snippet("https://app.example", &form);
         assert!(
-            html.starts_with("<form method=\"post\" action=\"https://app.example/api/v1/forms/7/submissions\""),
+            html.starts_with(
+                "<form method=\"post\" action=\"https://app.example/api/v1/forms/7/submissions\""
+            ),
             "{html}"
         );
         assert!(html.contains("name=\"e&quot;mail\" required"), "{html}");

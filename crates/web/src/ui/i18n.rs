@@ -101,7 +101,11 @@ const ENTRIES: &[(&str, &str, &str)] = &[
     ("nav.contacts", "Contacts", "Contacts"),
     ("nav.forms", "Forms", "Formulaires"),
     ("nav.settings", "Configuration", "Configuration"),
-    ("nav.settings_api", "API/CRM configuration", "Configuration API/CRM"),
+    (
+        "nav.settings_api",
+        "API/CRM configuration",
+        "Configuration API/CRM",
+    ),
     ("nav.salesforce", "Salesforce", "Salesforce"),
     ("nav.mapping", "Mapping", "Mapping"),
     ("nav.sign_out", "Sign out", "Se déconnecter"),
@@ -124,7 +128,11 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "Ouvrir dans Salesforce",
     ),
     // Errors.
-    ("error.title", "Something went wrong", "Une erreur est survenue"),
+    (
+        "error.title",
+        "Something went wrong",
+        "Une erreur est survenue",
+    ),
     (
         "error.not_found",
         "This page does not exist.",
@@ -160,7 +168,11 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "No administrator exists yet. Use the setup link printed when the app started, or run `leadbridge admin create`.",
         "Aucun administrateur n'existe encore. Utilisez le lien d'installation affiché au démarrage de l'application, ou lancez `leadbridge admin create`.",
     ),
-    ("signin.signed_out", "You are signed out.", "Vous êtes déconnecté."),
+    (
+        "signin.signed_out",
+        "You are signed out.",
+        "Vous êtes déconnecté.",
+    ),
     (
         "setup.title",
         "Create the first administrator",
@@ -176,13 +188,21 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "At least 10 characters.",
         "Au moins 10 caractères.",
     ),
-    ("setup.password_again", "Password again", "Confirmez le mot de passe"),
+    (
+        "setup.password_again",
+        "Password again",
+        "Confirmez le mot de passe",
+    ),
     (
         "setup.mismatch",
         "The two passwords differ.",
         "Les deux mots de passe sont différents.",
     ),
-    ("setup.submit", "Create administrator", "Créer l'administrateur"),
+    (
+        "setup.submit",
+        "Create administrator",
+        "Créer l'administrateur",
+    ),
     (
         "setup.expired",
         "This setup link has been used or has expired. Sign in, or run `leadbridge admin create`.",
@@ -191,7 +211,11 @@ const ENTRIES: &[(&str, &str, &str)] = &[
     ("contacts.attribute", "Attribute", "Attribut"),
     ("contacts.company", "Company", "Société"),
     ("contacts.email", "Email", "Email"),
-    ("contacts.last_synced", "Last synced", "Dernière synchronisation"),
+    (
+        "contacts.last_synced",
+        "Last synced",
+        "Dernière synchronisation",
+    ),
     (
         "contacts.linked_record",
         "Linked Salesforce record",
@@ -203,15 +227,27 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "No value has been synced yet.",
         "Aucune valeur n'a encore été synchronisée.",
     ),
-    ("contacts.none", "No contact matches.", "Aucun contact ne correspond."),
+    (
+        "contacts.none",
+        "No contact matches.",
+        "Aucun contact ne correspond.",
+    ),
     (
         "contacts.not_linked",
         "Not linked to a Salesforce record yet.",
         "Pas encore lié à une fiche Salesforce.",
     ),
     ("contacts.object", "Object", "Objet"),
-    ("contacts.page", "Public contact page", "Page publique du contact"),
-    ("contacts.provenance", "Who set each value", "Origine de chaque valeur"),
+    (
+        "contacts.page",
+        "Public contact page",
+        "Page publique du contact",
+    ),
+    (
+        "contacts.provenance",
+        "Who set each value",
+        "Origine de chaque valeur",
+    ),
     ("contacts.rule", "Rule", "Règle"),
     ("contacts.run", "Run", "Synchro"),
     ("contacts.score", "Score", "Score"),
@@ -222,7 +258,11 @@ const ENTRIES: &[(&str, &str, &str)] = &[
     ),
     ("contacts.stage", "Stage", "Étape"),
     ("contacts.state", "Status", "Statut"),
-    ("contacts.sync_status", "Sync status", "État de synchronisation"),
+    (
+        "contacts.sync_status",
+        "Sync status",
+        "État de synchronisation",
+    ),
     ("contacts.updated", "Updated", "Modifié"),
     ("contacts.value", "Value", "Valeur"),
     ("contacts.when", "When", "Quand"),
@@ -251,20 +291,32 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "No submission yet.",
         "Aucune soumission pour l'instant.",
     ),
-    ("forms.none", "No form yet.", "Aucun formulaire pour l'instant."),
+    (
+        "forms.none",
+        "No form yet.",
+        "Aucun formulaire pour l'instant.",
+    ),
     (
         "forms.score_help",
         "Points added to behaviour_score by each submission (0 to 50).",
         "Points ajoutés au behaviour_score à chaque soumission (0 à 50).",
     ),
-    ("forms.score_increment", "Score per submission", "Score par soumission"),
+    (
+        "forms.score_increment",
+        "Score per submission",
+        "Score par soumission",
+    ),
     ("forms.snippet", "Embeddable HTML", "HTML à intégrer"),
     (
         "forms.snippet_help",
         "Paste this into any web page: it posts to this app, creates or updates the contact by email and starts a sync of that contact.",
         "Collez ceci dans n'importe quelle page web : il envoie à cette application, crée ou met à jour le contact par son email et lance la synchronisation de ce contact.",
     ),
-    ("forms.submissions", "Latest submissions", "Dernières soumissions"),
+    (
+        "forms.submissions",
+        "Latest submissions",
+        "Dernières soumissions",
+    ),
     (
         "health.allowance",
         "Paused: the org's daily API allowance is spent",
@@ -331,7 +383,11 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "La synchronisation réessaie après",
     ),
     ("health.since", "Since", "Depuis"),
-    ("health.what_happened", "What happened:", "Ce qui s'est passé :"),
+    (
+        "health.what_happened",
+        "What happened:",
+        "Ce qui s'est passé :",
+    ),
     ("health.what_to_do", "What to do:", "Que faire :"),
     (
         "map.add",
@@ -374,7 +430,11 @@ const ENTRIES: &[(&str, &str, &str)] = &[
     ),
     ("map.org_field", "Salesforce field", "Champ Salesforce"),
     ("map.save", "Save the mapping", "Enregistrer le mapping"),
-    ("map.saved", "The mapping is saved.", "Le mapping est enregistré."),
+    (
+        "map.saved",
+        "The mapping is saved.",
+        "Le mapping est enregistré.",
+    ),
     (
         "map.saved_schema",
         "The org's fields come from the last successful connection (the connection is not usable right now).",
@@ -390,7 +450,11 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "Value map (ours = org's)",
         "Correspondance des valeurs (nôtre = org)",
     ),
-    ("map.dir.to_crm", "marketing → Salesforce", "marketing → Salesforce"),
+    (
+        "map.dir.to_crm",
+        "marketing → Salesforce",
+        "marketing → Salesforce",
+    ),
     (
         "map.dir.to_marketing",
         "Salesforce → marketing",
@@ -398,12 +462,28 @@ const ENTRIES: &[(&str, &str, &str)] = &[
     ),
     ("map.dir.both", "both ways", "dans les deux sens"),
     ("map.dir.off", "off", "désactivé"),
-    ("map.conflict.most_recent", "most recent wins", "le plus récent gagne"),
-    ("map.conflict.crm_wins", "Salesforce wins", "Salesforce gagne"),
-    ("map.conflict.marketing_wins", "marketing wins", "le marketing gagne"),
+    (
+        "map.conflict.most_recent",
+        "most recent wins",
+        "le plus récent gagne",
+    ),
+    (
+        "map.conflict.crm_wins",
+        "Salesforce wins",
+        "Salesforce gagne",
+    ),
+    (
+        "map.conflict.marketing_wins",
+        "marketing wins",
+        "le marketing gagne",
+    ),
     ("preview.changes", "Changes", "Modifications"),
     ("preview.conflict", "Conflict:", "Conflit :"),
-    ("preview.conflicts", "Conflicts resolved", "Conflits résolus"),
+    (
+        "preview.conflicts",
+        "Conflicts resolved",
+        "Conflits résolus",
+    ),
     (
         "preview.create_lead",
         "Create a Lead in Salesforce",
@@ -503,9 +583,17 @@ const ENTRIES: &[(&str, &str, &str)] = &[
     ),
     ("run.api_requests", "API requests", "Requêtes API"),
     ("run.conflicts", "Conflicts", "Conflits"),
-    ("run.duplicate_groups", "Duplicate groups", "Groupes de doublons"),
+    (
+        "run.duplicate_groups",
+        "Duplicate groups",
+        "Groupes de doublons",
+    ),
     ("run.error_code", "Error code", "Code d'erreur"),
-    ("run.error_message", "Salesforce's message", "Message de Salesforce"),
+    (
+        "run.error_message",
+        "Salesforce's message",
+        "Message de Salesforce",
+    ),
     ("run.failed", "Failed", "En échec"),
     ("run.failures", "Failures", "Échecs"),
     ("run.fields", "Fields", "Champs"),
@@ -526,7 +614,11 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "No failure in this run.",
         "Aucun échec dans cette synchro.",
     ),
-    ("run.org_created", "Created in Salesforce", "Créées dans Salesforce"),
+    (
+        "run.org_created",
+        "Created in Salesforce",
+        "Créées dans Salesforce",
+    ),
     (
         "run.org_updated",
         "Updated in Salesforce",
@@ -541,7 +633,11 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "Salesforce Contacts read",
         "Contacts Salesforce lus",
     ),
-    ("run.read_org_leads", "Salesforce Leads read", "Pistes Salesforce lues"),
+    (
+        "run.read_org_leads",
+        "Salesforce Leads read",
+        "Pistes Salesforce lues",
+    ),
     ("run.record", "Record", "Fiche"),
     ("run.running", "running", "en cours"),
     (
@@ -563,15 +659,27 @@ const ENTRIES: &[(&str, &str, &str)] = &[
     ("run.trigger", "Trigger", "Déclencheur"),
     ("trigger.manual", "by hand", "manuelle"),
     ("trigger.schedule", "scheduled", "planifiée"),
-    ("trigger.form_submission", "form submission", "soumission de formulaire"),
-    ("trigger.credentials_saved", "new credentials", "nouveaux identifiants"),
+    (
+        "trigger.form_submission",
+        "form submission",
+        "soumission de formulaire",
+    ),
+    (
+        "trigger.credentials_saved",
+        "new credentials",
+        "nouveaux identifiants",
+    ),
     ("trigger.startup", "start-up", "démarrage"),
     ("scope.incremental", "incremental", "incrémentale"),
     ("scope.full", "full", "complète"),
     ("scope.contacts", "those contacts", "ces contacts"),
     ("sf.api", "REST API", "API REST"),
     ("sf.api_available", "available", "disponible"),
-    ("sf.api_requests", "API requests used", "Requêtes API utilisées"),
+    (
+        "sf.api_requests",
+        "API requests used",
+        "Requêtes API utilisées",
+    ),
     (
         "sf.api_unavailable",
         "not available in this edition",
@@ -701,7 +809,11 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "Optional: the org says where it lives when you sign in.",
         "Facultatif : l'org indique son adresse à la connexion.",
     ),
-    ("sf.integration_user", "Integration user", "Utilisateur d'intégration"),
+    (
+        "sf.integration_user",
+        "Integration user",
+        "Utilisateur d'intégration",
+    ),
     (
         "sf.keep_secret",
         "— leave empty to keep it.",
@@ -740,7 +852,11 @@ const ENTRIES: &[(&str, &str, &str)] = &[
     ),
     ("sf.optional", "optional", "facultatif"),
     ("sf.org", "The org", "L'org"),
-    ("sf.org_answer", "What the check found:", "Résultat de la vérification :"),
+    (
+        "sf.org_answer",
+        "What the check found:",
+        "Résultat de la vérification :",
+    ),
     ("sf.org_name", "Name", "Nom"),
     ("sf.password", "Password", "Mot de passe"),
     (
@@ -754,7 +870,11 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "À propos de l'ancien mode : Salesforce bloque par défaut le mode identifiant/mot de passe dans les orgs créées depuis Summer '23 et le retire pour les applications connectées le 20/02/2027. L'org impose aussi un nouveau mot de passe environ tous les 3 mois, ce qui réinitialise le jeton de sécurité et arrête la synchronisation jusqu'à ce que les deux soient ressaisis ici. Préférez « Se connecter avec Salesforce », client credentials ou JWT.",
     ),
     ("sf.private_key", "Private key (PEM)", "Clé privée (PEM)"),
-    ("sf.private_key_help", "JWT flow only.", "Mode JWT uniquement."),
+    (
+        "sf.private_key_help",
+        "JWT flow only.",
+        "Mode JWT uniquement.",
+    ),
     (
         "sf.refused",
         "Not connected: Salesforce refused.",
@@ -766,7 +886,11 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "Result of \"Update configuration\"",
         "Résultat de « Mettre à jour la configuration »",
     ),
-    ("sf.saved_at", "Credentials saved", "Identifiants enregistrés"),
+    (
+        "sf.saved_at",
+        "Credentials saved",
+        "Identifiants enregistrés",
+    ),
     (
         "sf.secret_set",
         "set — leave empty to keep",
@@ -779,7 +903,11 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "Sent after the password. Reset it from the user's settings in Salesforce.",
         "Envoyé après le mot de passe. Réinitialisez-le depuis les paramètres de l'utilisateur dans Salesforce.",
     ),
-    ("sf.update", "Update configuration", "Mettre à jour la configuration"),
+    (
+        "sf.update",
+        "Update configuration",
+        "Mettre à jour la configuration",
+    ),
     ("sf.username", "Username", "Identifiant"),
     (
         "sf.username_help",
@@ -843,23 +971,63 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "Une synchronisation est en cours…",
     ),
     ("sync.schedule", "Schedule", "Planification"),
-    ("health.fields_missing", "Connected, but required fields are missing in Salesforce", "Connecté, mais des champs obligatoires manquent dans Salesforce"),
-    ("health.fields_missing.do", "Click \"Create missing fields\" in Settings > Salesforce (or create them in Setup): the sync needs them.", "Cliquez sur « Créer les champs manquants » dans Configuration > Salesforce (ou créez-les dans Setup) : la synchronisation en a besoin."),
+    (
+        "health.fields_missing",
+        "Connected, but required fields are missing in Salesforce",
+        "Connecté, mais des champs obligatoires manquent dans Salesforce",
+    ),
+    (
+        "health.fields_missing.do",
+        "Click \"Create missing fields\" in Settings > Salesforce (or create them in Setup): the sync needs them.",
+        "Cliquez sur « Créer les champs manquants » dans Configuration > Salesforce (ou créez-les dans Setup) : la synchronisation en a besoin.",
+    ),
     ("map.error", "Error:", "Erreur :"),
     ("map.warning", "Warning:", "Avertissement :"),
-    ("map.value_map_hint", "our value = org value", "notre valeur = valeur de l'org"),
+    (
+        "map.value_map_hint",
+        "our value = org value",
+        "notre valeur = valeur de l'org",
+    ),
     ("contacts.fields", "Fields", "Champs"),
-    ("contacts.history", "Latest changes, with their origin", "Dernières modifications, avec leur origine"),
+    (
+        "contacts.history",
+        "Latest changes, with their origin",
+        "Dernières modifications, avec leur origine",
+    ),
     ("contacts.origin", "Origin", "Origine"),
     ("origin.user", "a user", "un utilisateur"),
-    ("origin.form", "a form submission", "une soumission de formulaire"),
+    (
+        "origin.form",
+        "a form submission",
+        "une soumission de formulaire",
+    ),
     ("origin.api", "the API", "l'API"),
     ("origin.import", "an import", "un import"),
-    ("origin.sync", "the Salesforce sync", "la synchronisation Salesforce"),
-    ("alert.rejected", "Salesforce refused the credentials: the sync is paused. See what to do", "Salesforce a refusé les identifiants : la synchronisation est en pause. Voir que faire"),
-    ("alert.paused", "The sync is paused (API allowance or budget). See details", "La synchronisation est en pause (quota ou budget d'API). Voir le détail"),
-    ("alert.failing", "The last sync failed. See details", "La dernière synchronisation a échoué. Voir le détail"),
-    ("signin.throttled", "Too many failed sign-ins for this username: try again in 15 minutes.", "Trop d'échecs de connexion pour cet identifiant : réessayez dans 15 minutes."),
+    (
+        "origin.sync",
+        "the Salesforce sync",
+        "la synchronisation Salesforce",
+    ),
+    (
+        "alert.rejected",
+        "Salesforce refused the credentials: the sync is paused. See what to do",
+        "Salesforce a refusé les identifiants : la synchronisation est en pause. Voir que faire",
+    ),
+    (
+        "alert.paused",
+        "The sync is paused (API allowance or budget). See details",
+        "La synchronisation est en pause (quota ou budget d'API). Voir le détail",
+    ),
+    (
+        "alert.failing",
+        "The last sync failed. See details",
+        "La dernière synchronisation a échoué. Voir le détail",
+    ),
+    (
+        "signin.throttled",
+        "Too many failed sign-ins for this username: try again in 15 minutes.",
+        "Trop d'échecs de connexion pour cet identifiant : réessayez dans 15 minutes.",
+    ),
 ];
 
 #[cfg(test)]
@@ -871,7 +1039,10 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for (key, en, fr) in ENTRIES {
             assert!(seen.insert(key), "duplicate key {key}");
-            assert!(!en.is_empty() && !fr.is_empty(), "empty translation for {key}");
+            assert!(
+                !en.is_empty() && !fr.is_empty(),
+                "empty translation for {key}"
+            );
         }
     }
 
@@ -915,7 +1086,13 @@ mod tests {
         for c in ["most_recent", "crm_wins", "marketing_wins"] {
             keys.push(format!("map.conflict.{c}"));
         }
-        for t in ["manual", "schedule", "form_submission", "credentials_saved", "startup"] {
+        for t in [
+            "manual",
+            "schedule",
+            "form_submission",
+            "credentials_saved",
+            "startup",
+        ] {
             keys.push(format!("trigger.{t}"));
         }
         for s in ["incremental", "full", "contacts"] {
@@ -927,14 +1104,20 @@ mod tests {
         for o in ["user", "form", "api", "import", "sync"] {
             keys.push(format!("origin.{o}"));
         }
-        let missing: Vec<_> = keys.iter().filter(|k| !CATALOGUE.contains_key(k.as_str())).collect();
+        let missing: Vec<_> = keys
+            .iter()
+            .filter(|k| !CATALOGUE.contains_key(k.as_str()))
+            .collect();
         assert!(missing.is_empty(), "{missing:?}");
     }
 
     #[test]
     fn accept_language_picks_the_heaviest_language_we_speak() {
         let mut h = HeaderMap::new();
-        h.insert("accept-language", "de-DE,fr-FR;q=0.8,en;q=0.5".parse().unwrap());
+        h.insert(
+            "accept-language",
+            "de-DE,fr-FR;q=0.8,en;q=0.5".parse().unwrap(),
+        );
         assert_eq!(Lang::negotiate(&h), Lang::Fr);
         h.insert("accept-language", "en-GB;q=0.9,fr;q=0.95".parse().unwrap());
         assert_eq!(Lang::negotiate(&h), Lang::Fr);

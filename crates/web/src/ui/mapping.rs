@@ -15,8 +15,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use lb_core::mapping::is_locked;
 use lb_core::{
-    Catalog, ConflictPolicy, Direction, FieldType, Mapping, MappingEntry, OrgField, OrgSchema, SObject, Severity,
-    ValueMap, ValuePair,
+    Catalog, ConflictPolicy, Direction, FieldType, Mapping, MappingEntry, OrgField, OrgSchema,
+    SObject, Severity, ValueMap, ValuePair,
 };
 use lb_engine::{ConnectionSettings, Health, Watermarks};
 use serde::Deserialize;
@@ -100,7 +100,11 @@ pub(crate) struct PageQuery {
     saved: Option<String>,
 }
 
-pub(crate) async fn page(State(state): State<UiState>, ctx: Ctx, Query(q): Query<PageQuery>) -> Response {
+pub(crate) async fn page(
+    State(state): State<UiState>,
+    ctx: Ctx,
+    Query(q): Query<PageQuery>,
+) -> Response {
     let mapping = match lb_engine::settings::load_mapping(&state.store).await {
         Ok(m) => m,
         Err(e) => return UiError::Internal(e.to_string()).into_page(ctx),
@@ -122,7 +126,9 @@ async fn show(
     };
     let connected = schema.is_some();
     let catalog = Catalog::standard();
-    let validation = schema.as_ref().map(|s| lb_core::validate(mapping, &catalog, s));
+    let validation = schema
+        .as_ref()
+        .map(|s| lb_core::validate(mapping, &catalog, s));
     let resync_due = match Watermarks::load(&state.store).await {
         Ok(w) => w.mapping_hash.is_some_and(|h| h != mapping.hash()),
         Err(e) => return Err((UiError::Internal(e.to_string()), ctx)),
@@ -278,14 +284,20 @@ fn compatible_fields(schema: &OrgSchema, catalog: &Catalog, e: &MappingEntry) ->
             let mut probe = e.clone();
             probe.field = f.name.clone();
             probe.value_map = None;
-            let single = Mapping { entries: vec![probe] };
-            !lb_core::validate(&single, catalog, schema).problems.iter().any(|p| {
-                p.entry == Some(0)
-                    && matches!(
-                        p.kind,
-                        lb_core::ProblemKind::TypeMismatch { .. } | lb_core::ProblemKind::MissingField { .. }
-                    )
-            })
+            let single = Mapping {
+                entries: vec![probe],
+            };
+            !lb_core::validate(&single, catalog, schema)
+                .problems
+                .iter()
+                .any(|p| {
+                    p.entry == Some(0)
+                        && matches!(
+                            p.kind,
+                            lb_core::ProblemKind::TypeMismatch { .. }
+                                | lb_core::ProblemKind::MissingField { .. }
+                        )
+                })
         })
         .map(|f| f.name.clone())
         .collect()
@@ -298,7 +310,9 @@ async fn org_schema(state: &UiState) -> Result<(Option<OrgSchema>, bool), UiErro
     let saved = ConnectionSettings::load(&state.store)
         .await
         .map_err(|e| UiError::Internal(e.to_string()))?;
-    let Some(saved) = saved else { return Ok((None, false)) };
+    let Some(saved) = saved else {
+        return Ok((None, false));
+    };
     let health = Health::load(&state.store)
         .await
         .map_err(|e| UiError::Internal(e.to_string()))?;
@@ -353,10 +367,11 @@ async fn org_schema(state: &UiState) -> Result<(Option<OrgSchema>, bool), UiErro
             "Contact" => SObject::Contact,
             _ => continue,
         };
-        by_object
-            .entry(object)
-            .or_default()
-            .push(OrgField::new(name, FieldType::from_describe(kind), None));
+        by_object.entry(object).or_default().push(OrgField::new(
+            name,
+            FieldType::from_describe(kind),
+            None,
+        ));
     }
     let schema = by_object
         .into_iter()
@@ -408,8 +423,14 @@ pub(crate) async fn save(
         }
         if let Some(code) = form.get(&format!("direction_{i}")) {
             match DIRECTIONS.iter().find(|(_, c)| c == code) {
-                Some((d, _)) if allowed_directions(&entry.attribute, entry.object).contains(d) => entry.direction = *d,
-                _ => errors.push(format!("{}: {}", entry.attribute, ctx.t("map.error.direction"))),
+                Some((d, _)) if allowed_directions(&entry.attribute, entry.object).contains(d) => {
+                    entry.direction = *d
+                }
+                _ => errors.push(format!(
+                    "{}: {}",
+                    entry.attribute,
+                    ctx.t("map.error.direction")
+                )),
             }
         }
         if let Some(code) = form.get(&format!("conflict_{i}"))
@@ -425,7 +446,11 @@ pub(crate) async fn save(
         }
     }
     // A new attribute goes last (R-MAP-4).
-    if let Some(attribute) = form.get("add_attribute").map(|a| a.trim()).filter(|a| !a.is_empty()) {
+    if let Some(attribute) = form
+        .get("add_attribute")
+        .map(|a| a.trim())
+        .filter(|a| !a.is_empty())
+    {
         let field = form.get("add_field").map(|f| f.trim()).unwrap_or_default();
         if field.is_empty() {
             errors.push(format!("{attribute}: {}", ctx.t("map.error.add_field")));
@@ -435,7 +460,12 @@ pub(crate) async fn save(
             } else {
                 Direction::Both
             };
-            if let Err(e) = mapping.push(MappingEntry::new(attribute, SObject::Lead, field, direction)) {
+            if let Err(e) = mapping.push(MappingEntry::new(
+                attribute,
+                SObject::Lead,
+                field,
+                direction,
+            )) {
                 errors.push(e.to_string());
             }
         }
@@ -444,7 +474,11 @@ pub(crate) async fn save(
         && let Ok((Some(schema), _)) = org_schema(&state).await
     {
         let validation = lb_core::validate(&mapping, &Catalog::standard(), &schema);
-        errors.extend(validation.errors().map(|p| format!("{}: {}", p.attribute, p.kind)));
+        errors.extend(
+            validation
+                .errors()
+                .map(|p| format!("{}: {}", p.attribute, p.kind)),
+        );
     }
     if !errors.is_empty() {
         return show(&state, ctx, &mapping, errors, false)
@@ -504,9 +538,17 @@ mod tests {
     fn only_fields_that_can_hold_the_value_are_offered() {
         let schema = OrgSchema::seed_org();
         let catalog = Catalog::standard();
-        let entry = MappingEntry::new("behaviour_score", SObject::Lead, "score__c", Direction::ToCrm);
+        let entry = MappingEntry::new(
+            "behaviour_score",
+            SObject::Lead,
+            "score__c",
+            Direction::ToCrm,
+        );
         let offered = compatible_fields(&schema, &catalog, &entry);
         assert!(offered.iter().any(|f| f == "score__c"), "{offered:?}");
-        assert!(!offered.iter().any(|f| f == "Id" || f == "CreatedDate"), "{offered:?}");
+        assert!(
+            !offered.iter().any(|f| f == "Id" || f == "CreatedDate"),
+            "{offered:?}"
+        );
     }
 }

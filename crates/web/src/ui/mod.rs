@@ -103,7 +103,8 @@ impl UiState {
             return Ok(Some(client.clone()));
         }
         let config = lb_salesforce::ClientConfig::new(saved.login_url.clone());
-        let client = lb_salesforce::Client::new(config, credentials).map_err(|e| UiError::Internal(e.to_string()))?;
+        let client = lb_salesforce::Client::new(config, credentials)
+            .map_err(|e| UiError::Internal(e.to_string()))?;
         if let Ok(mut slot) = self.client.lock() {
             *slot = Some((saved.credentials_version, client.clone()));
         }
@@ -118,7 +119,10 @@ impl UiState {
 
 /// The web app for `serve` and `demo`: its routes, and — when no administrator exists yet — a
 /// fresh one-time setup link to print (`{base_url}/setup/{token}`, valid 24 hours).
-pub async fn app(engine: Engine, base_url: &str) -> Result<(Router, Option<String>), lb_store::StoreError> {
+pub async fn app(
+    engine: Engine,
+    base_url: &str,
+) -> Result<(Router, Option<String>), lb_store::StoreError> {
     use secrecy::ExposeSecret;
     let state = UiState::new(engine, base_url);
     let link = state
@@ -138,8 +142,14 @@ pub fn router(state: UiState) -> Router {
         .route("/setup/{token}", get(auth::setup_page).post(auth::setup))
         .route("/language", post(auth::set_language))
         .route("/assets/ui.css", get(stylesheet))
-        .route("/settings", get(|| async { Redirect::to("/settings/salesforce") }))
-        .route("/settings/salesforce", get(settings::page).post(settings::update))
+        .route(
+            "/settings",
+            get(|| async { Redirect::to("/settings/salesforce") }),
+        )
+        .route(
+            "/settings/salesforce",
+            get(settings::page).post(settings::update),
+        )
         .route("/settings/salesforce/fields", post(settings::create_fields))
         .route(
             "/settings/api_setting/salesforce_authorize",
@@ -154,7 +164,10 @@ pub fn router(state: UiState) -> Router {
         .route("/contacts/{id}/sync", get(contacts::sync_status))
         .route("/forms", get(forms::list).post(forms::create))
         .route("/forms/{id}", get(forms::show))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::gate))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::gate,
+        ))
         .with_state(state)
 }
 
@@ -221,7 +234,11 @@ pub(crate) fn render<T: askama::Template>(template: &T) -> Response {
         Ok(html) => Html(html).into_response(),
         Err(err) => {
             tracing::error!(%err, "template rendering failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "The page could not be rendered.").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The page could not be rendered.",
+            )
+                .into_response()
         }
     }
 }
@@ -245,7 +262,10 @@ impl UiError {
             UiError::NotFound => (StatusCode::NOT_FOUND, ctx.t("error.not_found").to_owned()),
             UiError::Internal(detail) => {
                 tracing::error!(%detail, "page failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, ctx.t("error.internal").to_owned())
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ctx.t("error.internal").to_owned(),
+                )
             }
         };
         (status, render(&ErrorPage { ctx, message })).into_response()

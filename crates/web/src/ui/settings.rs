@@ -83,7 +83,12 @@ pub(crate) enum Flow {
 }
 
 impl Flow {
-    const ALL: [Flow; 4] = [Flow::WebOAuth, Flow::ClientCredentials, Flow::Jwt, Flow::Password];
+    const ALL: [Flow; 4] = [
+        Flow::WebOAuth,
+        Flow::ClientCredentials,
+        Flow::Jwt,
+        Flow::Password,
+    ];
 
     fn code(self) -> &'static str {
         match self {
@@ -184,14 +189,22 @@ pub(crate) struct PageQuery {
     notice: Option<String>,
 }
 
-pub(crate) async fn page(State(state): State<UiState>, ctx: Ctx, Query(q): Query<PageQuery>) -> Response {
+pub(crate) async fn page(
+    State(state): State<UiState>,
+    ctx: Ctx,
+    Query(q): Query<PageQuery>,
+) -> Response {
     match build_page(&state, ctx, q.notice.as_deref()).await {
         Ok(page) => render(&page),
         Err((err, ctx)) => err.into_page(ctx),
     }
 }
 
-async fn build_page(state: &UiState, ctx: Ctx, notice: Option<&str>) -> Result<SettingsPage, (UiError, Ctx)> {
+async fn build_page(
+    state: &UiState,
+    ctx: Ctx,
+    notice: Option<&str>,
+) -> Result<SettingsPage, (UiError, Ctx)> {
     let saved = match ConnectionSettings::load(&state.store).await {
         Ok(s) => s,
         Err(e) => return Err((UiError::Internal(e.to_string()), ctx)),
@@ -228,22 +241,28 @@ async fn build_page(state: &UiState, ctx: Ctx, notice: Option<&str>) -> Result<S
         .last()
         .filter(|(_, at)| rejected_since.is_none_or(|since| *at >= since))
         .map(|(r, at)| report_view(&ctx, &r, at));
-    let org = saved.as_ref().and_then(|s| s.org.as_ref()).map(|o| OrgView {
-        name: o.name.clone(),
-        id: o.id.clone(),
-        edition: o.edition.clone(),
-        edition_explained: o.edition_explained.clone(),
-        api_available: o.api_available,
-        api_version: o.api_version.clone(),
-        sandbox: o.is_sandbox,
-    });
+    let org = saved
+        .as_ref()
+        .and_then(|s| s.org.as_ref())
+        .map(|o| OrgView {
+            name: o.name.clone(),
+            id: o.id.clone(),
+            edition: o.edition.clone(),
+            edition_explained: o.edition_explained.clone(),
+            api_available: o.api_available,
+            api_version: o.api_version.clone(),
+            sandbox: o.is_sandbox,
+        });
     let notice = match notice {
         Some("fields_created") => Some("sf.notice.fields_created"),
         Some("oauth_done") => Some("sf.notice.oauth_done"),
         _ => None,
     };
-    let missing_fields =
-        if report.is_none() { super::sync::missing_required_fields(saved.as_ref()) } else { Vec::new() };
+    let missing_fields = if report.is_none() {
+        super::sync::missing_required_fields(saved.as_ref())
+    } else {
+        Vec::new()
+    };
     Ok(SettingsPage {
         missing_fields,
         flows,
@@ -251,9 +270,18 @@ async fn build_page(state: &UiState, ctx: Ctx, notice: Option<&str>) -> Result<S
             .as_ref()
             .map(|s| s.login_url.clone())
             .unwrap_or_else(|| DEFAULT_LOGIN_URL.to_owned()),
-        instance_url: saved.as_ref().and_then(|s| s.instance_url.clone()).unwrap_or_default(),
-        client_id: saved.as_ref().map(|s| s.client_id.clone()).unwrap_or_default(),
-        username: saved.as_ref().and_then(|s| s.username.clone()).unwrap_or_default(),
+        instance_url: saved
+            .as_ref()
+            .and_then(|s| s.instance_url.clone())
+            .unwrap_or_default(),
+        client_id: saved
+            .as_ref()
+            .map(|s| s.client_id.clone())
+            .unwrap_or_default(),
+        username: saved
+            .as_ref()
+            .and_then(|s| s.username.clone())
+            .unwrap_or_default(),
         client_secret_set: is_set("salesforce.client_secret"),
         password_set: is_set("salesforce.password"),
         token_set: is_set("salesforce.security_token"),
@@ -266,7 +294,11 @@ async fn build_page(state: &UiState, ctx: Ctx, notice: Option<&str>) -> Result<S
         }),
         org,
         report,
-        health: super::sync::HealthView::with_fields(&ctx, &health, &super::sync::missing_required_fields(saved.as_ref())),
+        health: super::sync::HealthView::with_fields(
+            &ctx,
+            &health,
+            &super::sync::missing_required_fields(saved.as_ref()),
+        ),
         notice,
         ctx,
     })
@@ -301,7 +333,10 @@ fn report_view(ctx: &Ctx, r: &ConnectReport, at: OffsetDateTime) -> ReportView {
         error: r.error.clone(),
         guidance: r.guidance.clone(),
         // The client's notice about the legacy flow, in the page's language (same facts).
-        notice: r.notice.as_ref().map(|_| ctx.t("sf.password_notice").to_owned()),
+        notice: r
+            .notice
+            .as_ref()
+            .map(|_| ctx.t("sf.password_notice").to_owned()),
         missing_fields: r.fields.iter().any(|f| f.status == FieldStatus::Missing),
         fields,
         mapping_problems: r.mapping_problems.clone(),
@@ -352,7 +387,12 @@ pub(crate) async fn update(
     axum::Form(form): axum::Form<SettingsForm>,
 ) -> Response {
     let Some(flow) = Flow::parse(&form.flow) else {
-        return refuse(&state, ctx, vec![format!("unknown login flow '{}'", form.flow)]).await;
+        return refuse(
+            &state,
+            ctx,
+            vec![format!("unknown login flow '{}'", form.flow)],
+        )
+        .await;
     };
     let login_url = match form.login_url.trim() {
         "" => DEFAULT_LOGIN_URL.to_owned(),
@@ -373,7 +413,8 @@ pub(crate) async fn update(
             None
         }
     };
-    let stored_secret = |pick: fn(&Credentials) -> Option<SecretString>| stored.as_ref().and_then(|(_, c)| pick(c));
+    let stored_secret =
+        |pick: fn(&Credentials) -> Option<SecretString>| stored.as_ref().and_then(|(_, c)| pick(c));
     let client_secret = non_empty(&form.client_secret).or_else(|| {
         stored_secret(|c| match c {
             Credentials::Password { client_secret, .. }
@@ -403,7 +444,8 @@ pub(crate) async fn update(
             let key = non_empty(&form.private_key).or_else(|| {
                 stored_secret(|c| match c {
                     Credentials::JwtBearer {
-                        key: JwtKey::Pem(pem), ..
+                        key: JwtKey::Pem(pem),
+                        ..
                     } => Some(pem.clone()),
                     _ => None,
                 })
@@ -437,7 +479,9 @@ pub(crate) async fn update(
             let token = non_empty(&form.security_token)
                 .or_else(|| {
                     stored_secret(|c| match c {
-                        Credentials::Password { security_token, .. } => Some(security_token.clone()),
+                        Credentials::Password { security_token, .. } => {
+                            Some(security_token.clone())
+                        }
                         _ => None,
                     })
                 })
@@ -464,7 +508,8 @@ pub(crate) async fn update(
     let Some(credentials) = credentials else {
         return refuse(&state, ctx, problems).await;
     };
-    let instance_url = Some(form.instance_url.trim().trim_end_matches('/').to_owned()).filter(|s| !s.is_empty());
+    let instance_url =
+        Some(form.instance_url.trim().trim_end_matches('/').to_owned()).filter(|s| !s.is_empty());
     let request = ConnectRequest {
         login_url,
         instance_url,
@@ -533,10 +578,21 @@ pub(crate) async fn create_fields(State(state): State<UiState>, ctx: Ctx) -> Res
         credentials,
         create_fields: true,
     };
-    run_connect(&state, ctx, request, "/settings/salesforce?notice=fields_created").await
+    run_connect(
+        &state,
+        ctx,
+        request,
+        "/settings/salesforce?notice=fields_created",
+    )
+    .await
 }
 
-fn start_oauth(state: &UiState, login_url: String, client_id: String, client_secret: Option<SecretString>) -> Response {
+fn start_oauth(
+    state: &UiState,
+    login_url: String,
+    client_id: String,
+    client_secret: Option<SecretString>,
+) -> Response {
     let login = PkceLogin::new();
     let Ok(login_base) = url::Url::parse(&login_url) else {
         return Redirect::to("/settings/salesforce").into_response();
@@ -570,12 +626,22 @@ pub(crate) struct CallbackQuery {
 }
 
 /// The OAuth callback the seed registers: `/settings/api_setting/salesforce_authorize`.
-pub(crate) async fn oauth_callback(State(state): State<UiState>, ctx: Ctx, Query(q): Query<CallbackQuery>) -> Response {
-    let pending = q
-        .state
-        .as_deref()
-        .and_then(|s| state.settings.pending.lock().ok().and_then(|mut p| p.remove(s)));
-    let Some(pending) = pending.filter(|p| OffsetDateTime::now_utc() - p.started < OAUTH_PENDING_TTL) else {
+pub(crate) async fn oauth_callback(
+    State(state): State<UiState>,
+    ctx: Ctx,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
+    let pending = q.state.as_deref().and_then(|s| {
+        state
+            .settings
+            .pending
+            .lock()
+            .ok()
+            .and_then(|mut p| p.remove(s))
+    });
+    let Some(pending) =
+        pending.filter(|p| OffsetDateTime::now_utc() - p.started < OAUTH_PENDING_TTL)
+    else {
         return refuse_key(&state, ctx, "sf.error.oauth_state").await;
     };
     if let Some(error) = q.error {
@@ -598,7 +664,9 @@ pub(crate) async fn oauth_callback(State(state): State<UiState>, ctx: Ctx, Query
         Ok(c) => c,
         Err(err) => return refuse(&state, ctx, vec![err.to_string()]).await,
     };
-    match lb_engine::complete_web_oauth(&state.store, state.key(), &pending.login_url, credentials).await {
+    match lb_engine::complete_web_oauth(&state.store, state.key(), &pending.login_url, credentials)
+        .await
+    {
         Ok(report) => {
             state.settings.remember(report);
             state.forget_client();
@@ -620,10 +688,19 @@ mod tests {
     #[test]
     fn every_grant_name_maps_to_its_flow() {
         use lb_salesforce::GrantKind;
-        assert_eq!(Flow::of_saved(&GrantKind::Password.to_string()), Flow::Password);
-        assert_eq!(Flow::of_saved(&GrantKind::ClientCredentials.to_string()), Flow::ClientCredentials);
+        assert_eq!(
+            Flow::of_saved(&GrantKind::Password.to_string()),
+            Flow::Password
+        );
+        assert_eq!(
+            Flow::of_saved(&GrantKind::ClientCredentials.to_string()),
+            Flow::ClientCredentials
+        );
         assert_eq!(Flow::of_saved(&GrantKind::JwtBearer.to_string()), Flow::Jwt);
-        assert_eq!(Flow::of_saved(&GrantKind::RefreshToken.to_string()), Flow::WebOAuth);
+        assert_eq!(
+            Flow::of_saved(&GrantKind::RefreshToken.to_string()),
+            Flow::WebOAuth
+        );
         assert_eq!(Flow::of_saved("password"), Flow::Password);
         assert_eq!(Flow::of_saved("jwt_bearer"), Flow::Jwt);
     }
@@ -643,7 +720,9 @@ mod tests {
         };
         let shown = format!("{form:?}");
         assert!(
-            !shown.contains("s3cret") && !shown.contains("pw-value") && !shown.contains("tok-value"),
+            !shown.contains("s3cret")
+                && !shown.contains("pw-value")
+                && !shown.contains("tok-value"),
             "{shown}"
         );
     }

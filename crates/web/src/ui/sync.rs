@@ -39,7 +39,9 @@ pub(crate) struct HealthView {
 const REQUIRED_FIELDS: [&str; 2] = ["Lead.plezi_url__c", "Contact.sync_to_plezi__c"];
 
 /// Required org fields the saved connection did not find (`Object.Field`).
-pub(crate) fn missing_required_fields(saved: Option<&lb_engine::ConnectionSettings>) -> Vec<String> {
+pub(crate) fn missing_required_fields(
+    saved: Option<&lb_engine::ConnectionSettings>,
+) -> Vec<String> {
     match saved {
         Some(s) if !s.field_types.is_empty() => REQUIRED_FIELDS
             .iter()
@@ -75,7 +77,8 @@ impl HealthView {
         match health {
             Health::NotConnected => {
                 let mut v = base("warn", "health.not_connected");
-                v.what_to_do.push(ctx.t("health.not_connected.do").to_owned());
+                v.what_to_do
+                    .push(ctx.t("health.not_connected.do").to_owned());
                 v
             }
             Health::Healthy { since } => HealthView {
@@ -121,8 +124,11 @@ impl HealthView {
                 let mut v = base("warn", title);
                 v.since = Some(when(*since));
                 v.what_happened = Some(message.clone());
-                v.what_to_do
-                    .push(format!("{} {}", ctx.t("health.retry_after"), when(*retry_after)));
+                v.what_to_do.push(format!(
+                    "{} {}",
+                    ctx.t("health.retry_after"),
+                    when(*retry_after)
+                ));
                 v
             }
             Health::Failing {
@@ -176,7 +182,9 @@ fn run_row(ctx: &Ctx, r: &RunRecord) -> RunRow {
         RunStatus::Failed => ("run.failed", "bad"),
         RunStatus::Paused => ("run.paused", "warn"),
     };
-    let both = |side: &str, what: &str| count(c, &[side, "Lead", what]) + count(c, &[side, "Contact", what]);
+    let both = |side: &str, what: &str| {
+        count(c, &[side, "Lead", what]) + count(c, &[side, "Contact", what])
+    };
     RunRow {
         id: r.id,
         started: when(r.started_at),
@@ -221,7 +229,11 @@ pub(crate) struct PageQuery {
     notice: Option<String>,
 }
 
-pub(crate) async fn health_page(State(state): State<UiState>, ctx: Ctx, Query(q): Query<PageQuery>) -> Response {
+pub(crate) async fn health_page(
+    State(state): State<UiState>,
+    ctx: Ctx,
+    Query(q): Query<PageQuery>,
+) -> Response {
     match build_page(&state, &ctx, q.notice.as_deref()).await {
         Ok(parts) => render(&SyncPage { ctx, ..parts }),
         Err(err) => err.into_page(ctx),
@@ -233,14 +245,21 @@ async fn build_page(state: &UiState, ctx: &Ctx, notice: Option<&str>) -> Result<
     let status = state.engine.status().await.map_err(internal)?;
     let sync = state.store.sync();
     let records = sync.runs(None, HISTORY).await?;
-    let running =
-        state.run_in_progress.load(Ordering::SeqCst) || records.iter().any(|r| r.status == RunStatus::Running);
+    let running = state.run_in_progress.load(Ordering::SeqCst)
+        || records.iter().any(|r| r.status == RunStatus::Running);
     let mapping = lb_engine::settings::load_mapping(&state.store)
         .await
         .map_err(internal)?;
     let watermarks: Watermarks = status.watermarks.clone();
-    let resync_due = watermarks.mapping_hash.as_ref().is_some_and(|h| *h != mapping.hash());
-    let runs: Vec<RunRow> = records.iter().filter(|r| !r.dry_run).map(|r| run_row(ctx, r)).collect();
+    let resync_due = watermarks
+        .mapping_hash
+        .as_ref()
+        .is_some_and(|h| *h != mapping.hash());
+    let runs: Vec<RunRow> = records
+        .iter()
+        .filter(|r| !r.dry_run)
+        .map(|r| run_row(ctx, r))
+        .collect();
     let points: Vec<Point> = runs
         .iter()
         .take(CHART_RUNS)
@@ -261,7 +280,9 @@ async fn build_page(state: &UiState, ctx: &Ctx, notice: Option<&str>) -> Result<
             ctx.t("chart.title"),
         )
     };
-    let saved = lb_engine::ConnectionSettings::load(&state.store).await.map_err(internal)?;
+    let saved = lb_engine::ConnectionSettings::load(&state.store)
+        .await
+        .map_err(internal)?;
     let missing = missing_required_fields(saved.as_ref());
     let org = status.connection.as_ref().and_then(|c| {
         let org = c.get("org")?;
@@ -308,7 +329,10 @@ pub(crate) struct SyncNowForm {
 }
 
 /// "Sync now" (and "Run a full resync" with `full=1`): starts the run and redirects at once.
-pub(crate) async fn sync_now(State(state): State<UiState>, axum::Form(form): axum::Form<SyncNowForm>) -> Response {
+pub(crate) async fn sync_now(
+    State(state): State<UiState>,
+    axum::Form(form): axum::Form<SyncNowForm>,
+) -> Response {
     match lb_engine::ConnectionSettings::load(&state.store).await {
         Ok(Some(_)) => {}
         Ok(None) => return Redirect::to("/sync?notice=not_connected").into_response(),
@@ -359,7 +383,8 @@ struct PreviewPage {
     summary: Vec<(&'static str, u64)>,
     lines: Vec<PlanLine>,
     more: usize,
-    skips: Vec<(String, String, String)>,
+    /// Object (or "our contact"), record id, link to the record, reason.
+    skips: Vec<(String, String, Option<String>, String)>,
     groups: Vec<(String, String, Vec<String>)>,
     api_requests: u64,
 }
@@ -387,7 +412,12 @@ pub(crate) async fn preview(State(state): State<UiState>, ctx: Ctx) -> Response 
     };
     let Some(plan) = outcome.plan.as_ref() else {
         return render(&PreviewPage {
-            error: Some(outcome.message.clone().unwrap_or_else(|| outcome.health.explain())),
+            error: Some(
+                outcome
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| outcome.health.explain()),
+            ),
             health: Some(HealthView::of(&ctx, &outcome.health)),
             summary: vec![],
             lines: vec![],
@@ -410,6 +440,7 @@ pub(crate) async fn preview(State(state): State<UiState>, ctx: Ctx) -> Response 
         ("preview.duplicate_groups", s.duplicate_groups as u64),
     ];
     let (lines, more) = plan_lines(&ctx, plan);
+    let instance = super::settings::instance_url(&state).await;
     let skips = plan
         .skips
         .iter()
@@ -421,7 +452,16 @@ pub(crate) async fn preview(State(state): State<UiState>, ctx: Ctx) -> Response 
                     .unwrap_or_else(|| "Salesforce".to_owned()),
                 Side::Marketing => ctx.t("preview.our_contact").to_owned(),
             };
-            (side, k.id.clone(), k.reason.to_string())
+            let link = match (k.side, k.object, instance.as_deref()) {
+                (Side::Crm, Some(object), Some(base)) => {
+                    Some(record_url(base, object.api_name(), &k.id))
+                }
+                (Side::Marketing, _, _) if k.id.parse::<i64>().is_ok() => {
+                    Some(format!("/contacts/{}/sync", k.id))
+                }
+                _ => None,
+            };
+            (side, k.id.clone(), link, k.reason.to_string())
         })
         .collect();
     let groups = plan
@@ -480,19 +520,30 @@ fn plan_lines(ctx: &Ctx, plan: &Plan) -> (Vec<PlanLine>, usize) {
             .iter()
             .map(|h| format!("{}: {:?}", h.attribute, h.reason))
             .collect();
-        let contact_id = pair.contact_id.as_ref().and_then(|c| c.0.parse::<i64>().ok());
+        let contact_id = pair
+            .contact_id
+            .as_ref()
+            .and_then(|c| c.0.parse::<i64>().ok());
         for (write, side) in [(&pair.crm, Side::Crm), (&pair.marketing, Side::Marketing)] {
             let Some(write) = write else { continue };
             let action = match (side, write.op, pair.object) {
                 (Side::Crm, WriteOp::Create, _) => "preview.create_lead",
                 (Side::Crm, WriteOp::Update, _) => "preview.update_lead",
-                (Side::Marketing, WriteOp::Create, SObject::Contact) => "preview.create_ours_from_contact",
-                (Side::Marketing, WriteOp::Create, SObject::Lead) => "preview.create_ours_from_lead",
+                (Side::Marketing, WriteOp::Create, SObject::Contact) => {
+                    "preview.create_ours_from_contact"
+                }
+                (Side::Marketing, WriteOp::Create, SObject::Lead) => {
+                    "preview.create_ours_from_lead"
+                }
                 (Side::Marketing, WriteOp::Update, _) => "preview.update_ours",
             };
             lines.push(PlanLine {
                 action: ctx.t(action),
-                class: if write.op == WriteOp::Create { "ok" } else { "muted" },
+                class: if write.op == WriteOp::Create {
+                    "ok"
+                } else {
+                    "muted"
+                },
                 who: who.clone(),
                 contact_id,
                 values: write
@@ -511,7 +562,10 @@ fn plan_lines(ctx: &Ctx, plan: &Plan) -> (Vec<PlanLine>, usize) {
         }
         if pair.crm.is_none()
             && pair.marketing.is_none()
-            && matches!(pair.link, LinkChange::Matched | LinkChange::FollowConversion { .. })
+            && matches!(
+                pair.link,
+                LinkChange::Matched | LinkChange::FollowConversion { .. }
+            )
         {
             lines.push(PlanLine {
                 action: ctx.t("preview.link"),
@@ -549,7 +603,11 @@ pub(crate) struct FailureRow {
     fields: String,
 }
 
-pub(crate) async fn run_page(State(state): State<UiState>, ctx: Ctx, Path(id): Path<i64>) -> Response {
+pub(crate) async fn run_page(
+    State(state): State<UiState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+) -> Response {
     let sync = state.store.sync();
     let run = match sync.run(id).await {
         Ok(Some(run)) => run,
@@ -567,8 +625,12 @@ pub(crate) async fn run_page(State(state): State<UiState>, ctx: Ctx, Path(id): P
             let record = f.record.clone().unwrap_or_default();
             let object = f.object.clone().unwrap_or_default();
             let link = match (f.side, f.record.as_deref(), instance.as_deref()) {
-                (Side::Crm, Some(id), Some(base)) if !id.is_empty() => Some(record_url(base, &object, id)),
-                (Side::Marketing, Some(id), _) if id.parse::<i64>().is_ok() => Some(format!("/contacts/{id}")),
+                (Side::Crm, Some(id), Some(base)) if !id.is_empty() => {
+                    Some(record_url(base, &object, id))
+                }
+                (Side::Marketing, Some(id), _) if id.parse::<i64>().is_ok() => {
+                    Some(format!("/contacts/{id}/sync"))
+                }
                 _ => None,
             };
             FailureRow {

@@ -38,13 +38,16 @@ fn free_port() -> u16 {
 }
 
 async fn start_driver() -> Option<Driver> {
-    let path = std::env::var("LEADBRIDGE_TEST_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+    let path = std::env::var("LEADBRIDGE_TEST_CHROMEDRIVER")
+        .unwrap_or_else(|_| "/usr/bin/chromedriver".into());
     if !std::path::Path::new(&path).exists() {
         assert!(
             std::env::var_os("CI").is_none(),
             "chromedriver not found at {path}: install Debian's chromium and chromium-driver (scripts/test.sh does)"
         );
-        eprintln!("SKIPPED: browser test, no chromedriver at {path} (apt-get install chromium chromium-driver)");
+        eprintln!(
+            "SKIPPED: browser test, no chromedriver at {path} (apt-get install chromium chromium-driver)"
+        );
         return None;
     }
     let port = free_port();
@@ -56,7 +59,10 @@ async fn start_driver() -> Option<Driver> {
         .unwrap_or_else(|e| panic!("starting {path}: {e}"));
     let driver = Driver { child, port };
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return Some(driver);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -65,7 +71,8 @@ async fn start_driver() -> Option<Driver> {
 }
 
 async fn browser(driver: &Driver, lang: &str) -> Client {
-    let chromium = std::env::var("LEADBRIDGE_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let chromium =
+        std::env::var("LEADBRIDGE_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -120,7 +127,8 @@ impl Camera {
         c.execute("window.scrollTo(0, 0)", vec![]).await.unwrap();
         let png = c.screenshot().await.unwrap();
         std::fs::write(self.dir.join(format!("{:02}-{name}.png", self.shot)), png).unwrap();
-        self.pages.push((name.to_owned(), c.source().await.unwrap()));
+        self.pages
+            .push((name.to_owned(), c.source().await.unwrap()));
     }
 }
 
@@ -135,7 +143,10 @@ async fn text(c: &Client, css: &str) -> String {
 }
 
 async fn fill(c: &Client, id: &str, value: &str) {
-    let input = c.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("#{id}: {e}"));
+    let input = c
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"));
     input.clear().await.unwrap();
     if !value.is_empty() {
         input.send_keys(value).await.unwrap();
@@ -146,22 +157,39 @@ async fn fill(c: &Client, id: &str, value: &str) {
 /// document carries a marker the new one lacks, and the new one finished loading.
 async fn click(c: &Client, id: &str) {
     mark_page(c).await;
-    c.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("#{id}: {e}")).click().await.unwrap();
+    c.find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"))
+        .click()
+        .await
+        .unwrap();
     wait_for_new_page(c).await;
 }
 
 /// Clicks something that does not load a page (a radio button).
 async fn tick(c: &Client, id: &str) {
-    c.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("#{id}: {e}")).click().await.unwrap();
+    c.find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"))
+        .click()
+        .await
+        .unwrap();
 }
 
 async fn mark_page(c: &Client) {
-    c.execute("window.__lbOldPage = true", vec![]).await.unwrap();
+    c.execute("window.__lbOldPage = true", vec![])
+        .await
+        .unwrap();
 }
 
 async fn wait_for_new_page(c: &Client) {
     for _ in 0..400 {
-        let state = c.execute("return (window.__lbOldPage === true ? 'old' : document.readyState)", vec![]).await;
+        let state = c
+            .execute(
+                "return (window.__lbOldPage === true ? 'old' : document.readyState)",
+                vec![],
+            )
+            .await;
         if let Ok(state) = state
             && state == "complete"
         {
@@ -196,7 +224,9 @@ async fn wait_for_run(c: &Client, base: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_walk_in_a_real_browser_with_expired_password_and_recovery() {
-    let Some(driver) = start_driver().await else { return };
+    let Some(driver) = start_driver().await else {
+        return;
+    };
     let stack = Stack::start().await;
     let base = stack.base_url.clone();
     let creds = stack.org_credentials();
@@ -223,19 +253,28 @@ async fn the_seed_walk_in_a_real_browser_with_expired_password_and_recovery() {
     cam.clear(1..50);
 
     // Without a session, the settings page sends us to sign in, then back.
-    c.goto(&format!("{base}/settings/salesforce")).await.unwrap();
+    c.goto(&format!("{base}/settings/salesforce"))
+        .await
+        .unwrap();
     assert_eq!(path(&c).await, "/sign-in?next=%2Fsettings%2Fsalesforce");
     cam.snap(&c, "sign-in").await;
     fill(&c, "username", ADMIN).await;
     fill(&c, "password", ADMIN_PASSWORD).await;
     click(&c, "sign-in").await;
     assert_eq!(path(&c).await, "/settings/salesforce");
-    assert_eq!(text(&c, "#health-title").await, "Not connected to Salesforce");
+    assert_eq!(
+        text(&c, "#health-title").await,
+        "Not connected to Salesforce"
+    );
     cam.snap(&c, "settings-salesforce-empty").await;
 
     // The seed's flow: consumer key/secret, username, password + security token.
     tick(&c, "flow-password").await;
-    assert!(text(&c, "#password-flow-notice").await.contains("2027-02-20"));
+    assert!(
+        text(&c, "#password-flow-notice")
+            .await
+            .contains("2027-02-20")
+    );
     fill(&c, "login_url", &creds.login_url).await;
     fill(&c, "client_id", &creds.client_id).await;
     fill(&c, "client_secret", &creds.client_secret).await;
@@ -302,9 +341,14 @@ async fn the_seed_walk_in_a_real_browser_with_expired_password_and_recovery() {
     if path(&c).await != "/settings/mapping?saved=1" {
         panic!("mapping not saved: {}", text(&c, "#mapping-errors").await);
     }
-    let saved = lb_engine::settings::load_mapping(&stack.store).await.unwrap();
+    let saved = lb_engine::settings::load_mapping(&stack.store)
+        .await
+        .unwrap();
     assert_eq!(
-        saved.entry("phone", lb_core::SObject::Lead).unwrap().direction,
+        saved
+            .entry("phone", lb_core::SObject::Lead)
+            .unwrap()
+            .direction,
         lb_core::Direction::ToCrm
     );
     cam.snap(&c, "mapping-saved").await;
@@ -315,13 +359,26 @@ async fn the_seed_walk_in_a_real_browser_with_expired_password_and_recovery() {
     click(&c, "preview").await;
     let preview = text(&c, "main").await;
     assert!(
-        preview.contains("Create a Lead in Salesforce") && preview.contains("marie.curie@example.com"),
+        preview.contains("Create a Lead in Salesforce")
+            && preview.contains("marie.curie@example.com"),
         "{preview}"
     );
     assert!(
         text(&c, "#skips").await.contains("no email"),
         "{}",
         text(&c, "#skips").await
+    );
+    let skip_link = c
+        .find(Locator::Css("#skips a"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        skip_link.starts_with(&stack.org.url) && skip_link.contains("/lightning/r/Lead/"),
+        "{skip_link}"
     );
     cam.snap(&c, "preview").await;
     let before = stack
@@ -342,7 +399,12 @@ async fn the_seed_walk_in_a_real_browser_with_expired_password_and_recovery() {
     );
     cam.snap(&c, "sync-after-run").await;
     mark_page(&c).await;
-    c.find(Locator::Css("#runs tr.run a")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("#runs tr.run a"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     wait_for_new_page(&c).await;
     assert_eq!(text(&c, "#org-created").await, "1");
     cam.snap(&c, "run-detail").await;
@@ -361,7 +423,9 @@ async fn the_seed_walk_in_a_real_browser_with_expired_password_and_recovery() {
     );
     c.goto(&format!("{base}/contacts")).await.unwrap();
     cam.snap(&c, "contacts").await;
-    c.goto(&format!("{base}/contacts/{}/sync", marie.id)).await.unwrap();
+    c.goto(&format!("{base}/contacts/{}/sync", marie.id))
+        .await
+        .unwrap();
     assert_eq!(text(&c, "#links .org-id").await, lead_id);
     assert!(text(&c, "#provenance").await.contains("behaviour_score"));
     cam.snap(&c, "contact-sync-status").await;
@@ -369,22 +433,41 @@ async fn the_seed_walk_in_a_real_browser_with_expired_password_and_recovery() {
     // A free-text CRM field flowing in is allowed but warned about (R-MAP-5); a mapping change
     // after a full sync makes a full resync due, offered with a button (R-SYNC-5).
     c.goto(&format!("{base}/settings/mapping")).await.unwrap();
-    c.find(Locator::Css("#direction-job_title-Lead option[value='both']")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css(
+        "#direction-job_title-Lead option[value='both']",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
     click(&c, "save-mapping").await;
     if path(&c).await != "/settings/mapping?saved=1" {
         panic!("mapping not saved: {}", text(&c, "#mapping-errors").await);
     }
     let job_title_row = text(&c, "#problems-job_title-Lead").await;
-    assert!(job_title_row.to_lowercase().contains("free"), "the free-text warning: {job_title_row}");
+    assert!(
+        job_title_row.to_lowercase().contains("free"),
+        "the free-text warning: {job_title_row}"
+    );
     assert!(text(&c, "#resync-due").await.contains("full resync"));
     cam.snap(&c, "mapping-resync-due").await;
     click(&c, "full-resync").await;
     assert_eq!(wait_for_run(&c, &base).await, "ok");
-    assert!(text(&c, "#runs tr.run").await.contains("full"), "{}", text(&c, "#runs tr.run").await);
-    assert!(c.find(Locator::Id("resync-due")).await.is_err(), "the full resync settled it");
+    assert!(
+        text(&c, "#runs tr.run").await.contains("full"),
+        "{}",
+        text(&c, "#runs tr.run").await
+    );
+    assert!(
+        c.find(Locator::Id("resync-due")).await.is_err(),
+        "the full resync settled it"
+    );
 
     // The #1 field failure: the password expires; the next sync stops and says so.
-    stack.control("faults", json!({"kind": "expire_password"})).await;
+    stack
+        .control("faults", json!({"kind": "expire_password"}))
+        .await;
     c.goto(&format!("{base}/sync")).await.unwrap();
     click(&c, "sync-now").await;
     let status = wait_for_run(&c, &base).await;
@@ -394,8 +477,16 @@ async fn the_seed_walk_in_a_real_browser_with_expired_password_and_recovery() {
         "Credentials rejected: the sync is paused"
     );
     let what = text(&c, "#health-what").await;
-    assert!(what.contains("invalid_grant"), "Salesforce's exact words: {what}");
-    assert!(text(&c, "#health-do").await.to_lowercase().contains("password"));
+    assert!(
+        what.contains("invalid_grant"),
+        "Salesforce's exact words: {what}"
+    );
+    assert!(
+        text(&c, "#health-do")
+            .await
+            .to_lowercase()
+            .contains("password")
+    );
     cam.snap(&c, "sync-credentials-rejected").await;
 
     // New password and token, entered in the settings: connected again, the sync resumes.
@@ -408,8 +499,16 @@ async fn the_seed_walk_in_a_real_browser_with_expired_password_and_recovery() {
         .await;
     click(&c, "enter-new-credentials").await;
     assert_eq!(path(&c).await, "/settings/salesforce");
-    assert!(text(&c, "#alert").await.contains("Salesforce refused the credentials"), "every page says it");
-    assert!(c.find(Locator::Id("report")).await.is_err(), "the earlier \"connected\" report is not shown any more");
+    assert!(
+        text(&c, "#alert")
+            .await
+            .contains("Salesforce refused the credentials"),
+        "every page says it"
+    );
+    assert!(
+        c.find(Locator::Id("report")).await.is_err(),
+        "the earlier \"connected\" report is not shown any more"
+    );
     cam.snap(&c, "settings-credentials-rejected").await;
     fill(&c, "sf_password", new_password).await;
     fill(&c, "security_token", new_token).await;
@@ -419,7 +518,10 @@ async fn the_seed_walk_in_a_real_browser_with_expired_password_and_recovery() {
         "{}",
         text(&c, "#report").await
     );
-    assert!(c.find(Locator::Id("alert")).await.is_err(), "the alert is gone");
+    assert!(
+        c.find(Locator::Id("alert")).await.is_err(),
+        "the alert is gone"
+    );
     cam.snap(&c, "settings-recovered").await;
     c.goto(&format!("{base}/sync")).await.unwrap();
     assert_eq!(text(&c, "#health-title").await, "Connected: the sync runs");
@@ -441,7 +543,10 @@ async fn the_seed_walk_in_a_real_browser_with_expired_password_and_recovery() {
         .await
         .unwrap()
         .unwrap_or_default();
-    assert!(snippet.contains(&format!("action=\"{base}/api/v1/forms/")), "{snippet}");
+    assert!(
+        snippet.contains(&format!("action=\"{base}/api/v1/forms/")),
+        "{snippet}"
+    );
     cam.snap(&c, "form-snippet").await;
 
     // The same app in French, by the language switch.
@@ -452,7 +557,9 @@ async fn the_seed_walk_in_a_real_browser_with_expired_password_and_recovery() {
         "Connecté : la synchronisation fonctionne"
     );
     cam.snap(&c, "sync-fr").await;
-    c.goto(&format!("{base}/settings/salesforce")).await.unwrap();
+    c.goto(&format!("{base}/settings/salesforce"))
+        .await
+        .unwrap();
     cam.snap(&c, "settings-salesforce-fr").await;
     c.goto(&format!("{base}/settings/mapping")).await.unwrap();
     cam.snap(&c, "mapping-fr").await;
@@ -466,7 +573,10 @@ async fn the_seed_walk_in_a_real_browser_with_expired_password_and_recovery() {
             &new_password.to_owned(),
             &new_token.to_owned(),
         ] {
-            assert!(!html.contains(secret.as_str()), "page {name} shows a secret");
+            assert!(
+                !html.contains(secret.as_str()),
+                "page {name} shows a secret"
+            );
         }
     }
     c.close().await.unwrap();
@@ -474,21 +584,37 @@ async fn the_seed_walk_in_a_real_browser_with_expired_password_and_recovery() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_with_salesforce_goes_through_the_seeds_callback_with_pkce() {
-    let Some(driver) = start_driver().await else { return };
+    let Some(driver) = start_driver().await else {
+        return;
+    };
     let stack = Stack::start().await;
     let base = stack.base_url.clone();
     let creds = stack.org_credentials();
     let c = browser(&driver, "fr-FR").await;
-    let mut cam = Camera { dir: Camera::new().dir, shot: 50, pages: Vec::new() };
+    let mut cam = Camera {
+        dir: Camera::new().dir,
+        shot: 50,
+        pages: Vec::new(),
+    };
 
     c.goto(&format!("{base}/sign-in")).await.unwrap();
-    assert_eq!(text(&c, "h1").await, "Connexion", "the browser's language (Accept-Language: fr-FR)");
+    assert_eq!(
+        text(&c, "h1").await,
+        "Connexion",
+        "the browser's language (Accept-Language: fr-FR)"
+    );
     cam.snap(&c, "oauth-sign-in-fr").await;
     fill(&c, "username", ADMIN).await;
     fill(&c, "password", ADMIN_PASSWORD).await;
     click(&c, "sign-in").await;
-    c.goto(&format!("{base}/settings/salesforce")).await.unwrap();
-    assert!(text(&c, "#callback-url").await.ends_with("/settings/api_setting/salesforce_authorize"));
+    c.goto(&format!("{base}/settings/salesforce"))
+        .await
+        .unwrap();
+    assert!(
+        text(&c, "#callback-url")
+            .await
+            .ends_with("/settings/api_setting/salesforce_authorize")
+    );
     tick(&c, "flow-web_oauth").await;
     fill(&c, "login_url", &creds.login_url).await;
     fill(&c, "client_id", &creds.client_id).await;
@@ -498,15 +624,41 @@ async fn connect_with_salesforce_goes_through_the_seeds_callback_with_pkce() {
     assert_eq!(path(&c).await, "/settings/salesforce?notice=oauth_done");
     let report = text(&c, "#report").await;
     assert!(c.find(Locator::Id("refused")).await.is_err(), "{report}");
-    assert!(report.contains("plezi_url__c"), "the fields are checked: {report}");
-    let saved = lb_engine::ConnectionSettings::load(&stack.store).await.unwrap().unwrap();
-    assert_eq!(saved.grant, "refresh_token", "the web flow keeps a refresh token, not a password");
-    assert!(stack.store.secret_names().await.unwrap().contains(&"salesforce.refresh_token".to_owned()));
+    assert!(
+        report.contains("plezi_url__c"),
+        "the fields are checked: {report}"
+    );
+    let saved = lb_engine::ConnectionSettings::load(&stack.store)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        saved.grant, "refresh_token",
+        "the web flow keeps a refresh token, not a password"
+    );
+    assert!(
+        stack
+            .store
+            .secret_names()
+            .await
+            .unwrap()
+            .contains(&"salesforce.refresh_token".to_owned())
+    );
     cam.snap(&c, "oauth-connected-fr").await;
 
     // A forged callback (unknown state) is refused before anything is sent to Salesforce.
-    c.goto(&format!("{base}/settings/api_setting/salesforce_authorize?code=forged&state=forged")).await.unwrap();
-    assert!(text(&c, "#org-error").await.contains("10 dernières minutes"), "{}", text(&c, "#org-error").await);
+    c.goto(&format!(
+        "{base}/settings/api_setting/salesforce_authorize?code=forged&state=forged"
+    ))
+    .await
+    .unwrap();
+    assert!(
+        text(&c, "#org-error")
+            .await
+            .contains("10 dernières minutes"),
+        "{}",
+        text(&c, "#org-error").await
+    );
     cam.snap(&c, "oauth-forged-callback-fr").await;
     c.close().await.unwrap();
 }

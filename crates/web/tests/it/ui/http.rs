@@ -60,7 +60,10 @@ impl Visitor {
         };
         let reply = req.send().await.unwrap();
         let status = reply.status();
-        let location = reply.headers().get(LOCATION).map(|v| v.to_str().unwrap().to_owned());
+        let location = reply
+            .headers()
+            .get(LOCATION)
+            .map(|v| v.to_str().unwrap().to_owned());
         let set_cookies: Vec<String> = reply
             .headers()
             .get_all(SET_COOKIE)
@@ -148,7 +151,11 @@ async fn signing_in_sets_an_http_only_same_site_cookie_and_goes_back_where_asked
     let stack = Stack::start().await;
     let mut v = Visitor::new(&stack.base_url);
     let page = v.get("/sign-in?next=%2Fforms").await;
-    assert!(page.body.contains("name=\"next\" value=\"/forms\""), "{}", page.body);
+    assert!(
+        page.body.contains("name=\"next\" value=\"/forms\""),
+        "{}",
+        page.body
+    );
     let csrf = page.csrf();
     let wrong = v
         .post(
@@ -184,7 +191,9 @@ async fn signing_in_sets_an_http_only_same_site_cookie_and_goes_back_where_asked
         .find(|c| c.starts_with("lb_session="))
         .expect("session cookie");
     assert!(
-        session.contains("HttpOnly") && session.contains("SameSite=Lax") && session.contains("Path=/"),
+        session.contains("HttpOnly")
+            && session.contains("SameSite=Lax")
+            && session.contains("Path=/"),
         "{session}"
     );
     assert_eq!(v.get("/forms").await.status, StatusCode::OK);
@@ -208,11 +217,20 @@ async fn a_form_posted_without_the_right_csrf_token_is_refused() {
     let forged = v
         .post(
             "/sign-in",
-            &[("csrf", "forged"), ("username", ADMIN), ("password", ADMIN_PASSWORD)],
+            &[
+                ("csrf", "forged"),
+                ("username", ADMIN),
+                ("password", ADMIN_PASSWORD),
+            ],
         )
         .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
-    assert!(forged.set_cookies.iter().all(|c| !c.starts_with("lb_session=")));
+    assert!(
+        forged
+            .set_cookies
+            .iter()
+            .all(|c| !c.starts_with("lb_session="))
+    );
 
     assert_eq!(v.sign_in().await.status, StatusCode::SEE_OTHER);
     let form = [
@@ -277,7 +295,11 @@ async fn no_page_or_response_ever_contains_a_stored_secret() {
         "the credentials were saved: {names:?}"
     );
 
-    let secrets = [c.client_secret.as_str(), c.password.as_str(), c.security_token.as_str()];
+    let secrets = [
+        c.client_secret.as_str(),
+        c.password.as_str(),
+        c.security_token.as_str(),
+    ];
     let mut seen = vec![saved];
     for path in [
         "/settings/salesforce",
@@ -291,7 +313,10 @@ async fn no_page_or_response_ever_contains_a_stored_secret() {
     }
     let csrf = v.get("/sync").await.csrf();
     seen.push(v.post("/sync/preview", &[("csrf", &csrf)]).await);
-    seen.push(v.post("/settings/salesforce/fields", &[("csrf", &csrf)]).await);
+    seen.push(
+        v.post("/settings/salesforce/fields", &[("csrf", &csrf)])
+            .await,
+    );
     seen.push(v.get("/settings/salesforce").await);
     let settings = seen.last().unwrap();
     assert!(
@@ -300,7 +325,11 @@ async fn no_page_or_response_ever_contains_a_stored_secret() {
     );
     for page in &seen {
         for secret in secrets {
-            assert!(!page.body.contains(secret), "a page shows a secret: {}", page.body);
+            assert!(
+                !page.body.contains(secret),
+                "a page shows a secret: {}",
+                page.body
+            );
             assert!(!page.set_cookies.iter().any(|c| c.contains(secret)));
             assert!(!page.location.as_deref().unwrap_or("").contains(secret));
         }
@@ -345,7 +374,8 @@ async fn correcting_the_username_keeps_the_stored_password_and_token() {
         page.body
     );
     assert!(
-        page.body.contains("id=\"connected-with-problems\"") || page.body.contains("id=\"connected\""),
+        page.body.contains("id=\"connected-with-problems\"")
+            || page.body.contains("id=\"connected\""),
         "{}",
         page.body
     );
@@ -363,28 +393,52 @@ async fn a_runs_page_lists_each_failure_with_the_orgs_code_message_and_a_link() 
         )
         .await
         .unwrap();
-    stack.control("faults", serde_json::json!({"kind": "duplicates_detected", "count": 1})).await;
+    stack
+        .control(
+            "faults",
+            serde_json::json!({"kind": "duplicates_detected", "count": 1}),
+        )
+        .await;
     let outcome = stack
         .engine
-        .run(lb_engine::RunRequest::new(lb_engine::Trigger::Manual, lb_engine::Scope::Incremental))
+        .run(lb_engine::RunRequest::new(
+            lb_engine::Trigger::Manual,
+            lb_engine::Scope::Incremental,
+        ))
         .await
         .unwrap();
     let run_id = outcome.run_id.unwrap();
-    assert!(!outcome.failures.is_empty(), "the injected refusal is a failure: {outcome:?}");
+    assert!(
+        !outcome.failures.is_empty(),
+        "the injected refusal is a failure: {outcome:?}"
+    );
 
     let mut v = Visitor::new(&stack.base_url);
     v.sign_in().await;
     let page = v.get(&format!("/sync/runs/{run_id}")).await;
     assert_eq!(page.status, StatusCode::OK);
     let failures = &page.body[page.body.find("id=\"failures\"").expect("a failures table")..];
-    assert!(failures.contains("<code>DUPLICATES_DETECTED</code>"), "{failures}");
-    assert!(failures.contains(&outcome.failures[0].message.replace('\'', "&#39;")) || failures.contains(&outcome.failures[0].message), "{failures}");
+    assert!(
+        failures.contains("<code>DUPLICATES_DETECTED</code>"),
+        "{failures}"
+    );
+    assert!(
+        failures.contains(&outcome.failures[0].message.replace('\'', "&#39;"))
+            || failures.contains(&outcome.failures[0].message),
+        "{failures}"
+    );
     assert!(failures.contains("dup@example.com"), "{failures}");
-    let link = format!("href=\"/contacts/{}\"", contact.id);
+    let link = format!("href=\"/contacts/{}/sync\"", contact.id);
     let lead_link = "/lightning/r/Lead/";
-    assert!(failures.contains(&link) || failures.contains(lead_link), "a link to the record: {failures}");
+    assert!(
+        failures.contains(&link) || failures.contains(lead_link),
+        "a link to the record: {failures}"
+    );
     let sync = v.get("/sync").await;
-    assert!(sync.body.contains(&format!("href=\"/sync/runs/{run_id}\"")), "the run is in the history");
+    assert!(
+        sync.body.contains(&format!("href=\"/sync/runs/{run_id}\"")),
+        "the run is in the history"
+    );
 }
 
 #[tokio::test]
@@ -395,7 +449,10 @@ async fn a_missing_run_is_a_404_page_not_an_error() {
     let page = v.get("/sync/runs/999").await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
     assert!(page.body.contains("This page does not exist."));
-    assert_eq!(v.get("/contacts/999/sync").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        v.get("/contacts/999/sync").await.status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(v.get("/forms/999").await.status, StatusCode::NOT_FOUND);
 }
 
@@ -408,16 +465,37 @@ async fn missing_fields_can_be_created_from_the_settings_page_after_a_restart() 
     let mut v = Visitor::new(&stack.base_url);
     v.sign_in().await;
     let sync = v.get("/sync").await;
-    assert!(sync.body.contains("Connected, but required fields are missing in Salesforce"), "{}", sync.body);
+    assert!(
+        sync.body
+            .contains("Connected, but required fields are missing in Salesforce"),
+        "{}",
+        sync.body
+    );
     let page = v.get("/settings/salesforce").await;
-    let block = &page.body[page.body.find("id=\"missing-fields\"").expect("the missing fields block")..];
-    assert!(block.contains("<code>Lead.plezi_url__c</code>") && block.contains("<code>Contact.sync_to_plezi__c</code>"));
-    let created = v.post("/settings/salesforce/fields", &[("csrf", &page.csrf())]).await;
-    assert_eq!(created.location.as_deref(), Some("/settings/salesforce?notice=fields_created"));
+    let block = &page.body[page
+        .body
+        .find("id=\"missing-fields\"")
+        .expect("the missing fields block")..];
+    assert!(
+        block.contains("<code>Lead.plezi_url__c</code>")
+            && block.contains("<code>Contact.sync_to_plezi__c</code>")
+    );
+    let created = v
+        .post("/settings/salesforce/fields", &[("csrf", &page.csrf())])
+        .await;
+    assert_eq!(
+        created.location.as_deref(),
+        Some("/settings/salesforce?notice=fields_created")
+    );
     let after = v.get("/settings/salesforce?notice=fields_created").await;
     assert!(after.body.contains("id=\"connected\""), "{}", after.body);
     assert!(!after.body.contains("id=\"missing-fields\""));
-    assert!(v.get("/sync").await.body.contains("Connected: the sync runs"));
+    assert!(
+        v.get("/sync")
+            .await
+            .body
+            .contains("Connected: the sync runs")
+    );
 }
 
 #[tokio::test]
@@ -429,7 +507,12 @@ async fn a_forms_snippet_posts_to_the_public_endpoint_and_creates_the_contact() 
     let created = v
         .post(
             "/forms",
-            &[("csrf", &csrf), ("name", "Webinar"), ("mapping", "work_email = email\nfirst = first_name"), ("score_increment", "7")],
+            &[
+                ("csrf", &csrf),
+                ("name", "Webinar"),
+                ("mapping", "work_email = email\nfirst = first_name"),
+                ("score_increment", "7"),
+            ],
         )
         .await;
     let form_path = created.location.expect("redirect to the form");
@@ -437,13 +520,26 @@ async fn a_forms_snippet_posts_to_the_public_endpoint_and_creates_the_contact() 
     // The snippet is shown as text (escaped) in a textarea.
     let raw = &page.body[page.body.find("id=\"snippet\"").unwrap()..];
     let raw = &raw[raw.find('>').unwrap() + 1..raw.find("</textarea>").unwrap()];
-    let snippet = [("&#34;", "\""), ("&quot;", "\""), ("&#60;", "<"), ("&lt;", "<"), ("&#62;", ">"), ("&gt;", ">"), ("&#39;", "'"), ("&#38;", "&"), ("&amp;", "&")]
-        .iter()
-        .fold(raw.to_owned(), |s, (from, to)| s.replace(from, to));
+    let snippet = [
+        ("&#34;", "\""),
+        ("&quot;", "\""),
+        ("&#60;", "<"),
+        ("&lt;", "<"),
+        ("&#62;", ">"),
+        ("&gt;", ">"),
+        ("&#39;", "'"),
+        ("&#38;", "&"),
+        ("&amp;", "&"),
+    ]
+    .iter()
+    .fold(raw.to_owned(), |s, (from, to)| s.replace(from, to));
     let action_at = snippet.find("action=\"").unwrap() + "action=\"".len();
     let action = &snippet[action_at..action_at + snippet[action_at..].find('"').unwrap()];
     assert!(action.starts_with(&stack.base_url), "{action}");
-    assert!(snippet.contains("name=\"work_email\" required"), "{snippet}");
+    assert!(
+        snippet.contains("name=\"work_email\" required"),
+        "{snippet}"
+    );
 
     let reply = reqwest::Client::new()
         .post(action)
@@ -453,14 +549,30 @@ async fn a_forms_snippet_posts_to_the_public_endpoint_and_creates_the_contact() 
         .unwrap();
     assert_eq!(reply.status(), StatusCode::CREATED);
     let email = lb_store::Email::parse("visitor@example.com").unwrap();
-    let contact = stack.store.contact_by_email(&email).await.unwrap().expect("the contact exists");
-    assert_eq!((contact.first_name.as_deref(), contact.behaviour_score), (Some("Vera"), 7));
+    let contact = stack
+        .store
+        .contact_by_email(&email)
+        .await
+        .unwrap()
+        .expect("the contact exists");
+    assert_eq!(
+        (contact.first_name.as_deref(), contact.behaviour_score),
+        (Some("Vera"), 7)
+    );
 
     // Its page lists the submission; the contact's page shows the change came from a form.
     let form_page = v.get(&form_path).await;
-    assert!(form_page.body.contains("visitor@example.com"), "{}", form_page.body);
+    assert!(
+        form_page.body.contains("visitor@example.com"),
+        "{}",
+        form_page.body
+    );
     let contact_page = v.get(&format!("/contacts/{}/sync", contact.id)).await;
-    assert!(contact_page.body.contains("a form submission"), "{}", contact_page.body);
+    assert!(
+        contact_page.body.contains("a form submission"),
+        "{}",
+        contact_page.body
+    );
 }
 
 #[tokio::test]
@@ -469,11 +581,42 @@ async fn repeated_wrong_passwords_lock_the_username_for_a_while() {
     let mut v = Visitor::new(&stack.base_url);
     let csrf = v.get("/sign-in").await.csrf();
     for _ in 0..5 {
-        let wrong = v.post("/sign-in", &[("csrf", &csrf), ("username", ADMIN), ("password", "guess guess guess")]).await;
+        let wrong = v
+            .post(
+                "/sign-in",
+                &[
+                    ("csrf", &csrf),
+                    ("username", ADMIN),
+                    ("password", "guess guess guess"),
+                ],
+            )
+            .await;
         assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     }
-    let right = v.post("/sign-in", &[("csrf", &csrf), ("username", ADMIN), ("password", ADMIN_PASSWORD)]).await;
-    assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS, "even the right password waits");
-    assert!(right.body.contains("try again in 15 minutes"), "{}", right.body);
-    assert!(right.set_cookies.iter().all(|c| !c.starts_with("lb_session=")));
+    let right = v
+        .post(
+            "/sign-in",
+            &[
+                ("csrf", &csrf),
+                ("username", ADMIN),
+                ("password", ADMIN_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(
+        right.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+    assert!(
+        right.body.contains("try again in 15 minutes"),
+        "{}",
+        right.body
+    );
+    assert!(
+        right
+            .set_cookies
+            .iter()
+            .all(|c| !c.starts_with("lb_session="))
+    );
 }

@@ -30,7 +30,9 @@ impl Stack {
             .await
             .expect("emulator starts");
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&Database::in_data_dir(dir.path())).await.unwrap();
+        let store = Store::open(&Database::in_data_dir(dir.path()))
+            .await
+            .unwrap();
         store
             .create_admin(ADMIN, &SecretString::from(ADMIN_PASSWORD.to_owned()))
             .await
@@ -104,7 +106,11 @@ impl Stack {
             .send()
             .await
             .unwrap();
-        assert!(reply.status().is_success(), "control {path}: {}", reply.status());
+        assert!(
+            reply.status().is_success(),
+            "control {path}: {}",
+            reply.status()
+        );
         reply.json().await.unwrap()
     }
 
