@@ -363,6 +363,44 @@ def scenario_limit_exceeded(session):
     return {"total": usage.total, "answered_plus_used": answered + usage.used, "refused": refused}
 
 
+def scenario_custom_field_upsert(session):
+    """Tooling API CustomField, the FLS step of a real org, then upsert by that external id."""
+    from simple_salesforce.exceptions import SalesforceMalformedRequest
+
+    sf = soap_login(session)
+    created = sf.toolingexecute("sobjects/CustomField", method="POST", data={
+        "FullName": "Lead.Plezi_Id__c",
+        "Metadata": {"type": "Text", "label": "Plezi Id", "length": 64, "required": False,
+                     "externalId": True, "unique": True, "caseSensitive": False},
+    })
+
+    def visible():
+        return any(f["name"] == "Plezi_Id__c" for f in sf.Lead.describe()["fields"])
+
+    before = {"in_describe": visible()}
+    try:
+        sf.query("SELECT Id, Plezi_Id__c FROM Lead")
+        before["query"] = "accepted"
+    except SalesforceMalformedRequest as err:
+        before["query"] = {k: v for k, v in sf_error(err).items() if k != "message"}
+
+    profile_set = sf.query("SELECT Id FROM PermissionSet WHERE IsOwnedByProfile = true")["records"][0]["Id"]
+    grant = sf.FieldPermissions.create({"ParentId": profile_set, "SobjectType": "Lead", "Field": "Lead.Plezi_Id__c",
+                                        "PermissionsRead": True, "PermissionsEdit": True})
+    field = next((f for f in sf.Lead.describe()["fields"] if f["name"] == "Plezi_Id__c"), {})
+    first = sf.Lead.upsert("Plezi_Id__c/P-0001", {"LastName": "Upserted", "Company": "ExtCo"})
+    second = sf.Lead.upsert("Plezi_Id__c/P-0001", {"Title": "VP Sales"})
+    found = sf.query("SELECT LastName, Title, Plezi_Id__c FROM Lead WHERE Plezi_Id__c = 'P-0001'")
+    return {
+        "create": {"success": created.get("success"), "id_prefix": str(created.get("id", ""))[:3]},
+        "before_grant": before,
+        "grant_success": grant["success"],
+        "field": {k: field.get(k) for k in ("type", "length", "custom", "externalId", "unique", "nillable")},
+        "upsert_statuses": [first, second],
+        "found": [{k: r[k] for k in ("LastName", "Title", "Plezi_Id__c")} for r in found["records"]],
+    }
+
+
 def control(path, body):
     """POST to the emulator's control API (not a Salesforce call: plain requests, no client)."""
     resp = requests.post(f"{URL}/__emulator/{path}", json=body, verify=(CA_CERT or False) if TLS else True, timeout=30)

@@ -348,3 +348,34 @@ fn password_reset_refuses_the_old_credentials_and_accepts_the_new() {
         })
     );
 }
+
+#[test]
+fn tooling_custom_field_needs_field_permissions_then_serves_upsert_by_external_id() {
+    let emu = Emulator::start(&[]);
+    let Some(out) = PY.run(&emu, "custom_field_upsert", &[]) else {
+        return;
+    };
+    assert_eq!(
+        out,
+        json!({
+            "create": {"success": true, "id_prefix": "00N"},
+            // The FLS trap of a real org: the new field is invisible until granted.
+            "before_grant": {
+                "in_describe": false,
+                "query": {"class": "SalesforceMalformedRequest", "status": 400, "errorCode": "INVALID_FIELD"},
+            },
+            "grant_success": true,
+            "field": {
+                "type": "string",
+                "length": 64,
+                "custom": true,
+                "externalId": true,
+                "unique": true,
+                "nillable": true,
+            },
+            // simple-salesforce returns the status code: created, then updated (200 since v46.0).
+            "upsert_statuses": [201, 200],
+            "found": [{"LastName": "Upserted", "Title": "VP Sales", "Plezi_Id__c": "P-0001"}],
+        })
+    );
+}

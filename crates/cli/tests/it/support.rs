@@ -305,6 +305,7 @@ impl Client {
         let (what, found) = match self {
             Client::SimpleSalesforce => {
                 let python = std::env::var_os("LEADBRIDGE_TEST_PYTHON")
+                    .filter(|p| !p.is_empty())
                     .map(PathBuf::from)
                     .or_else(|| {
                         Some(root.join(".test-deps/venv/bin/python")).filter(|p| p.exists())
@@ -318,6 +319,7 @@ impl Client {
             }
             Client::Jsforce => {
                 let node_path = std::env::var_os("LEADBRIDGE_TEST_NODE_PATH")
+                    .filter(|p| !p.is_empty())
                     .map(PathBuf::from)
                     .or_else(|| Some(root.join(".test-deps/node/node_modules")))
                     .filter(|p| p.join("jsforce").is_dir());
