@@ -6,6 +6,7 @@
 //! `simple_salesforce` and `jsforce` (issue 2's conformance proof).
 
 mod e2e_sync;
+mod contacts_cli;
 mod emulator_cli;
 mod jsforce;
 mod simple_salesforce;
