@@ -620,3 +620,38 @@ async fn repeated_wrong_passwords_lock_the_username_for_a_while() {
             .all(|c| !c.starts_with("lb_session="))
     );
 }
+
+#[tokio::test]
+async fn client_credentials_flow_connects_and_its_secret_shows_only_as_set() {
+    let stack = Stack::start().await;
+    let c = stack.org_credentials();
+    let mut v = Visitor::new(&stack.base_url);
+    v.sign_in().await;
+    let csrf = v.get("/settings/salesforce").await.csrf();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("flow", "client_credentials"),
+        ("login_url", c.login_url.as_str()),
+        ("client_id", c.client_id.as_str()),
+        ("client_secret", c.client_secret.as_str()),
+    ];
+    let saved = v.post("/settings/salesforce", &form).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    let page = v.get("/settings/salesforce").await;
+    assert!(page.body.contains("id=\"connected-with-problems\""), "logged in, fields missing: {}", page.body);
+    assert!(page.body.contains("id=\"client-secret-set\""));
+    assert!(!page.body.contains(&c.client_secret));
+    let saved = lb_engine::ConnectionSettings::load(&stack.store).await.unwrap().unwrap();
+    assert_eq!(saved.grant, "client_credentials");
+
+    // Without a secret (none stored for this flow yet) the form says what is missing; nothing
+    // is sent to Salesforce.
+    let mut v2 = Visitor::new(&stack.base_url);
+    v2.sign_in().await;
+    let csrf = v2.get("/settings/salesforce").await.csrf();
+    let jwt = v2
+        .post("/settings/salesforce", &[("csrf", &csrf), ("flow", "jwt"), ("login_url", &c.login_url), ("client_id", &c.client_id)])
+        .await;
+    assert_eq!(jwt.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(jwt.body.contains("The username is required for this flow."), "{}", jwt.body);
+}
