@@ -480,6 +480,8 @@ impl Engine {
             previous: HashMap::new(),
             retry_before: Retry::default(),
             retry_now: Retry::default(),
+            tracking: None,
+            stamps: Vec::new(),
         };
         let result = run.execute().await;
         if !request.dry_run {
@@ -672,6 +674,18 @@ struct RunCtx {
     previous: HashMap<ContactId, SyncedLink>,
     retry_before: Retry,
     retry_now: Retry,
+    /// While reading the org's changes: every record's stamp (for the next overlap), and what
+    /// to leave out as it arrives (see `prune_page`).
+    tracking: Option<Tracking>,
+    stamps: Vec<(String, SObject, OffsetDateTime)>,
+}
+
+/// What the change read leaves out page by page.
+struct Tracking {
+    /// Records read in the last run's overlap window, unchanged since (`Id` → stamp).
+    recent: BTreeMap<String, String>,
+    /// Our changed contacts, when unchanged linked records may be left out (`None`: keep all).
+    ours: Option<BTreeSet<ContactId>>,
 }
 
 /// What the runner read, before planning.
@@ -746,6 +760,7 @@ impl RunCtx {
         }
         let mut pager = self.client.query(soql);
         let mut added = Vec::new();
+        let mut page_start = 0;
         while let Some(page) = pager.next_page().await? {
             for r in &page.records {
                 let Some(rec) = org_record(object, r) else {
@@ -758,15 +773,25 @@ impl RunCtx {
                     SObject::Lead => self.counts.read_org_leads += 1,
                     SObject::Contact => self.counts.read_org_contacts += 1,
                 }
+                if let Some(t) = &self.tracking {
+                    self.stamps
+                        .push((rec.id.clone(), object, rec.system_modstamp));
+                    if t.recent.get(&rec.id) == Some(&lb_store::rfc3339(rec.system_modstamp)) {
+                        continue;
+                    }
+                }
                 if !g.records.contains_key(&rec.id) {
                     added.push(rec.id.clone());
                     g.records.insert(rec.id.clone(), rec);
                 }
             }
+            self.prune_page(g, &added[page_start..]).await?;
+            page_start = added.len();
             self.progress(Progress::Read {
                 records: self.counts.read_org_leads + self.counts.read_org_contacts,
             });
         }
+        added.retain(|id| g.records.contains_key(id));
         Ok(added)
     }
 
@@ -799,68 +824,6 @@ impl RunCtx {
         let targeted = matches!(self.request.scope, Scope::Contacts(_));
         self.retry_before = sync.state_json(RETRY_KEY).await?.unwrap_or_default();
         let mut g = Gathered::default();
-
-        // 1. The org's changes.
-        self.progress(Progress::Phase("reading the org"));
-        let mut lead_stamp = wm.lead;
-        let mut contact_stamp = wm.contact;
-        let overlap = time::Duration::seconds(self.settings.overlap_seconds.max(0));
-        let mut read_stamps: Vec<(String, SObject, OffsetDateTime)> = Vec::new();
-        if !targeted {
-            let _overlap = time::Duration::seconds(self.settings.overlap_seconds.max(0));
-            for object in [SObject::Lead, SObject::Contact] {
-                let since = match object {
-                    SObject::Lead => wm.lead,
-                    SObject::Contact => wm.contact,
-                };
-                let filter = match (full, since) {
-                    (false, Some(t)) => {
-                        Some(format!("SystemModstamp > {}", soql_datetime(t - overlap)))
-                    }
-                    _ => None,
-                };
-                let stamp = match object {
-                    SObject::Lead => &mut lead_stamp,
-                    SObject::Contact => &mut contact_stamp,
-                };
-                let mut s = *stamp;
-                self.query_into(object, filter, &mut g, &mut s).await?;
-                *stamp = s;
-            }
-            read_stamps = g
-                .records
-                .values()
-                .map(|r| (r.id.clone(), r.object, r.system_modstamp))
-                .collect();
-            if !full {
-                g.records.retain(|id, r| {
-                    wm.recent.get(id) != Some(&lb_store::rfc3339(r.system_modstamp))
-                });
-            }
-            // Records whose write failed last time are read again by Id.
-            if !full {
-                let retry = self.retry_before.clone();
-                for (object, ids) in [
-                    (SObject::Lead, &retry.leads),
-                    (SObject::Contact, &retry.org_contacts),
-                ] {
-                    let ids: Vec<&String> = ids
-                        .iter()
-                        .filter(|id| !g.records.contains_key(*id))
-                        .collect();
-                    for chunk in ids.chunks(EMAIL_LOOKUP_CHUNK) {
-                        let list = chunk
-                            .iter()
-                            .map(|e| lb_salesforce::soql::quote(e))
-                            .collect::<Vec<_>>()
-                            .join(", ");
-                        let mut none = None;
-                        self.query_into(object, Some(format!("Id IN ({list})")), &mut g, &mut none)
-                            .await?;
-                    }
-                }
-            }
-        }
 
         // 2. Ours.
         self.progress(Progress::Phase("reading our contacts"));
@@ -902,6 +865,63 @@ impl RunCtx {
         // Leftover intents: creates that may have reached the org before a crash.
         let intents = sync.intents().await?;
         ours.extend(intents.iter().map(|i| i.contact_id));
+
+        // 1. The org's changes.
+        self.progress(Progress::Phase("reading the org"));
+        let mut lead_stamp = wm.lead;
+        let mut contact_stamp = wm.contact;
+        let overlap = time::Duration::seconds(self.settings.overlap_seconds.max(0));
+        let mut read_stamps: Vec<(String, SObject, OffsetDateTime)> = Vec::new();
+        if !targeted {
+            self.tracking = (!full).then(|| Tracking {
+                recent: std::mem::take(&mut wm.recent),
+                ours: (!mapping_changed).then(|| ours.clone()),
+            });
+            for object in [SObject::Lead, SObject::Contact] {
+                let since = match object {
+                    SObject::Lead => wm.lead,
+                    SObject::Contact => wm.contact,
+                };
+                let filter = match (full, since) {
+                    (false, Some(t)) => {
+                        Some(format!("SystemModstamp > {}", soql_datetime(t - overlap)))
+                    }
+                    _ => None,
+                };
+                let stamp = match object {
+                    SObject::Lead => &mut lead_stamp,
+                    SObject::Contact => &mut contact_stamp,
+                };
+                let mut s = *stamp;
+                self.query_into(object, filter, &mut g, &mut s).await?;
+                *stamp = s;
+            }
+            self.tracking = None;
+            read_stamps = std::mem::take(&mut self.stamps);
+            // Records whose write failed last time are read again by Id.
+            if !full {
+                let retry = self.retry_before.clone();
+                for (object, ids) in [
+                    (SObject::Lead, &retry.leads),
+                    (SObject::Contact, &retry.org_contacts),
+                ] {
+                    let ids: Vec<&String> = ids
+                        .iter()
+                        .filter(|id| !g.records.contains_key(*id))
+                        .collect();
+                    for chunk in ids.chunks(EMAIL_LOOKUP_CHUNK) {
+                        let list = chunk
+                            .iter()
+                            .map(|e| lb_salesforce::soql::quote(e))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        let mut none = None;
+                        self.query_into(object, Some(format!("Id IN ({list})")), &mut g, &mut none)
+                            .await?;
+                    }
+                }
+            }
+        }
 
         // 3. Links and the contacts they point to.
         if full {
@@ -1068,6 +1088,51 @@ impl RunCtx {
             .collect();
         if !seed.is_empty() {
             self.apply_seed_updates(seed).await?;
+        }
+        Ok(())
+    }
+
+    /// While the org's changes are read: loads the links of a page's records and leaves out
+    /// the linked ones unchanged since their last sync (as `drop_unchanged`), so a read-back
+    /// of our own writes never holds every record at once.
+    async fn prune_page(&self, g: &mut Gathered, ids: &[String]) -> Result<(), Stop> {
+        let Some(Tracking {
+            ours: Some(ours), ..
+        }) = &self.tracking
+        else {
+            return Ok(());
+        };
+        if ids.is_empty() {
+            return Ok(());
+        }
+        g.add_links(self.store.sync().links_by_org_ids(ids).await?);
+        let mut dropped = Vec::new();
+        for id in ids {
+            let Some(r) = g.records.get(id) else { continue };
+            let Some(cid) = g.linked_org.get(id) else {
+                continue;
+            };
+            if ours.contains(cid) || r.is_converted {
+                continue;
+            }
+            let Some(link) = g.links.get(cid) else {
+                continue;
+            };
+            let unchanged = link.org_id == r.id
+                && link.object == r.object
+                && self.mapping.active_entries(r.object).all(|e| {
+                    link.base
+                        .get(&e.attribute)
+                        .is_some_and(|b| b.theirs == r.value(&e.field))
+                });
+            if unchanged {
+                dropped.push((id.clone(), *cid));
+            }
+        }
+        for (id, cid) in dropped {
+            g.records.remove(&id);
+            g.linked_org.remove(&id);
+            g.links.remove(&cid);
         }
         Ok(())
     }
