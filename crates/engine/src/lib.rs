@@ -36,8 +36,8 @@ pub use connection::{
 };
 pub use health::Health;
 pub use runner::{
-    Engine, ObjectCounts, Progress, ProgressFn, RunCounts, RunOutcome, RunRequest, Scope,
-    SideCounts, StatusReport, Trigger,
+    DuplicateReport, Engine, ObjectCounts, Progress, ProgressFn, REPORTED_MAX, RunCounts,
+    RunOutcome, RunRequest, Scope, SideCounts, SkipReport, StatusReport, Trigger,
 };
 pub use scheduler::{RunningScheduler, Scheduler, SchedulerConfig, SchedulerHandle};
 pub use settings::{FullResyncPolicy, SyncSettings, Watermarks};

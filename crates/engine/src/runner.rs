@@ -156,6 +156,35 @@ pub struct RunCounts {
     pub seed_updates: u64,
     /// Records whose write failed (every one is in the run's failures).
     pub failed: u64,
+    /// Each record left out, with the reason (R-SYNC-1, R-SYNC-7), the first
+    /// [`REPORTED_MAX`] of them (`skipped` has the exact count).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skips: Vec<SkipReport>,
+    /// Each duplicate group of the org (R-SYNC-3), the first [`REPORTED_MAX`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duplicates: Vec<DuplicateReport>,
+}
+
+/// How many skips and duplicate groups a run's record lists one by one.
+pub const REPORTED_MAX: usize = 500;
+
+/// One record the run left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkipReport {
+    /// `marketing` (our contact id) or `crm` (the org record's Id).
+    pub side: &'static str,
+    pub id: String,
+    pub object: Option<String>,
+    pub reason: String,
+}
+
+/// One group of org records sharing an email.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DuplicateReport {
+    pub email: String,
+    /// Ids in the deterministic order (the first is the one synced).
+    pub records: Vec<String>,
+    pub synced: String,
 }
 
 /// How a run ended.
@@ -993,6 +1022,32 @@ impl RunCtx {
             drop(input);
             let summary = plan.summary();
             self.counts.skipped += summary.skipped as u64;
+            for skip in plan
+                .skips
+                .iter()
+                .take(REPORTED_MAX.saturating_sub(self.counts.skips.len()))
+            {
+                self.counts.skips.push(SkipReport {
+                    side: match skip.side {
+                        Side::Marketing => "marketing",
+                        Side::Crm => "crm",
+                    },
+                    id: skip.id.clone(),
+                    object: skip.object.map(|o| o.api_name().to_owned()),
+                    reason: skip.reason.to_string(),
+                });
+            }
+            for group in plan
+                .duplicate_groups
+                .iter()
+                .take(REPORTED_MAX.saturating_sub(self.counts.duplicates.len()))
+            {
+                self.counts.duplicates.push(DuplicateReport {
+                    email: group.email.as_str().to_owned(),
+                    records: group.members.iter().map(|m| m.id.clone()).collect(),
+                    synced: group.primary.clone(),
+                });
+            }
             self.counts.conflicts += summary.conflicts as u64;
             self.counts.duplicate_groups += summary.duplicate_groups as u64;
             self.counts.links_matched += summary.links_matched as u64;

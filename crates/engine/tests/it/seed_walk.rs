@@ -110,7 +110,40 @@ async fn the_seed_end_to_end() {
     assert_eq!(lead["Company"], json!("W3C"));
     // Skipped with the reason, never given a placeholder.
     assert!(w.org_leads("dennis@example.com").is_empty());
-    let _ = dennis;
+    // R-SYNC-1, R-SYNC-7: every skip is listed with its reason in the run's record.
+    let reason_of = |id: &str| {
+        first
+            .counts
+            .skips
+            .iter()
+            .find(|k| k.id == id)
+            .map(|k| k.reason.clone())
+    };
+    assert!(
+        reason_of(&dennis.id.to_string())
+            .unwrap()
+            .contains("Company"),
+        "{:?}",
+        first.counts.skips
+    );
+    assert!(
+        reason_of(&leads[2]).unwrap().contains("no email"),
+        "{:?}",
+        first.counts.skips
+    );
+    assert_eq!(first.counts.duplicates[0].email, "dup.ada@example.com");
+    assert_eq!(first.counts.duplicates[0].synced, leads[0]);
+    let recorded = w
+        .store
+        .sync()
+        .run(first.run_id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        recorded.counts["skips"].as_array().unwrap().len(),
+        first.counts.skips.len()
+    );
     assert!(
         w.org_leads("alan@example.com").is_empty(),
         "an unflagged Contact's email gets no Lead"
