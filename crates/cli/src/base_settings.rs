@@ -19,7 +19,13 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "LEADBRIDGE_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Database URL: postgres://… for PostgreSQL; default: SQLite in the data directory.
-    #[arg(long, global = true, env = "LEADBRIDGE_DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "LEADBRIDGE_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub database_url: Option<String>,
     /// TOML config file (keys: data_dir, database_url, listen, base_url); flags and environment
     /// variables win over it.
@@ -56,12 +62,25 @@ impl BaseSettings {
             }
             None => ConfigFile::default(),
         };
-        let data_dir = args.data_dir.clone().or(file.data_dir).unwrap_or_else(default_data_dir);
-        let database = match args.database_url.as_deref().or(file.database_url.as_deref()) {
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(default_data_dir);
+        let database = match args
+            .database_url
+            .as_deref()
+            .or(file.database_url.as_deref())
+        {
             Some(url) if !url.trim().is_empty() => Database::from_url(url.trim())?,
             _ => Database::in_data_dir(&data_dir),
         };
-        Ok(BaseSettings { data_dir, database, listen: file.listen, base_url: file.base_url })
+        Ok(BaseSettings {
+            data_dir,
+            database,
+            listen: file.listen,
+            base_url: file.base_url,
+        })
     }
 
     /// Creates the data directory if needed and opens the database (running its migrations).
@@ -76,8 +95,12 @@ impl BaseSettings {
     /// The master key (environment or the data directory's key file), checked against the
     /// secrets already stored so that a wrong key fails here, clearly.
     pub async fn master_key(&self, store: &Store) -> anyhow::Result<MasterKey> {
-        let key = MasterKey::from_env_or_data_dir(&self.data_dir).context("loading the master key")?;
-        store.check_master_key(&key).await.context("checking the master key")?;
+        let key =
+            MasterKey::from_env_or_data_dir(&self.data_dir).context("loading the master key")?;
+        store
+            .check_master_key(&key)
+            .await
+            .context("checking the master key")?;
         Ok(key)
     }
 }
@@ -94,5 +117,8 @@ fn default_data_dir() -> PathBuf {
 
 /// A multi-threaded runtime for one command.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }

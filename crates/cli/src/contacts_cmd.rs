@@ -146,7 +146,11 @@ fn explain(err: StoreError) -> anyhow::Error {
     match err {
         StoreError::Invalid(problems) => anyhow::anyhow!(
             "the contact was not saved:\n{}",
-            problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")
+            problems
+                .iter()
+                .map(|p| format!("  {p}"))
+                .collect::<Vec<_>>()
+                .join("\n")
         ),
         other => other.into(),
     }
@@ -177,7 +181,10 @@ async fn add(store: &Store, a: AddArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("--field '{field}' must be NAME=VALUE"))?;
         input.insert(name.trim().to_owned(), Value::String(value.to_owned()));
     }
-    let contact = store.create_contact(&input, Origin::User).await.map_err(explain)?;
+    let contact = store
+        .create_contact(&input, Origin::User)
+        .await
+        .map_err(explain)?;
     if a.json {
         println!("{}", contact_json(&contact));
     } else {
@@ -189,10 +196,9 @@ async fn add(store: &Store, a: AddArgs) -> anyhow::Result<ExitCode> {
 async fn list(store: &Store, a: ListArgs) -> anyhow::Result<ExitCode> {
     let lifecycle_stage = match a.lifecycle_stage.as_deref() {
         None => None,
-        Some(raw) => Some(
-            LifecycleStage::parse(raw)
-                .with_context(|| format!("--lifecycle-stage '{raw}' is not one of: lead, mql, sql, customer"))?,
-        ),
+        Some(raw) => Some(LifecycleStage::parse(raw).with_context(|| {
+            format!("--lifecycle-stage '{raw}' is not one of: lead, mql, sql, customer")
+        })?),
     };
     if !(1..=1000).contains(&a.limit) {
         anyhow::bail!("--limit must be between 1 and 1000");
@@ -207,7 +213,11 @@ async fn list(store: &Store, a: ListArgs) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if !a.json {
-        writeln!(out, "{:>8}  {:<36} {:<24} {:<24} {:>5}  {:<10} {}", "ID", "EMAIL", "NAME", "COMPANY", "SCORE", "STATE", "STAGE")?;
+        writeln!(
+            out,
+            "{:>8}  {:<36} {:<24} {:<24} {:>5}  {:<10} {}",
+            "ID", "EMAIL", "NAME", "COMPANY", "SCORE", "STATE", "STAGE"
+        )?;
     }
     loop {
         let page = store.list_contacts(&query).await?;
@@ -215,7 +225,11 @@ async fn list(store: &Store, a: ListArgs) -> anyhow::Result<ExitCode> {
             if a.json {
                 writeln!(out, "{}", contact_json(c))?;
             } else {
-                let name = [c.first_name.as_deref(), c.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+                let name = [c.first_name.as_deref(), c.last_name.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 writeln!(
                     out,
                     "{:>8}  {:<36} {:<24} {:<24} {:>5}  {:<10} {}",
@@ -246,7 +260,8 @@ async fn find(store: &Store, key: &str) -> anyhow::Result<Option<Contact>> {
             Err(e) => Err(e.into()),
         };
     }
-    let email = Email::parse(key).with_context(|| format!("'{key}' is neither a contact id nor an email"))?;
+    let email = Email::parse(key)
+        .with_context(|| format!("'{key}' is neither a contact id nor an email"))?;
     Ok(store.contact_by_email(&email).await?)
 }
 
@@ -260,7 +275,12 @@ async fn show(store: &Store, a: ShowArgs) -> anyhow::Result<ExitCode> {
         let mut value = contact_json(&contact);
         value["last_changes"] = last
             .iter()
-            .map(|(f, l)| (f.clone(), json!({"changed_at": rfc3339(l.changed_at), "origin": l.origin.name()})))
+            .map(|(f, l)| {
+                (
+                    f.clone(),
+                    json!({"changed_at": rfc3339(l.changed_at), "origin": l.origin.name()}),
+                )
+            })
             .collect::<serde_json::Map<_, _>>()
             .into();
         println!("{}", serde_json::to_string_pretty(&value)?);
@@ -280,7 +300,11 @@ async fn show(store: &Store, a: ShowArgs) -> anyhow::Result<ExitCode> {
     }
     println!("  lifecycle:");
     for stage in LifecycleStage::ALL {
-        let reached = contact.stage_reached.get(stage).map(rfc3339).unwrap_or_else(|| "-".into());
+        let reached = contact
+            .stage_reached
+            .get(stage)
+            .map(rfc3339)
+            .unwrap_or_else(|| "-".into());
         println!("    {:<9} {reached}", stage.name());
     }
     println!("  updated_at       {}", rfc3339(contact.updated_at));
@@ -288,21 +312,27 @@ async fn show(store: &Store, a: ShowArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn import(store: &Store, a: ImportArgs) -> anyhow::Result<ExitCode> {
-    let file = std::fs::File::open(&a.file).with_context(|| format!("opening {}", a.file.display()))?;
+    let file =
+        std::fs::File::open(&a.file).with_context(|| format!("opening {}", a.file.display()))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(size);
         bar.set_style(
-            ProgressStyle::with_template("{spinner} importing [{bar:40}] {bytes}/{total_bytes} ({eta})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{spinner} importing [{bar:40}] {bytes}/{total_bytes} ({eta})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         Some(bar)
     } else {
         None
     };
-    let options = ImportOptions { batch_size: a.batch_size.max(1), ..ImportOptions::default() };
+    let options = ImportOptions {
+        batch_size: a.batch_size.max(1),
+        ..ImportOptions::default()
+    };
     let started = std::time::Instant::now();
     let progress_bar = bar.clone();
     let mut on_progress = move |bytes: u64| {
@@ -310,7 +340,9 @@ async fn import(store: &Store, a: ImportArgs) -> anyhow::Result<ExitCode> {
             bar.set_position(bytes);
         }
     };
-    let result = store.import_csv(&mut reader, &options, &mut on_progress).await;
+    let result = store
+        .import_csv(&mut reader, &options, &mut on_progress)
+        .await;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -320,7 +352,11 @@ async fn import(store: &Store, a: ImportArgs) -> anyhow::Result<ExitCode> {
             anyhow::bail!(
                 "{} was not imported:\n{}",
                 a.file.display(),
-                problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")
+                problems
+                    .iter()
+                    .map(|p| format!("  {p}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
             )
         }
         Err(e) => return Err(e.into()),
@@ -330,7 +366,11 @@ async fn import(store: &Store, a: ImportArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_report(&report, started.elapsed());
     }
-    Ok(if report.rejected > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if report.rejected > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn print_report(report: &ImportReport, elapsed: std::time::Duration) {
@@ -351,14 +391,18 @@ fn print_report(report: &ImportReport, elapsed: std::time::Duration) {
     }
     let hidden = report.rejected as usize - report.rejections.len();
     if hidden > 0 {
-        println!("  … and {hidden} more rejected rows (use --json for the first {})", report.rejections.len());
+        println!(
+            "  … and {hidden} more rejected rows (use --json for the first {})",
+            report.rejections.len()
+        );
     }
 }
 
 async fn export(store: &Store, a: ExportArgs) -> anyhow::Result<ExitCode> {
     let written = match &a.output {
         Some(path) => {
-            let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("creating {}", path.display()))?;
             let mut out = std::io::BufWriter::new(file);
             let n = lb_store::export_csv(store, &mut out).await?;
             out.flush()?;

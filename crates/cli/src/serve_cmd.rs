@@ -47,14 +47,23 @@ pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
         let sync = lb_engine::Scheduler::start(store.clone(), key, &base_url).await?;
         // The web app (sign-in, settings, mapping, sync pages) on the same port as the API.
         let engine = sync.engine().clone();
-        let (ui, setup_link) = lb_web::ui::app(engine, &base_url).await.context("preparing the web app")?;
+        let (ui, setup_link) = lb_web::ui::app(engine, &base_url)
+            .await
+            .context("preparing the web app")?;
         let app = lb_web::router(AppState::new(store.clone(), &base_url)).merge(ui);
         if let Some(link) = setup_link {
             eprintln!("No administrator yet: create the first one at {link}");
-            eprintln!("(one-time link, valid 24 hours; or run `leadbridge admin create --username NAME`)");
+            eprintln!(
+                "(one-time link, valid 24 hours; or run `leadbridge admin create --username NAME`)"
+            );
         }
-        eprintln!("leadbridge serving {base_url} (listening on {bound}, data in {})", settings.data_dir.display());
-        lb_web::serve(listener, app, shutdown_signal()).await.context("serving HTTP")?;
+        eprintln!(
+            "leadbridge serving {base_url} (listening on {bound}, data in {})",
+            settings.data_dir.display()
+        );
+        lb_web::serve(listener, app, shutdown_signal())
+            .await
+            .context("serving HTTP")?;
         sync.stop().await;
         store.close().await;
         Ok(ExitCode::SUCCESS)

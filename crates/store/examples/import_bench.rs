@@ -26,7 +26,10 @@ fn peak_rss_mib() -> f64 {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let rows: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let rows: u64 = args
+        .get(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let pg = args.get(2).cloned();
     let dir = tempfile::tempdir().expect("temp dir");
     let csv_path = dir.path().join("contacts.csv");
@@ -49,29 +52,45 @@ async fn main() {
         }
     }
     let size = std::fs::metadata(&csv_path).unwrap().len();
-    println!("CSV: {rows} rows, {:.1} MiB; peak RSS after writing it: {:.1} MiB", size as f64 / 1048576.0, peak_rss_mib());
+    println!(
+        "CSV: {rows} rows, {:.1} MiB; peak RSS after writing it: {:.1} MiB",
+        size as f64 / 1048576.0,
+        peak_rss_mib()
+    );
 
     let store = match &pg {
-        None => Store::open(&Database::in_data_dir(&dir.path().join("data"))).await.expect("sqlite store"),
+        None => Store::open(&Database::in_data_dir(&dir.path().join("data")))
+            .await
+            .expect("sqlite store"),
         Some(admin) => {
             use sqlx::Connection;
             let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
             let mut conn = sqlx::PgConnection::connect(admin).await.expect("postgres");
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
             let mut url = url::Url::parse(admin).unwrap();
             url.set_path(&name);
-            Store::open(&Database::from_url(url.as_str()).unwrap()).await.expect("postgres store")
+            Store::open(&Database::from_url(url.as_str()).unwrap())
+                .await
+                .expect("postgres store")
         }
     };
     let backend = if pg.is_some() { "PostgreSQL" } else { "SQLite" };
     for pass in ["create", "re-import (no change)"] {
-        let mut reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&csv_path).unwrap());
+        let mut reader =
+            std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&csv_path).unwrap());
         let started = Instant::now();
         let mut last_mark = 0u64;
         let mut on_progress = |bytes: u64| {
             if bytes - last_mark > size / 4 {
                 last_mark = bytes;
-                eprintln!("  … {:.0}% read, peak RSS {:.1} MiB", bytes as f64 * 100.0 / size as f64, peak_rss_mib());
+                eprintln!(
+                    "  … {:.0}% read, peak RSS {:.1} MiB",
+                    bytes as f64 * 100.0 / size as f64,
+                    peak_rss_mib()
+                );
             }
         };
         let report = store
@@ -90,5 +109,9 @@ async fn main() {
             peak_rss_mib()
         );
     }
-    println!("contacts: {}, change-log rows: {}", store.count_contacts().await.unwrap(), store.latest_change_cursor().await.unwrap().0);
+    println!(
+        "contacts: {}, change-log rows: {}",
+        store.count_contacts().await.unwrap(),
+        store.latest_change_cursor().await.unwrap().0
+    );
 }

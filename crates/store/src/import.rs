@@ -27,7 +27,10 @@ pub struct ImportOptions {
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        ImportOptions { batch_size: 5000, max_reported_rejections: 1000 }
+        ImportOptions {
+            batch_size: 5000,
+            max_reported_rejections: 1000,
+        }
     }
 }
 
@@ -78,10 +81,17 @@ impl Store {
         progress: &mut (dyn FnMut(u64) + Send),
     ) -> Result<ImportReport, StoreError> {
         let schema = self.schema().await?;
-        let mut csv = csv::ReaderBuilder::new().flexible(false).from_reader(reader);
+        let mut csv = csv::ReaderBuilder::new()
+            .flexible(false)
+            .from_reader(reader);
         let headers: Vec<String> = csv
             .headers()
-            .map_err(|e| StoreError::Invalid(vec![header_problem("(header)", format!("cannot read the header: {e}"))]))?
+            .map_err(|e| {
+                StoreError::Invalid(vec![header_problem(
+                    "(header)",
+                    format!("cannot read the header: {e}"),
+                )])
+            })?
             .iter()
             .map(|h| h.trim().trim_start_matches('\u{feff}').to_owned())
             .collect();
@@ -91,14 +101,20 @@ impl Store {
             if !schema.is_known(h) {
                 problems.push(header_problem(
                     h,
-                    format!("unknown column (known: {})", schema.column_names().join(", ")),
+                    format!(
+                        "unknown column (known: {})",
+                        schema.column_names().join(", ")
+                    ),
                 ));
             } else if !seen.insert(h.clone()) {
                 problems.push(header_problem(h, "column appears twice".into()));
             }
         }
         if !seen.contains("email") {
-            problems.push(header_problem("email", "the file needs an email column".into()));
+            problems.push(header_problem(
+                "email",
+                "the file needs an email column".into(),
+            ));
         }
         if !problems.is_empty() {
             return Err(StoreError::Invalid(problems));
@@ -131,7 +147,12 @@ impl Store {
                 Err(e) => {
                     report.rows += 1;
                     let row = e.position().map_or(line, |p| p.line());
-                    reject(&mut report, options, row, vec![Problem::new("(row)", malformed(&e))]);
+                    reject(
+                        &mut report,
+                        options,
+                        row,
+                        vec![Problem::new("(row)", malformed(&e))],
+                    );
                 }
             }
             if batch.len() >= options.batch_size {
@@ -163,12 +184,18 @@ impl Store {
 }
 
 fn header_problem(field: &str, message: String) -> Problem {
-    Problem { row: Some(1), field: field.to_owned(), message }
+    Problem {
+        row: Some(1),
+        field: field.to_owned(),
+        message,
+    }
 }
 
 fn malformed(e: &csv::Error) -> String {
     match e.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
             format!("has {len} cells, the header has {expected_len}")
         }
         csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".into(),
@@ -179,13 +206,26 @@ fn malformed(e: &csv::Error) -> String {
 fn reject(report: &mut ImportReport, options: &ImportOptions, row: u64, problems: Vec<Problem>) {
     report.rejected += 1;
     if report.rejections.len() < options.max_reported_rejections {
-        let problems = problems.into_iter().map(|p| Problem { row: Some(row), ..p }).collect();
+        let problems = problems
+            .into_iter()
+            .map(|p| Problem {
+                row: Some(row),
+                ..p
+            })
+            .collect();
         report.rejections.push(RejectedRow { row, problems });
     }
 }
 
-fn parse_row(headers: &[String], record: &csv::StringRecord, schema: &crate::Schema) -> Result<Patch, Vec<Problem>> {
-    let patch = parse_cells(headers.iter().map(String::as_str).zip(record.iter()), schema)?;
+fn parse_row(
+    headers: &[String],
+    record: &csv::StringRecord,
+    schema: &crate::Schema,
+) -> Result<Patch, Vec<Problem>> {
+    let patch = parse_cells(
+        headers.iter().map(String::as_str).zip(record.iter()),
+        schema,
+    )?;
     if patch.email().is_none() {
         return Err(vec![Problem::new("email", "is required".into())]);
     }
@@ -213,6 +253,8 @@ pub async fn export_csv(store: &Store, out: &mut (dyn Write + Send)) -> Result<u
             written += 1;
         }
     }
-    writer.flush().map_err(|e| StoreError::Export(e.to_string()))?;
+    writer
+        .flush()
+        .map_err(|e| StoreError::Export(e.to_string()))?;
     Ok(written)
 }

@@ -153,9 +153,15 @@ impl Origin {
     }
 
     pub fn parse(raw: &str) -> Option<Origin> {
-        [Origin::User, Origin::Form, Origin::Api, Origin::Import, Origin::Sync]
-            .into_iter()
-            .find(|o| o.name() == raw)
+        [
+            Origin::User,
+            Origin::Form,
+            Origin::Api,
+            Origin::Import,
+            Origin::Sync,
+        ]
+        .into_iter()
+        .find(|o| o.name() == raw)
     }
 }
 
@@ -336,7 +342,9 @@ pub struct LastChange {
 }
 
 /// A position in the change log; `ChangeCursor::START` (the default) reads from the beginning.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct ChangeCursor(pub i64);
 
@@ -429,6 +437,11 @@ pub enum ContactEvent {
         contact_id: ContactId,
     },
     /// Fields of this contact changed (created or updated), except through a form.
-    Changed { contact_id: ContactId, origin: Origin },
-    Deleted { contact_id: ContactId },
+    Changed {
+        contact_id: ContactId,
+        origin: Origin,
+    },
+    Deleted {
+        contact_id: ContactId,
+    },
 }

@@ -14,7 +14,7 @@ use crate::rows::{
 };
 use crate::time_fmt::{now, to_micros};
 use crate::validate::{self, Apply, Blank, Change, ContactInput, Patch, Schema};
-use crate::{Backend, Email, Problem, StoreError, BEHAVIOUR_SCORE_MAX};
+use crate::{BEHAVIOUR_SCORE_MAX, Backend, Email, Problem, StoreError};
 
 type Pool = sqlx::Pool<Engine>;
 type Conn = <Engine as sqlx::Database>::Connection;
@@ -74,7 +74,9 @@ pub(crate) async fn add_state(pool: &Pool, name: &str) -> Result<Vec<String>, St
     let mut tx = begin_write(pool).await?;
     let schema = load_schema(&mut tx).await?;
     if schema.states.iter().any(|s| s.eq_ignore_ascii_case(name)) {
-        return Err(StoreError::AlreadyExists { what: format!("state '{name}'") });
+        return Err(StoreError::AlreadyExists {
+            what: format!("state '{name}'"),
+        });
     }
     sqlx::query("INSERT INTO states (name, position) VALUES ($1, (SELECT COALESCE(MAX(position), 0) + 1 FROM states))")
         .bind(name)
@@ -116,21 +118,29 @@ pub(crate) async fn add_custom_field(
 // ---------------------------------------------------------------- contacts: reads
 
 async fn find_by_id(conn: &mut Conn, id: ContactId) -> Result<Option<Contact>, StoreError> {
-    sqlx::query_as::<_, ContactRow>(concat!("SELECT ", contact_columns!(), " FROM contacts WHERE id = $1"))
-        .bind(id.0)
-        .fetch_optional(&mut *conn)
-        .await?
-        .map(Contact::try_from)
-        .transpose()
+    sqlx::query_as::<_, ContactRow>(concat!(
+        "SELECT ",
+        contact_columns!(),
+        " FROM contacts WHERE id = $1"
+    ))
+    .bind(id.0)
+    .fetch_optional(&mut *conn)
+    .await?
+    .map(Contact::try_from)
+    .transpose()
 }
 
 async fn find_by_email(conn: &mut Conn, email: &Email) -> Result<Option<Contact>, StoreError> {
-    sqlx::query_as::<_, ContactRow>(concat!("SELECT ", contact_columns!(), " FROM contacts WHERE email = $1"))
-        .bind(email.as_str())
-        .fetch_optional(&mut *conn)
-        .await?
-        .map(Contact::try_from)
-        .transpose()
+    sqlx::query_as::<_, ContactRow>(concat!(
+        "SELECT ",
+        contact_columns!(),
+        " FROM contacts WHERE email = $1"
+    ))
+    .bind(email.as_str())
+    .fetch_optional(&mut *conn)
+    .await?
+    .map(Contact::try_from)
+    .transpose()
 }
 
 pub(crate) async fn contact(pool: &Pool, id: ContactId) -> Result<Option<Contact>, StoreError> {
@@ -138,15 +148,25 @@ pub(crate) async fn contact(pool: &Pool, id: ContactId) -> Result<Option<Contact
     find_by_id(&mut conn, id).await
 }
 
-pub(crate) async fn contact_by_email(pool: &Pool, email: &Email) -> Result<Option<Contact>, StoreError> {
+pub(crate) async fn contact_by_email(
+    pool: &Pool,
+    email: &Email,
+) -> Result<Option<Contact>, StoreError> {
     let mut conn = pool.acquire().await?;
     find_by_email(&mut conn, email).await
 }
 
-pub(crate) async fn contacts_by_id(pool: &Pool, ids: &[ContactId]) -> Result<Vec<Contact>, StoreError> {
+pub(crate) async fn contacts_by_id(
+    pool: &Pool,
+    ids: &[ContactId],
+) -> Result<Vec<Contact>, StoreError> {
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
-        let mut qb = QueryBuilder::<Engine>::new(concat!("SELECT ", contact_columns!(), " FROM contacts WHERE id IN ("));
+        let mut qb = QueryBuilder::<Engine>::new(concat!(
+            "SELECT ",
+            contact_columns!(),
+            " FROM contacts WHERE id IN ("
+        ));
         let mut list = qb.separated(", ");
         for id in chunk {
             list.push_bind(id.0);
@@ -173,10 +193,22 @@ fn like_pattern(search: &str) -> String {
     out
 }
 
-pub(crate) async fn list_contacts(pool: &Pool, query: &ContactQuery) -> Result<ContactPage, StoreError> {
+pub(crate) async fn list_contacts(
+    pool: &Pool,
+    query: &ContactQuery,
+) -> Result<ContactPage, StoreError> {
     let limit = i64::from(query.limit.unwrap_or(50).clamp(1, 1000));
-    let mut qb = QueryBuilder::<Engine>::new(concat!("SELECT ", contact_columns!(), " FROM contacts WHERE 1 = 1"));
-    if let Some(search) = query.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    let mut qb = QueryBuilder::<Engine>::new(concat!(
+        "SELECT ",
+        contact_columns!(),
+        " FROM contacts WHERE 1 = 1"
+    ));
+    if let Some(search) = query
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         let pattern = like_pattern(search);
         qb.push(" AND (email LIKE ");
         qb.push_bind(pattern.clone());
@@ -219,9 +251,15 @@ pub(crate) async fn list_contacts(pool: &Pool, query: &ContactQuery) -> Result<C
     Ok(ContactPage { contacts, next })
 }
 
-pub(crate) async fn contacts_after(pool: &Pool, after: ContactId, limit: u32) -> Result<Vec<Contact>, StoreError> {
+pub(crate) async fn contacts_after(
+    pool: &Pool,
+    after: ContactId,
+    limit: u32,
+) -> Result<Vec<Contact>, StoreError> {
     sqlx::query_as::<_, ContactRow>(concat!(
-        "SELECT ", contact_columns!(), " FROM contacts WHERE id > $1 ORDER BY id LIMIT $2"
+        "SELECT ",
+        contact_columns!(),
+        " FROM contacts WHERE id > $1 ORDER BY id LIMIT $2"
     ))
     .bind(after.0)
     .bind(i64::from(limit))
@@ -233,7 +271,9 @@ pub(crate) async fn contacts_after(pool: &Pool, after: ContactId, limit: u32) ->
 }
 
 pub(crate) async fn count_contacts(pool: &Pool) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM contacts").fetch_one(pool).await?)
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM contacts")
+        .fetch_one(pool)
+        .await?)
 }
 
 // ---------------------------------------------------------------- contacts: writes
@@ -306,19 +346,24 @@ async fn insert_rows(conn: &mut Conn, contacts: &mut [Contact]) -> Result<(), St
                 .push_bind(to_micros(c.updated_at));
         });
         qb.push(" RETURNING id, email");
-        let ids: Vec<(i64, String)> = qb.build_query_as().fetch_all(&mut *conn).await.map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Corrupt("an email was inserted twice in one batch".into())
-            } else {
-                StoreError::from(e)
-            }
-        })?;
+        let ids: Vec<(i64, String)> =
+            qb.build_query_as()
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::Corrupt("an email was inserted twice in one batch".into())
+                    } else {
+                        StoreError::from(e)
+                    }
+                })?;
         // RETURNING order is not promised by SQL: match the ids back by email.
         let by_email: HashMap<String, i64> = ids.into_iter().map(|(id, e)| (e, id)).collect();
         for c in chunk.iter_mut() {
-            c.id = ContactId(*by_email.get(c.email.as_str()).ok_or_else(|| {
-                StoreError::Corrupt(format!("no id returned for {}", c.email))
-            })?);
+            c.id =
+                ContactId(*by_email.get(c.email.as_str()).ok_or_else(|| {
+                    StoreError::Corrupt(format!("no id returned for {}", c.email))
+                })?);
         }
     }
     Ok(())
@@ -368,7 +413,10 @@ async fn save(
             if let Some(email) = patch.email() {
                 if *email != contact.email {
                     if let Some(other) = find_by_email(conn, email).await? {
-                        return Err(StoreError::EmailTaken { email: email.to_string(), existing: other.id });
+                        return Err(StoreError::EmailTaken {
+                            email: email.to_string(),
+                            existing: other.id,
+                        });
                     }
                 }
             }
@@ -387,7 +435,10 @@ async fn save(
                 .cloned()
                 .ok_or_else(|| StoreError::invalid("email", "is required"))?;
             if let Some(other) = find_by_email(conn, &email).await? {
-                return Err(StoreError::EmailTaken { email: email.to_string(), existing: other.id });
+                return Err(StoreError::EmailTaken {
+                    email: email.to_string(),
+                    existing: other.id,
+                });
             }
             let mut contact = validate::blank_contact(email, schema, at);
             let changes = validate::apply(&mut contact, patch, true, mode, at);
@@ -402,7 +453,11 @@ fn parse(input: &ContactInput, schema: &Schema) -> Result<Patch, StoreError> {
     validate::parse_input(input, schema, Blank::Clears).map_err(StoreError::Invalid)
 }
 
-pub(crate) async fn create_contact(pool: &Pool, input: &ContactInput, origin: Origin) -> Result<Contact, StoreError> {
+pub(crate) async fn create_contact(
+    pool: &Pool,
+    input: &ContactInput,
+    origin: Origin,
+) -> Result<Contact, StoreError> {
     let mut tx = begin_write(pool).await?;
     let schema = load_schema(&mut tx).await?;
     let patch = parse(input, &schema)?;
@@ -422,8 +477,18 @@ pub(crate) async fn update_contact(
     let patch = parse(input, &schema)?;
     let existing = find_by_id(&mut tx, id)
         .await?
-        .ok_or_else(|| StoreError::NotFound { what: format!("contact {id}") })?;
-    let (contact, _, changed) = save(&mut tx, &schema, Some(existing), &patch, origin, Apply::Overwrite).await?;
+        .ok_or_else(|| StoreError::NotFound {
+            what: format!("contact {id}"),
+        })?;
+    let (contact, _, changed) = save(
+        &mut tx,
+        &schema,
+        Some(existing),
+        &patch,
+        origin,
+        Apply::Overwrite,
+    )
+    .await?;
     tx.commit().await?;
     Ok((contact, changed))
 }
@@ -445,7 +510,11 @@ pub(crate) async fn upsert_contact(
     Ok(result)
 }
 
-pub(crate) async fn delete_contact(pool: &Pool, id: ContactId, origin: Origin) -> Result<(), StoreError> {
+pub(crate) async fn delete_contact(
+    pool: &Pool,
+    id: ContactId,
+    origin: Origin,
+) -> Result<(), StoreError> {
     let mut tx = begin_write(pool).await?;
     let deleted = sqlx::query("DELETE FROM contacts WHERE id = $1")
         .bind(id.0)
@@ -453,16 +522,28 @@ pub(crate) async fn delete_contact(pool: &Pool, id: ContactId, origin: Origin) -
         .await?
         .rows_affected();
     if deleted == 0 {
-        return Err(StoreError::NotFound { what: format!("contact {id}") });
+        return Err(StoreError::NotFound {
+            what: format!("contact {id}"),
+        });
     }
-    insert_changes(&mut tx, &[(id, (DELETED_FIELD.to_owned(), None))], origin, now()).await?;
+    insert_changes(
+        &mut tx,
+        &[(id, (DELETED_FIELD.to_owned(), None))],
+        origin,
+        now(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
 
 // ---------------------------------------------------------------- change log
 
-pub(crate) async fn changes_since(pool: &Pool, cursor: ChangeCursor, limit: u32) -> Result<Vec<FieldChange>, StoreError> {
+pub(crate) async fn changes_since(
+    pool: &Pool,
+    cursor: ChangeCursor,
+    limit: u32,
+) -> Result<Vec<FieldChange>, StoreError> {
     sqlx::query_as::<_, ChangeRow>(
         "SELECT id, contact_id, field, value, origin, changed_at FROM field_changes WHERE id > $1 ORDER BY id LIMIT $2",
     )
@@ -476,11 +557,16 @@ pub(crate) async fn changes_since(pool: &Pool, cursor: ChangeCursor, limit: u32)
 }
 
 pub(crate) async fn latest_change_cursor(pool: &Pool) -> Result<ChangeCursor, StoreError> {
-    let max: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM field_changes").fetch_one(pool).await?;
+    let max: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM field_changes")
+        .fetch_one(pool)
+        .await?;
     Ok(ChangeCursor(max.unwrap_or(0)))
 }
 
-pub(crate) async fn contact_history(pool: &Pool, id: ContactId) -> Result<Vec<FieldChange>, StoreError> {
+pub(crate) async fn contact_history(
+    pool: &Pool,
+    id: ContactId,
+) -> Result<Vec<FieldChange>, StoreError> {
     sqlx::query_as::<_, ChangeRow>(
         "SELECT id, contact_id, field, value, origin, changed_at FROM field_changes WHERE contact_id = $1 ORDER BY id",
     )
@@ -492,11 +578,20 @@ pub(crate) async fn contact_history(pool: &Pool, id: ContactId) -> Result<Vec<Fi
     .collect()
 }
 
-pub(crate) async fn last_changes(pool: &Pool, id: ContactId) -> Result<BTreeMap<String, LastChange>, StoreError> {
+pub(crate) async fn last_changes(
+    pool: &Pool,
+    id: ContactId,
+) -> Result<BTreeMap<String, LastChange>, StoreError> {
     // The history is short per contact; the latest row per field wins.
     let mut out = BTreeMap::new();
     for change in contact_history(pool, id).await? {
-        out.insert(change.field, LastChange { changed_at: change.changed_at, origin: change.origin });
+        out.insert(
+            change.field,
+            LastChange {
+                changed_at: change.changed_at,
+                origin: change.origin,
+            },
+        );
     }
     Ok(out)
 }
@@ -511,7 +606,10 @@ pub(crate) async fn create_form(pool: &Pool, form: &NewForm) -> Result<Form, Sto
     )
     .bind(&form.name)
     .bind(serde_json::to_string(&form.mapping).unwrap_or_else(|_| "{}".into()))
-    .bind(form.score_increment.unwrap_or(crate::DEFAULT_SCORE_INCREMENT))
+    .bind(
+        form.score_increment
+            .unwrap_or(crate::DEFAULT_SCORE_INCREMENT),
+    )
     .bind(to_micros(now()))
     .fetch_one(&mut *tx)
     .await?;
@@ -520,21 +618,25 @@ pub(crate) async fn create_form(pool: &Pool, form: &NewForm) -> Result<Form, Sto
 }
 
 pub(crate) async fn forms(pool: &Pool) -> Result<Vec<Form>, StoreError> {
-    sqlx::query_as::<_, FormRow>("SELECT id, name, mapping, score_increment, created_at FROM forms ORDER BY id")
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .map(Form::try_from)
-        .collect()
+    sqlx::query_as::<_, FormRow>(
+        "SELECT id, name, mapping, score_increment, created_at FROM forms ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(Form::try_from)
+    .collect()
 }
 
 async fn load_form(conn: &mut Conn, id: i64) -> Result<Option<Form>, StoreError> {
-    sqlx::query_as::<_, FormRow>("SELECT id, name, mapping, score_increment, created_at FROM forms WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .map(Form::try_from)
-        .transpose()
+    sqlx::query_as::<_, FormRow>(
+        "SELECT id, name, mapping, score_increment, created_at FROM forms WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .map(Form::try_from)
+    .transpose()
 }
 
 pub(crate) async fn form(pool: &Pool, id: i64) -> Result<Option<Form>, StoreError> {
@@ -550,7 +652,9 @@ pub(crate) async fn submit_form(
     let mut tx = begin_write(pool).await?;
     let form = load_form(&mut tx, form_id)
         .await?
-        .ok_or_else(|| StoreError::NotFound { what: format!("form {form_id}") })?;
+        .ok_or_else(|| StoreError::NotFound {
+            what: format!("form {form_id}"),
+        })?;
     let schema = load_schema(&mut tx).await?;
     let mut input = ContactInput::new();
     let mut payload = BTreeMap::new();
@@ -572,7 +676,10 @@ pub(crate) async fn submit_form(
         StoreError::Invalid(
             problems
                 .into_iter()
-                .map(|p| Problem { field: input_of(&p.field), ..p })
+                .map(|p| Problem {
+                    field: input_of(&p.field),
+                    ..p
+                })
                 .collect(),
         )
     })?;
@@ -584,7 +691,15 @@ pub(crate) async fn submit_form(
     // The documented rule: every submission adds the form's increment, capped at the maximum.
     let base = existing.as_ref().map_or(0, |c| c.behaviour_score);
     patch.behaviour_score = Some((base + form.score_increment).min(BEHAVIOUR_SCORE_MAX));
-    let (contact, created, _) = save(&mut tx, &schema, existing, &patch, Origin::Form, Apply::FirstTouch).await?;
+    let (contact, created, _) = save(
+        &mut tx,
+        &schema,
+        existing,
+        &patch,
+        Origin::Form,
+        Apply::FirstTouch,
+    )
+    .await?;
     let submitted_at = now();
     let row = sqlx::query_as::<_, SubmissionRow>(
         "INSERT INTO form_submissions (form_id, contact_id, created, payload, submitted_at) VALUES ($1, $2, $3, $4, $5) \
@@ -598,7 +713,10 @@ pub(crate) async fn submit_form(
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(SubmissionOutcome { submission: Submission::try_from(row)?, contact })
+    Ok(SubmissionOutcome {
+        submission: Submission::try_from(row)?,
+        contact,
+    })
 }
 
 pub(crate) async fn submissions(
@@ -623,7 +741,12 @@ pub(crate) async fn submissions(
 
 // ---------------------------------------------------------------- API keys
 
-pub(crate) async fn create_api_key(pool: &Pool, name: &str, prefix: &str, hash: &str) -> Result<ApiKey, StoreError> {
+pub(crate) async fn create_api_key(
+    pool: &Pool,
+    name: &str,
+    prefix: &str,
+    hash: &str,
+) -> Result<ApiKey, StoreError> {
     let row = sqlx::query_as::<_, ApiKeyRow>(
         "INSERT INTO api_keys (name, prefix, token_sha256, created_at) VALUES ($1, $2, $3, $4) \
          RETURNING id, name, prefix, created_at, last_used_at, revoked_at",
@@ -651,7 +774,10 @@ pub(crate) async fn verify_api_key(pool: &Pool, hash: &str) -> Result<Option<Api
     let key = ApiKey::from(row);
     // Record use at most once a minute: a write per API call would compete with real writes.
     let at = now();
-    if key.last_used_at.is_none_or(|t| at - t > time::Duration::minutes(1)) {
+    if key
+        .last_used_at
+        .is_none_or(|t| at - t > time::Duration::minutes(1))
+    {
         sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
             .bind(to_micros(at))
             .bind(key.id)
@@ -680,14 +806,21 @@ pub(crate) async fn revoke_api_key(pool: &Pool, id: i64) -> Result<(), StoreErro
         .await?
         .rows_affected();
     if n == 0 {
-        return Err(StoreError::NotFound { what: format!("active API key {id}") });
+        return Err(StoreError::NotFound {
+            what: format!("active API key {id}"),
+        });
     }
     Ok(())
 }
 
 // ---------------------------------------------------------------- secrets
 
-pub(crate) async fn put_secret(pool: &Pool, name: &str, nonce: &[u8], ciphertext: &[u8]) -> Result<(), StoreError> {
+pub(crate) async fn put_secret(
+    pool: &Pool,
+    name: &str,
+    nonce: &[u8],
+    ciphertext: &[u8],
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO secrets (name, nonce, ciphertext, updated_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (name) DO UPDATE SET nonce = excluded.nonce, ciphertext = excluded.ciphertext, \
@@ -702,11 +835,16 @@ pub(crate) async fn put_secret(pool: &Pool, name: &str, nonce: &[u8], ciphertext
     Ok(())
 }
 
-pub(crate) async fn secret(pool: &Pool, name: &str) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
-    Ok(sqlx::query_as::<_, (Vec<u8>, Vec<u8>)>("SELECT nonce, ciphertext FROM secrets WHERE name = $1")
-        .bind(name)
-        .fetch_optional(pool)
-        .await?)
+pub(crate) async fn secret(
+    pool: &Pool,
+    name: &str,
+) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+    Ok(sqlx::query_as::<_, (Vec<u8>, Vec<u8>)>(
+        "SELECT nonce, ciphertext FROM secrets WHERE name = $1",
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await?)
 }
 
 pub(crate) async fn delete_secret(pool: &Pool, name: &str) -> Result<bool, StoreError> {
@@ -719,7 +857,9 @@ pub(crate) async fn delete_secret(pool: &Pool, name: &str) -> Result<bool, Store
 }
 
 pub(crate) async fn secret_names(pool: &Pool) -> Result<Vec<String>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT name FROM secrets ORDER BY name").fetch_all(pool).await?)
+    Ok(sqlx::query_scalar("SELECT name FROM secrets ORDER BY name")
+        .fetch_all(pool)
+        .await?)
 }
 
 // ---------------------------------------------------------------- import
@@ -744,13 +884,21 @@ pub(crate) async fn import_batch(
     emails.dedup();
     let mut existing: HashMap<String, (Contact, Vec<Change>)> = HashMap::new();
     for chunk in emails.chunks(CONTACT_INSERT_CHUNK) {
-        let mut qb = QueryBuilder::<Engine>::new(concat!("SELECT ", contact_columns!(), " FROM contacts WHERE email IN ("));
+        let mut qb = QueryBuilder::<Engine>::new(concat!(
+            "SELECT ",
+            contact_columns!(),
+            " FROM contacts WHERE email IN ("
+        ));
         let mut list = qb.separated(", ");
         for email in chunk {
             list.push_bind(email.clone());
         }
         qb.push(")");
-        for row in qb.build_query_as::<ContactRow>().fetch_all(&mut *tx).await? {
+        for row in qb
+            .build_query_as::<ContactRow>()
+            .fetch_all(&mut *tx)
+            .await?
+        {
             let contact = Contact::try_from(row)?;
             existing.insert(contact.email.as_str().to_owned(), (contact, Vec::new()));
         }
@@ -764,7 +912,13 @@ pub(crate) async fn import_batch(
             continue;
         };
         if let Some((contact, changes)) = existing.get_mut(&email) {
-            changes.extend(validate::apply(contact, &patch, false, Apply::Overwrite, at));
+            changes.extend(validate::apply(
+                contact,
+                &patch,
+                false,
+                Apply::Overwrite,
+                at,
+            ));
         } else if let Some(pending) = new_patches.get_mut(&email) {
             pending.merge(patch);
         } else {
@@ -790,9 +944,17 @@ pub(crate) async fn import_batch(
     let mut created_changes: Vec<Vec<Change>> = Vec::with_capacity(new_order.len());
     for email in new_order {
         let patch = new_patches.remove(&email).unwrap_or_default();
-        let Some(parsed) = patch.email().cloned() else { continue };
+        let Some(parsed) = patch.email().cloned() else {
+            continue;
+        };
         let mut contact = validate::blank_contact(parsed, schema, at);
-        created_changes.push(validate::apply(&mut contact, &patch, true, Apply::Overwrite, at));
+        created_changes.push(validate::apply(
+            &mut contact,
+            &patch,
+            true,
+            Apply::Overwrite,
+            at,
+        ));
         created.push(contact);
     }
     insert_rows(&mut tx, &mut created).await?;

@@ -52,8 +52,8 @@ impl TryFrom<ContactRow> for Contact {
     fn try_from(row: ContactRow) -> Result<Contact, StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("contact {}: {what}", row.id));
         let email = Email::parse(&row.email).map_err(|_| corrupt("invalid email"))?;
-        let lifecycle_stage =
-            LifecycleStage::parse(&row.lifecycle_stage).ok_or_else(|| corrupt("lifecycle stage"))?;
+        let lifecycle_stage = LifecycleStage::parse(&row.lifecycle_stage)
+            .ok_or_else(|| corrupt("lifecycle stage"))?;
         let custom: BTreeMap<String, String> =
             serde_json::from_str(&row.custom).map_err(|_| corrupt("custom fields"))?;
         Ok(Contact {

@@ -37,7 +37,10 @@ pub enum SecretError {
     #[error("the master key is malformed: {0} (expected base64 of 32 bytes)")]
     BadKey(String),
     #[error("cannot read or create the key file {path}: {source}")]
-    KeyFile { path: PathBuf, source: std::io::Error },
+    KeyFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("secret '{0}' could not be encrypted")]
     Seal(String),
 }
@@ -94,7 +97,10 @@ impl MasterKey {
 
     /// Reads the key file, or creates it with a new key (mode 0600) if it does not exist.
     pub fn load_or_create(path: &Path) -> Result<MasterKey, SecretError> {
-        let err = |source| SecretError::KeyFile { path: path.to_owned(), source };
+        let err = |source| SecretError::KeyFile {
+            path: path.to_owned(),
+            source,
+        };
         match std::fs::read_to_string(path) {
             Ok(text) => return MasterKey::from_base64(&text),
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(err(e)),
@@ -133,20 +139,37 @@ impl MasterKey {
         let aad = [AAD_PREFIX, name.as_bytes()].concat();
         let ciphertext = self
             .cipher()
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad: &aad })
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: &aad,
+                },
+            )
             .map_err(|_| SecretError::Seal(name.to_owned()))?;
-        Ok(Sealed { nonce: nonce.to_vec(), ciphertext })
+        Ok(Sealed {
+            nonce: nonce.to_vec(),
+            ciphertext,
+        })
     }
 
     pub(crate) fn open(&self, name: &str, sealed: &Sealed) -> Result<SecretString, SecretError> {
-        let wrong = || SecretError::WrongKey { name: name.to_owned() };
+        let wrong = || SecretError::WrongKey {
+            name: name.to_owned(),
+        };
         if sealed.nonce.len() != 24 {
             return Err(wrong());
         }
         let aad = [AAD_PREFIX, name.as_bytes()].concat();
         let plain = self
             .cipher()
-            .decrypt(XNonce::from_slice(&sealed.nonce), Payload { msg: &sealed.ciphertext, aad: &aad })
+            .decrypt(
+                XNonce::from_slice(&sealed.nonce),
+                Payload {
+                    msg: &sealed.ciphertext,
+                    aad: &aad,
+                },
+            )
             .map_err(|_| wrong())?;
         let text = String::from_utf8(plain).map_err(|_| wrong())?;
         Ok(SecretString::from(text))
@@ -175,10 +198,21 @@ mod tests {
     fn sealed_secret_opens_only_with_its_key_and_name() {
         let key = MasterKey::generate();
         let sealed = key.seal("salesforce.password", b"hunter2").unwrap();
-        assert_eq!(key.open("salesforce.password", &sealed).unwrap().expose_secret(), "hunter2");
-        assert!(matches!(key.open("other.name", &sealed), Err(SecretError::WrongKey { .. })));
+        assert_eq!(
+            key.open("salesforce.password", &sealed)
+                .unwrap()
+                .expose_secret(),
+            "hunter2"
+        );
+        assert!(matches!(
+            key.open("other.name", &sealed),
+            Err(SecretError::WrongKey { .. })
+        ));
         let other = MasterKey::generate();
-        assert!(matches!(other.open("salesforce.password", &sealed), Err(SecretError::WrongKey { .. })));
+        assert!(matches!(
+            other.open("salesforce.password", &sealed),
+            Err(SecretError::WrongKey { .. })
+        ));
     }
 
     #[test]
@@ -187,6 +221,9 @@ mod tests {
         let again = MasterKey::from_base64(key.to_base64().expose_secret()).unwrap();
         let sealed = key.seal("n", b"v").unwrap();
         assert_eq!(again.open("n", &sealed).unwrap().expose_secret(), "v");
-        assert!(matches!(MasterKey::from_base64("c2hvcnQ="), Err(SecretError::BadKey(_))));
+        assert!(matches!(
+            MasterKey::from_base64("c2hvcnQ="),
+            Err(SecretError::BadKey(_))
+        ));
     }
 }

@@ -1,7 +1,9 @@
 //! Time conversions: the database stores Unix microseconds (portable across SQLite and
 //! PostgreSQL, ordered, exact); the outside world sees RFC 3339 UTC and `YYYY-MM-DD`.
 
-use time::{Date, OffsetDateTime, format_description::BorrowedFormatItem, macros::format_description};
+use time::{
+    Date, OffsetDateTime, format_description::BorrowedFormatItem, macros::format_description,
+};
 
 pub(crate) const DATE: &[BorrowedFormatItem<'static>] = format_description!("[year]-[month]-[day]");
 

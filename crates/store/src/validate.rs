@@ -34,7 +34,10 @@ pub struct Schema {
 
 impl Schema {
     pub(crate) fn default_state(&self) -> String {
-        self.states.first().cloned().unwrap_or_else(|| "new".to_owned())
+        self.states
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "new".to_owned())
     }
 
     fn field(&self, name: &str) -> Option<&CustomField> {
@@ -85,8 +88,19 @@ impl Patch {
             ($($f:ident),*) => { $( if later.$f.is_some() { self.$f = later.$f; } )* };
         }
         take!(
-            email, first_name, last_name, company, job_title, phone, behaviour_score, state,
-            lifecycle_stage, source, medium, campaign, created_at
+            email,
+            first_name,
+            last_name,
+            company,
+            job_title,
+            phone,
+            behaviour_score,
+            state,
+            lifecycle_stage,
+            source,
+            medium,
+            campaign,
+            created_at
         );
         self.custom.extend(later.custom);
     }
@@ -151,7 +165,11 @@ pub(crate) fn parse_cells<'a>(
             problems.push(problem);
         }
     }
-    if problems.is_empty() { Ok(patch) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(patch)
+    } else {
+        Err(problems)
+    }
 }
 
 fn unknown_field(name: &str) -> Problem {
@@ -211,7 +229,8 @@ fn set_field(
             let phone = text_value(PHONE_MAX_CHARS)?;
             if let Some(p) = &phone {
                 let ok = p.chars().any(|c| c.is_ascii_digit())
-                    && p.chars().all(|c| c.is_ascii_digit() || " +-().x/".contains(c));
+                    && p.chars()
+                        .all(|c| c.is_ascii_digit() || " +-().x/".contains(c));
                 if !ok {
                     return Err(problem(format!("'{p}' is not a phone number")));
                 }
@@ -219,7 +238,8 @@ fn set_field(
             patch.phone = Some(phone);
         }
         Attribute::BehaviourScore => {
-            let raw = text.ok_or_else(|| problem("cannot be blank (0 is the lowest score)".into()))?;
+            let raw =
+                text.ok_or_else(|| problem("cannot be blank (0 is the lowest score)".into()))?;
             let score = raw
                 .parse::<i64>()
                 .ok()
@@ -302,9 +322,7 @@ fn canonical_custom(field: &CustomField, raw: &str) -> Result<String, String> {
             .iter()
             .find(|o| o.eq_ignore_ascii_case(raw))
             .cloned()
-            .ok_or_else(|| {
-                format!("'{raw}' is not one of: {}", field.options.join(", "))
-            }),
+            .ok_or_else(|| format!("'{raw}' is not one of: {}", field.options.join(", "))),
     }
 }
 
@@ -375,26 +393,37 @@ pub(crate) fn apply(
             changes.push(("email".into(), Some(email.to_string())));
         }
     }
-    let mut text = |name: &str, slot: &mut Option<String>, new: &Option<Option<String>>, keep: bool| {
-        if let Some(new) = new {
-            if keep && slot.is_some() {
-                return;
+    let mut text =
+        |name: &str, slot: &mut Option<String>, new: &Option<Option<String>>, keep: bool| {
+            if let Some(new) = new {
+                if keep && slot.is_some() {
+                    return;
+                }
+                if slot != new {
+                    *slot = new.clone();
+                    changes.push((name.to_owned(), new.clone()));
+                }
             }
-            if slot != new {
-                *slot = new.clone();
-                changes.push((name.to_owned(), new.clone()));
-            }
-        }
-    };
+        };
     let first_touch = mode == Apply::FirstTouch;
-    text("first_name", &mut contact.first_name, &patch.first_name, false);
+    text(
+        "first_name",
+        &mut contact.first_name,
+        &patch.first_name,
+        false,
+    );
     text("last_name", &mut contact.last_name, &patch.last_name, false);
     text("company", &mut contact.company, &patch.company, false);
     text("job_title", &mut contact.job_title, &patch.job_title, false);
     text("phone", &mut contact.phone, &patch.phone, false);
     text("source", &mut contact.source, &patch.source, first_touch);
     text("medium", &mut contact.medium, &patch.medium, first_touch);
-    text("campaign", &mut contact.campaign, &patch.campaign, first_touch);
+    text(
+        "campaign",
+        &mut contact.campaign,
+        &patch.campaign,
+        first_touch,
+    );
     if let Some(score) = patch.behaviour_score {
         if score != contact.behaviour_score {
             contact.behaviour_score = score;
@@ -438,10 +467,16 @@ pub(crate) fn apply(
     }
     if is_new {
         // A new contact's always-present fields are part of its first recorded state.
-        changes.push(("behaviour_score".into(), Some(contact.behaviour_score.to_string())));
+        changes.push((
+            "behaviour_score".into(),
+            Some(contact.behaviour_score.to_string()),
+        ));
         changes.push(("state".into(), Some(contact.state.clone())));
         changes.push(("lifecycle_stage".into(), Some(stage.name().into())));
-        changes.push(("created_at".into(), Some(time_fmt::rfc3339(contact.created_at))));
+        changes.push((
+            "created_at".into(),
+            Some(time_fmt::rfc3339(contact.created_at)),
+        ));
     }
     changes
 }

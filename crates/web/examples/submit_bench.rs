@@ -50,31 +50,53 @@ async fn main() {
     let pg = args.get(3).cloned();
     let dir = tempfile::tempdir().expect("temp dir");
     let store = match &pg {
-        None => Store::open(&Database::in_data_dir(dir.path())).await.expect("sqlite"),
+        None => Store::open(&Database::in_data_dir(dir.path()))
+            .await
+            .expect("sqlite"),
         Some(admin) => {
             use sqlx::Connection;
             let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
             let mut conn = sqlx::PgConnection::connect(admin).await.expect("postgres");
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
             let mut url = url::Url::parse(admin).unwrap();
             url.set_path(&name);
-            Store::open(&Database::from_url(url.as_str()).unwrap()).await.expect("postgres store")
+            Store::open(&Database::from_url(url.as_str()).unwrap())
+                .await
+                .expect("postgres store")
         }
     };
-    let mapping = [("email", "email"), ("first_name", "first_name"), ("company", "company"), ("utm_source", "source")]
-        .into_iter()
-        .map(|(a, b)| (a.to_owned(), b.to_owned()))
-        .collect();
+    let mapping = [
+        ("email", "email"),
+        ("first_name", "first_name"),
+        ("company", "company"),
+        ("utm_source", "source"),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    .collect();
     let form = store
-        .create_form(&NewForm { name: "bench".into(), mapping, score_increment: Some(1) })
+        .create_form(&NewForm {
+            name: "bench".into(),
+            mapping,
+            score_increment: Some(1),
+        })
         .await
         .expect("form");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = lb_web::router(AppState::new(store.clone(), &format!("http://{addr}")));
     tokio::spawn(lb_web::serve(listener, app, std::future::pending()));
-    let url = Arc::new(format!("http://{addr}/api/v1/forms/{}/submissions", form.id));
-    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
+    let url = Arc::new(format!(
+        "http://{addr}/api/v1/forms/{}/submissions",
+        form.id
+    ));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap();
     let counter = Arc::new(AtomicU64::new(0));
     let backend = if pg.is_some() { "PostgreSQL" } else { "SQLite" };
 
@@ -87,7 +109,11 @@ async fn main() {
             let url = Arc::clone(&url);
             let n = counter.fetch_add(1, Ordering::Relaxed);
             async move {
-                let body = format!("email=user{}%40example.com&first_name=User{n}&company=Co+{}&utm_source=bench", n % 20_000, n % 300);
+                let body = format!(
+                    "email=user{}%40example.com&first_name=User{n}&company=Co+{}&utm_source=bench",
+                    n % 20_000,
+                    n % 300
+                );
                 let reply = client
                     .post(url.as_str())
                     .header("content-type", "application/x-www-form-urlencoded")
@@ -122,9 +148,18 @@ async fn main() {
     let mut errors = 0;
     for t in tasks {
         let (ok, latency) = t.await.unwrap();
-        if ok { latencies.push(latency) } else { errors += 1 }
+        if ok {
+            latencies.push(latency)
+        } else {
+            errors += 1
+        }
     }
-    summary(&format!("{backend} open loop {rate}/s"), latencies, errors, started.elapsed());
+    summary(
+        &format!("{backend} open loop {rate}/s"),
+        latencies,
+        errors,
+        started.elapsed(),
+    );
 
     // 2. Closed loop, 32 clients.
     let deadline = Instant::now() + Duration::from_secs(seconds);
@@ -137,7 +172,11 @@ async fn main() {
             let mut errors = 0u64;
             while Instant::now() < deadline {
                 let t = Instant::now();
-                if send().await { latencies.push(t.elapsed()) } else { errors += 1 }
+                if send().await {
+                    latencies.push(t.elapsed())
+                } else {
+                    errors += 1
+                }
             }
             (latencies, errors)
         }));
@@ -149,6 +188,11 @@ async fn main() {
         latencies.extend(l);
         errors += e;
     }
-    summary(&format!("{backend} closed loop, 32 clients"), latencies, errors, started.elapsed());
+    summary(
+        &format!("{backend} closed loop, 32 clients"),
+        latencies,
+        errors,
+        started.elapsed(),
+    );
     println!("contacts: {}", store.count_contacts().await.unwrap());
 }

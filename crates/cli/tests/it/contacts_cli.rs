@@ -27,30 +27,83 @@ fn stderr(o: &Output) -> String {
 fn contacts_add_import_list_show_export_round_trip() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let added = leadbridge(&data, &["contacts", "add", "--email", "Jo@Example.com", "--first-name", "Jo", "--behaviour-score", "12"]);
+    let added = leadbridge(
+        &data,
+        &[
+            "contacts",
+            "add",
+            "--email",
+            "Jo@Example.com",
+            "--first-name",
+            "Jo",
+            "--behaviour-score",
+            "12",
+        ],
+    );
     assert!(added.status.success(), "{}", stderr(&added));
     assert_eq!(stdout(&added), "created contact 1 <jo@example.com>\n");
-    assert!(data.join("leadbridge.db").is_file(), "the data directory is created on first start");
+    assert!(
+        data.join("leadbridge.db").is_file(),
+        "the data directory is created on first start"
+    );
 
-    let bad = leadbridge(&data, &["contacts", "add", "--email", "nope", "--behaviour-score", "60"]);
+    let bad = leadbridge(
+        &data,
+        &[
+            "contacts",
+            "add",
+            "--email",
+            "nope",
+            "--behaviour-score",
+            "60",
+        ],
+    );
     assert_eq!(bad.status.code(), Some(2));
     let err = stderr(&bad);
-    assert!(err.contains("behaviour_score: '60' is not a whole number between 0 and 50"), "{err}");
+    assert!(
+        err.contains("behaviour_score: '60' is not a whole number between 0 and 50"),
+        "{err}"
+    );
     assert!(err.contains("email: "), "{err}");
 
     let csv = tmp.path().join("in.csv");
     std::fs::write(&csv, "email,first_name,company,state\njo@example.com,,Acme,engaged\nmax@example.com,Max,Initech,\nbroken,X,,\n").unwrap();
-    let import = leadbridge(&data, &["contacts", "import", csv.to_str().unwrap(), "--json"]);
-    assert_eq!(import.status.code(), Some(1), "rejected rows make the exit code 1: {}", stderr(&import));
+    let import = leadbridge(
+        &data,
+        &["contacts", "import", csv.to_str().unwrap(), "--json"],
+    );
+    assert_eq!(
+        import.status.code(),
+        Some(1),
+        "rejected rows make the exit code 1: {}",
+        stderr(&import)
+    );
     let report: serde_json::Value = serde_json::from_str(&stdout(&import)).unwrap();
-    assert_eq!((report["created"].as_u64(), report["updated"].as_u64(), report["rejected"].as_u64()), (Some(1), Some(1), Some(1)));
+    assert_eq!(
+        (
+            report["created"].as_u64(),
+            report["updated"].as_u64(),
+            report["rejected"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
     assert_eq!(report["rejections"][0]["row"], 4);
     assert_eq!(report["rejections"][0]["problems"][0]["field"], "email");
 
     let list = leadbridge(&data, &["contacts", "list", "--json"]);
-    let lines: Vec<serde_json::Value> = stdout(&list).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = stdout(&list)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2);
-    assert_eq!((lines[0]["email"].as_str(), lines[0]["company"].as_str(), lines[0]["state"].as_str()), (Some("jo@example.com"), Some("Acme"), Some("engaged")));
+    assert_eq!(
+        (
+            lines[0]["email"].as_str(),
+            lines[0]["company"].as_str(),
+            lines[0]["state"].as_str()
+        ),
+        (Some("jo@example.com"), Some("Acme"), Some("engaged"))
+    );
 
     let show = leadbridge(&data, &["contacts", "show", "MAX@example.com", "--json"]);
     let max: serde_json::Value = serde_json::from_str(&stdout(&show)).unwrap();
@@ -62,7 +115,10 @@ fn contacts_add_import_list_show_export_round_trip() {
     let export = leadbridge(&data, &["contacts", "export"]);
     let text = stdout(&export);
     assert!(text.starts_with("email,first_name,last_name,company,job_title,phone,behaviour_score,state,lifecycle_stage,source,medium,campaign,created_at\n"));
-    assert!(text.contains("\njo@example.com,Jo,,Acme,,,12,engaged,lead,"), "{text}");
+    assert!(
+        text.contains("\njo@example.com,Jo,,Acme,,,12,engaged,lead,"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -100,9 +156,19 @@ fn serve_answers_the_api_with_a_cli_created_key_and_stops_on_sigterm() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(data.join("master.key")).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600, "the key file is created on first start, private");
-        Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+        let mode = std::fs::metadata(data.join("master.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the key file is created on first start, private"
+        );
+        Command::new("kill")
+            .args(["-TERM", &server.id().to_string()])
+            .status()
+            .unwrap();
         assert!(server.wait().unwrap().success());
     }
     #[cfg(not(unix))]

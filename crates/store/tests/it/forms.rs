@@ -14,44 +14,81 @@ fn signup() -> NewForm {
     .into_iter()
     .map(|(a, b)| (a.to_owned(), b.to_owned()))
     .collect();
-    NewForm { name: "Newsletter".into(), mapping, score_increment: None }
+    NewForm {
+        name: "Newsletter".into(),
+        mapping,
+        score_increment: None,
+    }
 }
 
 fn inputs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
-both_backends!(submission_creates_then_updates_by_email_and_raises_the_score, |store| {
-    let form = store.create_form(&signup()).await.unwrap();
-    assert_eq!(form.score_increment, lb_store::DEFAULT_SCORE_INCREMENT);
-    let mut events = store.subscribe();
-    let first = store
-        .submit_form(form.id, &inputs(&[("your_email", "Ann@Example.com"), ("firstname", "Ann"), ("utm_source", "google"), ("honeypot", "")]))
-        .await
-        .unwrap();
-    assert!(first.submission.created_contact);
-    assert_eq!(first.contact.behaviour_score, 5);
-    assert_eq!(first.contact.source.as_deref(), Some("google"));
-    assert_eq!(
-        events.recv().await.unwrap(),
-        ContactEvent::FormSubmitted { form_id: form.id, submission_id: first.submission.id, contact_id: first.contact.id }
-    );
-    let second = store
-        .submit_form(form.id, &inputs(&[("your_email", "ann@example.com"), ("firstname", "Annie"), ("utm_source", "linkedin")]))
-        .await
-        .unwrap();
-    assert!(!second.submission.created_contact);
-    assert_eq!(second.contact.id, first.contact.id);
-    assert_eq!(second.contact.behaviour_score, 10);
-    assert_eq!(second.contact.first_name.as_deref(), Some("Annie"));
-    assert_eq!(second.contact.source.as_deref(), Some("google"), "first touch is kept");
-    let history = store.contact_history(first.contact.id).await.unwrap();
-    assert!(history.iter().all(|c| c.origin == Origin::Form));
-    let subs = store.submissions(form.id, None, 10).await.unwrap();
-    assert_eq!(subs.len(), 2);
-    assert_eq!(subs[0].id, second.submission.id, "newest first");
-    assert_eq!(subs[1].payload.get("honeypot").map(String::as_str), Some(""), "unmapped inputs are kept");
-});
+both_backends!(
+    submission_creates_then_updates_by_email_and_raises_the_score,
+    |store| {
+        let form = store.create_form(&signup()).await.unwrap();
+        assert_eq!(form.score_increment, lb_store::DEFAULT_SCORE_INCREMENT);
+        let mut events = store.subscribe();
+        let first = store
+            .submit_form(
+                form.id,
+                &inputs(&[
+                    ("your_email", "Ann@Example.com"),
+                    ("firstname", "Ann"),
+                    ("utm_source", "google"),
+                    ("honeypot", ""),
+                ]),
+            )
+            .await
+            .unwrap();
+        assert!(first.submission.created_contact);
+        assert_eq!(first.contact.behaviour_score, 5);
+        assert_eq!(first.contact.source.as_deref(), Some("google"));
+        assert_eq!(
+            events.recv().await.unwrap(),
+            ContactEvent::FormSubmitted {
+                form_id: form.id,
+                submission_id: first.submission.id,
+                contact_id: first.contact.id
+            }
+        );
+        let second = store
+            .submit_form(
+                form.id,
+                &inputs(&[
+                    ("your_email", "ann@example.com"),
+                    ("firstname", "Annie"),
+                    ("utm_source", "linkedin"),
+                ]),
+            )
+            .await
+            .unwrap();
+        assert!(!second.submission.created_contact);
+        assert_eq!(second.contact.id, first.contact.id);
+        assert_eq!(second.contact.behaviour_score, 10);
+        assert_eq!(second.contact.first_name.as_deref(), Some("Annie"));
+        assert_eq!(
+            second.contact.source.as_deref(),
+            Some("google"),
+            "first touch is kept"
+        );
+        let history = store.contact_history(first.contact.id).await.unwrap();
+        assert!(history.iter().all(|c| c.origin == Origin::Form));
+        let subs = store.submissions(form.id, None, 10).await.unwrap();
+        assert_eq!(subs.len(), 2);
+        assert_eq!(subs[0].id, second.submission.id, "newest first");
+        assert_eq!(
+            subs[1].payload.get("honeypot").map(String::as_str),
+            Some(""),
+            "unmapped inputs are kept"
+        );
+    }
+);
 
 both_backends!(score_is_capped_at_fifty, |store| {
     let mut form = signup();
@@ -72,15 +109,33 @@ both_backends!(score_is_capped_at_fifty, |store| {
 both_backends!(bad_submission_names_the_input_and_writes_nothing, |store| {
     let form = store.create_form(&signup()).await.unwrap();
     let err = store
-        .submit_form(form.id, &inputs(&[("your_email", "not an email"), ("firstname", "Al")]))
+        .submit_form(
+            form.id,
+            &inputs(&[("your_email", "not an email"), ("firstname", "Al")]),
+        )
         .await
         .unwrap_err();
     assert_eq!(problems(err)[0].0, "your_email");
-    let missing = store.submit_form(form.id, &inputs(&[("firstname", "Al")])).await.unwrap_err();
-    assert_eq!(problems(missing), [("your_email".to_owned(), "is required".to_owned())]);
+    let missing = store
+        .submit_form(form.id, &inputs(&[("firstname", "Al")]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        problems(missing),
+        [("your_email".to_owned(), "is required".to_owned())]
+    );
     assert_eq!(store.count_contacts().await.unwrap(), 0);
-    assert!(store.submissions(form.id, None, 10).await.unwrap().is_empty());
-    assert!(matches!(store.submit_form(9999, &[]).await, Err(StoreError::NotFound { .. })));
+    assert!(
+        store
+            .submissions(form.id, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        store.submit_form(9999, &[]).await,
+        Err(StoreError::NotFound { .. })
+    ));
 });
 
 both_backends!(form_mapping_is_checked, |store| {
@@ -88,6 +143,9 @@ both_backends!(form_mapping_is_checked, |store| {
     bad.mapping.remove("your_email");
     bad.mapping.insert("score".into(), "behaviour_score".into());
     bad.mapping.insert("x".into(), "no_such_field".into());
-    let fields: Vec<String> = problems(store.create_form(&bad).await.unwrap_err()).into_iter().map(|p| p.0).collect();
+    let fields: Vec<String> = problems(store.create_form(&bad).await.unwrap_err())
+        .into_iter()
+        .map(|p| p.0)
+        .collect();
     assert_eq!(fields, ["mapping", "mapping.score", "mapping.x"]);
 });

@@ -11,19 +11,30 @@ pub struct TestStore {
 
 pub async fn sqlite() -> TestStore {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&Database::in_data_dir(&dir.path().join("data"))).await.unwrap();
-    TestStore { store, dir: Some(dir) }
+    let store = Store::open(&Database::in_data_dir(&dir.path().join("data")))
+        .await
+        .unwrap();
+    TestStore {
+        store,
+        dir: Some(dir),
+    }
 }
 
 /// A fresh database on the test server, or `None` (with a notice) when no server is configured
 /// outside CI. In CI a missing server is a failure, never a silent skip.
 pub async fn postgres() -> Option<TestStore> {
     let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") else {
-        assert!(std::env::var_os("CI").is_none(), "CI must set TEST_POSTGRES_URL");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must set TEST_POSTGRES_URL"
+        );
         eprintln!("TEST_POSTGRES_URL not set: PostgreSQL variant not run");
         return None;
     };
-    Some(TestStore { store: fresh_postgres(&admin_url).await, dir: None })
+    Some(TestStore {
+        store: fresh_postgres(&admin_url).await,
+        dir: None,
+    })
 }
 
 pub async fn fresh_postgres(admin_url: &str) -> Store {
@@ -36,7 +47,9 @@ pub async fn fresh_postgres(admin_url: &str) -> Store {
         .unwrap();
     let mut url = url::Url::parse(admin_url).unwrap();
     url.set_path(&name);
-    Store::open(&Database::from_url(url.as_str()).unwrap()).await.unwrap()
+    Store::open(&Database::from_url(url.as_str()).unwrap())
+        .await
+        .unwrap()
 }
 
 /// Defines `mod $name { sqlite, postgres }`, each running `$body` with `store: &Store`.

@@ -26,7 +26,10 @@ pub async fn list(
     let lifecycle_stage = match params.lifecycle_stage.as_deref() {
         None | Some("") => None,
         Some(raw) => Some(LifecycleStage::parse(raw).ok_or_else(|| {
-            ApiError::invalid("lifecycle_stage", format!("'{raw}' is not one of: lead, mql, sql, customer"))
+            ApiError::invalid(
+                "lifecycle_stage",
+                format!("'{raw}' is not one of: lead, mql, sql, customer"),
+            )
         })?),
     };
     if let Some(limit) = params.limit {
@@ -44,7 +47,11 @@ pub async fn list(
     let page = state.store.list_contacts(&query).await?;
     let schema = state.store.schema().await?;
     Ok(Json(ContactPageOut {
-        contacts: page.contacts.into_iter().map(|c| ContactOut::new(c, &schema, &state.base_url)).collect(),
+        contacts: page
+            .contacts
+            .into_iter()
+            .map(|c| ContactOut::new(c, &schema, &state.base_url))
+            .collect(),
         next: page.next.map(|id| id.0),
     }))
 }
@@ -66,7 +73,10 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<ContactOut>), ApiError> {
     let contact = state.store.create_contact(&input, Origin::Api).await?;
     let schema = state.store.schema().await?;
-    Ok((StatusCode::CREATED, Json(ContactOut::new(contact, &schema, &state.base_url))))
+    Ok((
+        StatusCode::CREATED,
+        Json(ContactOut::new(contact, &schema, &state.base_url)),
+    ))
 }
 
 /// Read one contact.
@@ -106,7 +116,10 @@ pub async fn update(
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<ContactInput>,
 ) -> Result<Json<ContactOut>, ApiError> {
-    let contact = state.store.update_contact(ContactId(id), &input, Origin::Api).await?;
+    let contact = state
+        .store
+        .update_contact(ContactId(id), &input, Origin::Api)
+        .await?;
     let schema = state.store.schema().await?;
     Ok(Json(ContactOut::new(contact, &schema, &state.base_url)))
 }
@@ -125,7 +138,10 @@ pub async fn delete(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.delete_contact(ContactId(id), Origin::Api).await?;
+    state
+        .store
+        .delete_contact(ContactId(id), Origin::Api)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

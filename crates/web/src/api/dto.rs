@@ -51,7 +51,11 @@ impl ContactOut {
             .custom
             .iter()
             .map(|(name, text)| {
-                let kind = schema.fields.iter().find(|f| &f.name == name).map(|f| f.kind);
+                let kind = schema
+                    .fields
+                    .iter()
+                    .find(|f| &f.name == name)
+                    .map(|f| f.kind);
                 (name.clone(), typed(kind, text))
             })
             .collect();

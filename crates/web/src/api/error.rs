@@ -37,7 +37,11 @@ pub struct FieldError {
 
 impl From<Problem> for FieldError {
     fn from(p: Problem) -> FieldError {
-        FieldError { row: p.row, field: p.field, message: p.message }
+        FieldError {
+            row: p.row,
+            field: p.field,
+            message: p.message,
+        }
     }
 }
 
@@ -45,7 +49,10 @@ impl From<Problem> for FieldError {
 #[derive(Debug)]
 pub enum ApiError {
     Invalid(Vec<Problem>),
-    Conflict { detail: String, errors: Vec<Problem> },
+    Conflict {
+        detail: String,
+        errors: Vec<Problem>,
+    },
     NotFound(String),
     Unauthorized,
     UnsupportedMediaType(String),
@@ -66,7 +73,10 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(problems) => ApiError::Invalid(problems),
             StoreError::EmailTaken { email, existing } => ApiError::Conflict {
                 detail: format!("email {email} is already used by contact {existing}"),
-                errors: vec![Problem::new("email", format!("is already used by contact {existing}"))],
+                errors: vec![Problem::new(
+                    "email",
+                    format!("is already used by contact {existing}"),
+                )],
             },
             StoreError::AlreadyExists { what } => ApiError::Conflict {
                 detail: format!("{what} already exists"),
@@ -134,11 +144,14 @@ impl IntoResponse for ApiError {
             errors: errors.into_iter().map(FieldError::from).collect(),
         };
         let mut response = (status, axum::Json(body)).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

@@ -26,7 +26,12 @@ pub const SUBMISSION_MAX_BYTES: usize = 64 * 1024;
 )]
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<FormOut>>, ApiError> {
     let forms = state.store.forms().await?;
-    Ok(Json(forms.into_iter().map(|f| FormOut::new(f, &state.base_url)).collect()))
+    Ok(Json(
+        forms
+            .into_iter()
+            .map(|f| FormOut::new(f, &state.base_url))
+            .collect(),
+    ))
 }
 
 /// Create a form.
@@ -45,9 +50,16 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<FormOut>), ApiError> {
     let form = state
         .store
-        .create_form(&NewForm { name: input.name, mapping: input.mapping, score_increment: input.score_increment })
+        .create_form(&NewForm {
+            name: input.name,
+            mapping: input.mapping,
+            score_increment: input.score_increment,
+        })
         .await?;
-    Ok((StatusCode::CREATED, Json(FormOut::new(form, &state.base_url))))
+    Ok((
+        StatusCode::CREATED,
+        Json(FormOut::new(form, &state.base_url)),
+    ))
 }
 
 /// Read one form.
@@ -60,8 +72,14 @@ pub async fn create(
     ),
     security(("api_key" = []))
 )]
-pub async fn get(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<FormOut>, ApiError> {
-    Ok(Json(FormOut::new(state.store.form(id).await?, &state.base_url)))
+pub async fn get(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<FormOut>, ApiError> {
+    Ok(Json(FormOut::new(
+        state.store.form(id).await?,
+        &state.base_url,
+    )))
 }
 
 /// The submissions of a form, newest first.
@@ -80,7 +98,10 @@ pub async fn submissions(
     ApiQuery(params): ApiQuery<SubmissionListParams>,
 ) -> Result<Json<Vec<SubmissionOut>>, ApiError> {
     state.store.form(id).await?;
-    let list = state.store.submissions(id, params.before, params.limit.unwrap_or(50)).await?;
+    let list = state
+        .store
+        .submissions(id, params.before, params.limit.unwrap_or(50))
+        .await?;
     Ok(Json(list.into_iter().map(SubmissionOut::from).collect()))
 }
 
@@ -123,8 +144,11 @@ pub async fn submit(
         .await
         .map_err(|_| ApiError::TooLarge(SUBMISSION_MAX_BYTES))?;
     let inputs = match content_type.as_str() {
-        "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
-            .map_err(|e| ApiError::invalid("(body)", format!("not valid urlencoded data: {e}")))?,
+        "application/x-www-form-urlencoded" => {
+            serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body).map_err(|e| {
+                ApiError::invalid("(body)", format!("not valid urlencoded data: {e}"))
+            })?
+        }
         "application/json" => json_inputs(&body)?,
         other => {
             return Err(ApiError::UnsupportedMediaType(format!(
@@ -148,7 +172,10 @@ fn json_inputs(body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::invalid("(body)", format!("not valid JSON: {e}")))?;
     let Value::Object(map) = value else {
-        return Err(ApiError::invalid("(body)", "expected a JSON object of input name → value"));
+        return Err(ApiError::invalid(
+            "(body)",
+            "expected a JSON object of input name → value",
+        ));
     };
     let mut inputs = Vec::with_capacity(map.len());
     let mut problems = Vec::new();
@@ -158,10 +185,15 @@ fn json_inputs(body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
             Value::Number(n) => inputs.push((name, n.to_string())),
             Value::Bool(b) => inputs.push((name, b.to_string())),
             Value::Null => inputs.push((name, String::new())),
-            Value::Array(_) | Value::Object(_) => {
-                problems.push(lb_store::Problem::new(&name, "expected a string, number or boolean".into()))
-            }
+            Value::Array(_) | Value::Object(_) => problems.push(lb_store::Problem::new(
+                &name,
+                "expected a string, number or boolean".into(),
+            )),
         }
     }
-    if problems.is_empty() { Ok(inputs) } else { Err(ApiError::Invalid(problems)) }
+    if problems.is_empty() {
+        Ok(inputs)
+    } else {
+        Err(ApiError::Invalid(problems))
+    }
 }

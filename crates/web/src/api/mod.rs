@@ -55,7 +55,10 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("api_key", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
     }
 }
 
@@ -70,7 +73,10 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(forms::list, forms::create))
         .routes(routes!(forms::get))
         .routes(routes!(forms::submissions))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_api_key))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_api_key,
+        ))
         .layer(DefaultBodyLimit::max(API_MAX_BYTES));
     let public = OpenApiRouter::new().routes(routes!(forms::submit));
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -82,11 +88,19 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
             "/api/v1/openapi.json",
             get(move || {
                 let json = Arc::clone(&json);
-                async move { ([(header::CONTENT_TYPE, "application/json")], json.as_str().to_owned()) }
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "application/json")],
+                        json.as_str().to_owned(),
+                    )
+                }
             }),
         )
         // Unknown API paths get a problem document too, not an empty 404.
-        .route("/api/v1/{*rest}", any(|| async { ApiError::NotFound("API route".into()) }));
+        .route(
+            "/api/v1/{*rest}",
+            any(|| async { ApiError::NotFound("API route".into()) }),
+        );
     (router, doc)
 }
 
@@ -95,7 +109,10 @@ async fn require_api_key(State(state): State<AppState>, request: Request, next: 
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim);
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return ApiError::Unauthorized.into_response();

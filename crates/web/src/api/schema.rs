@@ -15,7 +15,9 @@ use crate::AppState;
     responses((status = 200, body = Vec<CustomFieldOut>)),
     security(("api_key" = []))
 )]
-pub async fn list_fields(State(state): State<AppState>) -> Result<Json<Vec<CustomFieldOut>>, ApiError> {
+pub async fn list_fields(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<CustomFieldOut>>, ApiError> {
     let fields = state.store.custom_fields().await?;
     Ok(Json(fields.into_iter().map(CustomFieldOut::from).collect()))
 }
@@ -36,11 +38,22 @@ pub async fn create_field(
     ApiJson(input): ApiJson<CustomFieldIn>,
 ) -> Result<(StatusCode, Json<CustomFieldOut>), ApiError> {
     let kind = FieldKind::parse(&input.kind).ok_or_else(|| {
-        ApiError::invalid("kind", format!("'{}' is not one of: text, number, date, picklist, boolean", input.kind))
+        ApiError::invalid(
+            "kind",
+            format!(
+                "'{}' is not one of: text, number, date, picklist, boolean",
+                input.kind
+            ),
+        )
     })?;
     let field = state
         .store
-        .add_custom_field(&NewCustomField { name: input.name, label: input.label, kind, options: input.options })
+        .add_custom_field(&NewCustomField {
+            name: input.name,
+            label: input.label,
+            kind,
+            options: input.options,
+        })
         .await?;
     Ok((StatusCode::CREATED, Json(field.into())))
 }
@@ -52,7 +65,9 @@ pub async fn create_field(
     security(("api_key" = []))
 )]
 pub async fn list_states(State(state): State<AppState>) -> Result<Json<StatesOut>, ApiError> {
-    Ok(Json(StatesOut { states: state.store.states().await? }))
+    Ok(Json(StatesOut {
+        states: state.store.states().await?,
+    }))
 }
 
 /// Add a state at the end of the list.

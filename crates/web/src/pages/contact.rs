@@ -23,7 +23,10 @@ pub(super) async fn show(State(state): State<AppState>, Path(raw_id): Path<Strin
         Err(StoreError::NotFound { .. }) => return not_found(&raw_id),
         Err(e) => return failure(e),
     };
-    let (schema, history) = match (state.store.schema().await, state.store.contact_history(contact.id).await) {
+    let (schema, history) = match (
+        state.store.schema().await,
+        state.store.contact_history(contact.id).await,
+    ) {
         (Ok(s), Ok(h)) => (s, h),
         (Err(e), _) | (_, Err(e)) => return failure(e),
     };
@@ -32,23 +35,46 @@ pub(super) async fn show(State(state): State<AppState>, Path(raw_id): Path<Strin
         .flatten()
         .collect::<Vec<_>>()
         .join(" ");
-    let title = if name.is_empty() { contact.email.to_string() } else { name };
+    let title = if name.is_empty() {
+        contact.email.to_string()
+    } else {
+        name
+    };
 
     let mut body = String::new();
-    let _ = write!(body, "<h1>{}</h1>\n<p class=\"email\">{}</p>\n", escape(&title), escape(contact.email.as_str()));
+    let _ = write!(
+        body,
+        "<h1>{}</h1>\n<p class=\"email\">{}</p>\n",
+        escape(&title),
+        escape(contact.email.as_str())
+    );
     body.push_str("<h2>Attributes</h2>\n<dl class=\"attributes\">\n");
     for attribute in Attribute::ALL {
         let value = contact.value(attribute.name()).unwrap_or_default();
-        let _ = writeln!(body, "<dt>{}</dt><dd>{}</dd>", attribute.name(), escape(&value));
+        let _ = writeln!(
+            body,
+            "<dt>{}</dt><dd>{}</dd>",
+            attribute.name(),
+            escape(&value)
+        );
     }
     for field in &schema.fields {
         let value = contact.value(&field.name).unwrap_or_default();
-        let _ = writeln!(body, "<dt>{}</dt><dd>{}</dd>", escape(&field.label), escape(&value));
+        let _ = writeln!(
+            body,
+            "<dt>{}</dt><dd>{}</dd>",
+            escape(&field.label),
+            escape(&value)
+        );
     }
     body.push_str("</dl>\n<h2>Lifecycle</h2>\n<ol class=\"lifecycle\">\n");
     for stage in LifecycleStage::ALL {
         let reached = contact.stage_reached.get(stage).map(rfc3339);
-        let current = if stage == contact.lifecycle_stage { " class=\"current\"" } else { "" };
+        let current = if stage == contact.lifecycle_stage {
+            " class=\"current\""
+        } else {
+            ""
+        };
         let _ = writeln!(
             body,
             "<li{current}>{} — {}</li>",
@@ -80,12 +106,20 @@ fn page(title: &str, body: &str) -> String {
 }
 
 fn not_found(raw_id: &str) -> Response {
-    let body = format!("<h1>Contact not found</h1>\n<p>There is no contact {}.</p>\n", escape(raw_id));
-    (StatusCode::NOT_FOUND, Html(page("Contact not found", &body))).into_response()
+    let body = format!(
+        "<h1>Contact not found</h1>\n<p>There is no contact {}.</p>\n",
+        escape(raw_id)
+    );
+    (
+        StatusCode::NOT_FOUND,
+        Html(page("Contact not found", &body)),
+    )
+        .into_response()
 }
 
 fn failure(err: StoreError) -> Response {
     tracing::error!(error = %err, "contact page failed");
-    let body = "<h1>Something went wrong</h1>\n<p>The error has been logged; try again shortly.</p>\n";
+    let body =
+        "<h1>Something went wrong</h1>\n<p>The error has been logged; try again shortly.</p>\n";
     (StatusCode::SERVICE_UNAVAILABLE, Html(page("Error", body))).into_response()
 }

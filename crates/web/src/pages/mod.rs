@@ -35,6 +35,9 @@ pub(crate) fn escape(text: &str) -> String {
 mod tests {
     #[test]
     fn escape_neutralises_markup() {
-        assert_eq!(super::escape(r#"<b a="1">'&'</b>"#), "&lt;b a=&quot;1&quot;&gt;&#39;&amp;&#39;&lt;/b&gt;");
+        assert_eq!(
+            super::escape(r#"<b a="1">'&'</b>"#),
+            "&lt;b a=&quot;1&quot;&gt;&#39;&amp;&#39;&lt;/b&gt;"
+        );
     }
 }

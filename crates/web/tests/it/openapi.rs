@@ -5,7 +5,9 @@ use axum::http::{Method, StatusCode};
 #[tokio::test]
 async fn openapi_document_matches_the_routes() {
     let app = crate::support::sqlite_app().await;
-    let doc = app.request(Method::GET, "/api/v1/openapi.json", false, None, "").await;
+    let doc = app
+        .request(Method::GET, "/api/v1/openapi.json", false, None, "")
+        .await;
     assert_eq!(doc.status, StatusCode::OK);
     let doc = doc.json();
     let mut operations = Vec::new();
@@ -14,9 +16,18 @@ async fn openapi_document_matches_the_routes() {
             operations.push(format!("{} {path}", method.to_uppercase()));
             let uri = path.replace("{id}", "1");
             let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let reply = app.request(method.clone(), &uri, true, Some("application/json"), "{}").await;
-            assert_ne!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
-            assert!(!reply.text.contains("API route not found"), "{method} {uri} is documented but not routed");
+            let reply = app
+                .request(method.clone(), &uri, true, Some("application/json"), "{}")
+                .await;
+            assert_ne!(
+                reply.status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {uri}"
+            );
+            assert!(
+                !reply.text.contains("API route not found"),
+                "{method} {uri} is documented but not routed"
+            );
         }
     }
     operations.sort();
@@ -41,7 +52,12 @@ async fn openapi_document_matches_the_routes() {
         ]
     );
     assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
-    assert!(doc["paths"]["/api/v1/forms/{id}/submissions"]["post"].get("security").is_none(), "submissions are public");
+    assert!(
+        doc["paths"]["/api/v1/forms/{id}/submissions"]["post"]
+            .get("security")
+            .is_none(),
+        "submissions are public"
+    );
     let unknown = app.get("/api/v1/nothing-here").await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown.content_type, "application/problem+json");

@@ -32,10 +32,18 @@ impl Reply {
 
     /// The `field` of every entry of a problem's `errors`.
     pub fn problem_fields(&self) -> Vec<String> {
-        assert_eq!(self.content_type, "application/problem+json", "{}", self.text);
+        assert_eq!(
+            self.content_type, "application/problem+json",
+            "{}",
+            self.text
+        );
         self.json()["errors"]
             .as_array()
-            .map(|a| a.iter().map(|e| e["field"].as_str().unwrap().to_owned()).collect())
+            .map(|a| {
+                a.iter()
+                    .map(|e| e["field"].as_str().unwrap().to_owned())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -44,10 +52,22 @@ impl TestApp {
     async fn with_store(store: Store, dir: Option<tempfile::TempDir>) -> TestApp {
         let (_, token) = store.create_api_key("tests").await.unwrap();
         let state = AppState::new(store, BASE_URL);
-        TestApp { app: lb_web::router(state.clone()), state, token: token.expose_secret().to_owned(), _dir: dir }
+        TestApp {
+            app: lb_web::router(state.clone()),
+            state,
+            token: token.expose_secret().to_owned(),
+            _dir: dir,
+        }
     }
 
-    pub async fn request(&self, method: Method, uri: &str, auth: bool, content_type: Option<&str>, body: &str) -> Reply {
+    pub async fn request(
+        &self,
+        method: Method,
+        uri: &str,
+        auth: bool,
+        content_type: Option<&str>,
+        body: &str,
+    ) -> Reply {
         let mut req = Request::builder().method(method).uri(uri);
         if auth {
             req = req.header(header::AUTHORIZATION, format!("Bearer {}", self.token));
@@ -55,15 +75,26 @@ impl TestApp {
         if let Some(ct) = content_type {
             req = req.header(header::CONTENT_TYPE, ct);
         }
-        let response = self.app.clone().oneshot(req.body(Body::from(body.to_owned())).unwrap()).await.unwrap();
+        let response = self
+            .app
+            .clone()
+            .oneshot(req.body(Body::from(body.to_owned())).unwrap())
+            .await
+            .unwrap();
         let status = response.status();
         let content_type = response
             .headers()
             .get(header::CONTENT_TYPE)
             .map(|v| v.to_str().unwrap().to_owned())
             .unwrap_or_default();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
-        Reply { status, content_type, text: String::from_utf8_lossy(&bytes).into_owned() }
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        Reply {
+            status,
+            content_type,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+        }
     }
 
     pub async fn get(&self, uri: &str) -> Reply {
@@ -71,13 +102,22 @@ impl TestApp {
     }
 
     pub async fn send_json(&self, method: Method, uri: &str, body: Value) -> Reply {
-        self.request(method, uri, true, Some("application/json"), &body.to_string()).await
+        self.request(
+            method,
+            uri,
+            true,
+            Some("application/json"),
+            &body.to_string(),
+        )
+        .await
     }
 }
 
 pub async fn sqlite_app() -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&Database::in_data_dir(dir.path())).await.unwrap();
+    let store = Store::open(&Database::in_data_dir(dir.path()))
+        .await
+        .unwrap();
     TestApp::with_store(store, Some(dir)).await
 }
 
@@ -85,16 +125,24 @@ pub async fn sqlite_app() -> TestApp {
 pub async fn postgres_app() -> Option<TestApp> {
     use sqlx::Connection;
     let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") else {
-        assert!(std::env::var_os("CI").is_none(), "CI must set TEST_POSTGRES_URL");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must set TEST_POSTGRES_URL"
+        );
         eprintln!("TEST_POSTGRES_URL not set: PostgreSQL variant not run");
         return None;
     };
     let name = format!("t_{}", uuid::Uuid::new_v4().simple());
     let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
     let mut url = url::Url::parse(&admin_url).unwrap();
     url.set_path(&name);
-    let store = Store::open(&Database::from_url(url.as_str()).unwrap()).await.unwrap();
+    let store = Store::open(&Database::from_url(url.as_str()).unwrap())
+        .await
+        .unwrap();
     Some(TestApp::with_store(store, None).await)
 }
 
