@@ -1028,6 +1028,7 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "Too many failed sign-ins for this username: try again in 15 minutes.",
         "Trop d'échecs de connexion pour cet identifiant : réessayez dans 15 minutes.",
     ),
+    ("sf.no_api_edition", "This org's Salesforce edition does not give access to the API, so the connector cannot work with it. The API comes with Enterprise, Unlimited, Performance and Developer editions; Contact Manager, Group and Professional editions do not have it (Professional only with the API add-on). Ask Salesforce to upgrade the edition or add the API.", "L'édition Salesforce de cette org ne donne pas accès à l'API : le connecteur ne peut pas fonctionner avec elle. L'API est incluse dans les éditions Enterprise, Unlimited, Performance et Developer ; les éditions Contact Manager, Group et Professional ne l'ont pas (Professional seulement avec l'option API). Demandez à Salesforce de passer à une autre édition ou d'ajouter l'API."),
 ];
 
 #[cfg(test)]

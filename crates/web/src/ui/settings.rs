@@ -142,6 +142,8 @@ pub(crate) struct OrgView {
 }
 
 pub(crate) struct ReportView {
+    /// The org refused API access (`API_DISABLED_FOR_ORG`): its edition lacks the API.
+    api_disabled: bool,
     ok: bool,
     logged_in: bool,
     saved: bool,
@@ -327,6 +329,8 @@ fn report_view(ctx: &Ctx, r: &ConnectReport, at: OffsetDateTime) -> ReportView {
         })
         .collect();
     ReportView {
+        api_disabled: r.error.as_deref().is_some_and(|e| e.contains("API_DISABLED_FOR_ORG"))
+            || r.org.as_ref().is_some_and(|o| !o.api_available),
         ok: r.ok,
         logged_in: r.logged_in,
         saved: r.saved,

@@ -655,3 +655,36 @@ async fn client_credentials_flow_connects_and_its_secret_shows_only_as_set() {
     assert_eq!(jwt.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(jwt.body.contains("The username is required for this flow."), "{}", jwt.body);
 }
+
+#[tokio::test]
+async fn an_edition_without_the_api_is_refused_in_plain_words() {
+    let stack = Stack::start_with(lb_emulator::Config {
+        edition: lb_emulator::Edition::Group,
+        ..lb_emulator::Config::default()
+    })
+    .await;
+    let c = stack.org_credentials();
+    let mut v = Visitor::new(&stack.base_url);
+    v.sign_in().await;
+    let csrf = v.get("/settings/salesforce").await.csrf();
+    v.post(
+        "/settings/salesforce",
+        &[
+            ("csrf", csrf.as_str()),
+            ("flow", "password"),
+            ("login_url", c.login_url.as_str()),
+            ("client_id", c.client_id.as_str()),
+            ("client_secret", c.client_secret.as_str()),
+            ("username", c.username.as_str()),
+            ("password", c.password.as_str()),
+            ("security_token", c.security_token.as_str()),
+        ],
+    )
+    .await;
+    let page = v.get("/settings/salesforce").await;
+    let report = &page.body[page.body.find("id=\"report\"").expect("a report")..];
+    assert!(!report.contains("id=\"connected\""), "{report}");
+    assert!(report.contains("id=\"no-api-edition\""), "{report}");
+    assert!(report.contains("Contact Manager, Group and Professional editions do not have it"), "{report}");
+    assert!(report.contains("API_DISABLED_FOR_ORG"), "the org's exact answer stays: {report}");
+}

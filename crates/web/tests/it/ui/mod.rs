@@ -26,9 +26,12 @@ pub struct Stack {
 
 impl Stack {
     pub async fn start() -> Stack {
-        let org = lb_emulator::spawn(lb_emulator::Config::default())
-            .await
-            .expect("emulator starts");
+        Stack::start_with(lb_emulator::Config::default()).await
+    }
+
+    /// The app against an org shaped by `config` (edition, limits…).
+    pub async fn start_with(config: lb_emulator::Config) -> Stack {
+        let org = lb_emulator::spawn(config).await.expect("emulator starts");
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&Database::in_data_dir(dir.path()))
             .await
