@@ -149,6 +149,30 @@ fn print_human(o: &RunOutcome) {
             o.run_id.unwrap_or(0)
         );
     }
+    for k in c.skips.iter().take(10) {
+        println!(
+            "  skipped {} {} {}: {}",
+            k.side,
+            k.object.as_deref().unwrap_or(""),
+            k.id,
+            k.reason
+        );
+    }
+    if c.skipped > 10 {
+        println!(
+            "  … {} skipped in all (`leadbridge runs show {}` lists them)",
+            c.skipped,
+            o.run_id.unwrap_or(0)
+        );
+    }
+    for d in &c.duplicates {
+        println!(
+            "  duplicate group {}: {} (synced: {})",
+            d.email,
+            d.records.join(", "),
+            d.synced
+        );
+    }
     if let Some(plan) = &o.plan {
         println!("plan:");
         for p in plan.pairs.iter().take(50) {
