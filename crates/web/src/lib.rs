@@ -2,8 +2,9 @@
 //!
 //! **Job.** The JSON REST API under `/api/v1` (bearer API keys, OpenAPI document generated
 //! from the handlers) in [`api`], and the server-rendered pages in [`pages`] (today the
-//! contact page `/contacts/{id}`, the target of `plezi_url`). [`router`] assembles them over
-//! one [`AppState`]; [`serve`] runs them on a listener until shutdown.
+//! contact page `/contacts/{id}`, the target of `plezi_url`, served by [`ui::router`] behind
+//! sign-in). [`router`] assembles the API over one [`AppState`]; [`serve`] runs an app on a
+//! listener until shutdown.
 //!
 //! **Invariants.**
 //! - Only this crate knows HTML and the API's JSON shapes; the store knows neither.
@@ -43,12 +44,12 @@ impl AppState {
     }
 }
 
-/// The whole app: the API (`/api/v1/...`) and the pages.
+/// The API (`/api/v1/...`). The pages (contact page included) come from [`ui::router`], merged
+/// on top, so that they all sit behind its sign-in gate.
 pub fn router(state: AppState) -> Router {
     let (api, _doc) = api::router(&state);
     Router::new()
         .merge(api)
-        .merge(pages::router())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -3,29 +3,29 @@
 
 use std::fmt::Write as _;
 
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use lb_store::{Attribute, ContactId, LifecycleStage, StoreError, rfc3339};
+use lb_store::{Attribute, ContactId, LifecycleStage, Store, StoreError, rfc3339};
 
 use super::escape;
-use crate::AppState;
 
 /// How many recent changes the page lists.
 const HISTORY_SHOWN: usize = 50;
 
-pub(super) async fn show(State(state): State<AppState>, Path(raw_id): Path<String>) -> Response {
+/// The page of contact `raw_id` (as it came in the path). Served by the signed-in web app
+/// only (`ui::router`, behind its session gate): the page shows personal data.
+pub(crate) async fn show(store: &Store, raw_id: &str) -> Response {
     let Ok(id) = raw_id.parse::<i64>() else {
-        return not_found(&raw_id);
+        return not_found(raw_id);
     };
-    let contact = match state.store.contact(ContactId(id)).await {
+    let contact = match store.contact(ContactId(id)).await {
         Ok(c) => c,
-        Err(StoreError::NotFound { .. }) => return not_found(&raw_id),
+        Err(StoreError::NotFound { .. }) => return not_found(raw_id),
         Err(e) => return failure(e),
     };
     let (schema, history) = match (
-        state.store.schema().await,
-        state.store.contact_history(contact.id).await,
+        store.schema().await,
+        store.contact_history(contact.id).await,
     ) {
         (Ok(s), Ok(h)) => (s, h),
         (Err(e), _) | (_, Err(e)) => return failure(e),

@@ -1,19 +1,10 @@
 //! Server-rendered pages of the contact base. For now: the contact page at the stable URL
 //! `/contacts/{id}`, the target of Salesforce's `plezi_url` (R-FIELD-1).
 //!
-//! Invariant: every value written into HTML goes through [`escape`].
+//! Invariants: every value written into HTML goes through [`escape`]; the contact page shows
+//! personal data, so it is routed by `ui::router` behind the sign-in gate, never publicly.
 
-use axum::Router;
-use axum::routing::get;
-
-use crate::AppState;
-
-mod contact;
-
-/// The pages' routes.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/contacts/{id}", get(contact::show))
-}
+pub(crate) mod contact;
 
 /// Escapes text for HTML element content and double-quoted attribute values.
 pub(crate) fn escape(text: &str) -> String {

@@ -161,6 +161,7 @@ pub fn router(state: UiState) -> Router {
         .route("/sync/preview", post(sync::preview))
         .route("/sync/runs/{id}", get(sync::run_page))
         .route("/contacts", get(contacts::list))
+        .route("/contacts/{id}", get(contact_page))
         .route("/contacts/{id}/sync", get(contacts::sync_status))
         .route("/forms", get(forms::list).post(forms::create))
         .route("/forms/{id}", get(forms::show))
@@ -169,6 +170,14 @@ pub fn router(state: UiState) -> Router {
             auth::gate,
         ))
         .with_state(state)
+}
+
+/// The contact page (`plezi_url`'s target): personal data, so behind the gate like every page.
+async fn contact_page(
+    axum::extract::State(state): axum::extract::State<UiState>,
+    axum::extract::Path(raw_id): axum::extract::Path<String>,
+) -> Response {
+    crate::pages::contact::show(&state.store, &raw_id).await
 }
 
 async fn stylesheet() -> Response {

@@ -6,5 +6,4 @@ mod support;
 mod api_contacts;
 mod api_forms;
 mod openapi;
-mod pages;
 mod ui;

@@ -124,6 +124,7 @@ async fn pages_without_a_session_redirect_to_sign_in() {
         "/contacts",
         "/forms",
         "/sync/runs/1",
+        "/contacts/1",
         "/contacts/1/sync",
     ] {
         let page = v.get(path).await;
@@ -439,6 +440,57 @@ async fn a_runs_page_lists_each_failure_with_the_orgs_code_message_and_a_link() 
         sync.body.contains(&format!("href=\"/sync/runs/{run_id}\"")),
         "the run is in the history"
     );
+}
+
+/// The contact page (`plezi_url`'s target, R-FIELD-1) shows personal data: a visitor without a
+/// session is sent to sign in and brought back to it; signed in, it is shown, escaped.
+#[tokio::test]
+async fn the_contact_page_needs_a_session_and_comes_back_after_sign_in() {
+    let stack = Stack::start().await;
+    let contact = stack
+        .store
+        .create_contact(
+            serde_json::json!({"email": "x@example.com", "first_name": "<script>alert(1)</script>", "company": "A&B"}).as_object().unwrap(),
+            lb_store::Origin::User,
+        )
+        .await
+        .unwrap();
+    let path = format!("/contacts/{}", contact.id);
+    let mut v = Visitor::new(&stack.base_url);
+    let anonymous = v.get(&path).await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+    let next = format!("/sign-in?next={}", path.replace('/', "%2F"));
+    assert_eq!(anonymous.location.as_deref(), Some(next.as_str()));
+    assert!(!anonymous.body.contains("x@example.com"));
+
+    let form = v.get(&next).await;
+    let csrf = form.csrf();
+    let signed_in = v
+        .post(
+            "/sign-in",
+            &[
+                ("csrf", &csrf),
+                ("username", ADMIN),
+                ("password", ADMIN_PASSWORD),
+                ("next", &path),
+            ],
+        )
+        .await;
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
+    assert_eq!(signed_in.location.as_deref(), Some(path.as_str()));
+
+    let page = v.get(&path).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("x@example.com"));
+    assert!(page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!page.body.contains("<script>"));
+    assert!(page.body.contains("A&amp;B"));
+    assert!(page.body.contains("LEAD — "));
+    assert!(page.body.contains("MQL — not reached"));
+    assert_eq!(v.get("/contacts/424242").await.status, StatusCode::NOT_FOUND);
+    let junk = v.get("/contacts/%3Cb%3E").await;
+    assert_eq!(junk.status, StatusCode::NOT_FOUND);
+    assert!(!junk.body.contains("<b>"));
 }
 
 #[tokio::test]
