@@ -105,6 +105,72 @@ impl BaseSettings {
     }
 }
 
+/// Where `plezi_url` points for the commands that write to the org (`connect`, `sync`): the
+/// `--base-url` flag or `LEADBRIDGE_BASE_URL` (`flag`), else the config file's `base_url`, else
+/// what `serve` last recorded. A given URL is recorded in the sync settings so that later runs
+/// and `serve` agree. Returns the URL in effect and, when it is loopback, the warning to show:
+/// links in Salesforce would then open nothing for anyone but this machine's user. Never refuses
+/// (the demo legitimately runs on loopback).
+pub async fn app_base_url(
+    store: &Store,
+    settings: &BaseSettings,
+    flag: Option<&str>,
+) -> anyhow::Result<(String, Option<String>)> {
+    let mut sync = lb_engine::SyncSettings::load(store)
+        .await
+        .context("reading the sync settings")?;
+    let given = flag
+        .or(settings.base_url.as_deref())
+        .map(|u| u.trim().trim_end_matches('/'))
+        .filter(|u| !u.is_empty());
+    if let Some(url) = given {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            anyhow::bail!("the base URL {url:?} must start with http:// or https://");
+        }
+        if sync.app_base_url != url {
+            sync.app_base_url = url.to_owned();
+            sync.save(store).await.context("saving the base URL")?;
+        }
+    }
+    let url = sync.app_base_url;
+    let warning = is_loopback_url(&url).then(|| loopback_warning(&url, given.is_some()));
+    Ok((url, warning))
+}
+
+fn loopback_warning(url: &str, given: bool) -> String {
+    let why = if given {
+        "is a loopback address"
+    } else {
+        "is the default (no base URL is set), a loopback address"
+    };
+    format!(
+        "the app's base URL {url} {why}: plezi_url in Salesforce will point to {url}/contacts/ID, \
+         which only this machine can open. Set the URL Salesforce users reach this app at with \
+         --base-url URL, the LEADBRIDGE_BASE_URL environment variable, or base_url in the config \
+         file (--config FILE)."
+    )
+}
+
+/// Whether `url`'s host is loopback or unspecified (`localhost`, `127.x.x.x`, `::1`, `0.0.0.0`).
+pub fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if host.is_empty() || host == "localhost" || host.ends_with(".localhost") {
+        return true;
+    }
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback() || ip.is_unspecified(),
+        Err(_) => false,
+    }
+}
+
 fn default_data_dir() -> PathBuf {
     if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
         return PathBuf::from(xdg).join("leadbridge");
@@ -121,4 +187,32 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("starting the async runtime")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_url;
+
+    #[test]
+    fn loopback_and_unspecified_hosts_are_recognised() {
+        for url in [
+            "http://127.0.0.1:8080",
+            "http://localhost:8080/",
+            "http://LOCALHOST",
+            "http://[::1]:8080",
+            "http://0.0.0.0:8080",
+            "http://127.1.2.3",
+            "http://app.localhost",
+        ] {
+            assert!(is_loopback_url(url), "{url}");
+        }
+        for url in [
+            "https://crm.example.com",
+            "http://10.0.0.5:8080",
+            "https://[2001:db8::1]/",
+            "http://localhost.example.com",
+        ] {
+            assert!(!is_loopback_url(url), "{url}");
+        }
+    }
 }

@@ -15,7 +15,7 @@ use clap::Args;
 use lb_engine::{ConnectReport, ConnectRequest, FieldStatus};
 use lb_salesforce::{Credentials, JwtKey, SecretString};
 
-use crate::base_settings::{GlobalArgs, runtime};
+use crate::base_settings::{BaseSettings, GlobalArgs, app_base_url, runtime};
 use crate::sync_cmd::{init_tracing, open_base};
 
 #[derive(Debug, Args)]
@@ -49,6 +49,10 @@ pub struct ConnectArgs {
     /// Create the missing custom fields in the org (Tooling API).
     #[arg(long)]
     pub create_fields: bool,
+    /// How Salesforce users reach this app (`plezi_url` points to URL/contacts/ID); recorded
+    /// for `sync` and `serve` [default: base_url in the config file, else the last one used].
+    #[arg(long, env = "LEADBRIDGE_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -102,8 +106,10 @@ pub fn run(global: &GlobalArgs, args: ConnectArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .or_else(|| args.instance_url.clone())
         .unwrap_or_else(|| "https://login.salesforce.com".into());
+    let base = BaseSettings::resolve(global)?;
     runtime()?.block_on(async move {
         let (store, key) = open_base(global).await?;
+        let (_, base_url_warning) = app_base_url(&store, &base, args.base_url.as_deref()).await?;
         let report = lb_engine::connect(
             &store,
             &key,
@@ -116,8 +122,15 @@ pub fn run(global: &GlobalArgs, args: ConnectArgs) -> anyhow::Result<ExitCode> {
         )
         .await?;
         store.close().await;
+        if let Some(w) = &base_url_warning {
+            eprintln!("warning: {w}");
+        }
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            let mut value = serde_json::to_value(&report)?;
+            if let Some(object) = value.as_object_mut() {
+                object.insert("warnings".into(), serde_json::json!(base_url_warning.as_slice()));
+            }
+            println!("{}", serde_json::to_string_pretty(&value)?);
         } else {
             print_human(&report);
         }

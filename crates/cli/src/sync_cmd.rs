@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use lb_engine::{Engine, EngineError, Progress, RunOutcome, RunRequest, RunStatus, Scope, Trigger};
 use lb_store::{MasterKey, Store};
 
-use crate::base_settings::{BaseSettings, GlobalArgs, runtime};
+use crate::base_settings::{BaseSettings, GlobalArgs, app_base_url, runtime};
 
 #[derive(Debug, Args)]
 pub struct SyncArgs {
@@ -26,6 +26,10 @@ pub struct SyncArgs {
     /// Print the run's summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// How Salesforce users reach this app (`plezi_url` points to URL/contacts/ID); recorded
+    /// for later runs and `serve` [default: base_url in the config file, else the last one used].
+    #[arg(long, env = "LEADBRIDGE_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
 }
 
 /// Opens the contact base and its master key as every contact-base command does (`--data-dir`,
@@ -48,8 +52,14 @@ pub(crate) fn init_tracing() {
 
 pub fn run(global: &GlobalArgs, args: SyncArgs) -> anyhow::Result<ExitCode> {
     init_tracing();
+    let base = BaseSettings::resolve(global)?;
     runtime()?.block_on(async move {
         let (store, key) = open_base(global).await?;
+        let (_, base_url_warning) = app_base_url(&store, &base, args.base_url.as_deref()).await?;
+        if let Some(w) = &base_url_warning {
+            eprintln!("warning: {w}");
+        }
+        let warnings = base_url_warning.as_slice();
         let engine = Engine::new(store.clone(), key);
         let bars = (!args.json && std::io::stderr().is_terminal()).then(Bars::new);
         let mut request =
@@ -65,11 +75,11 @@ pub fn run(global: &GlobalArgs, args: SyncArgs) -> anyhow::Result<ExitCode> {
         }
         store.close().await;
         match result {
-            Ok(outcome) => Ok(report(&outcome, args.json)),
+            Ok(outcome) => Ok(report(&outcome, args.json, warnings)),
             Err(e) => {
                 let status = if matches!(e, EngineError::Busy(_)) { "paused" } else { "failed" };
                 if args.json {
-                    let v = serde_json::json!({ "status": status, "api_requests": 0, "message": e.to_string() });
+                    let v = serde_json::json!({ "status": status, "api_requests": 0, "message": e.to_string(), "warnings": warnings });
                     println!("{}", serde_json::to_string_pretty(&v)?);
                 } else {
                     eprintln!("sync {status}: {e}");
@@ -80,9 +90,15 @@ pub fn run(global: &GlobalArgs, args: SyncArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn report(outcome: &RunOutcome, json: bool) -> ExitCode {
+fn report(outcome: &RunOutcome, json: bool, warnings: &[String]) -> ExitCode {
     if json {
-        match serde_json::to_string_pretty(outcome) {
+        let value = serde_json::to_value(outcome).map(|mut v| {
+            if let Some(object) = v.as_object_mut() {
+                object.insert("warnings".into(), serde_json::json!(warnings));
+            }
+            v
+        });
+        match value.and_then(|v| serde_json::to_string_pretty(&v)) {
             Ok(text) => println!("{text}"),
             Err(e) => eprintln!("error: {e}"),
         }

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 fn leadbridge(data_dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadbridge"));
     cmd.arg("--data-dir").arg(data_dir);
-    cmd.env_remove("LEADBRIDGE_DATABASE_URL").env_remove("LEADBRIDGE_MASTER_KEY").env_remove("LEADBRIDGE_CONFIG");
+    cmd.env_remove("LEADBRIDGE_DATABASE_URL").env_remove("LEADBRIDGE_MASTER_KEY").env_remove("LEADBRIDGE_CONFIG").env_remove("LEADBRIDGE_BASE_URL");
     cmd
 }
 
@@ -91,6 +91,52 @@ async fn connect_sync_runs_and_status_through_the_binary() {
     let out = leadbridge(dir.path()).arg("status").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("credentials rejected") && text.contains("security token"), "{text}");
+}
+
+/// R-FIELD-1: with no base URL set, `plezi_url` would point at loopback; `connect` and `sync`
+/// (text and JSON) say so and how to set it, without refusing; `--base-url` is then recorded
+/// and used for the Lead's `plezi_url__c`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loopback_base_url_is_warned_about_and_base_url_sets_plezi_url() {
+    let em = lb_emulator::spawn(lb_emulator::Config::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = em.emulator.config().clone();
+    let connect = leadbridge(dir.path())
+        .args(["connect", "--create-fields", "--instance-url", &em.url, "--client-id", &cfg.client_id])
+        .args(["--client-secret", cfg.client_secret.expose_secret(), "--username", &cfg.username])
+        .args(["--password", cfg.password.expose_secret(), "--security-token", cfg.security_token.expose_secret()])
+        .output()
+        .unwrap();
+    assert_eq!(connect.status.code(), Some(0), "{}", String::from_utf8_lossy(&connect.stdout));
+    let err = String::from_utf8_lossy(&connect.stderr);
+    assert!(err.contains("warning: the app's base URL http://127.0.0.1:8080 is the default"), "{err}");
+    assert!(err.contains("--base-url URL") && err.contains("LEADBRIDGE_BASE_URL") && err.contains("base_url in the config file"), "{err}");
+
+    let store = Store::open(&Database::in_data_dir(dir.path())).await.unwrap();
+    let input: ContactInput = json!({"email": "ann@example.com", "last_name": "Ann", "company": "Acme"}).as_object().cloned().unwrap();
+    let ann = store.create_contact(&input, Origin::User).await.unwrap();
+    store.close().await;
+
+    let out = leadbridge(dir.path()).args(["sync", "--dry-run", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "a warning, not a refusal");
+    let dry = json_of(&out);
+    assert_eq!(dry["warnings"].as_array().map(Vec::len), Some(1), "{dry}");
+    assert!(dry["warnings"][0].as_str().unwrap().contains("loopback"), "{dry}");
+
+    let out = leadbridge(dir.path()).args(["sync", "--json", "--base-url", "https://crm.example.com/"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(json_of(&out)["warnings"], json!([]));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
+    let org = em.emulator.org();
+    let ids = org.find_by_field("Lead", "Email", "ann@example.com");
+    let lead = org.get("Lead", &ids[0]).unwrap();
+    assert_eq!(lead.get("plezi_url__c"), Some(&json!(format!("https://crm.example.com/contacts/{}", ann.id))));
+    drop(org);
+
+    // Recorded: the next run without the flag keeps it and warns no more.
+    let out = leadbridge(dir.path()).arg("sync").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
