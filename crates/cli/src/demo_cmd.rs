@@ -63,6 +63,7 @@ async fn demo(global: GlobalArgs, data_dir: PathBuf, args: DemoArgs) -> anyhow::
     })
     .await
     .context("starting the embedded Salesforce emulator")?;
+    recover_org(&emulator.emulator);
     let (store, key) = open_base(&global).await?;
     println!("leadbridge demo — data in {}", data_dir.display());
     println!("Embedded Salesforce org (emulator): {}", emulator.url);
@@ -110,19 +111,27 @@ async fn demo(global: GlobalArgs, data_dir: PathBuf, args: DemoArgs) -> anyhow::
         add_fields_directly(&emulator.emulator);
         report = engine.connect(request(false)).await?;
     }
-    let org = report
-        .org
-        .as_ref()
-        .map(|o| format!("{} ({})", o.name, o.edition))
-        .unwrap_or_default();
-    println!("Connected to {org} with consumer key/secret, username, password + security token.");
+    if let Some(o) = report.org.as_ref().filter(|o| !o.name.is_empty()) {
+        println!(
+            "Connected to {} ({}) with consumer key/secret, username, password + security token.",
+            o.name, o.edition
+        );
+    } else if report.logged_in {
+        println!(
+            "Connected to the embedded org at {} with consumer key/secret, username, password + security token.",
+            emulator.url
+        );
+    }
     for f in &report.fields {
         println!("  field {}.{}: {:?}", f.object, f.field, f.status);
     }
     if !report.ok {
         anyhow::bail!(
             "the demo org could not be connected: {}",
-            report.error.unwrap_or_default()
+            report
+                .error
+                .as_deref()
+                .unwrap_or("no reason given (see the fields above)")
         );
     }
     if fresh_org {
@@ -292,6 +301,19 @@ async fn demo(global: GlobalArgs, data_dir: PathBuf, args: DemoArgs) -> anyhow::
         .context("saving the emulated org")?;
     store.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The demo's org always comes up: faults injected during a previous demo (the "What to try"
+/// list: an expired password, pending errors) are saved with the org, and would otherwise stop
+/// the next start. The current password and token (a `POST /__emulator/password` is kept) stay.
+fn recover_org(em: &Emulator) {
+    {
+        let mut auth = em.auth();
+        auth.password_expired = false;
+        // Sessions opened while the password was expired only served to change it.
+        auth.sessions.retain(|_, s| !s.password_expired);
+    }
+    em.usage().faults.clear();
 }
 
 /// The demo's administrator, created once per data directory; returns its new password.

@@ -218,3 +218,22 @@ async fn a_sync_killed_with_sigkill_mid_run_then_run_again_creates_no_duplicate(
     assert!(store.sync().intents().await.unwrap().is_empty(), "every intent settled");
     store.close().await;
 }
+
+/// `demo` after its own "What to try" step: the expired password injected into the embedded
+/// org is saved with it; the next `demo` on the same data directory still comes up.
+#[test]
+fn demo_comes_back_up_after_its_org_password_was_expired() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = || leadbridge(dir.path()).args(["demo", "--no-serve", "--listen", "127.0.0.1:0"]).output().unwrap();
+    let first = demo();
+    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    let org_file = dir.path().join("emulated-org.json");
+    let mut saved: Value = serde_json::from_slice(&std::fs::read(&org_file).unwrap()).unwrap();
+    saved["auth"]["password_expired"] = json!(true);
+    std::fs::write(&org_file, serde_json::to_vec(&saved).unwrap()).unwrap();
+
+    let again = demo();
+    let out = String::from_utf8_lossy(&again.stdout);
+    assert_eq!(again.status.code(), Some(0), "{out}\n{}", String::from_utf8_lossy(&again.stderr));
+    assert!(out.contains("Connected to Leadbridge Demo Org (Developer Edition) with"), "{out}");
+}
