@@ -227,57 +227,77 @@ async fn demo(global: GlobalArgs, data_dir: PathBuf, args: DemoArgs) -> anyhow::
     }
 
     let dir = data_dir.display();
-    println!();
-    println!(
-        "Open {base_url} and sign in as `demo`{}.",
-        match &admin_password {
-            Some(p) => format!(" with the password {p}"),
-            None => " with the password printed the first time this data directory was used".into(),
-        }
-    );
-    println!(
-        "  {base_url}/contacts            the contact base (each contact's page is its Lead's plezi_url)"
-    );
-    println!("  {base_url}/settings/salesforce the connection, its health and the fields");
-    println!("  {base_url}/settings/mapping    the field mapping (a change offers a full resync)");
-    println!(
-        "  {base_url}/sync                the run history, every failure with the org's error code"
-    );
-    println!();
-    println!("What to try (from another terminal, while this runs):");
-    println!(
-        "  curl -s -XPOST {base_url}/api/v1/forms/{}/submissions -d email=you@example.com -d first_name=You -d last_name=Test -d company=Acme",
-        form.id
-    );
-    println!("      # a form submission: its Lead is in the org within a second (`runs` shows it)");
-    println!(
-        "  leadbridge --data-dir {dir} status            # connection, last/next run, backlog"
-    );
-    println!(
-        "  leadbridge --data-dir {dir} runs              # run history; `runs show 1` for failures and skips"
-    );
-    println!("  leadbridge --data-dir {dir} sync --dry-run    # what the next sync would do");
-    println!(
-        "  curl -s {}/__emulator/stats                  # API requests the org has counted",
-        emulator.url
-    );
-    println!(
-        "  curl -s -XPOST {}/__emulator/faults -d '{{\"kind\":\"expire_password\"}}'   # the seed's #1 failure: then `sync`, `status`",
-        emulator.url
-    );
-    println!(
-        "  leadbridge --data-dir {dir} connect --instance-url {} --client-id {} --client-secret '{}' --username {} \\\n      --password NEWPASS --security-token NEWTOKEN   # after POST /__emulator/password: the sync resumes",
-        emulator.url,
-        cfg.client_id,
-        cfg.client_secret.expose_secret(),
-        username
-    );
+    let password_words = match &admin_password {
+        Some(p) => format!(" with the password {p}"),
+        None => " with the password printed the first time this data directory was used".into(),
+    };
     println!(
         "Seeded: duplicate emails (ada@lovelace.example twice in the org), a Lead without email, Contacts flagged"
     );
     println!(
         "sync_to_plezi = yes (imported) and no (not imported), a converted Lead, a contact without company (skipped)."
     );
+    println!();
+    if args.no_serve {
+        // Nothing keeps serving: no URL to open and nothing to try against a stopped org.
+        println!("The demo has stopped (--no-serve); its data stays in {dir}. To look at it:");
+        println!(
+            "  leadbridge --data-dir {dir} status            # connection, last run, backlog"
+        );
+        println!(
+            "  leadbridge --data-dir {dir} runs              # run history; `runs show 1` for failures and skips"
+        );
+        println!(
+            "  leadbridge --data-dir {dir} demo              # the web app and the org again (sign in as `demo`{password_words})"
+        );
+    } else {
+        println!("Open {base_url} and sign in as `demo`{password_words}.");
+        println!(
+            "  {base_url}/contacts            the contact base (each contact's page is its Lead's plezi_url)"
+        );
+        println!("  {base_url}/settings/salesforce the connection, its health and the fields");
+        println!(
+            "  {base_url}/settings/mapping    the field mapping (a change offers a full resync)"
+        );
+        println!(
+            "  {base_url}/sync                the run history, every failure with the org's error code"
+        );
+        println!();
+        println!("What to try (from another terminal, while this runs):");
+        println!(
+            "  curl -s -XPOST {base_url}/api/v1/forms/{}/submissions -d email=you@example.com -d first_name=You -d last_name=Test -d company=Acme",
+            form.id
+        );
+        println!(
+            "      # a form submission: its Lead is in the org within a second (`runs` shows it)"
+        );
+        println!(
+            "  leadbridge --data-dir {dir} status            # connection, last/next run, backlog"
+        );
+        println!(
+            "  leadbridge --data-dir {dir} runs              # run history; `runs show 1` for failures and skips"
+        );
+        println!("  leadbridge --data-dir {dir} sync --dry-run    # what the next sync would do");
+        println!(
+            "  curl -s {}/__emulator/stats                  # API requests the org has counted",
+            emulator.url
+        );
+        println!(
+            "  curl -s -XPOST {}/__emulator/faults -d '{{\"kind\":\"expire_password\"}}'   # the seed's #1 failure: then `sync`, `status`",
+            emulator.url
+        );
+        println!(
+            "  curl -s -XPOST {}/__emulator/password -d '{{\"password\":\"NEWPASS\",\"security_token\":\"NEWTOKEN\"}}'   # the admin resets it",
+            emulator.url
+        );
+        println!(
+            "  leadbridge --data-dir {dir} connect --instance-url {} --client-id {} --client-secret '{}' --username {} \\\n      --password NEWPASS --security-token NEWTOKEN   # the new credentials: the sync resumes",
+            emulator.url,
+            cfg.client_id,
+            cfg.client_secret.expose_secret(),
+            username
+        );
+    }
 
     if args.no_serve {
         cancel.cancel();

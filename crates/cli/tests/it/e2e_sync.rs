@@ -227,6 +227,9 @@ fn demo_comes_back_up_after_its_org_password_was_expired() {
     let demo = || leadbridge(dir.path()).args(["demo", "--no-serve", "--listen", "127.0.0.1:0"]).output().unwrap();
     let first = demo();
     assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    let text = String::from_utf8_lossy(&first.stdout);
+    assert!(text.contains("The demo has stopped (--no-serve)"), "{text}");
+    assert!(!text.contains("Open http") && !text.contains("while this runs"), "--no-serve exits: nothing to open: {text}");
     let org_file = dir.path().join("emulated-org.json");
     let mut saved: Value = serde_json::from_slice(&std::fs::read(&org_file).unwrap()).unwrap();
     saved["auth"]["password_expired"] = json!(true);
