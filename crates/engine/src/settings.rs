@@ -46,7 +46,9 @@ pub struct SyncSettings {
     pub lead_required: Vec<RequiredField>,
     /// The app's public base URL: `plezi_url` points to `{app_base_url}/contacts/{id}`.
     pub app_base_url: String,
-    /// Contacts per applied batch (links are recorded after each).
+    /// Pairs per applied batch (links are recorded after each). Above `bulk_write_threshold`
+    /// rows, a batch's writes go through one Bulk API 2.0 job (a handful of requests) instead
+    /// of a collection request per 200 records.
     pub batch_size: usize,
     /// Writes above this many rows use Bulk API 2.0.
     pub bulk_write_threshold: usize,
@@ -66,7 +68,7 @@ impl Default for SyncSettings {
             duplicates: DuplicateMode::LinkOldest,
             lead_required: PlanConfig::default().lead_required,
             app_base_url: "http://127.0.0.1:8080".into(),
-            batch_size: 2_000,
+            batch_size: 10_000,
             bulk_write_threshold: 2_000,
             plan_partition: 20_000,
         }
