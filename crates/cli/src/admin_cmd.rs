@@ -90,7 +90,7 @@ pub fn run(global: &GlobalArgs, args: AdminArgs) -> anyhow::Result<ExitCode> {
                     .or(settings.base_url.clone())
                     .unwrap_or_else(|| "http://127.0.0.1:8080".into());
                 match store.create_setup_token().await? {
-                    Some(token) => println!("{}/setup/{}", base.trim_end_matches('/'), token.expose_secret()),
+                    Some(token) => outln!("{}/setup/{}", base.trim_end_matches('/'), token.expose_secret()),
                     None => {
                         eprintln!("An administrator already exists: sign in, or use `leadbridge admin create`.");
                         return Ok(ExitCode::from(1));

@@ -41,16 +41,16 @@ pub fn run(global: &GlobalArgs, args: ApiKeyArgs) -> anyhow::Result<ExitCode> {
                 let (key, token) = store.create_api_key(&name).await?;
                 if json {
                     let out = serde_json::json!({"id": key.id, "name": key.name, "token": token.expose_secret()});
-                    println!("{out}");
+                    outln!("{out}");
                 } else {
-                    println!("{}", token.expose_secret());
+                    outln!("{}", token.expose_secret());
                     eprintln!("API key {} ('{}') created; the token above is shown only once.", key.id, key.name);
                 }
             }
             ApiKeyCommand::List => {
-                println!("{:>4}  {:<24} {:<14} {:<22} {:<22} {}", "ID", "NAME", "PREFIX", "CREATED", "LAST USED", "REVOKED");
+                outln!("{:>4}  {:<24} {:<14} {:<22} {:<22} {}", "ID", "NAME", "PREFIX", "CREATED", "LAST USED", "REVOKED");
                 for key in store.api_keys().await? {
-                    println!(
+                    outln!(
                         "{:>4}  {:<24} {:<14} {:<22} {:<22} {}",
                         key.id,
                         key.name,
@@ -63,7 +63,7 @@ pub fn run(global: &GlobalArgs, args: ApiKeyArgs) -> anyhow::Result<ExitCode> {
             }
             ApiKeyCommand::Revoke { id } => {
                 store.revoke_api_key(id).await?;
-                println!("API key {id} revoked");
+                outln!("API key {id} revoked");
             }
         }
         store.close().await;

@@ -130,7 +130,7 @@ pub fn run(global: &GlobalArgs, args: ConnectArgs) -> anyhow::Result<ExitCode> {
             if let Some(object) = value.as_object_mut() {
                 object.insert("warnings".into(), serde_json::json!(base_url_warning.as_slice()));
             }
-            println!("{}", serde_json::to_string_pretty(&value)?);
+            outln!("{}", serde_json::to_string_pretty(&value)?);
         } else {
             print_human(&report);
         }
@@ -145,23 +145,23 @@ pub fn run(global: &GlobalArgs, args: ConnectArgs) -> anyhow::Result<ExitCode> {
 fn print_human(r: &ConnectReport) {
     match (&r.org, r.logged_in) {
         (Some(org), _) => {
-            println!(
+            outln!(
                 "Logged in to {} ({}) at {} — API v{}",
                 org.name,
                 org.edition,
                 r.instance_url.as_deref().unwrap_or("?"),
                 org.api_version
             );
-            println!("{}", org.edition_explained);
+            outln!("{}", org.edition_explained);
         }
-        (None, true) => println!("Logged in at {}", r.instance_url.as_deref().unwrap_or("?")),
-        (None, false) => println!("Could not log in ({} flow).", r.grant),
+        (None, true) => outln!("Logged in at {}", r.instance_url.as_deref().unwrap_or("?")),
+        (None, false) => outln!("Could not log in ({} flow).", r.grant),
     }
     if let Some(n) = &r.notice {
-        println!("Note: {n}");
+        outln!("Note: {n}");
     }
     if !r.fields.is_empty() {
-        println!("Fields (R-FIELD):");
+        outln!("Fields (R-FIELD):");
     }
     for f in &r.fields {
         let mark = match f.status {
@@ -172,7 +172,7 @@ fn print_human(r: &ConnectReport) {
             FieldStatus::WrongType => "WRONG  ",
         };
         let req = if f.required { "required" } else { "optional" };
-        println!(
+        outln!(
             "  {mark} {}.{} ({req}){}",
             f.object,
             f.field,
@@ -183,23 +183,23 @@ fn print_human(r: &ConnectReport) {
         );
     }
     for p in &r.mapping_problems {
-        println!("  mapping {p}");
+        outln!("  mapping {p}");
     }
     if let Some(e) = &r.error {
-        println!("Problem: {e}");
+        outln!("Problem: {e}");
     }
     for g in &r.guidance {
-        println!("  {g}");
+        outln!("  {g}");
     }
     if r.saved {
-        println!(
+        outln!(
             "Credentials saved (encrypted); {} API request(s) used.",
             r.api_requests
         );
     } else {
-        println!("Nothing saved.");
+        outln!("Nothing saved.");
     }
     if r.ok {
-        println!("Ready: run `leadbridge sync` (or `leadbridge serve` to sync every 2 hours).");
+        outln!("Ready: run `leadbridge sync` (or `leadbridge serve` to sync every 2 hours).");
     }
 }

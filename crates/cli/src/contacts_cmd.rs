@@ -186,9 +186,9 @@ async fn add(store: &Store, a: AddArgs) -> anyhow::Result<ExitCode> {
         .await
         .map_err(explain)?;
     if a.json {
-        println!("{}", contact_json(&contact));
+        outln!("{}", contact_json(&contact));
     } else {
-        println!("created contact {} <{}>", contact.id, contact.email);
+        outln!("created contact {} <{}>", contact.id, contact.email);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -283,10 +283,10 @@ async fn show(store: &Store, a: ShowArgs) -> anyhow::Result<ExitCode> {
             })
             .collect::<serde_json::Map<_, _>>()
             .into();
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        outln!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("contact {}", contact.id);
+    outln!("contact {}", contact.id);
     let values = contact.values();
     let mut names: Vec<String> = Attribute::ALL.iter().map(|a| a.name().to_owned()).collect();
     names.extend(contact.custom.keys().cloned());
@@ -296,18 +296,18 @@ async fn show(store: &Store, a: ShowArgs) -> anyhow::Result<ExitCode> {
             .get(&name)
             .map(|l| format!("  (changed {} by {})", rfc3339(l.changed_at), l.origin))
             .unwrap_or_default();
-        println!("  {name:<16} {value}{changed}");
+        outln!("  {name:<16} {value}{changed}");
     }
-    println!("  lifecycle:");
+    outln!("  lifecycle:");
     for stage in LifecycleStage::ALL {
         let reached = contact
             .stage_reached
             .get(stage)
             .map(rfc3339)
             .unwrap_or_else(|| "-".into());
-        println!("    {:<9} {reached}", stage.name());
+        outln!("    {:<9} {reached}", stage.name());
     }
-    println!("  updated_at       {}", rfc3339(contact.updated_at));
+    outln!("  updated_at       {}", rfc3339(contact.updated_at));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -362,7 +362,7 @@ async fn import(store: &Store, a: ImportArgs) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(e.into()),
     };
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_report(&report, started.elapsed());
     }
@@ -374,7 +374,7 @@ async fn import(store: &Store, a: ImportArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn print_report(report: &ImportReport, elapsed: std::time::Duration) {
-    println!(
+    outln!(
         "{} rows: {} accepted ({} created, {} updated, {} unchanged), {} rejected in {:.1}s",
         report.rows,
         report.accepted(),
@@ -386,12 +386,12 @@ fn print_report(report: &ImportReport, elapsed: std::time::Duration) {
     );
     for rejected in &report.rejections {
         for problem in &rejected.problems {
-            println!("  rejected {problem}");
+            outln!("  rejected {problem}");
         }
     }
     let hidden = report.rejected as usize - report.rejections.len();
     if hidden > 0 {
-        println!(
+        outln!(
             "  … and {hidden} more rejected rows (use --json for the first {})",
             report.rejections.len()
         );
@@ -409,7 +409,7 @@ async fn export(store: &Store, a: ExportArgs) -> anyhow::Result<ExitCode> {
             n
         }
         None => {
-            let mut out = std::io::BufWriter::new(std::io::stdout());
+            let mut out = std::io::BufWriter::new(crate::output::Stdout);
             let n = lb_store::export_csv(store, &mut out).await?;
             out.flush()?;
             n

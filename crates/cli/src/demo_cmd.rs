@@ -65,8 +65,8 @@ async fn demo(global: GlobalArgs, data_dir: PathBuf, args: DemoArgs) -> anyhow::
     .context("starting the embedded Salesforce emulator")?;
     recover_org(&emulator.emulator);
     let (store, key) = open_base(&global).await?;
-    println!("leadbridge demo — data in {}", data_dir.display());
-    println!("Embedded Salesforce org (emulator): {}", emulator.url);
+    outln!("leadbridge demo — data in {}", data_dir.display());
+    outln!("Embedded Salesforce org (emulator): {}", emulator.url);
 
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(l) => l,
@@ -112,18 +112,18 @@ async fn demo(global: GlobalArgs, data_dir: PathBuf, args: DemoArgs) -> anyhow::
         report = engine.connect(request(false)).await?;
     }
     if let Some(o) = report.org.as_ref().filter(|o| !o.name.is_empty()) {
-        println!(
+        outln!(
             "Connected to {} ({}) with consumer key/secret, username, password + security token.",
             o.name, o.edition
         );
     } else if report.logged_in {
-        println!(
+        outln!(
             "Connected to the embedded org at {} with consumer key/secret, username, password + security token.",
             emulator.url
         );
     }
     for f in &report.fields {
-        println!("  field {}.{}: {:?}", f.object, f.field, f.status);
+        outln!("  field {}.{}: {:?}", f.object, f.field, f.status);
     }
     if !report.ok {
         anyhow::bail!(
@@ -143,7 +143,7 @@ async fn demo(global: GlobalArgs, data_dir: PathBuf, args: DemoArgs) -> anyhow::
         .run(RunRequest::new(Trigger::Manual, Scope::Incremental))
         .await?;
     let c = &outcome.counts;
-    println!(
+    outln!(
         "First sync (run {}): {} — {} Leads created in the org, {} contacts created here from Leads and {} from flagged Contacts, \
          {} skipped, {} duplicate group(s), {} API requests.",
         outcome.run_id.unwrap_or(0),
@@ -156,7 +156,7 @@ async fn demo(global: GlobalArgs, data_dir: PathBuf, args: DemoArgs) -> anyhow::
         outcome.api_requests
     );
     if let Some(m) = &outcome.message {
-        println!("  {}", m.replace('\n', "\n  "));
+        outln!("  {}", m.replace('\n', "\n  "));
     }
 
     let cancel = CancellationToken::new();
@@ -216,11 +216,11 @@ async fn demo(global: GlobalArgs, data_dir: PathBuf, args: DemoArgs) -> anyhow::
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         match found {
-            Some(id) => println!(
+            Some(id) => outln!(
                 "Form submission for {email}: Lead {id} in the org {} ms after the submission.",
                 started.elapsed().as_millis()
             ),
-            None => println!(
+            None => outln!(
                 "Form submission for {email}: not in the org after 10 s (see `leadbridge runs`)."
             ),
         }
@@ -231,66 +231,66 @@ async fn demo(global: GlobalArgs, data_dir: PathBuf, args: DemoArgs) -> anyhow::
         Some(p) => format!(" with the password {p}"),
         None => " with the password printed the first time this data directory was used".into(),
     };
-    println!(
+    outln!(
         "Seeded: duplicate emails (ada@lovelace.example twice in the org), a Lead without email, Contacts flagged"
     );
-    println!(
+    outln!(
         "sync_to_plezi = yes (imported) and no (not imported), a converted Lead, a contact without company (skipped)."
     );
-    println!();
+    outln!();
     if args.no_serve {
         // Nothing keeps serving: no URL to open and nothing to try against a stopped org.
-        println!("The demo has stopped (--no-serve); its data stays in {dir}. To look at it:");
-        println!(
+        outln!("The demo has stopped (--no-serve); its data stays in {dir}. To look at it:");
+        outln!(
             "  leadbridge --data-dir {dir} status            # connection, last run, backlog"
         );
-        println!(
+        outln!(
             "  leadbridge --data-dir {dir} runs              # run history; `runs show 1` for failures and skips"
         );
-        println!(
+        outln!(
             "  leadbridge --data-dir {dir} demo              # the web app and the org again (sign in as `demo`{password_words})"
         );
     } else {
-        println!("Open {base_url} and sign in as `demo`{password_words}.");
-        println!(
+        outln!("Open {base_url} and sign in as `demo`{password_words}.");
+        outln!(
             "  {base_url}/contacts            the contact base (each contact's page is its Lead's plezi_url)"
         );
-        println!("  {base_url}/settings/salesforce the connection, its health and the fields");
-        println!(
+        outln!("  {base_url}/settings/salesforce the connection, its health and the fields");
+        outln!(
             "  {base_url}/settings/mapping    the field mapping (a change offers a full resync)"
         );
-        println!(
+        outln!(
             "  {base_url}/sync                the run history, every failure with the org's error code"
         );
-        println!();
-        println!("What to try (from another terminal, while this runs):");
-        println!(
+        outln!();
+        outln!("What to try (from another terminal, while this runs):");
+        outln!(
             "  curl -s -XPOST {base_url}/api/v1/forms/{}/submissions -d email=you@example.com -d first_name=You -d last_name=Test -d company=Acme",
             form.id
         );
-        println!(
+        outln!(
             "      # a form submission: its Lead is in the org within a second (`runs` shows it)"
         );
-        println!(
+        outln!(
             "  leadbridge --data-dir {dir} status            # connection, last/next run, backlog"
         );
-        println!(
+        outln!(
             "  leadbridge --data-dir {dir} runs              # run history; `runs show 1` for failures and skips"
         );
-        println!("  leadbridge --data-dir {dir} sync --dry-run    # what the next sync would do");
-        println!(
+        outln!("  leadbridge --data-dir {dir} sync --dry-run    # what the next sync would do");
+        outln!(
             "  curl -s {}/__emulator/stats                  # API requests the org has counted",
             emulator.url
         );
-        println!(
+        outln!(
             "  curl -s -XPOST {}/__emulator/faults -d '{{\"kind\":\"expire_password\"}}'   # the seed's #1 failure: then `sync`, `status`",
             emulator.url
         );
-        println!(
+        outln!(
             "  curl -s -XPOST {}/__emulator/password -d '{{\"password\":\"NEWPASS\",\"security_token\":\"NEWTOKEN\"}}'   # the admin resets it",
             emulator.url
         );
-        println!(
+        outln!(
             "  leadbridge --data-dir {dir} connect --instance-url {} --client-id {} --client-secret '{}' --username {} \\\n      --password NEWPASS --security-token NEWTOKEN   # the new credentials: the sync resumes",
             emulator.url,
             cfg.client_id,
@@ -302,8 +302,8 @@ async fn demo(global: GlobalArgs, data_dir: PathBuf, args: DemoArgs) -> anyhow::
     if args.no_serve {
         cancel.cancel();
     } else {
-        println!();
-        println!(
+        outln!();
+        outln!(
             "Syncing every {} minutes and after every form submission. Ctrl-C to stop.",
             settings.interval_minutes
         );

@@ -4,6 +4,9 @@
 
 use clap::{Parser, Subcommand};
 
+#[macro_use]
+mod output;
+
 mod admin_cmd;
 mod api_key_cmd;
 mod base_settings;
@@ -67,6 +70,8 @@ fn main() -> std::process::ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader stopped early (`| head`): not a failure (see `output`).
+        Err(err) if output::is_broken_pipe(&err) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
             std::process::ExitCode::from(2)

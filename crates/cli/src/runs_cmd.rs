@@ -41,16 +41,16 @@ pub fn run(global: &GlobalArgs, args: RunsArgs) -> anyhow::Result<ExitCode> {
                 if args.json {
                     let list: Vec<serde_json::Value> =
                         runs.iter().map(lb_engine::runner::run_view).collect();
-                    println!("{}", serde_json::to_string_pretty(&list)?);
+                    outln!("{}", serde_json::to_string_pretty(&list)?);
                 } else if runs.is_empty() {
-                    println!("No sync run yet.");
+                    outln!("No sync run yet.");
                 } else {
-                    println!(
+                    outln!(
                         "{:>5}  {:<20}  {:<16}  {:<11}  {:<10}  {:>8}  summary",
                         "id", "started", "trigger", "scope", "status", "requests"
                     );
                     for r in &runs {
-                        println!(
+                        outln!(
                             "{:>5}  {:<27}  {:<16}  {:<11}  {:<10}  {:>8}  {}",
                             r.id,
                             lb_store::rfc3339(r.started_at),
@@ -74,33 +74,33 @@ pub fn run(global: &GlobalArgs, args: RunsArgs) -> anyhow::Result<ExitCode> {
                     if json || args.json {
                         let mut v = lb_engine::runner::run_view(&r);
                         v["failures"] = serde_json::to_value(&failures)?;
-                        println!("{}", serde_json::to_string_pretty(&v)?);
+                        outln!("{}", serde_json::to_string_pretty(&v)?);
                     } else {
-                        println!(
+                        outln!(
                             "run {} — {} ({} sync, triggered by {})",
                             r.id,
                             r.status.name(),
                             r.scope,
                             r.triggered_by
                         );
-                        println!(
+                        outln!(
                             "  started {}, finished {}",
                             lb_store::rfc3339(r.started_at),
                             r.finished_at
                                 .map(lb_store::rfc3339)
                                 .unwrap_or_else(|| "—".into())
                         );
-                        println!("  API requests: {}", r.api_requests);
-                        println!(
+                        outln!("  API requests: {}", r.api_requests);
+                        outln!(
                             "  counts: {}",
                             serde_json::to_string_pretty(&r.counts)?.replace('\n', "\n  ")
                         );
                         if let Some(m) = &r.message {
-                            println!("  {}", m.replace('\n', "\n  "));
+                            outln!("  {}", m.replace('\n', "\n  "));
                         }
-                        println!("  failures: {}", failures.len());
+                        outln!("  failures: {}", failures.len());
                         for f in &failures {
-                            println!(
+                            outln!(
                                 "    {:?} {} {}{}: {} {}{}",
                                 f.side,
                                 f.object.as_deref().unwrap_or(""),

@@ -23,35 +23,35 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<ExitCode> {
         let status = engine.status().await?;
         store.close().await;
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&status)?);
+            outln!("{}", serde_json::to_string_pretty(&status)?);
             return Ok(ExitCode::SUCCESS);
         }
         match &status.connection {
-            Some(c) => println!(
+            Some(c) => outln!(
                 "Connection: {} ({} flow, {} at {})",
                 status.health.name(),
                 c["grant"].as_str().unwrap_or("?"),
                 c["org"]["name"].as_str().unwrap_or("org"),
                 c["instance_url"].as_str().unwrap_or("?")
             ),
-            None => println!("Connection: not connected"),
+            None => outln!("Connection: not connected"),
         }
-        println!("{}", status.health_explained);
+        outln!("{}", status.health_explained);
         match &status.last_run {
-            Some(r) => println!(
+            Some(r) => outln!(
                 "Last run: #{} {} at {} ({} API requests)",
                 r["id"],
                 r["status"].as_str().unwrap_or("?"),
                 r["finished_at"].as_str().unwrap_or("?"),
                 r["api_requests"]
             ),
-            None => println!("Last run: none yet"),
+            None => outln!("Last run: none yet"),
         }
         match &status.next_run {
-            Some(t) => println!("Next run: {t} (every {} min)", status.interval_minutes),
-            None => println!("Next run: none scheduled (`leadbridge serve` syncs every {} min)", status.interval_minutes),
+            Some(t) => outln!("Next run: {t} (every {} min)", status.interval_minutes),
+            None => outln!("Next run: none scheduled (`leadbridge serve` syncs every {} min)", status.interval_minutes),
         }
-        println!(
+        outln!(
             "Backlog: {} contact(s) changed here since the last run, {} Lead creation(s) to confirm",
             status.backlog.contacts_changed, status.backlog.pending_creates
         );

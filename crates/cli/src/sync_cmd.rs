@@ -80,7 +80,7 @@ pub fn run(global: &GlobalArgs, args: SyncArgs) -> anyhow::Result<ExitCode> {
                 let status = if matches!(e, EngineError::Busy(_)) { "paused" } else { "failed" };
                 if args.json {
                     let v = serde_json::json!({ "status": status, "api_requests": 0, "message": e.to_string(), "warnings": warnings });
-                    println!("{}", serde_json::to_string_pretty(&v)?);
+                    outln!("{}", serde_json::to_string_pretty(&v)?);
                 } else {
                     eprintln!("sync {status}: {e}");
                 }
@@ -99,7 +99,7 @@ fn report(outcome: &RunOutcome, json: bool, warnings: &[String]) -> ExitCode {
             v
         });
         match value.and_then(|v| serde_json::to_string_pretty(&v)) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => outln!("{text}"),
             Err(e) => eprintln!("error: {e}"),
         }
     } else {
@@ -118,22 +118,22 @@ fn print_human(o: &RunOutcome) {
         .run_id
         .map(|i| format!("run {i}"))
         .unwrap_or_else(|| "dry run".into());
-    println!(
+    outln!(
         "{id} ({} sync, {}): {}",
         o.scope,
         o.trigger.name(),
         o.status.name()
     );
-    println!(
+    outln!(
         "  read: {} org Leads, {} org Contacts, {} contacts here",
         c.read_org_leads, c.read_org_contacts, c.read_contacts
     );
     let verb = if o.dry_run { "would be" } else { "" };
-    println!(
+    outln!(
         "  org (Lead): {} created, {} updated, {} failed {verb}",
         c.crm.lead.created, c.crm.lead.updated, c.crm.lead.failed
     );
-    println!(
+    outln!(
         "  here: {} created / {} updated from Leads, {} created / {} updated from Contacts, {} failed {verb}",
         c.marketing.lead.created,
         c.marketing.lead.updated,
@@ -141,12 +141,12 @@ fn print_human(o: &RunOutcome) {
         c.marketing.contact.updated,
         c.marketing.lead.failed + c.marketing.contact.failed
     );
-    println!(
+    outln!(
         "  skipped: {}, conflicts: {}, duplicate groups: {}, API requests: {}",
         c.skipped, c.conflicts, c.duplicate_groups, o.api_requests
     );
     for f in o.failures.iter().take(20) {
-        println!(
+        outln!(
             "  failed {} {}{}: {} {}",
             f.object.as_deref().unwrap_or(""),
             f.record.as_deref().unwrap_or(""),
@@ -159,14 +159,14 @@ fn print_human(o: &RunOutcome) {
         );
     }
     if o.failures.len() > 20 {
-        println!(
+        outln!(
             "  … and {} more (`leadbridge runs show {}`)",
             o.failures.len() - 20,
             o.run_id.unwrap_or(0)
         );
     }
     for k in c.skips.iter().take(10) {
-        println!(
+        outln!(
             "  skipped {} {} {}: {}",
             k.side,
             k.object.as_deref().unwrap_or(""),
@@ -175,14 +175,14 @@ fn print_human(o: &RunOutcome) {
         );
     }
     if c.skipped > 10 {
-        println!(
+        outln!(
             "  … {} skipped in all (`leadbridge runs show {}` lists them)",
             c.skipped,
             o.run_id.unwrap_or(0)
         );
     }
     for d in &c.duplicates {
-        println!(
+        outln!(
             "  duplicate group {}: {} (synced: {})",
             d.email,
             d.records.join(", "),
@@ -190,14 +190,14 @@ fn print_human(o: &RunOutcome) {
         );
     }
     if let Some(plan) = &o.plan {
-        println!("plan:");
+        outln!("plan:");
         for p in plan.pairs.iter().take(50) {
             let side = |w: &Option<lb_core::RecordWrite>| {
                 w.as_ref()
                     .map(|w| format!("{:?} {} field(s)", w.op, w.values.len()))
                     .unwrap_or_else(|| "-".into())
             };
-            println!(
+            outln!(
                 "  contact {} <-> {} {}: org {}, here {}",
                 p.contact_id
                     .as_ref()
@@ -210,17 +210,17 @@ fn print_human(o: &RunOutcome) {
             );
         }
         if plan.pairs.len() > 50 {
-            println!(
+            outln!(
                 "  … {} more pairs (use --json for all)",
                 plan.pairs.len() - 50
             );
         }
         for s in plan.skips.iter().take(30) {
-            println!("  skipped {:?} {}: {}", s.side, s.id, s.reason);
+            outln!("  skipped {:?} {}: {}", s.side, s.id, s.reason);
         }
         for g in &plan.duplicate_groups {
             let ids: Vec<&str> = g.members.iter().map(|m| m.id.as_str()).collect();
-            println!(
+            outln!(
                 "  duplicate group {}: {} (synced: {})",
                 g.email,
                 ids.join(", "),
@@ -229,7 +229,7 @@ fn print_human(o: &RunOutcome) {
         }
     }
     if let Some(m) = &o.message {
-        println!("{m}");
+        outln!("{m}");
     }
 }
 

@@ -240,3 +240,30 @@ fn demo_comes_back_up_after_its_org_password_was_expired() {
     assert_eq!(again.status.code(), Some(0), "{out}\n{}", String::from_utf8_lossy(&again.stderr));
     assert!(out.contains("Connected to Leadbridge Demo Org (Developer Edition) with"), "{out}");
 }
+
+/// A reader that stops early (`leadbridge status | head -1`) ends every printing command
+/// quietly with success: no panic (exit 101), no "error:" line.
+#[test]
+fn commands_end_quietly_when_their_output_pipe_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let added = leadbridge(dir.path()).args(["contacts", "add", "--email", "a@example.com"]).output().unwrap();
+    assert_eq!(added.status.code(), Some(0), "{}", String::from_utf8_lossy(&added.stderr));
+    for args in [
+        &["status"][..],
+        &["status", "--json"],
+        &["runs"],
+        &["runs", "--json"],
+        &["api-key", "list"],
+        &["contacts", "list"],
+        &["contacts", "list", "--json"],
+        &["contacts", "export"],
+    ] {
+        let mut child = leadbridge(dir.path()).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        // Closed before the command has opened the contact base, so its first write fails.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked") && !err.contains("error"), "{args:?}: {err}");
+    }
+}
