@@ -911,16 +911,25 @@ pub(crate) async fn import_batch(
         let Some(email) = patch.email().map(|e| e.as_str().to_owned()) else {
             continue;
         };
+        // Counted per row, so that created + updated + unchanged is the accepted row count
+        // even when the file repeats an email.
         if let Some((contact, changes)) = existing.get_mut(&email) {
-            changes.extend(validate::apply(
-                contact,
-                &patch,
-                false,
-                Apply::Overwrite,
-                at,
-            ));
+            let row_changes = validate::apply(contact, &patch, false, Apply::Overwrite, at);
+            if row_changes.is_empty() {
+                outcome.unchanged += 1;
+            } else {
+                outcome.updated += 1;
+            }
+            changes.extend(row_changes);
         } else if let Some(pending) = new_patches.get_mut(&email) {
+            // A repeat of an email created earlier in this batch updates that new contact.
+            let before = pending.clone();
             pending.merge(patch);
+            if *pending == before {
+                outcome.unchanged += 1;
+            } else {
+                outcome.updated += 1;
+            }
         } else {
             new_order.push(email.clone());
             new_patches.insert(email, patch);
@@ -930,12 +939,10 @@ pub(crate) async fn import_batch(
     let mut log: Vec<(ContactId, Change)> = Vec::new();
     for (contact, changes) in existing.values_mut() {
         if changes.is_empty() {
-            outcome.unchanged += 1;
             continue;
         }
         contact.updated_at = at;
         update_row(&mut tx, contact).await?;
-        outcome.updated += 1;
         outcome.changed.push(contact.id);
         log.extend(changes.drain(..).map(|c| (contact.id, c)));
     }

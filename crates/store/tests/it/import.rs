@@ -131,3 +131,37 @@ both_backends!(export_then_import_round_trips_every_attribute, |store| {
     let page = store.list_contacts(&ContactQuery::default()).await.unwrap();
     assert_eq!(page.contacts[0], original);
 });
+
+both_backends!(
+    counts_add_up_to_the_accepted_rows_when_a_file_repeats_an_email,
+    |store| {
+        store.create_contact(&jane(), Origin::User).await.unwrap();
+        // One batch: the repeats of new1 update (or leave unchanged) the contact created by
+        // its first row; jane's two rows are one update and one no-op.
+        let csv = "email,first_name\n\
+                   new1@x.com,Ann\n\
+                   NEW1@x.com,Anna\n\
+                   new2@x.com,Bo\n\
+                   jane.doe@example.com,Janet\n\
+                   jane.doe@example.com,Janet\n";
+        let report = store
+            .import_csv(&mut csv.as_bytes(), &ImportOptions::default(), &mut |_| {})
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                report.accepted(),
+                report.created,
+                report.updated,
+                report.unchanged
+            ),
+            (5, 2, 2, 1)
+        );
+        assert_eq!(
+            report.created + report.updated + report.unchanged,
+            report.accepted()
+        );
+        let page = store.list_contacts(&ContactQuery::default()).await.unwrap();
+        assert_eq!(page.contacts.len(), 3);
+    }
+);
