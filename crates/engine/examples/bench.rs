@@ -18,16 +18,16 @@
 //!    `--naive` contacts, extrapolated to `--contacts` (running it in full at 50 ms a request
 //!    would take hours, which is the point).
 //!
-//! Figures (2026-11-29, 2-core VM, dev profile, emulator at 50 ms, collections only,
-//! `--contacts 100000 --leads 100000 --naive 1000 --forms 30`):
+//! Figures (2026-11-29, 2-core VM shared with other builds, dev profile, emulator at 50 ms):
 //!
 //! | phase | wall | records/s | API requests | peak RSS |
 //! |---|---|---|---|---|
-//! | 1. 100,000 contacts → org Leads | 57.4 s | 1,743 | 505 (minimum 502) | 331 MB |
-//! | 2. next run, own writes read back | 12.9 s | 7,768 | 51 (the read-back pages) | 331 MB |
-//! | 3. incremental, 1% changed each side | 3.8 s | 525 | 18 (minimum 7; +pages re-read by the overlap) | 331 MB |
-//! | 4. form → Lead in the org | p50 362 ms, p99 408 ms | | 3 per submission | |
-//! | 5. naive, 1 request per record (1,000) | 53.2 s | 19 | 1,000 → 100,000 for 100k (199× more than 1.) | |
+//! | 1. 100,000 contacts → org Leads (default: Bulk 2.0 per 10,000 batch) | 50.5 s | 1,981 | 55 | 348 MB |
+//! | 1. same, `BENCH_COLLECTIONS=1` (200 records a request) | 57.4 s | 1,743 | 505 (minimum 502) | 331 MB |
+//! | 2. next run, own writes read back | 12.9–14.9 s | ~7,000 | 51 (REST pages of 2,000) | same |
+//! | 3. incremental, 1% changed each side | 3.8–5.3 s | ~500 | 18–27 (minimum 7; the rest are overlap re-reads) | same |
+//! | 4. form → Lead in the org | p50 352–362 ms, p99 408–449 ms | | 3 per submission | |
+//! | 5. naive, 1 request per record (1,000 run) | 53.2 s | 19 | 100,000 for 100k, ≈5,300 s | |
 //! | 6. 100,000 org Leads → contacts here | 96.9 s | 1,032 | 51 (minimum 51) | 370 MB |
 //!
 //! Peak RSS is the process high-water mark (cumulative across phases).
