@@ -2,7 +2,7 @@
 //!
 //! ```sh
 //! cargo build -p leadbridge            # the emulator binary the bench starts
-//! cargo run -p lb-engine --example bench -- [--contacts 100000] [--leads 100000] \
+//! cargo run -p lb-engine --example sync_bench -- [--contacts 100000] [--leads 100000] \
 //!     [--latency-ms 50] [--naive 1000] [--forms 30] [--bin target/debug/leadbridge]
 //! ```
 //!

@@ -2,7 +2,7 @@
 //!
 //! ```sh
 //! cargo build --release -p leadbridge
-//! cargo run --release -p lb-emulator --example bench -- [--leads 1000000] [--insert 100000] \
+//! cargo run --release -p lb-emulator --example emulator_bench -- [--leads 1000000] [--insert 100000] \
 //!     [--query-pages 250] [--workers 4] [--bin target/release/leadbridge]
 //! ```
 //!
@@ -56,7 +56,7 @@ fn parse_args() -> Args {
             "--query-pages" => args.query_pages = value().parse().expect("--query-pages N"),
             "--workers" => args.workers = value().parse().expect("--workers N"),
             "--bin" => args.bin = value(),
-            other => panic!("unknown flag {other}; see the module doc of examples/bench.rs"),
+            other => panic!("unknown flag {other}; see the module doc of examples/emulator_bench.rs"),
         }
     }
     args
