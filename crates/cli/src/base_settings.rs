@@ -11,17 +11,18 @@ use anyhow::Context;
 use lb_store::{Database, MasterKey, Store};
 use serde::Deserialize;
 
-/// The global flags (see `main.rs`).
+/// The contact-base flags before the subcommand (`leadbridge --data-dir D contacts list`), with
+/// their environment variables. Not clap-global: `emulator` does not use them, so its help
+/// does not list them; [`SubcommandArgs`] repeats them after the subcommands that do.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct GlobalArgs {
     /// Data directory: the SQLite database and the master key file live here
     /// [default: $XDG_DATA_HOME/leadbridge or ~/.local/share/leadbridge].
-    #[arg(long, global = true, env = "LEADBRIDGE_DATA_DIR", value_name = "DIR")]
+    #[arg(long, env = "LEADBRIDGE_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Database URL: postgres://… for PostgreSQL; default: SQLite in the data directory.
     #[arg(
         long,
-        global = true,
         env = "LEADBRIDGE_DATABASE_URL",
         hide_env_values = true,
         value_name = "URL"
@@ -29,8 +30,38 @@ pub struct GlobalArgs {
     pub database_url: Option<String>,
     /// TOML config file (keys: data_dir, database_url, listen, base_url); flags and environment
     /// variables win over it.
-    #[arg(long, global = true, env = "LEADBRIDGE_CONFIG", value_name = "FILE")]
+    #[arg(long, env = "LEADBRIDGE_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+/// The same flags after a subcommand that uses the contact base (`leadbridge contacts list
+/// --data-dir D`), global below it. No environment variables here: those fill [`GlobalArgs`],
+/// so that a flag anywhere wins over the environment.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SubcommandArgs {
+    /// Data directory (also LEADBRIDGE_DATA_DIR): the SQLite database and the master key file
+    /// [default: $XDG_DATA_HOME/leadbridge or ~/.local/share/leadbridge].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL (also LEADBRIDGE_DATABASE_URL): postgres://… for PostgreSQL; default:
+    /// SQLite in the data directory.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// TOML config file (also LEADBRIDGE_CONFIG; keys: data_dir, database_url, listen,
+    /// base_url); flags and environment variables win over it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+impl GlobalArgs {
+    /// These settings with the flags given after the subcommand taking precedence.
+    pub fn with(&self, after: SubcommandArgs) -> GlobalArgs {
+        GlobalArgs {
+            data_dir: after.data_dir.or_else(|| self.data_dir.clone()),
+            database_url: after.database_url.or_else(|| self.database_url.clone()),
+            config: after.config.or_else(|| self.config.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -30,43 +30,54 @@ struct Cli {
     command: Command,
 }
 
+/// A subcommand's own arguments plus the contact-base flags, accepted after it too
+/// (`leadbridge contacts list --data-dir D`). `emulator` has none of them.
+#[derive(Debug, clap::Args)]
+struct Base<T: clap::Args> {
+    #[command(flatten)]
+    base: base_settings::SubcommandArgs,
+    #[command(flatten)]
+    args: T,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the local Salesforce emulator (an offline org that real clients accept).
     Emulator(emulator_cmd::EmulatorArgs),
     /// Save and check the Salesforce credentials (edition, API version, required fields).
-    Connect(connect_cmd::ConnectArgs),
+    Connect(Base<connect_cmd::ConnectArgs>),
     /// Run one sync now (incremental, or --full), or preview it (--dry-run).
-    Sync(sync_cmd::SyncArgs),
+    Sync(Base<sync_cmd::SyncArgs>),
     /// The sync history; `runs show ID` for one run with every failure.
-    Runs(runs_cmd::RunsArgs),
+    Runs(Base<runs_cmd::RunsArgs>),
     /// Connection state, last and next run, backlog.
-    Status(status_cmd::StatusArgs),
+    Status(Base<status_cmd::StatusArgs>),
     /// Everything in one process: app, embedded emulated org, seeded data, a first sync.
-    Demo(demo_cmd::DemoArgs),
+    Demo(Base<demo_cmd::DemoArgs>),
     /// The marketing contact base: add, list, show, import and export contacts.
-    Contacts(contacts_cmd::ContactsArgs),
+    Contacts(Base<contacts_cmd::ContactsArgs>),
     /// Bearer keys for the REST API.
-    ApiKey(api_key_cmd::ApiKeyArgs),
+    ApiKey(Base<api_key_cmd::ApiKeyArgs>),
     /// Administrators of the web app: create, set-password, setup-link.
-    Admin(admin_cmd::AdminArgs),
+    Admin(Base<admin_cmd::AdminArgs>),
     /// Serve the REST API (/api/v1) and the pages.
-    Serve(serve_cmd::ServeArgs),
+    Serve(Base<serve_cmd::ServeArgs>),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    let g = |base| cli.global.with(base);
     let result = match cli.command {
         Command::Emulator(args) => emulator_cmd::run(args),
-        Command::Connect(args) => connect_cmd::run(&cli.global, args),
-        Command::Sync(args) => sync_cmd::run(&cli.global, args),
-        Command::Runs(args) => runs_cmd::run(&cli.global, args),
-        Command::Status(args) => status_cmd::run(&cli.global, args),
-        Command::Demo(args) => demo_cmd::run(&cli.global, args),
-        Command::Contacts(args) => contacts_cmd::run(&cli.global, args),
-        Command::ApiKey(args) => api_key_cmd::run(&cli.global, args),
-        Command::Admin(args) => admin_cmd::run(&cli.global, args),
-        Command::Serve(args) => serve_cmd::run(&cli.global, args),
+        Command::Connect(a) => connect_cmd::run(&g(a.base), a.args),
+        Command::Sync(a) => sync_cmd::run(&g(a.base), a.args),
+        Command::Runs(a) => runs_cmd::run(&g(a.base), a.args),
+        Command::Status(a) => status_cmd::run(&g(a.base), a.args),
+        Command::Demo(a) => demo_cmd::run(&g(a.base), a.args),
+        Command::Contacts(a) => contacts_cmd::run(&g(a.base), a.args),
+        Command::ApiKey(a) => api_key_cmd::run(&g(a.base), a.args),
+        Command::Admin(a) => admin_cmd::run(&g(a.base), a.args),
+        Command::Serve(a) => serve_cmd::run(&g(a.base), a.args),
     };
     match result {
         Ok(code) => code,

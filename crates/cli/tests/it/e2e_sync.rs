@@ -267,3 +267,34 @@ fn commands_end_quietly_when_their_output_pipe_is_closed() {
         assert!(!err.contains("panicked") && !err.contains("error"), "{args:?}: {err}");
     }
 }
+
+/// `emulator` ignores the contact-base flags, so its help does not offer them; they still work
+/// before or after the other subcommands, and from the environment.
+#[test]
+fn contact_base_flags_are_offered_where_used_and_accepted_before_or_after_the_subcommand() {
+    let bin = env!("CARGO_BIN_EXE_leadbridge");
+    let help = Command::new(bin).args(["emulator", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for flag in ["--data-dir", "--database-url", "--config"] {
+        assert!(!help.contains(flag), "emulator --help lists {flag}: {help}");
+    }
+    let top = Command::new(bin).arg("--help").output().unwrap();
+    assert!(String::from_utf8_lossy(&top.stdout).contains("--data-dir"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let other = tempfile::tempdir().unwrap();
+    let added = leadbridge(dir.path()).args(["contacts", "add", "--email", "a@example.com"]).output().unwrap();
+    assert_eq!(added.status.code(), Some(0), "{}", String::from_utf8_lossy(&added.stderr));
+    let list = |cmd: &mut Command| {
+        let out = cmd.env_remove("LEADBRIDGE_CONFIG").env_remove("LEADBRIDGE_DATABASE_URL").output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).contains("a@example.com")
+    };
+    let d = dir.path().to_str().unwrap();
+    assert!(list(Command::new(bin).args(["--data-dir", d, "contacts", "list"])));
+    assert!(list(Command::new(bin).args(["contacts", "list", "--data-dir", d])));
+    assert!(list(Command::new(bin).args(["contacts", "list"]).env("LEADBRIDGE_DATA_DIR", d)));
+    // A flag, before or after the subcommand, wins over the environment.
+    assert!(list(Command::new(bin).args(["contacts", "list", "--data-dir", d]).env("LEADBRIDGE_DATA_DIR", other.path())));
+    assert!(list(Command::new(bin).args(["--data-dir", d, "contacts", "list"]).env("LEADBRIDGE_DATA_DIR", other.path())));
+}
