@@ -142,6 +142,25 @@ fn created_lead_is_found_by_query_then_updated_and_deleted() {
 }
 
 #[test]
+fn login_and_crud_work_over_the_emulators_own_tls() {
+    let emu = Emulator::start(&["--tls"]);
+    assert!(
+        emu.org.url.starts_with("https://"),
+        "--tls instance url: {}",
+        emu.org.url
+    );
+    let Some(login) = JS.run(&emu, "soap_login", &[]) else {
+        return;
+    };
+    assert_login(&login, &emu);
+    let Some(out) = JS.run(&emu, "crud", &[]) else {
+        return;
+    };
+    assert_eq!(out["query_totalSize"], json!(1), "{out}");
+    assert_eq!(out["count_after_delete"], json!(0), "{out}");
+}
+
+#[test]
 fn query_pages_2500_leads_by_query_more_and_auto_fetch() {
     let emu = Emulator::start(&[]);
     emu.seed_leads("PagingJs", 2_500);

@@ -352,6 +352,7 @@ impl Client {
     ) -> Option<Value> {
         let mut cmd = self.command()?;
         let org = &emu.org;
+        let ca_cert = emu.first_line["ca_cert"].as_str().unwrap_or("");
         cmd.arg(scenario)
             .env("LB_URL", &org.url)
             .env("LB_LOGIN_URL", &org.login_url)
@@ -361,10 +362,9 @@ impl Client {
             .env("LB_CLIENT_ID", &org.client_id)
             .env("LB_CLIENT_SECRET", &org.client_secret)
             .env("LB_TLS", if emu.tls { "1" } else { "0" })
-            .env(
-                "LB_CA_CERT",
-                emu.first_line["ca_cert"].as_str().unwrap_or(""),
-            )
+            .env("LB_CA_CERT", ca_cert)
+            // Node trusts the emulator's self-signed CA the way a user tells it to.
+            .env("NODE_EXTRA_CA_CERTS", ca_cert)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
