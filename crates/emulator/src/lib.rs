@@ -298,7 +298,7 @@ impl Emulator {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        std::fs::write(&tmp, bytes).map_err(io)?;
+        write_private(&tmp, &bytes).map_err(io)?;
         std::fs::rename(&tmp, path).map_err(io)?;
         Ok(())
     }
@@ -309,6 +309,22 @@ impl Emulator {
         let auth = self.auth();
         (auth.username.clone(), auth.password.clone(), auth.security_token.clone())
     }
+}
+
+/// Writes `bytes` to `path` readable by its owner only: the state holds the org's password,
+/// token and client secret in plain text.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    // A leftover temp file keeps its old mode: set it whatever it was.
+    #[cfg(unix)]
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 fn load(path: &Path) -> Result<Saved, Error> {

@@ -118,6 +118,12 @@ async fn state_file_survives_a_restart_with_sessions() {
     let token = org.token.clone();
     org.running.shutdown().await.expect("saved");
     assert!(state.exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the state holds the org's secrets in plain text: owner only");
+    }
     let running = lb_emulator::spawn(Config { state_file: Some(state.clone()), ..Config::default() }).await.unwrap();
     let resp = reqwest::Client::new().get(format!("{}{V}/sobjects/Lead/{id}", running.url)).bearer_auth(token).send().await.unwrap();
     let a = answer(resp).await;
