@@ -77,6 +77,14 @@ fn credentials(args: &ConnectArgs) -> anyhow::Result<Credentials> {
             .username
             .clone()
             .ok_or_else(|| anyhow::anyhow!("--password needs --username"))?;
+        // Salesforce's username-password flow needs the consumer secret; without it the
+        // token endpoint's answer would read as "the secret is wrong".
+        if args.client_secret.as_deref().is_none_or(str::is_empty) {
+            anyhow::bail!(
+                "the username-password flow needs --client-secret (or LEADBRIDGE_SF_CLIENT_SECRET): \
+                 the connected app's consumer secret"
+            );
+        }
         return Ok(Credentials::Password {
             client_id: args.client_id.clone(),
             client_secret: secret(&args.client_secret),
@@ -182,11 +190,25 @@ fn print_human(r: &ConnectReport) {
                 .unwrap_or_default()
         );
     }
+    // A field already listed as missing/absent above is not repeated as a mapping error.
+    let absent: Vec<String> = r
+        .fields
+        .iter()
+        .filter(|f| f.status == FieldStatus::Missing)
+        .map(|f| format!("`{}` on {}", f.field, f.object))
+        .collect();
     for p in &r.mapping_problems {
-        outln!("  mapping {p}");
+        if !absent.iter().any(|a| p.contains(a.as_str())) {
+            outln!("  mapping {p}");
+        }
     }
     if let Some(e) = &r.error {
-        outln!("Problem: {e}");
+        // The error carries the guidance too (for the web page); here it is listed below.
+        let mut problem = e.clone();
+        for g in &r.guidance {
+            problem = problem.replace(g.as_str(), "");
+        }
+        outln!("Problem: {}", problem.split_whitespace().collect::<Vec<_>>().join(" "));
     }
     for g in &r.guidance {
         outln!("  {g}");

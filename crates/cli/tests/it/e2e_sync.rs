@@ -298,3 +298,42 @@ fn contact_base_flags_are_offered_where_used_and_accepted_before_or_after_the_su
     assert!(list(Command::new(bin).args(["contacts", "list", "--data-dir", d]).env("LEADBRIDGE_DATA_DIR", other.path())));
     assert!(list(Command::new(bin).args(["--data-dir", d, "contacts", "list"]).env("LEADBRIDGE_DATA_DIR", other.path())));
 }
+
+/// `connect` in text: a missing consumer secret is named before any call (exit 2); the
+/// "Problem:" line does not repeat the guidance listed under it; a field reported absent is not
+/// reported again as a mapping error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_text_names_a_missing_secret_and_says_each_thing_once() {
+    let em = lb_emulator::spawn(lb_emulator::Config::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = em.emulator.config().clone();
+    let connect = |secret: Option<&str>, password: &str| {
+        let mut cmd = leadbridge(dir.path());
+        cmd.env_remove("LEADBRIDGE_SF_CLIENT_SECRET").args(["connect", "--instance-url", &em.url, "--client-id", &cfg.client_id]);
+        if let Some(s) = secret {
+            cmd.args(["--client-secret", s]);
+        }
+        cmd.args(["--username", &cfg.username, "--password", password, "--security-token", cfg.security_token.expose_secret()]);
+        cmd.output().unwrap()
+    };
+    let before = em.emulator.usage().used;
+    let no_secret = connect(None, cfg.password.expose_secret());
+    assert_eq!(no_secret.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&no_secret.stderr);
+    assert!(err.contains("the username-password flow needs --client-secret (or LEADBRIDGE_SF_CLIENT_SECRET)"), "{err}");
+    assert!(!err.contains("wrong"), "{err}");
+    assert_eq!(em.emulator.usage().used, before, "refused before calling Salesforce");
+
+    let secret = cfg.client_secret.expose_secret().to_owned();
+    let refused = connect(Some(&secret), "wrong");
+    assert_eq!(refused.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&refused.stdout);
+    let problem = text.lines().find(|l| l.starts_with("Problem: ")).unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(problem, "Problem: Salesforce refused the username-password login (invalid_grant: authentication failure).");
+    assert_eq!(text.matches("The security token was reset").count(), 1, "{text}");
+
+    let ok = connect(Some(&secret), cfg.password.expose_secret());
+    let text = String::from_utf8_lossy(&ok.stdout);
+    assert!(text.contains("absent  Lead.score__c (optional)"), "{text}");
+    assert!(!text.contains("mapping error"), "absent fields are said once: {text}");
+}
