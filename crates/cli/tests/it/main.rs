@@ -2,11 +2,12 @@
 //! (`CARGO_BIN_EXE_leadbridge`) started as a process, and the real Salesforce clients
 //! (simple-salesforce, jsforce, installed by scripts/test.sh) run against it.
 //!
-//! Modules: `support` (process and client harness), `emulator_cli` (the binary's contract),
-//! `simple_salesforce` and `jsforce` (issue 2's conformance proof).
+//! Modules: `support` (process and client harness), `emulator_cli` (the emulator binary's
+//! contract), `simple_salesforce` and `jsforce` (issue 2's conformance proof), and the other
+//! subcommands' end-to-end tests (`contacts_cli`, `e2e_sync`).
 
-mod e2e_sync;
 mod contacts_cli;
+mod e2e_sync;
 mod emulator_cli;
 mod jsforce;
 mod simple_salesforce;
