@@ -245,12 +245,27 @@ mod sqlite_queries {
     type Engine = sqlx::Sqlite;
     const BACKEND: super::Backend = super::Backend::Sqlite;
     include!("queries.rs");
+
+    // SQLite's bulk inserts are the multi-row VALUES statements.
+    async fn insert_rows(conn: &mut Conn, contacts: &mut [Contact]) -> Result<(), StoreError> {
+        insert_rows_values(conn, contacts).await
+    }
+
+    async fn insert_changes(
+        conn: &mut Conn,
+        changes: &[(ContactId, Change)],
+        origin: Origin,
+        at: time::OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        insert_changes_values(conn, changes, origin, at).await
+    }
 }
 
 mod postgres_queries {
     type Engine = sqlx::Postgres;
     const BACKEND: super::Backend = super::Backend::Postgres;
     include!("queries.rs");
+    include!("bulk_postgres.rs");
 }
 
 /// Calls the same query function on whichever backend this store uses.
@@ -295,6 +310,10 @@ impl Store {
                     // loss can drop the last transactions.
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10))
+                    // 32 MiB of page cache per connection (SQLite's default is 2 MiB): an import
+                    // touches the email index and the change log's index all over; a bounded
+                    // cache keeps memory flat.
+                    .pragma("cache_size", "-32768")
                     .foreign_keys(true);
                 let pool = SqlitePoolOptions::new()
                     .max_connections(8)
@@ -500,7 +519,11 @@ impl Store {
         form_id: i64,
         inputs: &[(String, String)],
     ) -> Result<SubmissionOutcome, StoreError> {
-        let outcome = dispatch_write!(self, submit_form(form_id, inputs))?;
+        // Read and check outside the write lock: only the writes are serialised.
+        let form = self.form(form_id).await?;
+        let schema = self.schema().await?;
+        let (patch, payload) = submission_patch(&form, &schema, inputs)?;
+        let outcome = dispatch_write!(self, submit_form(&form, &schema, patch, &payload))?;
         self.emit(ContactEvent::FormSubmitted {
             form_id,
             submission_id: outcome.submission.id,
@@ -619,6 +642,44 @@ impl Store {
             self.emit(ContactEvent::Changed { contact_id: *id, origin });
         }
     }
+}
+
+/// Maps a submission's inputs through its form into a checked patch (email required) and the
+/// recorded payload (every input, mapped or not, as JSON). Problems name the form's inputs,
+/// which is what the submitter knows.
+fn submission_patch(
+    form: &Form,
+    schema: &Schema,
+    inputs: &[(String, String)],
+) -> Result<(Patch, String), StoreError> {
+    let mut input = ContactInput::new();
+    let mut payload = BTreeMap::new();
+    for (name, value) in inputs {
+        if let Some(target) = form.mapping.get(name) {
+            input.insert(target.clone(), serde_json::Value::String(value.clone()));
+        }
+        payload.insert(name.clone(), value.clone());
+    }
+    let input_of = |target: &str| {
+        form.mapping
+            .iter()
+            .find(|(_, t)| t.as_str() == target)
+            .map(|(i, _)| i.clone())
+            .unwrap_or_else(|| target.to_owned())
+    };
+    let patch = parse_input(&input, schema, Blank::Ignored).map_err(|problems| {
+        StoreError::Invalid(
+            problems
+                .into_iter()
+                .map(|p| Problem { field: input_of(&p.field), ..p })
+                .collect(),
+        )
+    })?;
+    if patch.email().is_none() {
+        return Err(StoreError::invalid(&input_of("email"), "is required"));
+    }
+    let payload = serde_json::to_string(&payload).unwrap_or_else(|_| "{}".into());
+    Ok((patch, payload))
 }
 
 const RESERVED_FIELD_NAMES: [&str; 6] = ["id", "updated_at", "stage_reached", "custom", "_deleted", "url"];

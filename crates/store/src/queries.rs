@@ -14,7 +14,7 @@ use crate::rows::{
 };
 use crate::time_fmt::{now, to_micros};
 use crate::validate::{self, Apply, Blank, Change, ContactInput, Patch, Schema};
-use crate::{BEHAVIOUR_SCORE_MAX, Backend, Email, Problem, StoreError};
+use crate::{BEHAVIOUR_SCORE_MAX, Backend, Email, StoreError};
 
 type Pool = sqlx::Pool<Engine>;
 type Conn = <Engine as sqlx::Database>::Connection;
@@ -24,8 +24,10 @@ type Tx = sqlx::Transaction<'static, Engine>;
 const CONTACT_INSERT_CHUNK: usize = 1000;
 /// Rows per multi-row INSERT of change-log rows (5 binds each).
 const CHANGE_INSERT_CHUNK: usize = 5000;
-/// Any fixed number: the key of the PostgreSQL advisory lock that serialises writers.
-const WRITE_LOCK_KEY: i64 = 0x6c62_7374;
+/// PostgreSQL: opens the transaction and takes the advisory lock that serialises writers in one
+/// round trip (a simple-protocol query may hold several statements). The key, 0x6c627374, is any
+/// fixed number shared by every contact-base writer.
+const BEGIN_WRITE_POSTGRES: &str = "BEGIN; SELECT pg_advisory_xact_lock(1818391412)";
 
 /// Starts a write transaction that is serialised with every other writer (see the crate docs).
 async fn begin_write(pool: &Pool) -> Result<Tx, StoreError> {
@@ -33,14 +35,7 @@ async fn begin_write(pool: &Pool) -> Result<Tx, StoreError> {
         // IMMEDIATE takes the write lock up front: a deferred transaction that reads then
         // writes could fail with SQLITE_BUSY when another writer got there in between.
         Backend::Sqlite => Ok(pool.begin_with("BEGIN IMMEDIATE").await?),
-        Backend::Postgres => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(WRITE_LOCK_KEY)
-                .execute(&mut *tx)
-                .await?;
-            Ok(tx)
-        }
+        Backend::Postgres => Ok(pool.begin_with(BEGIN_WRITE_POSTGRES).await?),
     }
 }
 
@@ -315,8 +310,10 @@ async fn update_row(conn: &mut Conn, c: &Contact) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Inserts new contacts in multi-row statements and fills in their ids.
-async fn insert_rows(conn: &mut Conn, contacts: &mut [Contact]) -> Result<(), StoreError> {
+/// Inserts new contacts in multi-row VALUES statements and fills in their ids. `insert_rows`
+/// is this on SQLite; PostgreSQL binds arrays instead (`bulk_postgres.rs`).
+#[allow(dead_code)] // the PostgreSQL build uses its array version
+async fn insert_rows_values(conn: &mut Conn, contacts: &mut [Contact]) -> Result<(), StoreError> {
     for chunk in contacts.chunks_mut(CONTACT_INSERT_CHUNK) {
         let mut qb = QueryBuilder::<Engine>::new(
             "INSERT INTO contacts (email, first_name, last_name, company, job_title, phone, behaviour_score, \
@@ -369,8 +366,10 @@ async fn insert_rows(conn: &mut Conn, contacts: &mut [Contact]) -> Result<(), St
     Ok(())
 }
 
-/// Appends change-log rows: (contact, field, new value).
-async fn insert_changes(
+/// Appends change-log rows (contact, field, new value) in multi-row VALUES statements, in slice
+/// order. `insert_changes` is this on SQLite; PostgreSQL binds arrays (`bulk_postgres.rs`).
+#[allow(dead_code)] // the PostgreSQL build uses its array version
+async fn insert_changes_values(
     conn: &mut Conn,
     changes: &[(ContactId, Change)],
     origin: Origin,
@@ -398,7 +397,8 @@ fn with_id(id: ContactId, changes: Vec<Change>) -> Vec<(ContactId, Change)> {
 }
 
 /// Writes a patch onto an existing contact or a new one, with its change-log rows. Returns the
-/// contact, whether it was created, and whether anything changed.
+/// contact, whether it was created, and whether anything changed. `existing: None` means the
+/// caller looked the patch's email up in this transaction and found no contact.
 async fn save(
     conn: &mut Conn,
     schema: &Schema,
@@ -434,12 +434,6 @@ async fn save(
                 .email()
                 .cloned()
                 .ok_or_else(|| StoreError::invalid("email", "is required"))?;
-            if let Some(other) = find_by_email(conn, &email).await? {
-                return Err(StoreError::EmailTaken {
-                    email: email.to_string(),
-                    existing: other.id,
-                });
-            }
             let mut contact = validate::blank_contact(email, schema, at);
             let changes = validate::apply(&mut contact, patch, true, mode, at);
             insert_rows(conn, std::slice::from_mut(&mut contact)).await?;
@@ -461,6 +455,14 @@ pub(crate) async fn create_contact(
     let mut tx = begin_write(pool).await?;
     let schema = load_schema(&mut tx).await?;
     let patch = parse(input, &schema)?;
+    if let Some(email) = patch.email() {
+        if let Some(other) = find_by_email(&mut tx, email).await? {
+            return Err(StoreError::EmailTaken {
+                email: email.to_string(),
+                existing: other.id,
+            });
+        }
+    }
     let (contact, _, _) = save(&mut tx, &schema, None, &patch, origin, Apply::Overwrite).await?;
     tx.commit().await?;
     Ok(contact)
@@ -644,56 +646,28 @@ pub(crate) async fn form(pool: &Pool, id: i64) -> Result<Option<Form>, StoreErro
     load_form(&mut conn, id).await
 }
 
+/// The write half of a submission; the form and the patch were read and checked before the
+/// write lock (forms and the schema only ever grow, so what was valid then is valid now), which
+/// keeps the serialised section to the statements that must be in it.
 pub(crate) async fn submit_form(
     pool: &Pool,
-    form_id: i64,
-    inputs: &[(String, String)],
+    form: &Form,
+    schema: &Schema,
+    mut patch: Patch,
+    payload: &str,
 ) -> Result<SubmissionOutcome, StoreError> {
-    let mut tx = begin_write(pool).await?;
-    let form = load_form(&mut tx, form_id)
-        .await?
-        .ok_or_else(|| StoreError::NotFound {
-            what: format!("form {form_id}"),
-        })?;
-    let schema = load_schema(&mut tx).await?;
-    let mut input = ContactInput::new();
-    let mut payload = BTreeMap::new();
-    for (name, value) in inputs {
-        if let Some(target) = form.mapping.get(name) {
-            input.insert(target.clone(), serde_json::Value::String(value.clone()));
-        }
-        payload.insert(name.clone(), value.clone());
-    }
-    // Problems name the form's inputs, which is what the submitter knows.
-    let input_of = |target: &str| {
-        form.mapping
-            .iter()
-            .find(|(_, t)| t.as_str() == target)
-            .map(|(i, _)| i.clone())
-            .unwrap_or_else(|| target.to_owned())
-    };
-    let mut patch = validate::parse_input(&input, &schema, Blank::Ignored).map_err(|problems| {
-        StoreError::Invalid(
-            problems
-                .into_iter()
-                .map(|p| Problem {
-                    field: input_of(&p.field),
-                    ..p
-                })
-                .collect(),
-        )
-    })?;
     let email = patch
         .email()
         .cloned()
-        .ok_or_else(|| StoreError::invalid(&input_of("email"), "is required"))?;
+        .ok_or_else(|| StoreError::invalid("email", "is required"))?;
+    let mut tx = begin_write(pool).await?;
     let existing = find_by_email(&mut tx, &email).await?;
     // The documented rule: every submission adds the form's increment, capped at the maximum.
     let base = existing.as_ref().map_or(0, |c| c.behaviour_score);
     patch.behaviour_score = Some((base + form.score_increment).min(BEHAVIOUR_SCORE_MAX));
     let (contact, created, _) = save(
         &mut tx,
-        &schema,
+        schema,
         existing,
         &patch,
         Origin::Form,
@@ -705,10 +679,10 @@ pub(crate) async fn submit_form(
         "INSERT INTO form_submissions (form_id, contact_id, created, payload, submitted_at) VALUES ($1, $2, $3, $4, $5) \
          RETURNING id, form_id, contact_id, created, payload, submitted_at",
     )
-    .bind(form_id)
+    .bind(form.id)
     .bind(contact.id.0)
     .bind(i64::from(created))
-    .bind(serde_json::to_string(&payload).unwrap_or_else(|_| "{}".into()))
+    .bind(payload)
     .bind(to_micros(submitted_at))
     .fetch_one(&mut *tx)
     .await?;
