@@ -88,7 +88,8 @@ if is_root; then
   chown "$pg_user" "$pg_dir"
 fi
 as_pg() {
-  if [ -n "$pg_user" ]; then runuser -u "$pg_user" -- "$@"; else "$@"; fi
+  # From inside $pg_dir: the checkout may sit where the server's user cannot even look.
+  if [ -n "$pg_user" ]; then (cd "$pg_dir" && runuser -u "$pg_user" -- "$@"); else "$@"; fi
 }
 pg_stop() {
   as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -m fast stop >/dev/null 2>&1 || true
