@@ -45,21 +45,26 @@ pub fn run(global: &GlobalArgs, args: RunsArgs) -> anyhow::Result<ExitCode> {
                 } else if runs.is_empty() {
                     outln!("No sync run yet.");
                 } else {
-                    outln!(
-                        "{:>5}  {:<20}  {:<16}  {:<11}  {:<10}  {:>8}  summary",
-                        "id", "started", "trigger", "scope", "status", "requests"
-                    );
-                    for r in &runs {
-                        outln!(
-                            "{:>5}  {:<27}  {:<16}  {:<11}  {:<10}  {:>8}  {}",
-                            r.id,
-                            lb_store::rfc3339(r.started_at),
-                            r.triggered_by,
-                            r.scope,
-                            r.status.name(),
-                            r.api_requests,
-                            summary(&r.counts)
-                        );
+                    let rows: Vec<[String; 7]> = runs
+                        .iter()
+                        .map(|r| {
+                            [
+                                r.id.to_string(),
+                                lb_store::rfc3339(r.started_at),
+                                r.triggered_by.clone(),
+                                r.scope.clone(),
+                                r.status.name().to_owned(),
+                                r.api_requests.to_string(),
+                                summary(&r.counts),
+                            ]
+                        })
+                        .collect();
+                    let header = [
+                        "id", "started", "trigger", "scope", "status", "requests", "summary",
+                    ]
+                    .map(str::to_owned);
+                    for line in table(&header, &rows, &[0, 5]) {
+                        outln!("{line}");
                     }
                 }
                 ExitCode::SUCCESS
@@ -91,10 +96,9 @@ pub fn run(global: &GlobalArgs, args: RunsArgs) -> anyhow::Result<ExitCode> {
                                 .unwrap_or_else(|| "—".into())
                         );
                         outln!("  API requests: {}", r.api_requests);
-                        outln!(
-                            "  counts: {}",
-                            serde_json::to_string_pretty(&r.counts)?.replace('\n', "\n  ")
-                        );
+                        for line in counts_text(&r.counts) {
+                            outln!("  {line}");
+                        }
                         if let Some(m) = &r.message {
                             outln!("  {}", m.replace('\n', "\n  "));
                         }
@@ -145,4 +149,150 @@ fn summary(counts: &serde_json::Value) -> String {
         n(&["skipped"]),
         n(&["failed"])
     )
+}
+
+/// Lines of a plain-text table, columns as wide as their widest cell; `right` are the columns
+/// aligned right (numbers). The last column, when aligned left, is not padded.
+fn table<const N: usize>(
+    header: &[String; N],
+    rows: &[[String; N]],
+    right: &[usize],
+) -> Vec<String> {
+    let mut widths = [0usize; N];
+    for row in std::iter::once(header).chain(rows) {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    std::iter::once(header)
+        .chain(rows)
+        .map(|row| {
+            let cells: Vec<String> = row
+                .iter()
+                .enumerate()
+                .map(|(i, cell)| match i {
+                    _ if right.contains(&i) => format!("{cell:>w$}", w = widths[i]),
+                    _ if i + 1 == N => cell.clone(),
+                    _ => format!("{cell:<w$}", w = widths[i]),
+                })
+                .collect();
+            cells.join("  ")
+        })
+        .collect()
+}
+
+/// A run's counts (its stored JSON) as readable lines: writes per side and object in a table,
+/// then what was read, skipped and linked, then each skip and duplicate group.
+fn counts_text(counts: &serde_json::Value) -> Vec<String> {
+    let n = |path: &[&str]| {
+        let mut v = counts;
+        for p in path {
+            v = &v[*p];
+        }
+        v.as_u64().unwrap_or(0)
+    };
+    let header = ["writes", "created", "updated", "failed"].map(str::to_owned);
+    let rows: Vec<[String; 4]> = [
+        ("org Leads", "crm", "Lead"),
+        ("org Contacts", "crm", "Contact"),
+        ("here, from Leads", "marketing", "Lead"),
+        ("here, from Contacts", "marketing", "Contact"),
+    ]
+    .into_iter()
+    .map(|(label, side, object)| {
+        [
+            label.to_owned(),
+            n(&[side, object, "created"]).to_string(),
+            n(&[side, object, "updated"]).to_string(),
+            n(&[side, object, "failed"]).to_string(),
+        ]
+    })
+    .collect();
+    let mut lines = table(&header, &rows, &[1, 2, 3]);
+    lines.push(format!(
+        "read: {} org Leads, {} org Contacts, {} contacts here",
+        n(&["read_org_leads"]),
+        n(&["read_org_contacts"]),
+        n(&["read_contacts"])
+    ));
+    lines.push(format!(
+        "skipped: {}, conflicts: {}, duplicate groups: {}, links matched: {}, links followed: {}",
+        n(&["skipped"]),
+        n(&["conflicts"]),
+        n(&["duplicate_groups"]),
+        n(&["links_matched"]),
+        n(&["links_followed"])
+    ));
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_owned();
+    for skip in counts["skips"].as_array().into_iter().flatten() {
+        let object = skip["object"]
+            .as_str()
+            .map(|o| format!(" {o}"))
+            .unwrap_or_default();
+        lines.push(format!(
+            "  skipped {}{object} {}: {}",
+            text(&skip["side"]),
+            text(&skip["id"]),
+            text(&skip["reason"])
+        ));
+    }
+    for group in counts["duplicates"].as_array().into_iter().flatten() {
+        let records: Vec<String> = group["records"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(text)
+            .collect();
+        lines.push(format!(
+            "  duplicates of {}: {} (synced: {})",
+            text(&group["email"]),
+            records.join(", "),
+            text(&group["synced"])
+        ));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn a_runs_counts_read_as_a_table_and_lines_not_json() {
+        let counts = json!({
+            "read_org_leads": 4, "read_org_contacts": 1, "read_contacts": 2,
+            "crm": {"Lead": {"created": 1, "updated": 12, "failed": 0}, "Contact": {"created": 0, "updated": 0, "failed": 0}},
+            "marketing": {"Lead": {"created": 3, "updated": 0, "failed": 1}, "Contact": {"created": 0, "updated": 0, "failed": 0}},
+            "skipped": 1, "conflicts": 0, "duplicate_groups": 1, "links_matched": 0, "links_followed": 0,
+            "skips": [{"side": "marketing", "id": "2", "object": null, "reason": "no LastName"}],
+            "duplicates": [{"email": "a@x.com", "records": ["00Q1", "00Q2"], "synced": "00Q1"}]
+        });
+        assert_eq!(
+            super::counts_text(&counts),
+            [
+                "writes               created  updated  failed",
+                "org Leads                  1       12       0",
+                "org Contacts               0        0       0",
+                "here, from Leads           3        0       1",
+                "here, from Contacts        0        0       0",
+                "read: 4 org Leads, 1 org Contacts, 2 contacts here",
+                "skipped: 1, conflicts: 0, duplicate groups: 1, links matched: 0, links followed: 0",
+                "  skipped marketing 2: no LastName",
+                "  duplicates of a@x.com: 00Q1, 00Q2 (synced: 00Q1)",
+            ]
+        );
+    }
+
+    #[test]
+    fn table_columns_are_as_wide_as_their_widest_cell() {
+        let header = ["id", "started", "note"].map(str::to_owned);
+        let rows = [["12", "2026-11-29T05:40:57.048743Z", "x"].map(str::to_owned)];
+        assert_eq!(
+            super::table(&header, &rows, &[0]),
+            [
+                "id  started                      note",
+                "12  2026-11-29T05:40:57.048743Z  x"
+            ]
+        );
+    }
 }

@@ -128,13 +128,14 @@ fn print_human(o: &RunOutcome) {
         "  read: {} org Leads, {} org Contacts, {} contacts here",
         c.read_org_leads, c.read_org_contacts, c.read_contacts
     );
-    let verb = if o.dry_run { "would be" } else { "" };
+    // A dry run applies nothing: its counts are what a run would do.
+    let verb = if o.dry_run { ", would be" } else { "" };
     outln!(
-        "  org (Lead): {} created, {} updated, {} failed {verb}",
+        "  org (Lead){verb}: {} created, {} updated, {} failed",
         c.crm.lead.created, c.crm.lead.updated, c.crm.lead.failed
     );
     outln!(
-        "  here: {} created / {} updated from Leads, {} created / {} updated from Contacts, {} failed {verb}",
+        "  here{verb}: {} created / {} updated from Leads, {} created / {} updated from Contacts, {} failed",
         c.marketing.lead.created,
         c.marketing.lead.updated,
         c.marketing.contact.created,

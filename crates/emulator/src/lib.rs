@@ -142,14 +142,15 @@ impl Config {
     }
 }
 
-/// Failures starting, loading or saving an emulator.
+/// Failures starting, loading or saving an emulator. The I/O or JSON cause is the error's
+/// `source` (anyhow's `{:#}` prints it), so the messages do not repeat it.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot read or write {path}: {source}")]
+    #[error("cannot read or write {path}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("state file {path} is not a saved emulator org: {source}")]
+    #[error("state file {path} is not a saved emulator org")]
     BadState { path: PathBuf, source: serde_json::Error },
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot set up TLS: {0}")]
     Tls(String),

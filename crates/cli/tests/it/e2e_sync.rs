@@ -122,6 +122,9 @@ async fn a_loopback_base_url_is_warned_about_and_base_url_sets_plezi_url() {
     let dry = json_of(&out);
     assert_eq!(dry["warnings"].as_array().map(Vec::len), Some(1), "{dry}");
     assert!(dry["warnings"][0].as_str().unwrap().contains("loopback"), "{dry}");
+    let out = leadbridge(dir.path()).args(["sync", "--dry-run"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("  org (Lead), would be: 1 created, 0 updated, 0 failed\n"), "{text}");
 
     let out = leadbridge(dir.path()).args(["sync", "--json", "--base-url", "https://crm.example.com/"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
@@ -132,6 +135,11 @@ async fn a_loopback_base_url_is_warned_about_and_base_url_sets_plezi_url() {
     let lead = org.get("Lead", &ids[0]).unwrap();
     assert_eq!(lead.get("plezi_url__c"), Some(&json!(format!("https://crm.example.com/contacts/{}", ann.id))));
     drop(org);
+
+    let out = leadbridge(dir.path()).args(["runs", "show", "1"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("  org Leads                  1        0       0\n"), "{text}");
+    assert!(!text.contains('{'), "counts as a table, not JSON: {text}");
 
     // Recorded: the next run without the flag keeps it and warns no more.
     let out = leadbridge(dir.path()).arg("sync").output().unwrap();
