@@ -30,6 +30,7 @@ use serde::Serialize;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tokio::sync::broadcast;
+use tokio::sync::oneshot::error::TryRecvError;
 
 mod import;
 mod model;
@@ -224,7 +225,34 @@ pub struct Store {
     /// them out of SQLite's busy handler, whose sleeps of up to 100 ms would ruin latency.
     /// Other processes (a CLI import next to `serve`) still meet `busy_timeout`.
     sqlite_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Group commit of form submissions (see [`Store::submit_form`]).
+    submissions: std::sync::Arc<SubmissionQueue>,
 }
+
+/// Submissions waiting to be written, and the right to write the next batch.
+#[derive(Default)]
+struct SubmissionQueue {
+    pending: std::sync::Mutex<Vec<PendingSubmission>>,
+    leader: tokio::sync::Mutex<()>,
+}
+
+/// A checked submission waiting for the writer (see [`Store::submit_form`]); the form and the
+/// patch were read and checked before the write lock (forms and the schema only ever grow, so
+/// what was valid then is valid now), which keeps the serialised section to the writes.
+pub(crate) struct SubmissionWrite {
+    pub(crate) form: Form,
+    pub(crate) schema: Schema,
+    pub(crate) patch: Patch,
+    pub(crate) payload: String,
+}
+
+struct PendingSubmission {
+    write: SubmissionWrite,
+    reply: tokio::sync::oneshot::Sender<Result<SubmissionOutcome, StoreError>>,
+}
+
+/// At most this many submissions share a transaction.
+const SUBMISSION_BATCH_MAX: usize = 256;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -334,7 +362,12 @@ impl Store {
             }
         };
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
-        Ok(Store { db, events, sqlite_writer: Default::default() })
+        Ok(Store {
+            db,
+            events,
+            sqlite_writer: Default::default(),
+            submissions: Default::default(),
+        })
     }
 
     /// Events after each committed write (see [`ContactEvent`]).
@@ -514,6 +547,13 @@ impl Store {
     /// Rules: empty inputs are ignored; inputs the form does not map are kept in the recorded
     /// payload only; `source`, `medium` and `campaign` keep their first value (first-touch
     /// attribution).
+    ///
+    /// **Group commit.** Writers are serialised through commit (see the crate docs), so one
+    /// commit per submission caps the rate at one disk flush per submission. Instead the
+    /// submissions that arrive while a batch is being written queue up; the next one to get the
+    /// writer's turn writes all queued ones in one transaction, and each caller gets its own
+    /// outcome after that commit. If the batch fails, each of its submissions is retried alone
+    /// so that one bad write does not fail the others.
     pub async fn submit_form(
         &self,
         form_id: i64,
@@ -523,13 +563,63 @@ impl Store {
         let form = self.form(form_id).await?;
         let schema = self.schema().await?;
         let (patch, payload) = submission_patch(&form, &schema, inputs)?;
-        let outcome = dispatch_write!(self, submit_form(&form, &schema, patch, &payload))?;
+        let (reply, mut outcome) = tokio::sync::oneshot::channel();
+        lock_pending(&self.submissions).push(PendingSubmission {
+            write: SubmissionWrite { form, schema, patch, payload },
+            reply,
+        });
+        let outcome = {
+            let _turn = self.submissions.leader.lock().await;
+            loop {
+                match outcome.try_recv() {
+                    // A batch carried this submission (an earlier turn's, or ours).
+                    Ok(done) => break done,
+                    // The batch's task was lost (runtime shutting down): nothing was committed
+                    // for it, say so rather than wait forever.
+                    Err(TryRecvError::Closed) => {
+                        break Err(StoreError::Database(sqlx::Error::WorkerCrashed));
+                    }
+                    // Still queued (more than a batch was waiting): write the next batch.
+                    Err(TryRecvError::Empty) => {}
+                }
+                let jobs: Vec<PendingSubmission> = {
+                    let mut pending = lock_pending(&self.submissions);
+                    let n = pending.len().min(SUBMISSION_BATCH_MAX);
+                    pending.drain(..n).collect()
+                };
+                // A task of its own, so that a caller that goes away (a closed HTTP connection)
+                // does not abandon the others' submissions mid-batch.
+                let store = self.clone();
+                let _ = tokio::spawn(async move { store.write_submissions(jobs).await }).await;
+            }
+        }?;
         self.emit(ContactEvent::FormSubmitted {
             form_id,
             submission_id: outcome.submission.id,
             contact_id: outcome.contact.id,
         });
         Ok(outcome)
+    }
+
+    async fn write_submissions(&self, jobs: Vec<PendingSubmission>) {
+        let (writes, replies): (Vec<_>, Vec<_>) =
+            jobs.into_iter().map(|j| (j.write, j.reply)).unzip();
+        match dispatch_write!(self, submit_batch(&writes)) {
+            Ok(outcomes) => {
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(Ok(outcome));
+                }
+            }
+            Err(err) if writes.len() == 1 => {
+                let _ = replies.into_iter().next().map(|r| r.send(Err(err)));
+            }
+            Err(_) => {
+                for (write, reply) in writes.into_iter().zip(replies) {
+                    let one = dispatch_write!(self, submit_batch(std::slice::from_ref(&write)));
+                    let _ = reply.send(one.map(|mut o| o.remove(0)));
+                }
+            }
+        }
     }
 
     /// Submissions of one form, newest first, `before` a submission id (keyset pagination).
@@ -642,6 +732,11 @@ impl Store {
             self.emit(ContactEvent::Changed { contact_id: *id, origin });
         }
     }
+}
+
+fn lock_pending(queue: &SubmissionQueue) -> std::sync::MutexGuard<'_, Vec<PendingSubmission>> {
+    // The lock is only held to push or drain: a panic cannot leave the vector half-changed.
+    queue.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Maps a submission's inputs through its form into a checked patch (email required) and the

@@ -14,7 +14,7 @@ use crate::rows::{
 };
 use crate::time_fmt::{now, to_micros};
 use crate::validate::{self, Apply, Blank, Change, ContactInput, Patch, Schema};
-use crate::{BEHAVIOUR_SCORE_MAX, Backend, Email, StoreError};
+use crate::{BEHAVIOUR_SCORE_MAX, Backend, Email, StoreError, SubmissionWrite};
 
 type Pool = sqlx::Pool<Engine>;
 type Conn = <Engine as sqlx::Database>::Connection;
@@ -646,51 +646,60 @@ pub(crate) async fn form(pool: &Pool, id: i64) -> Result<Option<Form>, StoreErro
     load_form(&mut conn, id).await
 }
 
-/// The write half of a submission; the form and the patch were read and checked before the
-/// write lock (forms and the schema only ever grow, so what was valid then is valid now), which
-/// keeps the serialised section to the statements that must be in it.
-pub(crate) async fn submit_form(
-    pool: &Pool,
-    form: &Form,
-    schema: &Schema,
-    mut patch: Patch,
-    payload: &str,
+/// Writes one submission: the contact (created or updated by email), its change-log rows and
+/// the submission record.
+async fn write_submission(
+    conn: &mut Conn,
+    job: &SubmissionWrite,
 ) -> Result<SubmissionOutcome, StoreError> {
+    let mut patch = job.patch.clone();
     let email = patch
         .email()
         .cloned()
         .ok_or_else(|| StoreError::invalid("email", "is required"))?;
-    let mut tx = begin_write(pool).await?;
-    let existing = find_by_email(&mut tx, &email).await?;
+    let existing = find_by_email(conn, &email).await?;
     // The documented rule: every submission adds the form's increment, capped at the maximum.
     let base = existing.as_ref().map_or(0, |c| c.behaviour_score);
-    patch.behaviour_score = Some((base + form.score_increment).min(BEHAVIOUR_SCORE_MAX));
+    patch.behaviour_score = Some((base + job.form.score_increment).min(BEHAVIOUR_SCORE_MAX));
     let (contact, created, _) = save(
-        &mut tx,
-        schema,
+        conn,
+        &job.schema,
         existing,
         &patch,
         Origin::Form,
         Apply::FirstTouch,
     )
     .await?;
-    let submitted_at = now();
     let row = sqlx::query_as::<_, SubmissionRow>(
         "INSERT INTO form_submissions (form_id, contact_id, created, payload, submitted_at) VALUES ($1, $2, $3, $4, $5) \
          RETURNING id, form_id, contact_id, created, payload, submitted_at",
     )
-    .bind(form.id)
+    .bind(job.form.id)
     .bind(contact.id.0)
     .bind(i64::from(created))
-    .bind(payload)
-    .bind(to_micros(submitted_at))
-    .fetch_one(&mut *tx)
+    .bind(job.payload.as_str())
+    .bind(to_micros(now()))
+    .fetch_one(&mut *conn)
     .await?;
-    tx.commit().await?;
     Ok(SubmissionOutcome {
         submission: Submission::try_from(row)?,
         contact,
     })
+}
+
+/// Writes several submissions in one transaction, in order (a later one sees the contact an
+/// earlier one created): one commit for all. Any error rolls all of them back.
+pub(crate) async fn submit_batch(
+    pool: &Pool,
+    jobs: &[SubmissionWrite],
+) -> Result<Vec<SubmissionOutcome>, StoreError> {
+    let mut tx = begin_write(pool).await?;
+    let mut out = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        out.push(write_submission(&mut tx, job).await?);
+    }
+    tx.commit().await?;
+    Ok(out)
 }
 
 pub(crate) async fn submissions(

@@ -149,3 +149,43 @@ both_backends!(form_mapping_is_checked, |store| {
         .collect();
     assert_eq!(fields, ["mapping", "mapping.score", "mapping.x"]);
 });
+
+both_backends!(
+    concurrent_submissions_each_get_their_own_outcome_and_one_contact_per_email,
+    |store| {
+        // Submissions arriving together share transactions (group commit): each caller must
+        // still get its own submission, and a later one must see the contact an earlier one
+        // created in the same batch.
+        let form = store.create_form(&signup()).await.unwrap();
+        let mut events = store.subscribe();
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let store = store.clone();
+            let email = if i % 2 == 0 { "same@example.com".to_owned() } else { format!("u{i}@example.com") };
+            tasks.push(tokio::spawn(async move {
+                store
+                    .submit_form(form.id, &inputs(&[("your_email", &email), ("firstname", &format!("N{i}"))]))
+                    .await
+            }));
+        }
+        let mut outcomes = Vec::new();
+        for t in tasks {
+            outcomes.push(t.await.unwrap().unwrap());
+        }
+        let mut ids: Vec<i64> = outcomes.iter().map(|o| o.submission.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 40);
+        let same: Vec<_> = outcomes.iter().filter(|o| o.contact.email.as_str() == "same@example.com").collect();
+        assert_eq!(same.len(), 20);
+        assert_eq!(same.iter().filter(|o| o.submission.created_contact).count(), 1);
+        assert!(same.iter().all(|o| o.contact.id == same[0].contact.id));
+        assert_eq!(store.count_contacts().await.unwrap(), 21);
+        let stored = store.contact(same[0].contact.id).await.unwrap();
+        assert_eq!(stored.behaviour_score, 50); // 20 × 5, capped
+        assert_eq!(store.submissions(form.id, None, 100).await.unwrap().len(), 40);
+        for _ in 0..40 {
+            assert!(matches!(events.recv().await.unwrap(), ContactEvent::FormSubmitted { .. }));
+        }
+    }
+);
