@@ -54,6 +54,8 @@ pub enum ApiError {
         errors: Vec<Problem>,
     },
     NotFound(String),
+    /// The path exists, not with this method (the `Allow` header lists those it has).
+    MethodNotAllowed(String),
     Unauthorized,
     UnsupportedMediaType(String),
     TooLarge(usize),
@@ -104,6 +106,13 @@ impl IntoResponse for ApiError {
             }
             ApiError::Conflict { detail, errors } => (StatusCode::CONFLICT, "conflict", "Conflict", detail, errors),
             ApiError::NotFound(what) => (StatusCode::NOT_FOUND, "not-found", "Not found", format!("{what} not found"), vec![]),
+            ApiError::MethodNotAllowed(method) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                format!("this path does not accept {method}; the Allow header lists the methods it does"),
+                vec![],
+            ),
             ApiError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",

@@ -100,7 +100,11 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .route(
             "/api/v1/{*rest}",
             any(|| async { ApiError::NotFound("API route".into()) }),
-        );
+        )
+        // So does a known path with a method it has not (e.g. PUT where PATCH is): a 405.
+        .method_not_allowed_fallback(|method: axum::http::Method| async move {
+            ApiError::MethodNotAllowed(method.to_string())
+        });
     (router, doc)
 }
 

@@ -240,3 +240,25 @@ both_backends!(custom_fields_are_added_and_typed_in_contacts, |app| {
         json!(["new", "engaged", "accepted", "closed", "nurturing"])
     );
 });
+
+both_backends!(
+    a_method_a_path_does_not_accept_is_a_405_problem_not_an_empty_body,
+    |app| {
+        let put = app
+            .send_json(
+                Method::PUT,
+                "/api/v1/contacts/1",
+                json!({"first_name": "Ann"}),
+            )
+            .await;
+        assert_eq!(put.status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(put.content_type, "application/problem+json");
+        let body = put.json();
+        assert_eq!(body["status"], 405);
+        assert_eq!(
+            body["type"],
+            "https://leadbridge.invalid/problems/method-not-allowed"
+        );
+        assert!(body["detail"].as_str().unwrap().contains("PUT"), "{body}");
+    }
+);
