@@ -94,7 +94,7 @@ struct ListArgs {
     /// Every matching contact, page after page.
     #[arg(long, conflicts_with = "limit")]
     all: bool,
-    /// One JSON object per line.
+    /// Print the contacts as one JSON array.
     #[arg(long)]
     json: bool,
 }
@@ -212,7 +212,11 @@ async fn list(store: &Store, a: ListArgs) -> anyhow::Result<ExitCode> {
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    if !a.json {
+    // JSON: one array, streamed element by element (`--all` pages through everything).
+    let mut first = true;
+    if a.json {
+        write!(out, "[")?;
+    } else {
         writeln!(
             out,
             "{:>8}  {:<36} {:<24} {:<24} {:>5}  {:<10} {}",
@@ -223,7 +227,9 @@ async fn list(store: &Store, a: ListArgs) -> anyhow::Result<ExitCode> {
         let page = store.list_contacts(&query).await?;
         for c in &page.contacts {
             if a.json {
-                writeln!(out, "{}", contact_json(c))?;
+                let sep = if first { "\n  " } else { ",\n  " };
+                first = false;
+                write!(out, "{sep}{}", contact_json(c))?;
             } else {
                 let name = [c.first_name.as_deref(), c.last_name.as_deref()]
                     .into_iter()
@@ -247,6 +253,9 @@ async fn list(store: &Store, a: ListArgs) -> anyhow::Result<ExitCode> {
             Some(next) if a.all => query.after = Some(next),
             _ => break,
         }
+    }
+    if a.json {
+        writeln!(out, "{}]", if first { "" } else { "\n" })?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

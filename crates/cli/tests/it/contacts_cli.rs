@@ -91,10 +91,7 @@ fn contacts_add_import_list_show_export_round_trip() {
     assert_eq!(report["rejections"][0]["problems"][0]["field"], "email");
 
     let list = leadbridge(&data, &["contacts", "list", "--json"]);
-    let lines: Vec<serde_json::Value> = stdout(&list)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<serde_json::Value> = serde_json::from_str(&stdout(&list)).unwrap();
     assert_eq!(lines.len(), 2);
     assert_eq!(
         (
@@ -119,6 +116,24 @@ fn contacts_add_import_list_show_export_round_trip() {
         text.contains("\njo@example.com,Jo,,Acme,,,12,engaged,lead,"),
         "{text}"
     );
+}
+
+#[test]
+fn contacts_list_json_is_one_array_even_empty_or_paged_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = leadbridge(dir.path(), &["contacts", "list", "--json"]);
+    assert_eq!(empty.status.code(), Some(0), "{}", stderr(&empty));
+    assert_eq!(stdout(&empty), "[]\n");
+    for email in ["a@example.com", "b@example.com", "c@example.com"] {
+        let added = leadbridge(dir.path(), &["contacts", "add", "--email", email]);
+        assert_eq!(added.status.code(), Some(0), "{}", stderr(&added));
+    }
+    for args in [&["contacts", "list", "--json"][..], &["contacts", "list", "--json", "--all"]] {
+        let list = leadbridge(dir.path(), args);
+        let all: Vec<serde_json::Value> = serde_json::from_str(&stdout(&list)).unwrap();
+        let emails: Vec<&str> = all.iter().map(|c| c["email"].as_str().unwrap()).collect();
+        assert_eq!(emails, ["a@example.com", "b@example.com", "c@example.com"], "{args:?}");
+    }
 }
 
 #[test]
