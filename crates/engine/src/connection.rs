@@ -473,29 +473,35 @@ pub(crate) async fn org_schema(client: &Client) -> Result<OrgSchema, SfError> {
     let mut schema = OrgSchema::default();
     for object in [SObject::Lead, SObject::Contact] {
         let d = client.describe(object.api_name()).await?;
-        let fields = d
-            .fields
-            .iter()
-            .map(|f| {
-                let mut of = OrgField::new(
-                    &f.name,
-                    FieldType::from_describe(&f.field_type),
-                    (f.length > 0).then_some(f.length),
-                );
-                of.picklist_values = f
-                    .picklist_values
-                    .iter()
-                    .filter(|p| p.active)
-                    .map(|p| p.value.clone())
-                    .collect();
-                of.createable = f.createable;
-                of.updateable = f.updateable;
-                of
-            })
-            .collect();
-        schema = schema.with_object(object, fields);
+        schema = schema.with_object(object, org_fields(&d));
     }
     Ok(schema)
+}
+
+/// One object's describe reduced to what the core's mapping validation needs: type, length,
+/// active picklist values, createable / updateable. The one place this translation lives, shared
+/// by `connect` and the web app's mapping screen.
+pub fn org_fields(describe: &lb_salesforce::SObjectDescribe) -> Vec<OrgField> {
+    describe
+        .fields
+        .iter()
+        .map(|f| {
+            let mut of = OrgField::new(
+                &f.name,
+                FieldType::from_describe(&f.field_type),
+                (f.length > 0).then_some(f.length),
+            );
+            of.picklist_values = f
+                .picklist_values
+                .iter()
+                .filter(|p| p.active)
+                .map(|p| p.value.clone())
+                .collect();
+            of.createable = f.createable;
+            of.updateable = f.updateable;
+            of
+        })
+        .collect()
 }
 
 /// Problems of `mapping` against the org (errors and warnings, in plain words).

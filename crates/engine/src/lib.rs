@@ -32,7 +32,7 @@ pub mod settings;
 
 pub use connection::{
     ConnectReport, ConnectRequest, ConnectionSettings, FieldCheck, FieldStatus, OrgSummary,
-    REDIRECT_PATH, complete_web_oauth, connect, load_credentials,
+    REDIRECT_PATH, complete_web_oauth, connect, load_credentials, org_fields,
 };
 pub use health::Health;
 pub use runner::{

@@ -42,7 +42,7 @@ pub use client::{API_VERSION, BulkConfig, Client, ClientConfig};
 pub use discovery::{ApiAccess, Edition, OrgInfo};
 pub use error::{AuthError, AuthFailure, Error};
 pub use hosts::{HostPolicy, UrlError};
-pub use lb_wire::ApiError;
+pub use lb_wire::{ApiError, SObjectDescribe};
 pub use policy::WritePolicy;
 pub use query::{QueryPager, Record};
 pub use retry::{Idempotency, RetryPolicy};

@@ -324,27 +324,7 @@ async fn org_schema(state: &UiState) -> Result<(Option<OrgSchema>, bool), UiErro
         for object in [SObject::Lead, SObject::Contact] {
             match client.describe(object.api_name()).await {
                 Ok(d) => {
-                    let fields = d
-                        .fields
-                        .iter()
-                        .map(|f| {
-                            let mut of = OrgField::new(
-                                &f.name,
-                                FieldType::from_describe(&f.field_type),
-                                (f.length > 0).then_some(f.length),
-                            );
-                            of.picklist_values = f
-                                .picklist_values
-                                .iter()
-                                .filter(|p| p.active)
-                                .map(|p| p.value.clone())
-                                .collect();
-                            of.createable = f.createable;
-                            of.updateable = f.updateable;
-                            of
-                        })
-                        .collect();
-                    schema = schema.with_object(object, fields);
+                    schema = schema.with_object(object, lb_engine::org_fields(&d));
                 }
                 Err(err) => {
                     tracing::warn!(%err, "describe failed; using the field types saved with the connection");
