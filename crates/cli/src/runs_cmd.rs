@@ -224,6 +224,19 @@ fn counts_text(counts: &serde_json::Value) -> Vec<String> {
         n(&["links_followed"])
     ));
     let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_owned();
+    // The engine records the first 500 of each list; say so when the totals are larger.
+    let listed = |key: &str| counts[key].as_array().map_or(0, Vec::len) as u64;
+    for (key, total, what) in [
+        ("skips", n(&["skipped"]), "skips"),
+        ("duplicates", n(&["duplicate_groups"]), "duplicate groups"),
+    ] {
+        if listed(key) < total && listed(key) > 0 {
+            lines.push(format!(
+                "  (the first {} of {total} {what} are listed)",
+                listed(key)
+            ));
+        }
+    }
     for skip in counts["skips"].as_array().into_iter().flatten() {
         let object = skip["object"]
             .as_str()
@@ -281,6 +294,23 @@ mod tests {
                 "  duplicates of a@x.com: 00Q1, 00Q2 (synced: 00Q1)",
             ]
         );
+    }
+
+    #[test]
+    fn a_run_with_more_skips_than_recorded_says_only_the_first_are_listed() {
+        let counts = json!({
+            "skipped": 612, "duplicate_groups": 1,
+            "skips": [{"side": "crm", "id": "00Q1", "object": "Lead", "reason": "no email"}],
+            "duplicates": [{"email": "a@x.com", "records": ["00Q2", "00Q3"], "synced": "00Q2"}]
+        });
+        let lines = super::counts_text(&counts);
+        assert!(lines.contains(&"  (the first 1 of 612 skips are listed)".to_owned()));
+        assert!(
+            !lines
+                .iter()
+                .any(|l| l.contains("duplicate groups are listed"))
+        );
+        assert!(lines.contains(&"  skipped crm Lead 00Q1: no email".to_owned()));
     }
 
     #[test]

@@ -638,13 +638,29 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "Salesforce Leads read",
         "Pistes Salesforce lues",
     ),
+    (
+        "run.duplicate_rule",
+        "The record linked is chosen in this order: the one already linked, then Contacts before Leads, then the oldest (CreatedDate), then the smallest Id.",
+        "La fiche reliée est choisie dans cet ordre : celle déjà reliée, puis les Contacts avant les Pistes, puis la plus ancienne (CreatedDate), puis le plus petit Id.",
+    ),
+    ("run.linked", "linked", "reliée"),
+    (
+        "run.listed_first",
+        "Listed here (the first ones):",
+        "Listés ici (les premiers) :",
+    ),
+    (
+        "run.not_recorded",
+        "This run did not record them one by one (it predates that).",
+        "Cette exécution ne les a pas enregistrés un par un (elle est antérieure à cette fonction).",
+    ),
+    (
+        "run.reason_no_email",
+        "no email: a record without email is never synced",
+        "sans email : une fiche sans email n'est jamais synchronisée",
+    ),
     ("run.record", "Record", "Fiche"),
     ("run.running", "running", "en cours"),
-    (
-        "run.see_preview",
-        "The records skipped (e.g. without email) and the duplicate groups are listed by \"Preview\" on the Sync page.",
-        "Les fiches ignorées (par exemple sans email) et les groupes de doublons sont listés par « Aperçu » sur la page Synchronisation.",
-    ),
     (
         "run.seed_updates",
         "Duplicates updated with the first record's data",
@@ -1028,7 +1044,11 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "Too many failed sign-ins for this username: try again in 15 minutes.",
         "Trop d'échecs de connexion pour cet identifiant : réessayez dans 15 minutes.",
     ),
-    ("sf.no_api_edition", "This org's Salesforce edition does not give access to the API, so the connector cannot work with it. The API comes with Enterprise, Unlimited, Performance and Developer editions; Contact Manager, Group and Professional editions do not have it (Professional only with the API add-on). Ask Salesforce to upgrade the edition or add the API.", "L'édition Salesforce de cette org ne donne pas accès à l'API : le connecteur ne peut pas fonctionner avec elle. L'API est incluse dans les éditions Enterprise, Unlimited, Performance et Developer ; les éditions Contact Manager, Group et Professional ne l'ont pas (Professional seulement avec l'option API). Demandez à Salesforce de passer à une autre édition ou d'ajouter l'API."),
+    (
+        "sf.no_api_edition",
+        "This org's Salesforce edition does not give access to the API, so the connector cannot work with it. The API comes with Enterprise, Unlimited, Performance and Developer editions; Contact Manager, Group and Professional editions do not have it (Professional only with the API add-on). Ask Salesforce to upgrade the edition or add the API.",
+        "L'édition Salesforce de cette org ne donne pas accès à l'API : le connecteur ne peut pas fonctionner avec elle. L'API est incluse dans les éditions Enterprise, Unlimited, Performance et Developer ; les éditions Contact Manager, Group et Professional ne l'ont pas (Professional seulement avec l'option API). Demandez à Salesforce de passer à une autre édition ou d'ajouter l'API.",
+    ),
 ];
 
 #[cfg(test)]

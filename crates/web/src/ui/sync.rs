@@ -1,6 +1,8 @@
 //! The sync's pages: the health banner (what happened, what to do), "Sync now", "Preview" (the
 //! dry-run plan, readable), the run history with its chart, and a run's detail with every
-//! failure (the org's error code and message, a link to the record).
+//! failure (the org's error code and message, a link to the record), each record skipped with
+//! its reason and each duplicate group of the org (the first `lb_engine::REPORTED_MAX` of each,
+//! as the engine recorded them in the run's counts; the exact totals are beside them).
 //!
 //! "Sync now" starts the run in the background and answers at once with a redirect; while a
 //! run is going the sync page reloads itself every few seconds (a `<meta refresh>`: no script).
@@ -590,6 +592,116 @@ struct RunPage {
     run: RunRow,
     counts: Vec<(&'static str, u64)>,
     failures: Vec<FailureRow>,
+    skips: Vec<SkipRow>,
+    duplicates: Vec<DuplicateRow>,
+}
+
+/// A skip as the engine records it in the run's counts (`lb_engine::SkipReport`).
+#[derive(Deserialize)]
+struct RecordedSkip {
+    side: String,
+    id: String,
+    #[serde(default)]
+    object: Option<String>,
+    reason: String,
+}
+
+/// A duplicate group as the engine records it (`lb_engine::DuplicateReport`).
+#[derive(Deserialize)]
+struct RecordedDuplicate {
+    email: String,
+    records: Vec<String>,
+    synced: String,
+}
+
+pub(crate) struct SkipRow {
+    side: String,
+    object: String,
+    id: String,
+    link: Option<String>,
+    reason: String,
+}
+
+pub(crate) struct DuplicateRow {
+    email: String,
+    /// Each org record of the group: id, link, whether it is the one linked.
+    members: Vec<(String, Option<String>, bool)>,
+}
+
+/// The recorded list at `key` of the run's counts; a run from before the engine recorded them
+/// (or a malformed entry) lists nothing rather than failing the page.
+fn recorded<T: serde::de::DeserializeOwned>(counts: &Value, key: &str) -> Vec<T> {
+    counts
+        .get(key)
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|v| T::deserialize(v).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The object of an org record from its Id's key prefix (Lead `00Q`, Contact `003`), for the
+/// link: duplicate groups record ids only.
+fn object_of(id: &str) -> Option<&'static str> {
+    match id.get(..3) {
+        Some("00Q") => Some("Lead"),
+        Some("003") => Some("Contact"),
+        _ => None,
+    }
+}
+
+fn skip_row(ctx: &Ctx, k: RecordedSkip, instance: Option<&str>) -> SkipRow {
+    let marketing = k.side == "marketing";
+    let object = k.object.clone().unwrap_or_default();
+    let link = if marketing {
+        k.id.parse::<i64>().ok().map(|id| format!("/contacts/{id}"))
+    } else {
+        let object = k.object.as_deref().or_else(|| object_of(&k.id));
+        match (object, instance) {
+            (Some(object), Some(base)) => Some(record_url(base, object, &k.id)),
+            _ => None,
+        }
+    };
+    // The engine words its reasons in English; the one the seed is about is said in the
+    // page's language, the others are shown as recorded.
+    let reason = if k.reason.starts_with("no email") {
+        ctx.t("run.reason_no_email").to_owned()
+    } else {
+        k.reason
+    };
+    SkipRow {
+        side: if marketing {
+            ctx.t("preview.our_contact").to_owned()
+        } else {
+            "Salesforce".to_owned()
+        },
+        object,
+        id: k.id,
+        link,
+        reason,
+    }
+}
+
+fn duplicate_row(d: RecordedDuplicate, instance: Option<&str>) -> DuplicateRow {
+    let members = d
+        .records
+        .into_iter()
+        .map(|id| {
+            let link = match (object_of(&id), instance) {
+                (Some(object), Some(base)) => Some(record_url(base, object, &id)),
+                _ => None,
+            };
+            let linked = id == d.synced;
+            (id, link, linked)
+        })
+        .collect();
+    DuplicateRow {
+        email: d.email,
+        members,
+    }
 }
 
 pub(crate) struct FailureRow {
@@ -657,11 +769,21 @@ pub(crate) async fn run_page(
         ("run.links_followed", count(c, &["links_followed"])),
         ("run.seed_updates", count(c, &["seed_updates"])),
     ];
+    let skips = recorded::<RecordedSkip>(c, "skips")
+        .into_iter()
+        .map(|k| skip_row(&ctx, k, instance.as_deref()))
+        .collect();
+    let duplicates = recorded::<RecordedDuplicate>(c, "duplicates")
+        .into_iter()
+        .map(|d| duplicate_row(d, instance.as_deref()))
+        .collect();
     let row = run_row(&ctx, &run);
     render(&RunPage {
         ctx,
         run: row,
         counts,
         failures,
+        skips,
+        duplicates,
     })
 }

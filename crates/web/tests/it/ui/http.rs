@@ -442,6 +442,115 @@ async fn a_runs_page_lists_each_failure_with_the_orgs_code_message_and_a_link() 
     );
 }
 
+/// R-SYNC-1, R-SYNC-3: a run's page lists each record it skipped (with the reason and a link to
+/// the record) and each duplicate group of the org (every record, the one linked, the rule),
+/// in the page's language, from what the run recorded.
+#[tokio::test]
+async fn a_runs_page_lists_its_skips_and_duplicate_groups_with_links() {
+    let stack = Stack::start().await;
+    stack.connect().await;
+    let seeded = stack
+        .control(
+            "records",
+            serde_json::json!({"sobject": "Lead", "records": [
+                {"LastName": "Lovelace", "Company": "AE", "Email": "dup.ada@example.com",
+                 "CreatedDate": "2025-01-01T00:00:00.000+0000"},
+                {"LastName": "King", "Company": "AE2", "Email": "DUP.ada@example.com",
+                 "CreatedDate": "2025-02-01T00:00:00.000+0000"},
+                {"LastName": "Nobody <b>", "Company": "Ghost"},
+            ]}),
+        )
+        .await;
+    let ids: Vec<String> = seeded["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    // A contact here that the org cannot take (no Company, no fallback): a skip on our side.
+    let dennis = stack
+        .store
+        .create_contact(
+            serde_json::json!({"email": "dennis@example.com", "last_name": "Ritchie"})
+                .as_object()
+                .unwrap(),
+            lb_store::Origin::User,
+        )
+        .await
+        .unwrap();
+    let outcome = stack
+        .engine
+        .run(lb_engine::RunRequest::new(
+            lb_engine::Trigger::Manual,
+            lb_engine::Scope::Full,
+        ))
+        .await
+        .unwrap();
+    let run_id = outcome.run_id.unwrap();
+
+    let mut v = Visitor::new(&stack.base_url);
+    v.sign_in().await;
+    let page = v.get(&format!("/sync/runs/{run_id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let body = &page.body;
+    assert!(!body.contains("id=\"no-skips\""), "{body}");
+    let skips = &body[body.find("id=\"skips\"").expect("a skips table")..];
+    let skips = &skips[..skips.find("</table>").unwrap()];
+    let no_email = skips
+        .split("<tr>")
+        .find(|row| row.contains(&ids[2]))
+        .unwrap_or_else(|| panic!("the Lead without email is listed: {skips}"));
+    assert!(
+        no_email.contains("no email: a record without email is never synced"),
+        "{no_email}"
+    );
+    assert!(
+        no_email.contains(&format!("/lightning/r/Lead/{}/view\"", ids[2])),
+        "a link to the org record: {no_email}"
+    );
+
+    let ours = skips
+        .split("<tr>")
+        .find(|row| row.contains(&format!("href=\"/contacts/{}\"", dennis.id)))
+        .unwrap_or_else(|| panic!("our contact is listed with a link to its page: {skips}"));
+    assert!(ours.contains("Company"), "{ours}");
+    let groups = &body[body.find("id=\"duplicates\"").expect("a duplicates table")..];
+    let groups = &groups[..groups.find("</table>").unwrap()];
+    assert_eq!(
+        groups.matches("<tr>").count(),
+        2,
+        "header + one group: {groups}"
+    );
+    assert!(groups.contains("dup.ada@example.com"), "{groups}");
+    for id in &ids[..2] {
+        assert!(
+            groups.contains(&format!(
+                "/lightning/r/Lead/{id}/view\"><code>{id}</code></a>"
+            )),
+            "{id} in {groups}"
+        );
+    }
+    // The older Lead is the one linked (CreatedDate rule), and only it is marked.
+    assert_eq!(groups.matches("badge ok").count(), 1, "{groups}");
+    assert!(
+        groups.contains(&format!(
+            "<code>{}</code></a> <span class=\"badge ok\">linked</span>",
+            ids[0]
+        )),
+        "{groups}"
+    );
+    assert!(body.contains("id=\"duplicate-rule\""), "{body}");
+
+    // French: the same lists, in French.
+    v.cookies.insert("lb_lang".to_owned(), "fr".to_owned());
+    let fr_body = v.get(&format!("/sync/runs/{run_id}")).await.body;
+    assert!(
+        fr_body.contains("sans email : une fiche sans email n&#39;est jamais synchronisée"),
+        "{fr_body}"
+    );
+    assert!(fr_body.contains("reliée</span>"), "{fr_body}");
+}
+
 /// The contact page (`plezi_url`'s target, R-FIELD-1) shows personal data: a visitor without a
 /// session is sent to sign in and brought back to it; signed in, it is shown, escaped.
 #[tokio::test]
@@ -487,7 +596,10 @@ async fn the_contact_page_needs_a_session_and_comes_back_after_sign_in() {
     assert!(page.body.contains("A&amp;B"));
     assert!(page.body.contains("LEAD — "));
     assert!(page.body.contains("MQL — not reached"));
-    assert_eq!(v.get("/contacts/424242").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        v.get("/contacts/424242").await.status,
+        StatusCode::NOT_FOUND
+    );
     let junk = v.get("/contacts/%3Cb%3E").await;
     assert_eq!(junk.status, StatusCode::NOT_FOUND);
     assert!(!junk.body.contains("<b>"));
@@ -690,10 +802,17 @@ async fn client_credentials_flow_connects_and_its_secret_shows_only_as_set() {
     let saved = v.post("/settings/salesforce", &form).await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER);
     let page = v.get("/settings/salesforce").await;
-    assert!(page.body.contains("id=\"connected-with-problems\""), "logged in, fields missing: {}", page.body);
+    assert!(
+        page.body.contains("id=\"connected-with-problems\""),
+        "logged in, fields missing: {}",
+        page.body
+    );
     assert!(page.body.contains("id=\"client-secret-set\""));
     assert!(!page.body.contains(&c.client_secret));
-    let saved = lb_engine::ConnectionSettings::load(&stack.store).await.unwrap().unwrap();
+    let saved = lb_engine::ConnectionSettings::load(&stack.store)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(saved.grant, "client_credentials");
 
     // Without a secret (none stored for this flow yet) the form says what is missing; nothing
@@ -702,10 +821,22 @@ async fn client_credentials_flow_connects_and_its_secret_shows_only_as_set() {
     v2.sign_in().await;
     let csrf = v2.get("/settings/salesforce").await.csrf();
     let jwt = v2
-        .post("/settings/salesforce", &[("csrf", &csrf), ("flow", "jwt"), ("login_url", &c.login_url), ("client_id", &c.client_id)])
+        .post(
+            "/settings/salesforce",
+            &[
+                ("csrf", &csrf),
+                ("flow", "jwt"),
+                ("login_url", &c.login_url),
+                ("client_id", &c.client_id),
+            ],
+        )
         .await;
     assert_eq!(jwt.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(jwt.body.contains("The username is required for this flow."), "{}", jwt.body);
+    assert!(
+        jwt.body.contains("The username is required for this flow."),
+        "{}",
+        jwt.body
+    );
 }
 
 #[tokio::test]
@@ -737,6 +868,12 @@ async fn an_edition_without_the_api_is_refused_in_plain_words() {
     let report = &page.body[page.body.find("id=\"report\"").expect("a report")..];
     assert!(!report.contains("id=\"connected\""), "{report}");
     assert!(report.contains("id=\"no-api-edition\""), "{report}");
-    assert!(report.contains("Contact Manager, Group and Professional editions do not have it"), "{report}");
-    assert!(report.contains("API_DISABLED_FOR_ORG"), "the org's exact answer stays: {report}");
+    assert!(
+        report.contains("Contact Manager, Group and Professional editions do not have it"),
+        "{report}"
+    );
+    assert!(
+        report.contains("API_DISABLED_FOR_ORG"),
+        "the org's exact answer stays: {report}"
+    );
 }
