@@ -16,6 +16,11 @@
 //!   `CreatedDate`, `LastModifiedDate`, `SystemModstamp`, `IsDeleted` and computed `Name`s.
 //! - Ids are 18 characters with the object's key prefix ([`ids`]); tables index them by their
 //!   15-character case-sensitive form, so both forms are accepted everywhere.
+//! - Each [`Table`] also keeps two secondary indexes over **all** its rows (deleted ones
+//!   included, so `queryAll` can use them too), maintained wherever a row is pushed, replaced,
+//!   restored or popped ([`Org::rebuild_indexes`] after a load): [`INDEXED_TEXT_FIELD`] by the
+//!   hash of its SOQL fold, and [`INDEXED_TIME_FIELD`] in time order. They only narrow the rows a
+//!   query looks at; the query still checks every candidate with its full WHERE clause.
 //! - `Org` is guarded by one `RwLock` in the emulator: reads (queries, describes) share it, writes
 //!   take it exclusively. A multi-record operation with all-or-none semantics brackets its writes
 //!   with [`Org::begin`] / [`Org::rollback`] / [`Org::commit`].
@@ -26,7 +31,9 @@ pub mod ids;
 pub mod schema;
 pub mod setup;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{DefaultHasher, Hasher};
+use std::ops::Bound;
 use std::sync::Arc;
 
 use lb_wire::ApiError;
@@ -187,6 +194,25 @@ pub struct Table {
     /// Unique/external-id field → normalised value → live rows having it.
     #[serde(skip)]
     keys: HashMap<String, HashMap<String, Vec<u32>>>,
+    /// Hash of the SOQL-folded [`INDEXED_TEXT_FIELD`] value → rows having it (any row; hash
+    /// collisions only add candidates). A hash, not the text, keeps a million Leads small.
+    #[serde(skip)]
+    text_index: HashMap<u64, Vec<u32>>,
+    /// (SOQL time of [`INDEXED_TIME_FIELD`] in ms, row) for every row where it is a datetime.
+    #[serde(skip)]
+    time_index: BTreeSet<(i64, u32)>,
+}
+
+/// The text field every table indexes for `=` / `IN` lookups (the sync finds people by email).
+pub const INDEXED_TEXT_FIELD: &str = "Email";
+/// The datetime field every table indexes in time order (the sync's incremental query).
+pub const INDEXED_TIME_FIELD: &str = "SystemModstamp";
+
+fn text_hash(folded: &str) -> u64 {
+    // `DefaultHasher::new()` has fixed keys: the same text hashes the same for the org's life.
+    let mut h = DefaultHasher::new();
+    h.write(folded.as_bytes());
+    h.finish()
 }
 
 impl Table {
@@ -213,6 +239,59 @@ impl Table {
     /// Rows in the recycle bin with their deletion time (`…+0000`), by row number.
     pub fn recycle_bin(&self) -> &BTreeMap<u32, String> {
         &self.recycle_bin
+    }
+
+    /// Rows (deleted ones included, in no particular order) whose [`INDEXED_TEXT_FIELD`] may
+    /// equal `folded` (a value already folded with [`crate::soql::fold_text`]): a superset of
+    /// the rows where it does.
+    pub fn text_candidates(&self, folded: &str) -> &[u32] {
+        self.text_index.get(&text_hash(folded)).map_or(&[], Vec::as_slice)
+    }
+
+    /// Rows (deleted ones included) whose [`INDEXED_TIME_FIELD`] is at least `from_ms`, in
+    /// (time, row) order; exactly the rows where SOQL sees it `>=` that instant.
+    pub fn time_from(&self, from_ms: i64) -> impl Iterator<Item = u32> + '_ {
+        self.time_index.range((Bound::Included((from_ms, 0)), Bound::Unbounded)).map(|(_, row)| *row)
+    }
+
+    fn secondary_keys(&self, row: u32) -> (Option<u64>, Option<i64>) {
+        let Some(rec) = self.rows.get(row as usize) else { return (None, None) };
+        let text = match rec.get(INDEXED_TEXT_FIELD) {
+            Some(Value::String(s)) if !s.is_empty() => Some(text_hash(&crate::soql::fold_text(s))),
+            _ => None,
+        };
+        let time = match rec.get(INDEXED_TIME_FIELD) {
+            Some(Value::String(s)) => crate::soql::datetime_ms(s),
+            _ => None,
+        };
+        (text, time)
+    }
+
+    /// Adds `row`'s current values to the secondary indexes.
+    fn index_secondary(&mut self, row: u32) {
+        let (text, time) = self.secondary_keys(row);
+        if let Some(h) = text {
+            self.text_index.entry(h).or_default().push(row);
+        }
+        if let Some(t) = time {
+            self.time_index.insert((t, row));
+        }
+    }
+
+    /// Removes `row`'s current values from the secondary indexes (before they change).
+    fn unindex_secondary(&mut self, row: u32) {
+        let (text, time) = self.secondary_keys(row);
+        if let Some(h) = text
+            && let Some(rows) = self.text_index.get_mut(&h)
+        {
+            rows.retain(|r| *r != row);
+            if rows.is_empty() {
+                self.text_index.remove(&h);
+            }
+        }
+        if let Some(t) = time {
+            self.time_index.remove(&(t, row));
+        }
     }
 }
 
@@ -358,6 +437,11 @@ impl Org {
         for (name, table) in &mut self.tables {
             table.by_id.clear();
             table.keys.clear();
+            table.text_index.clear();
+            table.time_index.clear();
+            for row in 0..table.rows.len() as u32 {
+                table.index_secondary(row);
+            }
             let Some(def) = self.objects.get(name) else { continue };
             for (i, rec) in table.rows.iter().enumerate() {
                 if let Some(Value::String(id)) = rec.get("Id") {
@@ -488,6 +572,7 @@ impl Org {
                     let table = self.tables.get_mut(&object).expect("journaled table exists");
                     unindex(&def, table, row);
                     if row as usize + 1 == table.rows.len() {
+                        table.unindex_secondary(row);
                         let rec = table.rows.pop().expect("row exists");
                         if let Some(Value::String(id)) = rec.get("Id") {
                             table.by_id.remove(&id[..15]);
@@ -498,7 +583,9 @@ impl Org {
                     let def = self.objects.get(&object).expect("journaled object exists").clone();
                     let table = self.tables.get_mut(&object).expect("journaled table exists");
                     unindex(&def, table, row);
+                    table.unindex_secondary(row);
                     table.rows[row as usize] = old;
+                    table.index_secondary(row);
                     match was_in_bin {
                         Some(at) => {
                             table.recycle_bin.insert(row, at);
@@ -850,13 +937,16 @@ impl Org {
         }
         table.rows.push(rec);
         index(def, table, row);
+        table.index_secondary(row);
         row
     }
 
     fn replace_row(&mut self, def: &ObjectDef, row: u32, rec: Record, deleting: bool) {
         let table = self.tables.get_mut(&def.name).expect("table for every object");
         unindex(def, table, row);
+        table.unindex_secondary(row);
         table.rows[row as usize] = rec;
+        table.index_secondary(row);
         if !deleting {
             index(def, table, row);
         }

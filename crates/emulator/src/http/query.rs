@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::data::RecordOut;
 use super::{Call, Ctx, Reply};
 use crate::soql::{self, FieldKind};
-use crate::state::{FieldType, Org, Record, ids, now_ms};
+use crate::state::{FieldType, INDEXED_TEXT_FIELD, INDEXED_TIME_FIELD, Org, Record, Table, ids, now_ms};
 
 /// Default and maximum page size; the minimum a client may ask for is 200 (§4).
 const MAX_BATCH: usize = 2000;
@@ -121,18 +121,12 @@ pub(crate) fn start(em: &Ctx, call: &Call, all: bool) -> Reply {
         return Reply::json(StatusCode::OK, &compiled.columns());
     }
     let Some(table) = org.table(compiled.object()) else { return Reply::not_found() };
-    let rows_slice = table.rows();
-    let bin = table.recycle_bin();
-    let live = rows_slice.iter().enumerate().filter(|(i, _)| all || !bin.contains_key(&(*i as u32))).map(|(_, r)| r);
-    if compiled.is_count() {
-        let n = live.filter(|r| compiled.matches(r)).count();
-        return Reply::json(StatusCode::OK, &serde_json::json!({"totalSize": n, "done": true, "records": []}));
-    }
-    // `run` hands back references into `rows_slice`; their positions are the row numbers.
-    // Address arithmetic on the slice (no unsafe): element i lives at base + i * size.
-    let base = rows_slice.as_ptr() as usize;
-    let size = std::mem::size_of::<Record>().max(1);
-    let rows: Vec<u32> = compiled.run(live).into_iter().map(|r| ((r as *const Record as usize - base) / size) as u32).collect();
+    let rows = match answer(table, &compiled, all, true) {
+        Answer::Count(n) => {
+            return Reply::json(StatusCode::OK, &serde_json::json!({"totalSize": n, "done": true, "records": []}));
+        }
+        Answer::Rows(rows) => rows,
+    };
     let batch = batch_size(call).unwrap_or(MAX_BATCH);
     let fields: Arc<Vec<String>> = Arc::new(compiled.fields().to_vec());
     let object = compiled.object().to_owned();
@@ -146,6 +140,69 @@ pub(crate) fn start(em: &Ctx, call: &Call, all: bool) -> Reply {
         None
     };
     render_page(&org, call.version, &object, &fields, &first, total, next)
+}
+
+/// What a query answers: `COUNT()`'s total, or the row numbers of its result in order.
+#[derive(Debug, PartialEq, Eq)]
+enum Answer {
+    Count(usize),
+    Rows(Vec<u32>),
+}
+
+/// Runs `q` over `table` (deleted rows only when `all`), narrowed by the secondary indexes when
+/// `use_index` and they apply; the answer is the same either way (tests check it).
+fn answer(table: &Table, q: &soql::CompiledQuery, all: bool, use_index: bool) -> Answer {
+    let rows_slice = table.rows();
+    let bin = table.recycle_bin();
+    let visible = |i: u32| all || !bin.contains_key(&i);
+    let narrowed = if use_index { candidates(table, q, &visible) } else { None };
+    let live: Box<dyn Iterator<Item = &Record>> = match narrowed {
+        Some(rows) => Box::new(rows.into_iter().filter_map(|i| rows_slice.get(i as usize))),
+        None => Box::new(rows_slice.iter().enumerate().filter(|(i, _)| visible(*i as u32)).map(|(_, r)| r)),
+    };
+    if q.is_count() {
+        return Answer::Count(live.filter(|r| q.matches(r)).count());
+    }
+    // `run` hands back references into `rows_slice`; their positions are the row numbers.
+    // Address arithmetic on the slice (no unsafe): element i lives at base + i * size.
+    let base = rows_slice.as_ptr() as usize;
+    let size = std::mem::size_of::<Record>().max(1);
+    Answer::Rows(q.run(live).into_iter().map(|r| ((r as *const Record as usize - base) / size) as u32).collect())
+}
+
+/// The visible rows a query needs to look at when a secondary index can narrow them, in an
+/// order for which `run` gives the full scan's answer; None means scan the table.
+///
+/// Why this is exact: every index hint is implied by the WHERE clause, so the rows left out
+/// cannot match, and `run` still applies the whole clause, ORDER BY, OFFSET and LIMIT. Without
+/// ORDER BY the full scan answers in row order, so candidates are sorted by row. With
+/// `ORDER BY <indexed time> ASC` and a `>`/`>=` range on it, the index walks (time, row) order,
+/// which is the stable sort's order (ties by row), so the first OFFSET + LIMIT hits suffice.
+fn candidates(table: &Table, q: &soql::CompiledQuery, visible: &dyn Fn(u32) -> bool) -> Option<Vec<u32>> {
+    let hints = q.index_hints();
+    if let Some((_, texts)) = hints.text_in.iter().find(|(f, _)| f == INDEXED_TEXT_FIELD) {
+        let mut rows: Vec<u32> =
+            texts.iter().flat_map(|t| table.text_candidates(t)).copied().filter(|r| visible(*r)).collect();
+        rows.sort_unstable();
+        rows.dedup();
+        return Some(rows);
+    }
+    let (_, from) = hints.datetime_from.iter().filter(|(f, _)| f == INDEXED_TIME_FIELD).max_by_key(|(_, ms)| *ms)?;
+    let in_order = hints.ordered_by_datetime.as_deref() == Some(INDEXED_TIME_FIELD);
+    let hits = table.time_from(*from).filter(|r| visible(*r));
+    // COUNT() ignores LIMIT here, so it must see every hit.
+    match (in_order, hints.window.filter(|_| !q.is_count())) {
+        (true, Some(window)) => Some(
+            hits.filter(|r| table.row(*r).is_some_and(|rec| q.matches(rec))).take(window).collect(),
+        ),
+        _ => {
+            let mut rows: Vec<u32> = hits.collect();
+            if !in_order {
+                rows.sort_unstable();
+            }
+            Some(rows)
+        }
+    }
 }
 
 /// `GET /query/{locator}-{offset}`.
@@ -212,5 +269,147 @@ fn render_page(org: &Org, version: u32, object: &str, fields: &[String], rows: &
     match serde_json::to_writer(&mut buf, &page) {
         Ok(()) => Reply::raw_json(StatusCode::OK, buf),
         Err(_) => Reply::json(StatusCode::OK, &Value::Null),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Map, Value, json};
+
+    use super::*;
+    use crate::state::{Edition, OrgSeed};
+
+    fn org() -> Org {
+        Org::new(&OrgSeed {
+            org_name: "Acme".into(),
+            edition: Edition::Developer,
+            username: "integration@acme.test".into(),
+            user_email: "integration@acme.test".into(),
+            user_first_name: "Integration".into(),
+            user_last_name: "User".into(),
+        })
+    }
+
+    fn body(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().expect("object")
+    }
+
+    /// 240 Leads: shared emails in mixed case, some without email, one non-ASCII, several per
+    /// millisecond (ties in SystemModstamp).
+    fn seeded() -> (Org, Vec<String>) {
+        let mut org = org();
+        let mut ids = Vec::new();
+        for i in 0..240 {
+            let mut b = json!({"LastName": format!("L{i}"), "Company": "Acme"});
+            match i % 6 {
+                0 => {}
+                1 => b["Email"] = json!(format!("Shared{}@X.io", i % 4)),
+                2 => b["Email"] = json!(format!("shared{}@x.IO", i % 4)),
+                3 => b["Email"] = json!("Élodie@exemple.fr"),
+                _ => b["Email"] = json!(format!("p{i}@x.io")),
+            }
+            ids.push(org.create("Lead", &body(b)).expect("created"));
+        }
+        (org, ids)
+    }
+
+    fn modstamp(org: &Org, id: &str) -> String {
+        org.get("Lead", id).expect("live")["SystemModstamp"].as_str().expect("string").to_owned()
+    }
+
+    /// Queries the index can narrow, and some it must leave to the scan (OR, NOT, `!=`).
+    fn queries(mid: &str) -> Vec<String> {
+        let lit = format!("{}Z", &mid[..23]);
+        vec![
+            "SELECT Id FROM Lead WHERE Email = 'shared1@x.io'".into(),
+            "SELECT Id FROM Lead WHERE Email = 'SHARED3@X.IO' AND LastName != 'L3'".into(),
+            "SELECT Id FROM Lead WHERE Email IN ('élodie@EXEMPLE.fr', 'p4@x.io', 'nobody@x.io')".into(),
+            "SELECT Id FROM Lead WHERE Email = 'changed@x.io'".into(),
+            "SELECT Id FROM Lead WHERE Email = 'shared1@x.io' ORDER BY LastName DESC LIMIT 3".into(),
+            "SELECT COUNT() FROM Lead WHERE Email IN ('shared1@x.io', 'shared3@x.io')".into(),
+            "SELECT Id FROM Lead WHERE Email = 'shared1@x.io' OR Email = 'p4@x.io'".into(),
+            "SELECT Id FROM Lead WHERE Email != 'shared1@x.io'".into(),
+            "SELECT Id FROM Lead WHERE Email = null".into(),
+            format!("SELECT Id FROM Lead WHERE SystemModstamp > {lit} ORDER BY SystemModstamp LIMIT 7"),
+            format!("SELECT Id FROM Lead WHERE SystemModstamp >= {lit} ORDER BY SystemModstamp ASC LIMIT 5 OFFSET 3"),
+            format!("SELECT Id FROM Lead WHERE SystemModstamp > {lit} ORDER BY SystemModstamp"),
+            format!("SELECT Id FROM Lead WHERE SystemModstamp > {lit}"),
+            format!("SELECT Id FROM Lead WHERE SystemModstamp > {lit} ORDER BY LastName LIMIT 4"),
+            format!("SELECT Id FROM Lead WHERE SystemModstamp > {lit} ORDER BY SystemModstamp DESC LIMIT 4"),
+            format!("SELECT COUNT() FROM Lead WHERE SystemModstamp > {lit} ORDER BY SystemModstamp LIMIT 2"),
+            format!("SELECT Id FROM Lead WHERE SystemModstamp > {lit} AND Email = 'shared1@x.io' ORDER BY SystemModstamp LIMIT 2"),
+            "SELECT Id FROM Lead WHERE SystemModstamp > 2000-01-01T00:00:00Z ORDER BY SystemModstamp LIMIT 2000".into(),
+            "SELECT Id FROM Lead WHERE SystemModstamp > 2099-01-01T00:00:00Z ORDER BY SystemModstamp LIMIT 10".into(),
+        ]
+    }
+
+    /// Every query, through `query` and `queryAll`, answers the same with and without indexes;
+    /// returns how many of them the indexes narrowed.
+    fn assert_index_agrees_with_scan(org: &Org, mid: &str) -> usize {
+        let table = org.table("Lead").expect("table");
+        let mut narrowed = 0;
+        for q in queries(mid) {
+            let compiled = soql::compile(&q, org).unwrap_or_else(|e| panic!("{q}: {e}"));
+            for all in [false, true] {
+                let scan = answer(table, &compiled, all, false);
+                assert_eq!(answer(table, &compiled, all, true), scan, "{q} (all rows: {all})");
+                narrowed += usize::from(candidates(table, &compiled, &|_| true).is_some());
+            }
+        }
+        narrowed
+    }
+
+    fn rows_of(org: &Org, q: &str) -> Vec<u32> {
+        let compiled = soql::compile(q, org).expect("compiles");
+        match answer(org.table("Lead").expect("table"), &compiled, false, true) {
+            Answer::Rows(rows) => rows,
+            Answer::Count(_) => panic!("rows expected"),
+        }
+    }
+
+    #[test]
+    fn indexed_email_and_modstamp_queries_answer_exactly_as_the_full_scan() {
+        let (mut org, ids) = seeded();
+        let mid = modstamp(&org, &ids[120]);
+        // 16 of the 19 queries use an index (all but OR, `!=`, `= null`), via query and queryAll.
+        assert_eq!(assert_index_agrees_with_scan(&org, &mid), 32);
+        assert_eq!(rows_of(&org, "SELECT Id FROM Lead WHERE Email = 'SHARED1@x.io'"), (0..20).map(|k| 1 + 12 * k).collect::<Vec<u32>>());
+
+        // Updates that change Email and SystemModstamp (and a later one that moves a row
+        // before others of the same millisecond).
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        for (i, change) in [(1, json!({"Email": "changed@x.io"})), (0, json!({"Email": "Shared1@x.io"})), (7, json!({"Email": null})), (130, json!({"FirstName": "Touched"}))] {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            org.update("Lead", &ids[i], &body(change)).expect("updated");
+        }
+        assert_index_agrees_with_scan(&org, &mid);
+        assert_eq!(rows_of(&org, "SELECT Id FROM Lead WHERE Email = 'changed@x.io'"), vec![1]);
+        let recent = "SELECT Id FROM Lead WHERE SystemModstamp > 2000-01-01T00:00:00Z ORDER BY SystemModstamp DESC LIMIT 4";
+        assert_eq!(rows_of(&org, recent), vec![130, 7, 0, 1]);
+
+        // Deletes: gone from query, still in queryAll.
+        org.delete(Some("Lead"), &ids[25]).expect("deleted");
+        org.delete(Some("Lead"), &ids[0]).expect("deleted");
+        assert_index_agrees_with_scan(&org, &mid);
+        assert_eq!(rows_of(&org, "SELECT Id FROM Lead WHERE Email = 'shared1@x.io' LIMIT 2"), vec![13, 37]);
+
+        // An all-or-none batch rolled back: creates, updates and deletes leave no trace.
+        let sp = org.begin();
+        org.create("Lead", &body(json!({"LastName": "Tmp", "Company": "A", "Email": "shared1@x.io"}))).expect("created");
+        org.update("Lead", &ids[13], &body(json!({"Email": "moved@x.io"}))).expect("updated");
+        org.delete(Some("Lead"), &ids[37]).expect("deleted");
+        org.update("Lead", &ids[25], &body(json!({"Email": "ghost@x.io"}))).expect_err("deleted rows cannot change");
+        org.rollback(sp);
+        assert_index_agrees_with_scan(&org, &mid);
+        assert_eq!(rows_of(&org, "SELECT Id FROM Lead WHERE Email = 'shared1@x.io' LIMIT 2"), vec![13, 37]);
+        assert_eq!(rows_of(&org, "SELECT Id FROM Lead WHERE Email = 'moved@x.io'"), Vec::<u32>::new());
+        assert_eq!(org.table("Lead").expect("table").rows().len(), 240);
+
+        // A loaded org rebuilds the same indexes.
+        let saved = serde_json::to_string(&org).expect("serialises");
+        let mut loaded: Org = serde_json::from_str(&saved).expect("loads");
+        loaded.rebuild_indexes();
+        assert_index_agrees_with_scan(&loaded, &mid);
+        assert_eq!(rows_of(&loaded, recent), rows_of(&org, recent));
     }
 }

@@ -487,6 +487,59 @@ const READ_ONLY_FIELDS: &[&str] = &[
     "LastReferencedDate",
 ];
 
+/// The parts of a query an index can answer, for a caller holding secondary indexes
+/// ([`CompiledQuery::index_hints`]). Every hint is implied by the WHERE clause: a record that
+/// fails one cannot match, so rows taken from an index and then checked with
+/// [`CompiledQuery::matches`] are exactly the full scan's hits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IndexHints {
+    /// `field = 'x'` or `field IN ('x', …)` on a case-insensitive text field, ANDed with the
+    /// rest: a hit's value, folded with [`fold_text`], is one of these (already folded).
+    pub text_in: Vec<(String, Vec<String>)>,
+    /// `field > t` or `field >= t` on a datetime field, ANDed with the rest: a hit's value, read
+    /// with [`datetime_ms`], is at least this many ms since the epoch.
+    pub datetime_from: Vec<(String, i64)>,
+    /// The only ORDER BY key, when it is an ascending datetime field.
+    pub ordered_by_datetime: Option<String>,
+    /// OFFSET + LIMIT when a LIMIT is given: the first this many hits in order are enough.
+    pub window: Option<usize>,
+}
+
+/// Folds text the way SOQL compares it (per character, case-insensitive): two values are `=`
+/// in SOQL when their folds are equal.
+pub fn fold_text(s: &str) -> String {
+    s.chars().map(lexer::fold).collect()
+}
+
+/// A stored datetime as SOQL reads it, in ms since the epoch; None where SOQL sees null.
+pub fn datetime_ms(s: &str) -> Option<i64> {
+    dates::parse_datetime(s)
+}
+
+fn collect_hints(pred: &Pred, hints: &mut IndexHints) {
+    match pred {
+        Pred::And(all) => all.iter().for_each(|p| collect_hints(p, hints)),
+        Pred::Test(t) if t.class == Class::Text && matches!(t.op, Op::Eq | Op::In) && !t.lits.is_empty() => {
+            let texts: Option<Vec<String>> =
+                t.lits.iter().map(|l| if let Lit::Text(s) = l { Some(s.clone()) } else { None }).collect();
+            if let Some(texts) = texts {
+                hints.text_in.push((t.field.clone(), texts));
+            }
+        }
+        Pred::Test(t) if t.class == Class::DateTime => {
+            // A range literal splits time in three (see `range_test`): `> t` is `≥ end of t`.
+            let from = match (t.op, t.lits.first()) {
+                (Op::Gt, Some(Lit::Range(_, hi))) => *hi,
+                (Op::Ge, Some(Lit::Range(lo, _))) => *lo,
+                _ => return,
+            };
+            hints.datetime_from.push((t.field.clone(), from));
+        }
+        // OR, NOT and other tests narrow nothing an index can use.
+        _ => {}
+    }
+}
+
 impl CompiledQuery {
     /// Canonical sObject name.
     pub fn object(&self) -> &str {
@@ -506,6 +559,22 @@ impl CompiledQuery {
     /// Whether `rec` passes the WHERE clause.
     pub fn matches(&self, rec: &Map<String, Value>) -> bool {
         self.filter.as_ref().is_none_or(|p| p.eval(rec))
+    }
+
+    /// What secondary indexes could answer (pure: derived from the compiled query alone).
+    pub fn index_hints(&self) -> IndexHints {
+        let mut hints = IndexHints::default();
+        if let Some(filter) = &self.filter {
+            collect_hints(filter, &mut hints);
+        }
+        if let [key] = self.order.as_slice()
+            && key.class == Class::DateTime
+            && !key.descending
+        {
+            hints.ordered_by_datetime = Some(key.field.clone());
+        }
+        hints.window = self.limit.map(|l| self.offset.saturating_add(l));
+        hints
     }
 
     /// Filter, then ORDER BY (stable: ties keep input order), then OFFSET, then LIMIT.

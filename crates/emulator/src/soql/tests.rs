@@ -1248,3 +1248,38 @@ proptest! {
         prop_assert_eq!(got, expected);
     }
 }
+
+#[test]
+fn index_hints_name_only_predicates_every_hit_satisfies() {
+    let hints = compiled(
+        "SELECT Id FROM Lead WHERE (Email = 'A@X.io' AND LastName != 'x') AND Email IN ('B@x.io', 'c@X.IO') \
+         AND CreatedDate > 2026-01-01T00:00:00Z AND CreatedDate >= 2026-02-01T00:00:00.5Z \
+         ORDER BY CreatedDate LIMIT 10 OFFSET 5",
+    )
+    .index_hints();
+    assert_eq!(
+        hints,
+        IndexHints {
+            text_in: vec![
+                ("Email".into(), vec!["a@x.io".into()]),
+                ("Email".into(), vec!["b@x.io".into(), "c@x.io".into()]),
+            ],
+            // `> t` starts one millisecond after t; `>= t` at t.
+            datetime_from: vec![
+                ("CreatedDate".into(), 1_767_225_600_001),
+                ("CreatedDate".into(), 1_769_904_000_500)
+            ],
+            ordered_by_datetime: Some("CreatedDate".into()),
+            window: Some(15),
+        }
+    );
+    // OR, NOT, `!=`, `= null`, `<` and a descending order narrow nothing.
+    for q in [
+        "SELECT Id FROM Lead WHERE Email = 'a@x.io' OR LastName = 'x' ORDER BY CreatedDate DESC",
+        "SELECT Id FROM Lead WHERE NOT Email = 'a@x.io'",
+        "SELECT Id FROM Lead WHERE Email != 'a@x.io' AND Email = null AND CreatedDate < 2026-01-01T00:00:00Z",
+        "SELECT Id FROM Lead WHERE Email IN ('a@x.io', null)",
+    ] {
+        assert_eq!(compiled(q).index_hints(), IndexHints::default(), "{q}");
+    }
+}
