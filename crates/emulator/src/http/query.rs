@@ -156,10 +156,15 @@ fn answer(table: &Table, q: &soql::CompiledQuery, all: bool, use_index: bool) ->
     let bin = table.recycle_bin();
     let visible = |i: u32| all || !bin.contains_key(&i);
     let narrowed = if use_index { candidates(table, q, &visible) } else { None };
-    let live: Box<dyn Iterator<Item = &Record>> = match narrowed {
-        Some(rows) => Box::new(rows.into_iter().filter_map(|i| rows_slice.get(i as usize))),
-        None => Box::new(rows_slice.iter().enumerate().filter(|(i, _)| visible(*i as u32)).map(|(_, r)| r)),
-    };
+    // Two monomorphic calls rather than a boxed iterator: a COUNT() over a million rows pays no
+    // dynamic call per row.
+    match narrowed {
+        Some(rows) => finish(q, rows_slice, rows.into_iter().filter_map(|i| rows_slice.get(i as usize))),
+        None => finish(q, rows_slice, rows_slice.iter().enumerate().filter(|(i, _)| visible(*i as u32)).map(|(_, r)| r)),
+    }
+}
+
+fn finish<'a>(q: &soql::CompiledQuery, rows_slice: &'a [Record], live: impl Iterator<Item = &'a Record>) -> Answer {
     if q.is_count() {
         return Answer::Count(live.filter(|r| q.matches(r)).count());
     }
