@@ -338,10 +338,6 @@ impl Store {
                     // loss can drop the last transactions.
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10))
-                    // 32 MiB of page cache per connection (SQLite's default is 2 MiB): an import
-                    // touches the email index and the change log's index all over; a bounded
-                    // cache keeps memory flat.
-                    .pragma("cache_size", "-32768")
                     .foreign_keys(true);
                 let pool = SqlitePoolOptions::new()
                     .max_connections(8)

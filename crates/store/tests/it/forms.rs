@@ -161,10 +161,17 @@ both_backends!(
         let mut tasks = Vec::new();
         for i in 0..40 {
             let store = store.clone();
-            let email = if i % 2 == 0 { "same@example.com".to_owned() } else { format!("u{i}@example.com") };
+            let email = if i % 2 == 0 {
+                "same@example.com".to_owned()
+            } else {
+                format!("u{i}@example.com")
+            };
             tasks.push(tokio::spawn(async move {
                 store
-                    .submit_form(form.id, &inputs(&[("your_email", &email), ("firstname", &format!("N{i}"))]))
+                    .submit_form(
+                        form.id,
+                        &inputs(&[("your_email", &email), ("firstname", &format!("N{i}"))]),
+                    )
                     .await
             }));
         }
@@ -176,16 +183,28 @@ both_backends!(
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), 40);
-        let same: Vec<_> = outcomes.iter().filter(|o| o.contact.email.as_str() == "same@example.com").collect();
+        let same: Vec<_> = outcomes
+            .iter()
+            .filter(|o| o.contact.email.as_str() == "same@example.com")
+            .collect();
         assert_eq!(same.len(), 20);
-        assert_eq!(same.iter().filter(|o| o.submission.created_contact).count(), 1);
+        assert_eq!(
+            same.iter().filter(|o| o.submission.created_contact).count(),
+            1
+        );
         assert!(same.iter().all(|o| o.contact.id == same[0].contact.id));
         assert_eq!(store.count_contacts().await.unwrap(), 21);
         let stored = store.contact(same[0].contact.id).await.unwrap();
         assert_eq!(stored.behaviour_score, 50); // 20 × 5, capped
-        assert_eq!(store.submissions(form.id, None, 100).await.unwrap().len(), 40);
+        assert_eq!(
+            store.submissions(form.id, None, 100).await.unwrap().len(),
+            40
+        );
         for _ in 0..40 {
-            assert!(matches!(events.recv().await.unwrap(), ContactEvent::FormSubmitted { .. }));
+            assert!(matches!(
+                events.recv().await.unwrap(),
+                ContactEvent::FormSubmitted { .. }
+            ));
         }
     }
 );
