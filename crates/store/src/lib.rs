@@ -607,7 +607,9 @@ impl Store {
                 }
             }
             Err(err) if writes.len() == 1 => {
-                let _ = replies.into_iter().next().map(|r| r.send(Err(err)));
+                if let Some(reply) = replies.into_iter().next() {
+                    let _ = reply.send(Err(err));
+                }
             }
             Err(_) => {
                 for (write, reply) in writes.into_iter().zip(replies) {

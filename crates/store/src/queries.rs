@@ -455,13 +455,13 @@ pub(crate) async fn create_contact(
     let mut tx = begin_write(pool).await?;
     let schema = load_schema(&mut tx).await?;
     let patch = parse(input, &schema)?;
-    if let Some(email) = patch.email() {
-        if let Some(other) = find_by_email(&mut tx, email).await? {
-            return Err(StoreError::EmailTaken {
-                email: email.to_string(),
-                existing: other.id,
-            });
-        }
+    if let Some(email) = patch.email()
+        && let Some(other) = find_by_email(&mut tx, email).await?
+    {
+        return Err(StoreError::EmailTaken {
+            email: email.to_string(),
+            existing: other.id,
+        });
     }
     let (contact, _, _) = save(&mut tx, &schema, None, &patch, origin, Apply::Overwrite).await?;
     tx.commit().await?;
