@@ -136,7 +136,10 @@ pub fn run(global: &GlobalArgs, args: ConnectArgs) -> anyhow::Result<ExitCode> {
         if args.json {
             let mut value = serde_json::to_value(&report)?;
             if let Some(object) = value.as_object_mut() {
-                object.insert("warnings".into(), serde_json::json!(base_url_warning.as_slice()));
+                object.insert(
+                    "warnings".into(),
+                    serde_json::json!(base_url_warning.as_slice()),
+                );
             }
             outln!("{}", serde_json::to_string_pretty(&value)?);
         } else {
@@ -208,7 +211,10 @@ fn print_human(r: &ConnectReport) {
         for g in &r.guidance {
             problem = problem.replace(g.as_str(), "");
         }
-        outln!("Problem: {}", problem.split_whitespace().collect::<Vec<_>>().join(" "));
+        outln!(
+            "Problem: {}",
+            problem.split_whitespace().collect::<Vec<_>>().join(" ")
+        );
     }
     for g in &r.guidance {
         outln!("  {g}");

@@ -114,7 +114,8 @@ async fn demo(global: GlobalArgs, data_dir: PathBuf, args: DemoArgs) -> anyhow::
     if let Some(o) = report.org.as_ref().filter(|o| !o.name.is_empty()) {
         outln!(
             "Connected to {} ({}) with consumer key/secret, username, password + security token.",
-            o.name, o.edition
+            o.name,
+            o.edition
         );
     } else if report.logged_in {
         outln!(
@@ -241,9 +242,7 @@ async fn demo(global: GlobalArgs, data_dir: PathBuf, args: DemoArgs) -> anyhow::
     if args.no_serve {
         // Nothing keeps serving: no URL to open and nothing to try against a stopped org.
         outln!("The demo has stopped (--no-serve); its data stays in {dir}. To look at it:");
-        outln!(
-            "  leadbridge --data-dir {dir} status            # connection, last run, backlog"
-        );
+        outln!("  leadbridge --data-dir {dir} status            # connection, last run, backlog");
         outln!(
             "  leadbridge --data-dir {dir} runs              # run history; `runs show 1` for failures and skips"
         );

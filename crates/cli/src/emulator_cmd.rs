@@ -48,13 +48,21 @@ pub struct EmulatorArgs {
     #[arg(long, env = "LEADBRIDGE_EMULATOR_PASSWORD", hide_env_values = true)]
     password: Option<String>,
     /// The integration user's security token (appended to the password at login).
-    #[arg(long, env = "LEADBRIDGE_EMULATOR_SECURITY_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "LEADBRIDGE_EMULATOR_SECURITY_TOKEN",
+        hide_env_values = true
+    )]
     security_token: Option<String>,
     /// The connected app's consumer key.
     #[arg(long, env = "LEADBRIDGE_EMULATOR_CLIENT_ID")]
     client_id: Option<String>,
     /// The connected app's consumer secret.
-    #[arg(long, env = "LEADBRIDGE_EMULATOR_CLIENT_SECRET", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "LEADBRIDGE_EMULATOR_CLIENT_SECRET",
+        hide_env_values = true
+    )]
     client_secret: Option<String>,
     /// PEM certificate (or RSA public key) that JWT bearer assertions must be signed for.
     #[arg(long)]
@@ -102,7 +110,8 @@ impl EmulatorArgs {
             cfg.client_secret = SecretString::from(v);
         }
         if let Some(path) = self.jwt_cert {
-            let pem = std::fs::read_to_string(&path).with_context(|| format!("reading --jwt-cert {}", path.display()))?;
+            let pem = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading --jwt-cert {}", path.display()))?;
             cfg.jwt_certificate_pem = Some(pem);
         }
         Ok(cfg)
@@ -113,17 +122,23 @@ pub fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .try_init();
     let config = args.config()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(serve(config))
 }
 
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let signal = shutdown_signal()?;
-    let running = lb_emulator::spawn(config).await.context("starting the emulator")?;
+    let running = lb_emulator::spawn(config)
+        .await
+        .context("starting the emulator")?;
     // The banner is the one place these demo credentials are shown: scripts need them.
     let line = running.banner();
     {
@@ -134,7 +149,10 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     }
     signal.await;
     tracing::info!("shutting down");
-    running.shutdown().await.context("saving the emulator state")?;
+    running
+        .shutdown()
+        .await
+        .context("saving the emulator state")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -143,8 +161,10 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
 fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("installing SIGTERM handler")?;
-        let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).context("installing SIGINT handler")?;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("installing SIGTERM handler")?;
+        let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            .context("installing SIGINT handler")?;
         Ok(async move {
             tokio::select! {
                 _ = int.recv() => {}

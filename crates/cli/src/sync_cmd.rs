@@ -126,13 +126,17 @@ fn print_human(o: &RunOutcome) {
     );
     outln!(
         "  read: {} org Leads, {} org Contacts, {} contacts here",
-        c.read_org_leads, c.read_org_contacts, c.read_contacts
+        c.read_org_leads,
+        c.read_org_contacts,
+        c.read_contacts
     );
     // A dry run applies nothing: its counts are what a run would do.
     let verb = if o.dry_run { ", would be" } else { "" };
     outln!(
         "  org (Lead){verb}: {} created, {} updated, {} failed",
-        c.crm.lead.created, c.crm.lead.updated, c.crm.lead.failed
+        c.crm.lead.created,
+        c.crm.lead.updated,
+        c.crm.lead.failed
     );
     outln!(
         "  here{verb}: {} created / {} updated from Leads, {} created / {} updated from Contacts, {} failed",
@@ -144,7 +148,10 @@ fn print_human(o: &RunOutcome) {
     );
     outln!(
         "  skipped: {}, conflicts: {}, duplicate groups: {}, API requests: {}",
-        c.skipped, c.conflicts, c.duplicate_groups, o.api_requests
+        c.skipped,
+        c.conflicts,
+        c.duplicate_groups,
+        o.api_requests
     );
     for f in o.failures.iter().take(20) {
         outln!(

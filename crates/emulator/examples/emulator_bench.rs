@@ -56,7 +56,9 @@ fn parse_args() -> Args {
             "--query-pages" => args.query_pages = value().parse().expect("--query-pages N"),
             "--workers" => args.workers = value().parse().expect("--workers N"),
             "--bin" => args.bin = value(),
-            other => panic!("unknown flag {other}; see the module doc of examples/emulator_bench.rs"),
+            other => {
+                panic!("unknown flag {other}; see the module doc of examples/emulator_bench.rs")
+            }
         }
     }
     args

@@ -99,8 +99,12 @@ impl Default for Config {
             username: "integration@leadbridge.example".into(),
             password: SecretString::from("Emulator-Pass1"),
             security_token: SecretString::from("EMUTOKEN0123456789AB"),
-            client_id: "3MVG9leadbridgeEmulatorConsumerKey0000000000000000000000000000000000000000000".into(),
-            client_secret: SecretString::from("EMULATORSECRET0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF01"),
+            client_id:
+                "3MVG9leadbridgeEmulatorConsumerKey0000000000000000000000000000000000000000000"
+                    .into(),
+            client_secret: SecretString::from(
+                "EMULATORSECRET0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF01",
+            ),
             jwt_certificate_pem: None,
             state_file: None,
             tls: false,
@@ -138,7 +142,8 @@ impl Config {
     }
 
     fn daily_limit(&self) -> u64 {
-        self.daily_api_limit.unwrap_or_else(|| self.edition.default_daily_api_limit())
+        self.daily_api_limit
+            .unwrap_or_else(|| self.edition.default_daily_api_limit())
     }
 }
 
@@ -147,11 +152,20 @@ impl Config {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot read or write {path}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("state file {path} is not a saved emulator org")]
-    BadState { path: PathBuf, source: serde_json::Error },
+    BadState {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error("cannot listen on {addr}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot set up TLS: {0}")]
     Tls(String),
 }
@@ -207,7 +221,11 @@ impl Emulator {
                 usage.daily_limit = config.daily_limit();
                 (org, saved.auth, usage)
             }
-            _ => (Org::new(&config.seed()), config.fresh_auth(), state::Usage::new(config.daily_limit())),
+            _ => (
+                Org::new(&config.seed()),
+                config.fresh_auth(),
+                state::Usage::new(config.daily_limit()),
+            ),
         };
         Ok(Emulator {
             shared: Arc::new(Shared {
@@ -279,7 +297,9 @@ impl Emulator {
     /// Writes the org to `config.state_file` (atomically: temp file then rename). No-op without
     /// a state file.
     pub fn save(&self) -> Result<(), Error> {
-        let Some(path) = &self.shared.config.state_file else { return Ok(()) };
+        let Some(path) = &self.shared.config.state_file else {
+            return Ok(());
+        };
         let bytes = {
             let org = self.org();
             let auth = self.auth();
@@ -291,11 +311,22 @@ impl Emulator {
                 auth: &'a state::Auth,
                 usage: state::Usage,
             }
-            serde_json::to_vec(&SavedRef { format: 1, org: &org, auth: &auth, usage })
-                .map_err(|e| Error::Io { path: path.clone(), source: std::io::Error::other(e) })?
+            serde_json::to_vec(&SavedRef {
+                format: 1,
+                org: &org,
+                auth: &auth,
+                usage,
+            })
+            .map_err(|e| Error::Io {
+                path: path.clone(),
+                source: std::io::Error::other(e),
+            })?
         };
         let tmp = path.with_extension("tmp");
-        let io = |source| Error::Io { path: path.clone(), source };
+        let io = |source| Error::Io {
+            path: path.clone(),
+            source,
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
@@ -308,7 +339,11 @@ impl Emulator {
     /// them). Exposed for the CLI banner and tests only.
     pub fn credentials(&self) -> (String, SecretString, SecretString) {
         let auth = self.auth();
-        (auth.username.clone(), auth.password.clone(), auth.security_token.clone())
+        (
+            auth.username.clone(),
+            auth.password.clone(),
+            auth.security_token.clone(),
+        )
     }
 }
 
@@ -329,8 +364,14 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 fn load(path: &Path) -> Result<Saved, Error> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
-    serde_json::from_slice(&bytes).map_err(|source| Error::BadState { path: path.to_owned(), source })
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|source| Error::BadState {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// A served emulator: its URLs, its state, and the handle to stop it.
@@ -384,7 +425,9 @@ impl RunningEmulator {
 
     /// Waits until the server stops by itself (it normally does not).
     pub async fn wait(&mut self) -> std::io::Result<()> {
-        (&mut self.task).await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        (&mut self.task)
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
     }
 }
 
@@ -398,9 +441,20 @@ pub async fn spawn(config: Config) -> Result<RunningEmulator, Error> {
 /// Serves an existing [`Emulator`]; see [`spawn`].
 pub async fn serve(emulator: Emulator) -> Result<RunningEmulator, Error> {
     let cfg = emulator.config().clone();
-    let listener = std::net::TcpListener::bind(cfg.listen).map_err(|source| Error::Bind { addr: cfg.listen, source })?;
-    listener.set_nonblocking(true).map_err(|source| Error::Bind { addr: cfg.listen, source })?;
-    let addr = listener.local_addr().map_err(|source| Error::Bind { addr: cfg.listen, source })?;
+    let listener = std::net::TcpListener::bind(cfg.listen).map_err(|source| Error::Bind {
+        addr: cfg.listen,
+        source,
+    })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|source| Error::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| Error::Bind {
+        addr: cfg.listen,
+        source,
+    })?;
     let scheme = if cfg.tls { "https" } else { "http" };
     let url = format!("{scheme}://{addr}");
     emulator.set_base_url(url.clone());
@@ -408,11 +462,20 @@ pub async fn serve(emulator: Emulator) -> Result<RunningEmulator, Error> {
     let handle = axum_server::Handle::new();
     let (task, cert_file) = if cfg.tls {
         let generated = tls::self_signed(addr)?;
-        let path = cfg.cert_file.clone().unwrap_or_else(|| tls::default_cert_path(cfg.state_file.as_deref(), addr));
+        let path = cfg
+            .cert_file
+            .clone()
+            .unwrap_or_else(|| tls::default_cert_path(cfg.state_file.as_deref(), addr));
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: path.clone(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
         }
-        std::fs::write(&path, &generated.ca_pem).map_err(|source| Error::Io { path: path.clone(), source })?;
+        std::fs::write(&path, &generated.ca_pem).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
         let rustls = axum_server::tls_rustls::RustlsConfig::from_pem(
             generated.cert_pem.into_bytes(),
             generated.key_pem.expose_secret().as_bytes().to_vec(),
@@ -424,10 +487,20 @@ pub async fn serve(emulator: Emulator) -> Result<RunningEmulator, Error> {
             .handle(handle.clone());
         (tokio::spawn(server.serve(app)), Some(path))
     } else {
-        let server = axum_server::from_tcp(listener).map_err(|source| Error::Bind { addr, source })?.handle(handle.clone());
+        let server = axum_server::from_tcp(listener)
+            .map_err(|source| Error::Bind { addr, source })?
+            .handle(handle.clone());
         (tokio::spawn(server.serve(app)), None)
     };
     handle.listening().await;
     tracing::info!(%url, "Salesforce emulator listening");
-    Ok(RunningEmulator { login_url: url.clone(), url, addr, cert_file, emulator, handle, task })
+    Ok(RunningEmulator {
+        login_url: url.clone(),
+        url,
+        addr,
+        cert_file,
+        emulator,
+        handle,
+        task,
+    })
 }

@@ -77,7 +77,10 @@ impl Edition {
 
     /// API access is on by default only in these editions (§11, "Supported Editions").
     pub fn api_enabled(self) -> bool {
-        matches!(self, Edition::Developer | Edition::Enterprise | Edition::Unlimited | Edition::Performance)
+        matches!(
+            self,
+            Edition::Developer | Edition::Enterprise | Edition::Unlimited | Edition::Performance
+        )
     }
 
     /// `Organization.OrganizationType`. Group Edition reports `Team Edition` (its historic name);
@@ -132,7 +135,9 @@ pub fn parse_datetime(s: &str) -> Option<OffsetDateTime> {
     let bytes = s.as_bytes();
     if bytes.len() > 5 {
         let (head, tail) = s.split_at(s.len() - 5);
-        if (tail.starts_with('+') || tail.starts_with('-')) && tail[1..].bytes().all(|b| b.is_ascii_digit()) {
+        if (tail.starts_with('+') || tail.starts_with('-'))
+            && tail[1..].bytes().all(|b| b.is_ascii_digit())
+        {
             let fixed = format!("{head}{}:{}", &tail[..3], &tail[3..]);
             return OffsetDateTime::parse(&fixed, &Rfc3339).ok();
         }
@@ -159,14 +164,26 @@ pub struct DmlError {
 
 impl DmlError {
     fn bad(errors: Vec<ApiError>) -> Self {
-        DmlError { status: 400, errors }
+        DmlError {
+            status: 400,
+            errors,
+        }
     }
     fn one(status: u16, code: &str, message: impl Into<String>, fields: Vec<String>) -> Self {
-        DmlError { status, errors: vec![ApiError::with_fields(code, message, fields)] }
+        DmlError {
+            status,
+            errors: vec![ApiError::with_fields(code, message, fields)],
+        }
     }
     /// `404 NOT_FOUND` "The requested resource does not exist".
     pub fn not_found() -> Self {
-        DmlError { status: 404, errors: vec![ApiError::new("NOT_FOUND", "The requested resource does not exist")] }
+        DmlError {
+            status: 404,
+            errors: vec![ApiError::new(
+                "NOT_FOUND",
+                "The requested resource does not exist",
+            )],
+        }
     }
 }
 
@@ -245,17 +262,23 @@ impl Table {
     /// equal `folded` (a value already folded with [`crate::soql::fold_text`]): a superset of
     /// the rows where it does.
     pub fn text_candidates(&self, folded: &str) -> &[u32] {
-        self.text_index.get(&text_hash(folded)).map_or(&[], Vec::as_slice)
+        self.text_index
+            .get(&text_hash(folded))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// Rows (deleted ones included) whose [`INDEXED_TIME_FIELD`] is at least `from_ms`, in
     /// (time, row) order; exactly the rows where SOQL sees it `>=` that instant.
     pub fn time_from(&self, from_ms: i64) -> impl Iterator<Item = u32> + '_ {
-        self.time_index.range((Bound::Included((from_ms, 0)), Bound::Unbounded)).map(|(_, row)| *row)
+        self.time_index
+            .range((Bound::Included((from_ms, 0)), Bound::Unbounded))
+            .map(|(_, row)| *row)
     }
 
     fn secondary_keys(&self, row: u32) -> (Option<u64>, Option<i64>) {
-        let Some(rec) = self.rows.get(row as usize) else { return (None, None) };
+        let Some(rec) = self.rows.get(row as usize) else {
+            return (None, None);
+        };
         let text = match rec.get(INDEXED_TEXT_FIELD) {
             Some(Value::String(s)) if !s.is_empty() => Some(text_hash(&crate::soql::fold_text(s))),
             _ => None,
@@ -306,8 +329,16 @@ fn key_of(field: &FieldDef, value: &Value) -> Option<String> {
 
 #[derive(Debug, Clone)]
 enum Undo {
-    Created { object: String, row: u32 },
-    Changed { object: String, row: u32, old: Record, was_in_bin: Option<String> },
+    Created {
+        object: String,
+        row: u32,
+    },
+    Changed {
+        object: String,
+        row: u32,
+        old: Record,
+        was_in_bin: Option<String>,
+    },
 }
 
 /// The org's data and metadata. See the module docs for the invariants.
@@ -420,7 +451,10 @@ impl Org {
             user.insert(k.into(), Value::String(v.into()));
         }
         user.insert("IsActive".into(), Value::Bool(true));
-        user.insert("Name".into(), Value::String(format!("{} {}", seed.user_first_name, seed.user_last_name)));
+        user.insert(
+            "Name".into(),
+            Value::String(format!("{} {}", seed.user_first_name, seed.user_last_name)),
+        );
         org.push_row("Organization", orgrec);
         org.push_row("User", user);
         setup::install(&mut org);
@@ -429,8 +463,11 @@ impl Org {
 
     /// Rebuilds every derived index (after loading a saved org).
     pub fn rebuild_indexes(&mut self) {
-        self.object_index =
-            self.objects.keys().map(|k| (k.to_ascii_lowercase(), k.clone())).collect();
+        self.object_index = self
+            .objects
+            .keys()
+            .map(|k| (k.to_ascii_lowercase(), k.clone()))
+            .collect();
         for def in self.objects.values_mut() {
             Arc::make_mut(def).reindex();
         }
@@ -442,20 +479,34 @@ impl Org {
             for row in 0..table.rows.len() as u32 {
                 table.index_secondary(row);
             }
-            let Some(def) = self.objects.get(name) else { continue };
+            let Some(def) = self.objects.get(name) else {
+                continue;
+            };
             for (i, rec) in table.rows.iter().enumerate() {
                 if let Some(Value::String(id)) = rec.get("Id") {
-                    table.by_id.insert(id[..15.min(id.len())].to_owned(), i as u32);
+                    table
+                        .by_id
+                        .insert(id[..15.min(id.len())].to_owned(), i as u32);
                 }
             }
-            let key_fields: Vec<&FieldDef> = def.fields.iter().filter(|f| f.unique || f.external_id).collect();
+            let key_fields: Vec<&FieldDef> = def
+                .fields
+                .iter()
+                .filter(|f| f.unique || f.external_id)
+                .collect();
             for (i, rec) in table.rows.iter().enumerate() {
                 if table.recycle_bin.contains_key(&(i as u32)) {
                     continue;
                 }
                 for f in &key_fields {
                     if let Some(k) = rec.get(&f.name).and_then(|v| key_of(f, v)) {
-                        table.keys.entry(f.name.clone()).or_default().entry(k).or_default().push(i as u32);
+                        table
+                            .keys
+                            .entry(f.name.clone())
+                            .or_default()
+                            .entry(k)
+                            .or_default()
+                            .push(i as u32);
                     }
                 }
             }
@@ -470,7 +521,8 @@ impl Org {
             self.last_ms = ms;
             format_datetime(now)
         } else {
-            let t = OffsetDateTime::from_unix_timestamp_nanos(self.last_ms * 1_000_000).unwrap_or(now);
+            let t =
+                OffsetDateTime::from_unix_timestamp_nanos(self.last_ms * 1_000_000).unwrap_or(now);
             format_datetime(t)
         }
     }
@@ -520,25 +572,43 @@ impl Org {
     /// Adds a custom field to `object`. The field starts as its `access` says (a field created
     /// through the Tooling API is invisible until field permissions are granted, §12.4). Gives the
     /// field a `00N…` definition id and returns it; `DUPLICATE_DEVELOPER_NAME` if the name exists.
-    pub fn add_custom_field(&mut self, object: &str, mut field: FieldDef) -> Result<String, ApiError> {
-        let canonical = self
-            .object(object)
-            .map(|o| o.name.clone())
-            .ok_or_else(|| ApiError::new("INVALID_TYPE", format!("sObject type '{object}' is not supported.")))?;
+    pub fn add_custom_field(
+        &mut self,
+        object: &str,
+        mut field: FieldDef,
+    ) -> Result<String, ApiError> {
+        let canonical = self.object(object).map(|o| o.name.clone()).ok_or_else(|| {
+            ApiError::new(
+                "INVALID_TYPE",
+                format!("sObject type '{object}' is not supported."),
+            )
+        })?;
         let id = self.next_id("00N");
         field.custom = true;
         field.definition_id = Some(id.clone());
         let keyed = field.unique || field.external_id;
         let name = field.name.clone();
-        let def = Arc::make_mut(self.objects.get_mut(&canonical).expect("indexed object exists"));
+        let def = Arc::make_mut(
+            self.objects
+                .get_mut(&canonical)
+                .expect("indexed object exists"),
+        );
         def.add_field(field).map_err(|f| {
             ApiError::new(
                 "DUPLICATE_DEVELOPER_NAME",
-                format!("There is already a field named {} on {canonical}.", f.name.trim_end_matches("__c")),
+                format!(
+                    "There is already a field named {} on {canonical}.",
+                    f.name.trim_end_matches("__c")
+                ),
             )
         })?;
         if keyed {
-            self.tables.get_mut(&canonical).expect("table exists").keys.entry(name).or_default();
+            self.tables
+                .get_mut(&canonical)
+                .expect("table exists")
+                .keys
+                .entry(name)
+                .or_default();
         }
         self.touch_metadata();
         Ok(id)
@@ -547,8 +617,16 @@ impl Org {
     /// Sets what the integration user may do with a field (FieldPermissions, §12.4). Returns
     /// false if the object or field does not exist.
     pub fn set_field_access(&mut self, object: &str, field: &str, access: FieldAccess) -> bool {
-        let Some(canonical) = self.object(object).map(|o| o.name.clone()) else { return false };
-        let Some(f) = self.objects.get_mut(&canonical).and_then(|o| Arc::make_mut(o).field_mut(field)) else { return false };
+        let Some(canonical) = self.object(object).map(|o| o.name.clone()) else {
+            return false;
+        };
+        let Some(f) = self
+            .objects
+            .get_mut(&canonical)
+            .and_then(|o| Arc::make_mut(o).field_mut(field))
+        else {
+            return false;
+        };
         f.access = access;
         self.touch_metadata();
         true
@@ -565,11 +643,20 @@ impl Org {
     /// Undoes every write since `savepoint` and closes the bracket.
     pub fn rollback(&mut self, savepoint: usize) {
         while self.journal.len() > savepoint {
-            let Some(undo) = self.journal.pop() else { break };
+            let Some(undo) = self.journal.pop() else {
+                break;
+            };
             match undo {
                 Undo::Created { object, row } => {
-                    let def = self.objects.get(&object).expect("journaled object exists").clone();
-                    let table = self.tables.get_mut(&object).expect("journaled table exists");
+                    let def = self
+                        .objects
+                        .get(&object)
+                        .expect("journaled object exists")
+                        .clone();
+                    let table = self
+                        .tables
+                        .get_mut(&object)
+                        .expect("journaled table exists");
                     unindex(&def, table, row);
                     if row as usize + 1 == table.rows.len() {
                         table.unindex_secondary(row);
@@ -579,9 +666,21 @@ impl Org {
                         }
                     }
                 }
-                Undo::Changed { object, row, old, was_in_bin } => {
-                    let def = self.objects.get(&object).expect("journaled object exists").clone();
-                    let table = self.tables.get_mut(&object).expect("journaled table exists");
+                Undo::Changed {
+                    object,
+                    row,
+                    old,
+                    was_in_bin,
+                } => {
+                    let def = self
+                        .objects
+                        .get(&object)
+                        .expect("journaled object exists")
+                        .clone();
+                    let table = self
+                        .tables
+                        .get_mut(&object)
+                        .expect("journaled table exists");
                     unindex(&def, table, row);
                     table.unindex_secondary(row);
                     table.rows[row as usize] = old;
@@ -635,9 +734,19 @@ impl Org {
     /// Live records whose `field` equals `value` (string comparison, case-insensitive unless the
     /// field is case-sensitive). Uses the unique/external-id index when there is one.
     pub fn find_by_field(&self, object: &str, field: &str, value: &str) -> Vec<String> {
-        let (Some(def), Some(table)) = (self.object(object), self.table(object)) else { return Vec::new() };
-        let Some(f) = def.field(field) else { return Vec::new() };
-        let id_of = |row: &u32| table.rows[*row as usize].get("Id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let (Some(def), Some(table)) = (self.object(object), self.table(object)) else {
+            return Vec::new();
+        };
+        let Some(f) = def.field(field) else {
+            return Vec::new();
+        };
+        let id_of = |row: &u32| {
+            table.rows[*row as usize]
+                .get("Id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         if f.field_type == FieldType::Id {
             return table
                 .find(value)
@@ -647,14 +756,20 @@ impl Org {
         }
         if let Some(index) = table.keys.get(&f.name) {
             let key = key_of(f, &Value::String(value.to_owned())).unwrap_or_default();
-            return index.get(&key).map(|rows| rows.iter().map(id_of).collect()).unwrap_or_default();
+            return index
+                .get(&key)
+                .map(|rows| rows.iter().map(id_of).collect())
+                .unwrap_or_default();
         }
         let want = key_of(f, &Value::String(value.to_owned()));
         table
             .rows
             .iter()
             .enumerate()
-            .filter(|(i, r)| !table.recycle_bin.contains_key(&(*i as u32)) && r.get(&f.name).and_then(|v| key_of(f, v)) == want)
+            .filter(|(i, r)| {
+                !table.recycle_bin.contains_key(&(*i as u32))
+                    && r.get(&f.name).and_then(|v| key_of(f, v)) == want
+            })
             .map(|(i, _)| id_of(&(i as u32)))
             .collect()
     }
@@ -665,7 +780,9 @@ impl Org {
     /// Returns the new 18-character id, or the errors Salesforce would give (status 400, or 404
     /// for an unknown object).
     pub fn create(&mut self, object: &str, body: &Map<String, Value>) -> Result<String, DmlError> {
-        let def = self.object_arc(object).ok_or_else(|| unknown_object(object))?;
+        let def = self
+            .object_arc(object)
+            .ok_or_else(|| unknown_object(object))?;
         if !def.createable {
             return Err(DmlError::one(
                 400,
@@ -697,7 +814,9 @@ impl Org {
         let missing: Vec<String> = def
             .fields
             .iter()
-            .filter(|f| !f.nillable && f.createable && !f.defaulted_on_create && !rec.contains_key(&f.name))
+            .filter(|f| {
+                !f.nillable && f.createable && !f.defaulted_on_create && !rec.contains_key(&f.name)
+            })
             .map(|f| f.name.clone())
             .collect();
         if !missing.is_empty() {
@@ -719,22 +838,44 @@ impl Org {
         }
         compute_name(&def, &mut rec);
         let row = self.push_row(&def.name, rec);
-        self.journal(Undo::Created { object: def.name.clone(), row });
+        self.journal(Undo::Created {
+            object: def.name.clone(),
+            row,
+        });
         Ok(id)
     }
 
     /// Applies a partial update. An `Id` key in the body is allowed only if it names the record
     /// itself (collections carry it). 404 for unknown ids, `ENTITY_IS_DELETED` for deleted ones.
-    pub fn update(&mut self, object: &str, id: &str, body: &Map<String, Value>) -> Result<String, DmlError> {
-        let def = self.object_arc(object).ok_or_else(|| unknown_object(object))?;
+    pub fn update(
+        &mut self,
+        object: &str,
+        id: &str,
+        body: &Map<String, Value>,
+    ) -> Result<String, DmlError> {
+        let def = self
+            .object_arc(object)
+            .ok_or_else(|| unknown_object(object))?;
         let (row, id18) = self.locate_live(&def, id)?;
-        if def.name == "Lead" && self.tables[&def.name].rows[row as usize].get("IsConverted") == Some(&Value::Bool(true)) {
-            return Err(DmlError::one(400, "CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", vec![]));
+        if def.name == "Lead"
+            && self.tables[&def.name].rows[row as usize].get("IsConverted")
+                == Some(&Value::Bool(true))
+        {
+            return Err(DmlError::one(
+                400,
+                "CANNOT_UPDATE_CONVERTED_LEAD",
+                "cannot reference converted lead",
+                vec![],
+            ));
         }
         let mut body = body.clone();
         if let Some(k) = body.keys().find(|k| k.eq_ignore_ascii_case("Id")).cloned() {
             let given = body.remove(&k);
-            let same = given.as_ref().and_then(Value::as_str).and_then(ids::normalize) == Some(&id18[..15]);
+            let same = given
+                .as_ref()
+                .and_then(Value::as_str)
+                .and_then(ids::normalize)
+                == Some(&id18[..15]);
             if !same {
                 return Err(DmlError::bad(vec![ApiError::new(
                     "INVALID_FIELD",
@@ -764,10 +905,18 @@ impl Org {
         let now = self.now();
         rec.insert("LastModifiedDate".into(), Value::String(now.clone()));
         rec.insert("SystemModstamp".into(), Value::String(now));
-        rec.insert("LastModifiedById".into(), Value::String(self.user_id.clone()));
+        rec.insert(
+            "LastModifiedById".into(),
+            Value::String(self.user_id.clone()),
+        );
         compute_name(&def, &mut rec);
         self.replace_row(&def, row, rec, false);
-        self.journal(Undo::Changed { object: def.name.clone(), row, old, was_in_bin: None });
+        self.journal(Undo::Changed {
+            object: def.name.clone(),
+            row,
+            old,
+            was_in_bin: None,
+        });
         Ok(id18)
     }
 
@@ -797,8 +946,17 @@ impl Org {
         rec.insert("IsDeleted".into(), Value::Bool(true));
         rec.insert("SystemModstamp".into(), Value::String(now.clone()));
         self.replace_row(&def, row, rec, true);
-        self.tables.get_mut(&def.name).expect("table").recycle_bin.insert(row, now);
-        self.journal(Undo::Changed { object: def.name.clone(), row, old, was_in_bin: None });
+        self.tables
+            .get_mut(&def.name)
+            .expect("table")
+            .recycle_bin
+            .insert(row, now);
+        self.journal(Undo::Changed {
+            object: def.name.clone(),
+            row,
+            old,
+            was_in_bin: None,
+        });
         Ok(id18)
     }
 
@@ -813,7 +971,9 @@ impl Org {
         body: &Map<String, Value>,
         update_only: bool,
     ) -> Result<UpsertOutcome, DmlError> {
-        let def = self.object_arc(object).ok_or_else(|| unknown_object(object))?;
+        let def = self
+            .object_arc(object)
+            .ok_or_else(|| unknown_object(object))?;
         let key = def
             .field(field)
             .filter(|f| f.external_id || f.field_type == FieldType::Id)
@@ -821,7 +981,9 @@ impl Org {
                 status: 404,
                 errors: vec![ApiError::new(
                     "NOT_FOUND",
-                    format!("Provided external ID field does not exist or is not accessible: {field}"),
+                    format!(
+                        "Provided external ID field does not exist or is not accessible: {field}"
+                    ),
                 )],
             })?
             .clone();
@@ -841,23 +1003,36 @@ impl Org {
             1 => {
                 let mut body = body.clone();
                 // The key in the body must agree with the URL; Salesforce refuses a mismatch.
-                if let Some(k) = body.keys().find(|k| k.eq_ignore_ascii_case(&key.name)).cloned() {
+                if let Some(k) = body
+                    .keys()
+                    .find(|k| k.eq_ignore_ascii_case(&key.name))
+                    .cloned()
+                {
                     let agrees = match (&body[&k], key.field_type) {
-                        (Value::String(s), FieldType::Id) => ids::normalize(s) == ids::normalize(&matches[0]),
-                        (Value::String(s), _) => key_of(&key, &Value::String(s.clone())) == key_of(&key, &Value::String(value.to_owned())),
+                        (Value::String(s), FieldType::Id) => {
+                            ids::normalize(s) == ids::normalize(&matches[0])
+                        }
+                        (Value::String(s), _) => {
+                            key_of(&key, &Value::String(s.clone()))
+                                == key_of(&key, &Value::String(value.to_owned()))
+                        }
                         (other, _) => other.to_string() == value,
                     };
                     if !agrees {
                         return Err(DmlError::one(
                             400,
                             "INVALID_FIELD",
-                            format!("Cannot specify {} in the body when using it as the external ID in the URL", key.name),
+                            format!(
+                                "Cannot specify {} in the body when using it as the external ID in the URL",
+                                key.name
+                            ),
                             vec![key.name.clone()],
                         ));
                     }
                     body.remove(&k);
                 }
-                self.update(&def.name, &matches[0], &body).map(UpsertOutcome::Updated)
+                self.update(&def.name, &matches[0], &body)
+                    .map(UpsertOutcome::Updated)
             }
             _ => Ok(UpsertOutcome::Multiple(matches)),
         }
@@ -867,7 +1042,9 @@ impl Org {
     /// timestamps). Missing `Id`/audit fields are filled in; validation still applies to the
     /// fields a client could write.
     pub fn seed(&mut self, object: &str, body: &Map<String, Value>) -> Result<String, DmlError> {
-        let def = self.object_arc(object).ok_or_else(|| unknown_object(object))?;
+        let def = self
+            .object_arc(object)
+            .ok_or_else(|| unknown_object(object))?;
         let mut writable = Map::new();
         let mut system = Map::new();
         for (k, v) in body {
@@ -898,7 +1075,11 @@ impl Org {
         for (k, v) in system {
             match (k.as_str(), &v) {
                 ("Id" | "IsDeleted" | "Name", _) => {}
-                (_, Value::String(s)) if def.field_any(&k).is_some_and(|f| f.field_type == FieldType::DateTime) => {
+                (_, Value::String(s))
+                    if def
+                        .field_any(&k)
+                        .is_some_and(|f| f.field_type == FieldType::DateTime) =>
+                {
                     let t = parse_datetime(s).ok_or_else(|| {
                         DmlError::bad(vec![ApiError::with_fields(
                             "JSON_PARSER_ERROR",
@@ -923,7 +1104,10 @@ impl Org {
     /// The object an id belongs to, from its key prefix.
     pub fn object_for_id(&self, id: &str) -> Option<Arc<ObjectDef>> {
         let prefix = id.get(..3)?;
-        self.objects.values().find(|o| o.key_prefix == prefix).cloned()
+        self.objects
+            .values()
+            .find(|o| o.key_prefix == prefix)
+            .cloned()
     }
 
     // ---- internals ------------------------------------------------------------------------
@@ -942,7 +1126,10 @@ impl Org {
     }
 
     fn replace_row(&mut self, def: &ObjectDef, row: u32, rec: Record, deleting: bool) {
-        let table = self.tables.get_mut(&def.name).expect("table for every object");
+        let table = self
+            .tables
+            .get_mut(&def.name)
+            .expect("table for every object");
         unindex(def, table, row);
         table.unindex_secondary(row);
         table.rows[row as usize] = rec;
@@ -972,14 +1159,24 @@ impl Org {
         let table = &self.tables[&def.name];
         let row = table.find(norm).ok_or_else(DmlError::not_found)?;
         if table.recycle_bin.contains_key(&row) {
-            return Err(DmlError::one(404, "ENTITY_IS_DELETED", "entity is deleted", vec![]));
+            return Err(DmlError::one(
+                404,
+                "ENTITY_IS_DELETED",
+                "entity is deleted",
+                vec![],
+            ));
         }
         Ok((row, ids::to18(norm)))
     }
 
     /// Maps body keys to canonical fields and converts each value to its stored encoding,
     /// refusing what Salesforce refuses. Errors are collected: every problem, not the first.
-    fn check_values(&self, def: &ObjectDef, body: &Map<String, Value>, op: Op) -> Result<Vec<(String, Value)>, DmlError> {
+    fn check_values(
+        &self,
+        def: &ObjectDef,
+        body: &Map<String, Value>,
+        op: Op,
+    ) -> Result<Vec<(String, Value)>, DmlError> {
         let mut out = Vec::with_capacity(body.len());
         let mut errors = Vec::new();
         let mut not_writable = Vec::new();
@@ -1018,9 +1215,16 @@ impl Org {
         }
         // A JSON type mismatch stops deserialisation before any validation runs.
         if let Some(parse) = errors.iter().find(|e| e.error_code == "JSON_PARSER_ERROR") {
-            return Err(DmlError::bad(vec![ApiError::new(parse.error_code.clone(), parse.message.clone())]));
+            return Err(DmlError::bad(vec![ApiError::new(
+                parse.error_code.clone(),
+                parse.message.clone(),
+            )]));
         }
-        if errors.is_empty() { Ok(out) } else { Err(DmlError::bad(errors)) }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(DmlError::bad(errors))
+        }
     }
 
     fn convert(&self, def: &ObjectDef, f: &FieldDef, value: &Value) -> Result<Value, ApiError> {
@@ -1036,7 +1240,9 @@ impl Org {
             };
             ApiError::new(
                 "JSON_PARSER_ERROR",
-                format!("Cannot deserialize instance of {kind} from {token} value {shown} or request may be missing a required field"),
+                format!(
+                    "Cannot deserialize instance of {kind} from {token} value {shown} or request may be missing a required field"
+                ),
             )
         };
         let one = |code: &str, msg: String| ApiError::with_fields(code, msg, vec![f.name.clone()]);
@@ -1052,7 +1258,9 @@ impl Org {
             },
             FieldType::Int => {
                 let n = match value {
-                    Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|x| x.fract() == 0.0).map(|x| x as i64)),
+                    Value::Number(n) => n
+                        .as_i64()
+                        .or_else(|| n.as_f64().filter(|x| x.fract() == 0.0).map(|x| x as i64)),
                     Value::String(s) => s.trim().parse::<i64>().ok(),
                     _ => None,
                 };
@@ -1060,7 +1268,10 @@ impl Org {
                 if f.digits > 0 && n.unsigned_abs().to_string().len() > f.digits as usize {
                     return Err(one(
                         "NUMBER_OUTSIDE_VALID_RANGE",
-                        format!("{}: value outside of valid range on numeric field: {n}", f.label),
+                        format!(
+                            "{}: value outside of valid range on numeric field: {n}",
+                            f.label
+                        ),
                     ));
                 }
                 Value::from(n)
@@ -1076,18 +1287,24 @@ impl Org {
                 if int_digits > 0 && (n.abs().trunc() as u128).to_string().len() > int_digits {
                     return Err(one(
                         "NUMBER_OUTSIDE_VALID_RANGE",
-                        format!("{}: value outside of valid range on numeric field: {n}", f.label),
+                        format!(
+                            "{}: value outside of valid range on numeric field: {n}",
+                            f.label
+                        ),
                     ));
                 }
                 match serde_json::Number::from_f64(n) {
-                    Some(num) if n.fract() == 0.0 && n.abs() < 9.0e15 => Value::from(n as i64).as_i64().map_or(Value::Number(num), Value::from),
+                    Some(num) if n.fract() == 0.0 && n.abs() < 9.0e15 => Value::from(n as i64)
+                        .as_i64()
+                        .map_or(Value::Number(num), Value::from),
                     Some(num) => Value::Number(num),
                     None => return Err(parse_err("double", value)),
                 }
             }
             FieldType::Date => {
                 let s = value.as_str().ok_or_else(|| parse_err("date", value))?;
-                let d = parse_date(s).or_else(|| parse_datetime(s).map(|t| t.to_offset(UtcOffset::UTC).date()));
+                let d = parse_date(s)
+                    .or_else(|| parse_datetime(s).map(|t| t.to_offset(UtcOffset::UTC).date()));
                 Value::String(format_date(d.ok_or_else(|| parse_err("date", value))?))
             }
             FieldType::DateTime => {
@@ -1102,18 +1319,27 @@ impl Org {
                 if s.is_empty() {
                     return Ok(Value::Null);
                 }
-                let bad_id = || one("MALFORMED_ID", format!("{}: id value of incorrect type: {s}", f.label));
+                let bad_id = || {
+                    one(
+                        "MALFORMED_ID",
+                        format!("{}: id value of incorrect type: {s}", f.label),
+                    )
+                };
                 let norm = ids::normalize(s).ok_or_else(bad_id)?;
-                let targets: Vec<&ObjectDef> = f.reference_to.iter().filter_map(|t| self.object(t)).collect();
+                let targets: Vec<&ObjectDef> = f
+                    .reference_to
+                    .iter()
+                    .filter_map(|t| self.object(t))
+                    .collect();
                 let target = targets.iter().find(|t| norm.starts_with(&t.key_prefix));
-                let group_owner = f.reference_to.iter().any(|t| t == "Group") && norm.starts_with("00G");
+                let group_owner =
+                    f.reference_to.iter().any(|t| t == "Group") && norm.starts_with("00G");
                 let external = targets.is_empty() && !f.reference_to.is_empty();
                 match target {
                     Some(t) => {
-                        let live = self
-                            .tables
-                            .get(&t.name)
-                            .and_then(|tb| tb.find(norm).filter(|r| !tb.recycle_bin.contains_key(r)));
+                        let live = self.tables.get(&t.name).and_then(|tb| {
+                            tb.find(norm).filter(|r| !tb.recycle_bin.contains_key(r))
+                        });
                         if live.is_none() {
                             return Err(ApiError::with_fields(
                                 "INVALID_CROSS_REFERENCE_KEY",
@@ -1141,18 +1367,32 @@ impl Org {
                 if f.length > 0 && chars > f.length as usize {
                     return Err(one(
                         "STRING_TOO_LONG",
-                        format!("{}: data value too large: {s} (max length={})", f.label, f.length),
+                        format!(
+                            "{}: data value too large: {s} (max length={})",
+                            f.label, f.length
+                        ),
                     ));
                 }
                 if t == FieldType::Email && !valid_email(&s) {
-                    return Err(one("INVALID_EMAIL_ADDRESS", format!("{}: invalid email address: {s}", f.label)));
+                    return Err(one(
+                        "INVALID_EMAIL_ADDRESS",
+                        format!("{}: invalid email address: {s}", f.label),
+                    ));
                 }
                 if f.restricted_picklist {
                     let allowed = |v: &str| f.picklist.iter().any(|p| p.active && p.value == v);
-                    let ok = if t == FieldType::MultiPicklist { s.split(';').all(allowed) } else { allowed(&s) };
+                    let ok = if t == FieldType::MultiPicklist {
+                        s.split(';').all(allowed)
+                    } else {
+                        allowed(&s)
+                    };
                     if !ok {
                         // Salesforce names the picklist by its entity label for Lead Status.
-                        let label = if def.name == "Lead" && f.name == "Status" { "Lead Status" } else { f.label.as_str() };
+                        let label = if def.name == "Lead" && f.name == "Status" {
+                            "Lead Status"
+                        } else {
+                            f.label.as_str()
+                        };
                         return Err(one(
                             "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
                             format!("{label}: bad value for restricted picklist field: {s}"),
@@ -1165,17 +1405,29 @@ impl Org {
         Ok(v)
     }
 
-    fn check_unique(&self, def: &ObjectDef, rec: &Record, own_row: Option<u32>) -> Result<(), DmlError> {
+    fn check_unique(
+        &self,
+        def: &ObjectDef,
+        rec: &Record,
+        own_row: Option<u32>,
+    ) -> Result<(), DmlError> {
         let table = &self.tables[&def.name];
         let mut clashes = Vec::new();
         let mut other = String::new();
         for f in def.fields.iter().filter(|f| f.unique) {
-            let Some(k) = rec.get(&f.name).and_then(|v| key_of(f, v)) else { continue };
+            let Some(k) = rec.get(&f.name).and_then(|v| key_of(f, v)) else {
+                continue;
+            };
             if let Some(rows) = table.keys.get(&f.name).and_then(|m| m.get(&k))
                 && let Some(r) = rows.iter().find(|r| Some(**r) != own_row)
             {
                 clashes.push(f.name.clone());
-                other = table.rows[*r as usize].get("Id").and_then(Value::as_str).and_then(|id| id.get(..15)).unwrap_or_default().to_owned();
+                other = table.rows[*r as usize]
+                    .get("Id")
+                    .and_then(Value::as_str)
+                    .and_then(|id| id.get(..15))
+                    .unwrap_or_default()
+                    .to_owned();
             }
         }
         if clashes.is_empty() {
@@ -1184,7 +1436,10 @@ impl Org {
         Err(DmlError::one(
             400,
             "DUPLICATE_VALUE",
-            format!("duplicate value found: {} duplicates value on record with id: {other}", clashes.join(", ")),
+            format!(
+                "duplicate value found: {} duplicates value on record with id: {other}",
+                clashes.join(", ")
+            ),
             clashes,
         ))
     }
@@ -1200,13 +1455,21 @@ fn index(def: &ObjectDef, table: &mut Table, row: u32) {
     let rec = &table.rows[row as usize];
     for f in def.fields.iter().filter(|f| f.unique || f.external_id) {
         if let Some(k) = rec.get(&f.name).and_then(|v| key_of(f, v)) {
-            table.keys.entry(f.name.clone()).or_default().entry(k).or_default().push(row);
+            table
+                .keys
+                .entry(f.name.clone())
+                .or_default()
+                .entry(k)
+                .or_default()
+                .push(row);
         }
     }
 }
 
 fn unindex(def: &ObjectDef, table: &mut Table, row: u32) {
-    let Some(rec) = table.rows.get(row as usize) else { return };
+    let Some(rec) = table.rows.get(row as usize) else {
+        return;
+    };
     for f in def.fields.iter().filter(|f| f.unique || f.external_id) {
         if let Some(k) = rec.get(&f.name).and_then(|v| key_of(f, v))
             && let Some(rows) = table.keys.get_mut(&f.name).and_then(|m| m.get_mut(&k))
@@ -1222,7 +1485,12 @@ fn unknown_object(object: &str) -> DmlError {
 }
 
 fn required_missing(fields: Vec<String>) -> DmlError {
-    DmlError::one(400, "REQUIRED_FIELD_MISSING", format!("Required fields are missing: [{}]", fields.join(", ")), fields)
+    DmlError::one(
+        400,
+        "REQUIRED_FIELD_MISSING",
+        format!("Required fields are missing: [{}]", fields.join(", ")),
+        fields,
+    )
 }
 
 /// Computed `Name` of person-like objects: "First Last" (Lead, Contact, User).
@@ -1231,8 +1499,14 @@ fn compute_name(def: &ObjectDef, rec: &mut Record) {
     if !computed {
         return;
     }
-    let first = rec.get("FirstName").and_then(Value::as_str).unwrap_or_default();
-    let last = rec.get("LastName").and_then(Value::as_str).unwrap_or_default();
+    let first = rec
+        .get("FirstName")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let last = rec
+        .get("LastName")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let name = format!("{first} {last}").trim().to_owned();
     rec.insert("Name".into(), Value::String(name));
 }
@@ -1240,17 +1514,28 @@ fn compute_name(def: &ObjectDef, rec: &mut Record) {
 /// Salesforce's email check, approximately: one `@`, a non-empty local part without spaces, and
 /// a dotted domain of letters, digits, hyphens.
 fn valid_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else { return false };
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
     let local_ok = !local.is_empty()
         && local.len() <= 64
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local.chars().all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+        && local
+            .chars()
+            .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
     let labels: Vec<&str> = domain.split('.').collect();
     let domain_ok = labels.len() >= 2
-        && labels.iter().all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_alphanumeric() || c == '-'))
-        && labels.last().is_some_and(|tld| tld.len() >= 2 && tld.chars().all(char::is_alphabetic));
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(char::is_alphabetic));
     local_ok && domain_ok
 }
 
@@ -1309,12 +1594,17 @@ mod arc_map {
 
     use super::ObjectDef;
 
-    pub fn serialize<S: Serializer>(m: &BTreeMap<String, Arc<ObjectDef>>, ser: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        m: &BTreeMap<String, Arc<ObjectDef>>,
+        ser: S,
+    ) -> Result<S::Ok, S::Error> {
         let plain: BTreeMap<&String, &ObjectDef> = m.iter().map(|(k, v)| (k, &**v)).collect();
         plain.serialize(ser)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<BTreeMap<String, Arc<ObjectDef>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        de: D,
+    ) -> Result<BTreeMap<String, Arc<ObjectDef>>, D::Error> {
         let plain = BTreeMap::<String, ObjectDef>::deserialize(de)?;
         Ok(plain.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
     }
@@ -1358,13 +1648,20 @@ impl Auth {
     /// Whether `given` is the password with the security token appended (§1.3). The bare
     /// password is refused: the emulated org has no trusted IP ranges.
     pub fn password_matches(&self, given: &str) -> bool {
-        let expected = format!("{}{}", self.password.expose_secret(), self.security_token.expose_secret());
+        let expected = format!(
+            "{}{}",
+            self.password.expose_secret(),
+            self.security_token.expose_secret()
+        );
         constant_time_eq(given.as_bytes(), expected.as_bytes())
     }
 
     /// Whether `given` is the connected app's secret.
     pub fn secret_matches(&self, given: &str) -> bool {
-        constant_time_eq(given.as_bytes(), self.client_secret.expose_secret().as_bytes())
+        constant_time_eq(
+            given.as_bytes(),
+            self.client_secret.expose_secret().as_bytes(),
+        )
     }
 }
 
@@ -1489,7 +1786,12 @@ mod tests {
     #[test]
     fn create_fills_defaults_audit_fields_and_canonical_names() {
         let mut org = org();
-        let id = org.create("lead", &body(json!({"lastname": "Doe", "COMPANY": "Acme", "email": "j@x.io"}))).expect("created");
+        let id = org
+            .create(
+                "lead",
+                &body(json!({"lastname": "Doe", "COMPANY": "Acme", "email": "j@x.io"})),
+            )
+            .expect("created");
         assert!(id.starts_with("00Q") && id.len() == 18);
         let rec = org.get("Lead", &id[..15]).expect("found by 15-char id");
         assert_eq!(rec["LastName"], json!("Doe"));
@@ -1506,7 +1808,9 @@ mod tests {
     #[test]
     fn required_fields_are_listed_in_one_error() {
         let mut org = org();
-        let err = org.create("Lead", &body(json!({"FirstName": "J"}))).expect_err("refused");
+        let err = org
+            .create("Lead", &body(json!({"FirstName": "J"})))
+            .expect_err("refused");
         assert_eq!(err.status, 400);
         assert_eq!(
             err.errors,
@@ -1522,12 +1826,19 @@ mod tests {
     fn validation_errors_match_salesforce_wording() {
         let mut org = org();
         let err = org
-            .create("Lead", &body(json!({"LastName": "D", "Company": "A", "Email": "nope", "Status": "Foo"})))
+            .create(
+                "Lead",
+                &body(json!({"LastName": "D", "Company": "A", "Email": "nope", "Status": "Foo"})),
+            )
             .expect_err("refused");
         assert_eq!(
             err.errors,
             vec![
-                ApiError::with_fields("INVALID_EMAIL_ADDRESS", "Email: invalid email address: nope", vec!["Email".into()]),
+                ApiError::with_fields(
+                    "INVALID_EMAIL_ADDRESS",
+                    "Email: invalid email address: nope",
+                    vec!["Email".into()]
+                ),
                 ApiError::with_fields(
                     "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
                     "Lead Status: bad value for restricted picklist field: Foo",
@@ -1536,24 +1847,53 @@ mod tests {
             ]
         );
         let long = "x".repeat(81);
-        let err = org.create("Lead", &body(json!({"LastName": long, "Company": "A"}))).expect_err("too long");
+        let err = org
+            .create("Lead", &body(json!({"LastName": long, "Company": "A"})))
+            .expect_err("too long");
         assert_eq!(err.errors[0].error_code, "STRING_TOO_LONG");
-        assert_eq!(err.errors[0].message, format!("Last Name: data value too large: {long} (max length=80)"));
-        let err = org.create("Lead", &body(json!({"LastName": "D", "Company": "A", "Name": "x"}))).expect_err("read-only");
+        assert_eq!(
+            err.errors[0].message,
+            format!("Last Name: data value too large: {long} (max length=80)")
+        );
+        let err = org
+            .create(
+                "Lead",
+                &body(json!({"LastName": "D", "Company": "A", "Name": "x"})),
+            )
+            .expect_err("read-only");
         assert_eq!(err.errors[0].error_code, "INVALID_FIELD_FOR_INSERT_UPDATE");
-        let err = org.create("Lead", &body(json!({"LastName": "D", "Company": "A", "Bogus": 1}))).expect_err("unknown");
-        assert_eq!(err.errors, vec![ApiError::new("INVALID_FIELD", "No such column 'Bogus' on sobject of type Lead")]);
-        let err = org.create("Lead", &body(json!({"LastName": "D", "Company": "A", "DoNotCall": "maybe"}))).expect_err("type");
+        let err = org
+            .create(
+                "Lead",
+                &body(json!({"LastName": "D", "Company": "A", "Bogus": 1})),
+            )
+            .expect_err("unknown");
+        assert_eq!(
+            err.errors,
+            vec![ApiError::new(
+                "INVALID_FIELD",
+                "No such column 'Bogus' on sobject of type Lead"
+            )]
+        );
+        let err = org
+            .create(
+                "Lead",
+                &body(json!({"LastName": "D", "Company": "A", "DoNotCall": "maybe"})),
+            )
+            .expect_err("type");
         assert_eq!(err.errors[0].error_code, "JSON_PARSER_ERROR");
     }
 
     #[test]
     fn update_bumps_modstamp_and_delete_goes_to_recycle_bin() {
         let mut org = org();
-        let id = org.create("Lead", &body(json!({"LastName": "Doe", "Company": "Acme"}))).expect("created");
+        let id = org
+            .create("Lead", &body(json!({"LastName": "Doe", "Company": "Acme"})))
+            .expect("created");
         let before = org.get("Lead", &id).expect("live")["SystemModstamp"].clone();
         std::thread::sleep(std::time::Duration::from_millis(3));
-        org.update("Lead", &id, &body(json!({"FirstName": "Jane"}))).expect("updated");
+        org.update("Lead", &id, &body(json!({"FirstName": "Jane"})))
+            .expect("updated");
         let rec = org.get("Lead", &id).expect("live");
         assert_eq!(rec["Name"], json!("Jane Doe"));
         assert!(rec["SystemModstamp"].as_str() > before.as_str());
@@ -1570,15 +1910,22 @@ mod tests {
     #[test]
     fn rollback_undoes_creates_updates_and_deletes() {
         let mut org = org();
-        let kept = org.create("Lead", &body(json!({"LastName": "Keep", "Company": "A"}))).expect("created");
+        let kept = org
+            .create("Lead", &body(json!({"LastName": "Keep", "Company": "A"})))
+            .expect("created");
         let sp = org.begin();
-        org.create("Lead", &body(json!({"LastName": "New", "Company": "A"}))).expect("created");
-        org.update("Lead", &kept, &body(json!({"LastName": "Changed"}))).expect("updated");
+        org.create("Lead", &body(json!({"LastName": "New", "Company": "A"})))
+            .expect("created");
+        org.update("Lead", &kept, &body(json!({"LastName": "Changed"})))
+            .expect("updated");
         org.delete(Some("Lead"), &kept).expect("deleted");
         org.rollback(sp);
         let table = org.table("Lead").expect("table");
         assert_eq!(table.rows().len(), 1);
-        assert_eq!(org.get("Lead", &kept).expect("restored")["LastName"], json!("Keep"));
+        assert_eq!(
+            org.get("Lead", &kept).expect("restored")["LastName"],
+            json!("Keep")
+        );
     }
 
     #[test]
@@ -1588,20 +1935,40 @@ mod tests {
         f.external_id = true;
         org.add_custom_field("Lead", f).expect("added");
         let b = body(json!({"LastName": "Doe", "Company": "A"}));
-        let UpsertOutcome::Created(id) = org.upsert("Lead", "ext__c", "K1", &b, false).expect("ok") else { panic!("created") };
-        assert_eq!(org.upsert("Lead", "Ext__c", "k1", &b, false), Ok(UpsertOutcome::Updated(id.clone())));
-        org.create("Lead", &body(json!({"LastName": "Twin", "Company": "A", "Ext__c": "K1"}))).expect("dup allowed: not unique");
-        assert!(matches!(org.upsert("Lead", "Ext__c", "K1", &b, false), Ok(UpsertOutcome::Multiple(ids)) if ids.len() == 2));
-        let err = org.upsert("Lead", "Nope__c", "x", &b, false).expect_err("unknown field");
+        let UpsertOutcome::Created(id) = org.upsert("Lead", "ext__c", "K1", &b, false).expect("ok")
+        else {
+            panic!("created")
+        };
+        assert_eq!(
+            org.upsert("Lead", "Ext__c", "k1", &b, false),
+            Ok(UpsertOutcome::Updated(id.clone()))
+        );
+        org.create(
+            "Lead",
+            &body(json!({"LastName": "Twin", "Company": "A", "Ext__c": "K1"})),
+        )
+        .expect("dup allowed: not unique");
+        assert!(
+            matches!(org.upsert("Lead", "Ext__c", "K1", &b, false), Ok(UpsertOutcome::Multiple(ids)) if ids.len() == 2)
+        );
+        let err = org
+            .upsert("Lead", "Nope__c", "x", &b, false)
+            .expect_err("unknown field");
         assert_eq!(err.status, 404);
-        assert_eq!(err.errors[0].message, "Provided external ID field does not exist or is not accessible: Nope__c");
+        assert_eq!(
+            err.errors[0].message,
+            "Provided external ID field does not exist or is not accessible: Nope__c"
+        );
     }
 
     #[test]
     fn organization_type_follows_edition() {
         let org = org();
         let table = org.table("Organization").expect("table");
-        assert_eq!(table.rows()[0]["OrganizationType"], json!("Developer Edition"));
+        assert_eq!(
+            table.rows()[0]["OrganizationType"],
+            json!("Developer Edition")
+        );
         assert!(org.org_id.starts_with("00D"));
     }
 

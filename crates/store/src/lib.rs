@@ -32,10 +32,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use tokio::sync::broadcast;
 use tokio::sync::oneshot::error::TryRecvError;
 
+pub mod auth;
 mod import;
 mod model;
 mod rows;
-pub mod auth;
 pub mod secrets;
 pub mod sync;
 mod time_fmt;
@@ -46,7 +46,9 @@ pub use lb_core::contact::{Email, EmailError};
 pub use model::*;
 pub use secrets::{MasterKey, SecretError};
 pub use time_fmt::rfc3339;
-pub use validate::{Blank, ContactInput, CUSTOM_TEXT_MAX_CHARS, Patch, Schema, TEXT_MAX_CHARS, parse_input};
+pub use validate::{
+    Blank, CUSTOM_TEXT_MAX_CHARS, ContactInput, Patch, Schema, TEXT_MAX_CHARS, parse_input,
+};
 
 /// Highest `behaviour_score` a contact can reach.
 pub const BEHAVIOUR_SCORE_MAX: i64 = 50;
@@ -67,7 +69,11 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(field: &str, message: String) -> Problem {
-        Problem { row: None, field: field.to_owned(), message }
+        Problem {
+            row: None,
+            field: field.to_owned(),
+            message,
+        }
     }
 }
 
@@ -81,7 +87,11 @@ impl std::fmt::Display for Problem {
 }
 
 fn join_problems(problems: &[Problem]) -> String {
-    problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Everything that can go wrong in the store.
@@ -101,7 +111,10 @@ pub enum StoreError {
     #[error("{0}")]
     Secret(#[from] SecretError),
     #[error("cannot prepare the data directory {path}: {source}")]
-    DataDir { path: PathBuf, source: std::io::Error },
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("database URL not understood: {0}")]
     BadUrl(String),
     #[error("database migration failed: {0}")]
@@ -123,7 +136,10 @@ impl StoreError {
             return false;
         };
         match err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => true,
             // SQLITE_BUSY (5) and its extended codes; PostgreSQL classes 08 (connection), 53
             // (insufficient resources) and 57P (operator intervention, e.g. shutdown).
             sqlx::Error::Database(db) => db.code().is_some_and(|code| {
@@ -197,7 +213,10 @@ impl std::fmt::Debug for Database {
 
 /// Creates the data directory (mode 0700 on Unix) if it does not exist.
 pub fn ensure_data_dir(dir: &Path) -> Result<(), StoreError> {
-    let err = |source| StoreError::DataDir { path: dir.to_owned(), source };
+    let err = |source| StoreError::DataDir {
+        path: dir.to_owned(),
+        source,
+    };
     if dir.is_dir() {
         return Ok(());
     }
@@ -404,7 +423,10 @@ impl Store {
     pub async fn add_state(&self, name: &str) -> Result<Vec<String>, StoreError> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 40 {
-            return Err(StoreError::invalid("name", "a state needs 1 to 40 characters"));
+            return Err(StoreError::invalid(
+                "name",
+                "a state needs 1 to 40 characters",
+            ));
         }
         dispatch_write!(self, add_state(name))
     }
@@ -414,7 +436,10 @@ impl Store {
     }
 
     /// Adds a custom field; it appears last (R-MAP-4).
-    pub async fn add_custom_field(&self, field: &NewCustomField) -> Result<CustomField, StoreError> {
+    pub async fn add_custom_field(
+        &self,
+        field: &NewCustomField,
+    ) -> Result<CustomField, StoreError> {
         let checked = check_new_field(field)?;
         dispatch_write!(self, add_custom_field(&checked))
     }
@@ -428,7 +453,10 @@ impl Store {
         origin: Origin,
     ) -> Result<Contact, StoreError> {
         let contact = dispatch_write!(self, create_contact(input, origin))?;
-        self.emit(ContactEvent::Changed { contact_id: contact.id, origin });
+        self.emit(ContactEvent::Changed {
+            contact_id: contact.id,
+            origin,
+        });
         Ok(contact)
     }
 
@@ -441,7 +469,10 @@ impl Store {
     ) -> Result<Contact, StoreError> {
         let (contact, changed) = dispatch_write!(self, update_contact(id, input, origin))?;
         if changed {
-            self.emit(ContactEvent::Changed { contact_id: contact.id, origin });
+            self.emit(ContactEvent::Changed {
+                contact_id: contact.id,
+                origin,
+            });
         }
         Ok(contact)
     }
@@ -454,7 +485,10 @@ impl Store {
     ) -> Result<(Contact, bool), StoreError> {
         let (contact, created, changed) = dispatch_write!(self, upsert_contact(input, origin))?;
         if changed {
-            self.emit(ContactEvent::Changed { contact_id: contact.id, origin });
+            self.emit(ContactEvent::Changed {
+                contact_id: contact.id,
+                origin,
+            });
         }
         Ok((contact, created))
     }
@@ -533,7 +567,9 @@ impl Store {
     }
 
     pub async fn form(&self, id: i64) -> Result<Form, StoreError> {
-        dispatch!(self, form(id))?.ok_or_else(|| StoreError::NotFound { what: format!("form {id}") })
+        dispatch!(self, form(id))?.ok_or_else(|| StoreError::NotFound {
+            what: format!("form {id}"),
+        })
     }
 
     /// Accepts a submission: maps the inputs, creates or updates the contact by email, adds the
@@ -561,7 +597,12 @@ impl Store {
         let (patch, payload) = submission_patch(&form, &schema, inputs)?;
         let (reply, mut outcome) = tokio::sync::oneshot::channel();
         lock_pending(&self.submissions).push(PendingSubmission {
-            write: SubmissionWrite { form, schema, patch, payload },
+            write: SubmissionWrite {
+                form,
+                schema,
+                patch,
+                payload,
+            },
             reply,
         });
         let outcome = {
@@ -636,7 +677,10 @@ impl Store {
     pub async fn create_api_key(&self, name: &str) -> Result<(ApiKey, SecretString), StoreError> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
-            return Err(StoreError::invalid("name", "an API key needs a name of 1 to 100 characters"));
+            return Err(StoreError::invalid(
+                "name",
+                "an API key needs a name of 1 to 100 characters",
+            ));
         }
         let token = secrets::new_api_token();
         let prefix: String = token.expose_secret().chars().take(12).collect();
@@ -727,14 +771,20 @@ impl Store {
             return;
         }
         for id in ids {
-            self.emit(ContactEvent::Changed { contact_id: *id, origin });
+            self.emit(ContactEvent::Changed {
+                contact_id: *id,
+                origin,
+            });
         }
     }
 }
 
 fn lock_pending(queue: &SubmissionQueue) -> std::sync::MutexGuard<'_, Vec<PendingSubmission>> {
     // The lock is only held to push or drain: a panic cannot leave the vector half-changed.
-    queue.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    queue
+        .pending
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Maps a submission's inputs through its form into a checked patch (email required) and the
@@ -764,7 +814,10 @@ fn submission_patch(
         StoreError::Invalid(
             problems
                 .into_iter()
-                .map(|p| Problem { field: input_of(&p.field), ..p })
+                .map(|p| Problem {
+                    field: input_of(&p.field),
+                    ..p
+                })
                 .collect(),
         )
     })?;
@@ -775,51 +828,88 @@ fn submission_patch(
     Ok((patch, payload))
 }
 
-const RESERVED_FIELD_NAMES: [&str; 6] = ["id", "updated_at", "stage_reached", "custom", "_deleted", "url"];
+const RESERVED_FIELD_NAMES: [&str; 6] = [
+    "id",
+    "updated_at",
+    "stage_reached",
+    "custom",
+    "_deleted",
+    "url",
+];
 
 fn check_new_field(field: &NewCustomField) -> Result<NewCustomField, StoreError> {
     let mut problems = Vec::new();
     let name = field.name.trim().to_owned();
     let well_formed = name.len() <= 40
         && name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if !well_formed {
         problems.push(Problem::new(
             "name",
-            format!("'{name}' must be 1 to 40 characters of a-z, 0-9 and _, starting with a letter"),
+            format!(
+                "'{name}' must be 1 to 40 characters of a-z, 0-9 and _, starting with a letter"
+            ),
         ));
-    } else if Attribute::from_name(&name).is_some() || RESERVED_FIELD_NAMES.contains(&name.as_str()) {
-        problems.push(Problem::new("name", format!("'{name}' is a standard attribute or reserved")));
+    } else if Attribute::from_name(&name).is_some() || RESERVED_FIELD_NAMES.contains(&name.as_str())
+    {
+        problems.push(Problem::new(
+            "name",
+            format!("'{name}' is a standard attribute or reserved"),
+        ));
     }
-    let label = field.label.as_deref().map(str::trim).filter(|l| !l.is_empty()).unwrap_or(&name).to_owned();
+    let label = field
+        .label
+        .as_deref()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .unwrap_or(&name)
+        .to_owned();
     if label.chars().count() > 100 {
-        problems.push(Problem::new("label", "is longer than 100 characters".into()));
+        problems.push(Problem::new(
+            "label",
+            "is longer than 100 characters".into(),
+        ));
     }
     let mut options: Vec<String> = Vec::new();
     for option in &field.options {
         let option = option.trim();
         if option.is_empty() || option.chars().count() > 255 {
-            problems.push(Problem::new("options", "each option needs 1 to 255 characters".into()));
+            problems.push(Problem::new(
+                "options",
+                "each option needs 1 to 255 characters".into(),
+            ));
         } else if options.iter().any(|o| o.eq_ignore_ascii_case(option)) {
-            problems.push(Problem::new("options", format!("'{option}' is listed twice")));
+            problems.push(Problem::new(
+                "options",
+                format!("'{option}' is listed twice"),
+            ));
         } else {
             options.push(option.to_owned());
         }
     }
     match field.kind {
-        FieldKind::Picklist if options.is_empty() => {
-            problems.push(Problem::new("options", "a picklist needs at least one option".into()))
-        }
+        FieldKind::Picklist if options.is_empty() => problems.push(Problem::new(
+            "options",
+            "a picklist needs at least one option".into(),
+        )),
         FieldKind::Picklist => {}
-        _ if !options.is_empty() => {
-            problems.push(Problem::new("options", "only a picklist has options".into()))
-        }
+        _ if !options.is_empty() => problems.push(Problem::new(
+            "options",
+            "only a picklist has options".into(),
+        )),
         _ => {}
     }
     if !problems.is_empty() {
         return Err(StoreError::Invalid(problems));
     }
-    Ok(NewCustomField { name, label: Some(label), kind: field.kind, options })
+    Ok(NewCustomField {
+        name,
+        label: Some(label),
+        kind: field.kind,
+        options,
+    })
 }
 
 /// Attributes a public form may not set: the score is raised by the submission rule, the rest
@@ -835,18 +925,25 @@ fn check_new_form(form: &NewForm, schema: &Schema) -> Result<NewForm, StoreError
     let mut problems = Vec::new();
     let name = form.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 200 {
-        problems.push(Problem::new("name", "a form needs a name of 1 to 200 characters".into()));
+        problems.push(Problem::new(
+            "name",
+            "a form needs a name of 1 to 200 characters".into(),
+        ));
     }
     let mut seen_email = false;
     for (input, target) in &form.mapping {
         let field = format!("mapping.{input}");
         if input.trim().is_empty() || input.len() > 100 {
-            problems.push(Problem::new(&field, "an input name needs 1 to 100 characters".into()));
+            problems.push(Problem::new(
+                &field,
+                "an input name needs 1 to 100 characters".into(),
+            ));
         }
         match Attribute::from_name(target) {
-            Some(Attribute::Email) if seen_email => {
-                problems.push(Problem::new(&field, "only one input may map to email".into()))
-            }
+            Some(Attribute::Email) if seen_email => problems.push(Problem::new(
+                &field,
+                "only one input may map to email".into(),
+            )),
             Some(Attribute::Email) => seen_email = true,
             Some(a) if FORM_FORBIDDEN_TARGETS.contains(&a) => problems.push(Problem::new(
                 &field,
@@ -854,18 +951,31 @@ fn check_new_form(form: &NewForm, schema: &Schema) -> Result<NewForm, StoreError
             )),
             Some(_) => {}
             None if schema.fields.iter().any(|f| &f.name == target) => {}
-            None => problems.push(Problem::new(&field, format!("'{target}' is not a contact attribute or custom field"))),
+            None => problems.push(Problem::new(
+                &field,
+                format!("'{target}' is not a contact attribute or custom field"),
+            )),
         }
     }
     if !seen_email {
-        problems.push(Problem::new("mapping", "one input must map to email".into()));
+        problems.push(Problem::new(
+            "mapping",
+            "one input must map to email".into(),
+        ));
     }
     let increment = form.score_increment.unwrap_or(DEFAULT_SCORE_INCREMENT);
     if !(0..=BEHAVIOUR_SCORE_MAX).contains(&increment) {
-        problems.push(Problem::new("score_increment", format!("must be between 0 and {BEHAVIOUR_SCORE_MAX}")));
+        problems.push(Problem::new(
+            "score_increment",
+            format!("must be between 0 and {BEHAVIOUR_SCORE_MAX}"),
+        ));
     }
     if !problems.is_empty() {
         return Err(StoreError::Invalid(problems));
     }
-    Ok(NewForm { name, mapping: form.mapping.clone(), score_increment: Some(increment) })
+    Ok(NewForm {
+        name,
+        mapping: form.mapping.clone(),
+        score_increment: Some(increment),
+    })
 }

@@ -35,7 +35,10 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Store, base_url: &str) -> AppState {
-        AppState { store, base_url: base_url.trim_end_matches('/').to_owned() }
+        AppState {
+            store,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+        }
     }
 
     /// Contact events (form submissions, API changes, imports) after they are committed.
@@ -60,5 +63,7 @@ pub async fn serve(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }

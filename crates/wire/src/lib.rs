@@ -27,7 +27,11 @@ pub struct ApiError {
 impl ApiError {
     /// An error without a `fields` member (session, limit, not-found errors).
     pub fn new(error_code: impl Into<String>, message: impl Into<String>) -> Self {
-        ApiError { message: message.into(), error_code: error_code.into(), fields: None }
+        ApiError {
+            message: message.into(),
+            error_code: error_code.into(),
+            fields: None,
+        }
     }
 
     /// An error carrying `fields` (validation errors).
@@ -36,7 +40,11 @@ impl ApiError {
         message: impl Into<String>,
         fields: Vec<String>,
     ) -> Self {
-        ApiError { message: message.into(), error_code: error_code.into(), fields: Some(fields) }
+        ApiError {
+            message: message.into(),
+            error_code: error_code.into(),
+            fields: Some(fields),
+        }
     }
 }
 
@@ -53,13 +61,21 @@ pub struct RecordError {
 
 impl From<ApiError> for RecordError {
     fn from(e: ApiError) -> Self {
-        RecordError { status_code: e.error_code, message: e.message, fields: e.fields.unwrap_or_default() }
+        RecordError {
+            status_code: e.error_code,
+            message: e.message,
+            fields: e.fields.unwrap_or_default(),
+        }
     }
 }
 
 impl From<RecordError> for ApiError {
     fn from(e: RecordError) -> Self {
-        ApiError { message: e.message, error_code: e.status_code, fields: Some(e.fields) }
+        ApiError {
+            message: e.message,
+            error_code: e.status_code,
+            fields: Some(e.fields),
+        }
     }
 }
 

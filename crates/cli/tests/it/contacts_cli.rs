@@ -128,11 +128,18 @@ fn contacts_list_json_is_one_array_even_empty_or_paged_through() {
         let added = leadbridge(dir.path(), &["contacts", "add", "--email", email]);
         assert_eq!(added.status.code(), Some(0), "{}", stderr(&added));
     }
-    for args in [&["contacts", "list", "--json"][..], &["contacts", "list", "--json", "--all"]] {
+    for args in [
+        &["contacts", "list", "--json"][..],
+        &["contacts", "list", "--json", "--all"],
+    ] {
         let list = leadbridge(dir.path(), args);
         let all: Vec<serde_json::Value> = serde_json::from_str(&stdout(&list)).unwrap();
         let emails: Vec<&str> = all.iter().map(|c| c["email"].as_str().unwrap()).collect();
-        assert_eq!(emails, ["a@example.com", "b@example.com", "c@example.com"], "{args:?}");
+        assert_eq!(
+            emails,
+            ["a@example.com", "b@example.com", "c@example.com"],
+            "{args:?}"
+        );
     }
 }
 

@@ -14,7 +14,10 @@ use serde_json::{Value, json};
 fn leadbridge(data_dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadbridge"));
     cmd.arg("--data-dir").arg(data_dir);
-    cmd.env_remove("LEADBRIDGE_DATABASE_URL").env_remove("LEADBRIDGE_MASTER_KEY").env_remove("LEADBRIDGE_CONFIG").env_remove("LEADBRIDGE_BASE_URL");
+    cmd.env_remove("LEADBRIDGE_DATABASE_URL")
+        .env_remove("LEADBRIDGE_MASTER_KEY")
+        .env_remove("LEADBRIDGE_CONFIG")
+        .env_remove("LEADBRIDGE_BASE_URL");
     cmd
 }
 
@@ -23,20 +26,45 @@ fn lead_count(em: &lb_emulator::Emulator) -> usize {
 }
 
 fn json_of(out: &std::process::Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_sync_runs_and_status_through_the_binary() {
-    let em = lb_emulator::spawn(lb_emulator::Config::default()).await.unwrap();
+    let em = lb_emulator::spawn(lb_emulator::Config::default())
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cfg = em.emulator.config().clone();
     let connect = |password: &str| {
         leadbridge(dir.path())
-            .args(["connect", "--json", "--create-fields", "--instance-url", &em.url, "--client-id", &cfg.client_id])
-            .args(["--client-secret", cfg.client_secret.expose_secret(), "--username", &cfg.username])
-            .args(["--password", password, "--security-token", cfg.security_token.expose_secret()])
+            .args([
+                "connect",
+                "--json",
+                "--create-fields",
+                "--instance-url",
+                &em.url,
+                "--client-id",
+                &cfg.client_id,
+            ])
+            .args([
+                "--client-secret",
+                cfg.client_secret.expose_secret(),
+                "--username",
+                &cfg.username,
+            ])
+            .args([
+                "--password",
+                password,
+                "--security-token",
+                cfg.security_token.expose_secret(),
+            ])
             .output()
             .unwrap()
     };
@@ -46,51 +74,95 @@ async fn connect_sync_runs_and_status_through_the_binary() {
     let r = json_of(&refused);
     assert_eq!(r["logged_in"], json!(false));
     assert_eq!(r["saved"], json!(false));
-    assert!(r["error"].as_str().unwrap().contains("invalid_grant"), "{r}");
+    assert!(
+        r["error"].as_str().unwrap().contains("invalid_grant"),
+        "{r}"
+    );
     let ok = connect(cfg.password.expose_secret());
-    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stdout));
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
     let r = json_of(&ok);
     assert_eq!(r["org"]["edition"], json!("Developer Edition"));
-    assert!(!String::from_utf8_lossy(&ok.stdout).contains(cfg.password.expose_secret()), "secrets never echoed");
+    assert!(
+        !String::from_utf8_lossy(&ok.stdout).contains(cfg.password.expose_secret()),
+        "secrets never echoed"
+    );
 
-    let store = Store::open(&Database::in_data_dir(dir.path())).await.unwrap();
-    let input: ContactInput = json!({"email": "ann@example.com", "last_name": "Ann", "company": "Acme"}).as_object().cloned().unwrap();
+    let store = Store::open(&Database::in_data_dir(dir.path()))
+        .await
+        .unwrap();
+    let input: ContactInput =
+        json!({"email": "ann@example.com", "last_name": "Ann", "company": "Acme"})
+            .as_object()
+            .cloned()
+            .unwrap();
     store.create_contact(&input, Origin::User).await.unwrap();
     store.close().await;
 
-    let out = leadbridge(dir.path()).args(["sync", "--dry-run", "--json"]).output().unwrap();
+    let out = leadbridge(dir.path())
+        .args(["sync", "--dry-run", "--json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let dry = json_of(&out);
     assert_eq!(dry["status"], json!("succeeded"));
     assert_eq!(dry["counts"]["crm"]["Lead"]["created"], json!(1));
     assert_eq!(lead_count(&em.emulator), 0, "a dry run writes nothing");
 
-    let out = leadbridge(dir.path()).args(["sync", "--json"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = leadbridge(dir.path())
+        .args(["sync", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let run = json_of(&out);
     assert_eq!(run["status"], json!("succeeded"));
     assert!(run["api_requests"].as_u64().unwrap() >= 3);
     assert_eq!(lead_count(&em.emulator), 1);
 
-    let out = leadbridge(dir.path()).args(["runs", "--json"]).output().unwrap();
+    let out = leadbridge(dir.path())
+        .args(["runs", "--json"])
+        .output()
+        .unwrap();
     let runs = json_of(&out);
-    assert_eq!(runs.as_array().unwrap().len(), 1, "the dry run is not recorded");
+    assert_eq!(
+        runs.as_array().unwrap().len(),
+        1,
+        "the dry run is not recorded"
+    );
     assert_eq!(runs[0]["status"], json!("succeeded"));
-    let out = leadbridge(dir.path()).args(["status", "--json"]).output().unwrap();
+    let out = leadbridge(dir.path())
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
     let status = json_of(&out);
     assert_eq!(status["health"]["state"], json!("healthy"));
     assert_eq!(status["backlog"]["contacts_changed"], json!(0));
 
     // The password expires: `sync` exits 1 with "paused" and the reason; `status` says what to do.
     em.emulator.auth().password_expired = true;
-    let out = leadbridge(dir.path()).args(["sync", "--json"]).output().unwrap();
+    let out = leadbridge(dir.path())
+        .args(["sync", "--json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let paused = json_of(&out);
     assert_eq!(paused["status"], json!("paused"));
     assert_eq!(paused["health"]["state"], json!("credentials_rejected"));
     let out = leadbridge(dir.path()).arg("status").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("credentials rejected") && text.contains("security token"), "{text}");
+    assert!(
+        text.contains("credentials rejected") && text.contains("security token"),
+        "{text}"
+    );
 }
 
 /// R-FIELD-1: with no base URL set, `plezi_url` would point at loopback; `connect` and `sync`
@@ -98,72 +170,173 @@ async fn connect_sync_runs_and_status_through_the_binary() {
 /// and used for the Lead's `plezi_url__c`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_loopback_base_url_is_warned_about_and_base_url_sets_plezi_url() {
-    let em = lb_emulator::spawn(lb_emulator::Config::default()).await.unwrap();
+    let em = lb_emulator::spawn(lb_emulator::Config::default())
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cfg = em.emulator.config().clone();
     let connect = leadbridge(dir.path())
-        .args(["connect", "--create-fields", "--instance-url", &em.url, "--client-id", &cfg.client_id])
-        .args(["--client-secret", cfg.client_secret.expose_secret(), "--username", &cfg.username])
-        .args(["--password", cfg.password.expose_secret(), "--security-token", cfg.security_token.expose_secret()])
+        .args([
+            "connect",
+            "--create-fields",
+            "--instance-url",
+            &em.url,
+            "--client-id",
+            &cfg.client_id,
+        ])
+        .args([
+            "--client-secret",
+            cfg.client_secret.expose_secret(),
+            "--username",
+            &cfg.username,
+        ])
+        .args([
+            "--password",
+            cfg.password.expose_secret(),
+            "--security-token",
+            cfg.security_token.expose_secret(),
+        ])
         .output()
         .unwrap();
-    assert_eq!(connect.status.code(), Some(0), "{}", String::from_utf8_lossy(&connect.stdout));
+    assert_eq!(
+        connect.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&connect.stdout)
+    );
     let err = String::from_utf8_lossy(&connect.stderr);
-    assert!(err.contains("warning: the app's base URL http://127.0.0.1:8080 is the default"), "{err}");
-    assert!(err.contains("--base-url URL") && err.contains("LEADBRIDGE_BASE_URL") && err.contains("base_url in the config file"), "{err}");
+    assert!(
+        err.contains("warning: the app's base URL http://127.0.0.1:8080 is the default"),
+        "{err}"
+    );
+    assert!(
+        err.contains("--base-url URL")
+            && err.contains("LEADBRIDGE_BASE_URL")
+            && err.contains("base_url in the config file"),
+        "{err}"
+    );
 
-    let store = Store::open(&Database::in_data_dir(dir.path())).await.unwrap();
-    let input: ContactInput = json!({"email": "ann@example.com", "last_name": "Ann", "company": "Acme"}).as_object().cloned().unwrap();
+    let store = Store::open(&Database::in_data_dir(dir.path()))
+        .await
+        .unwrap();
+    let input: ContactInput =
+        json!({"email": "ann@example.com", "last_name": "Ann", "company": "Acme"})
+            .as_object()
+            .cloned()
+            .unwrap();
     let ann = store.create_contact(&input, Origin::User).await.unwrap();
     store.close().await;
 
-    let out = leadbridge(dir.path()).args(["sync", "--dry-run", "--json"]).output().unwrap();
+    let out = leadbridge(dir.path())
+        .args(["sync", "--dry-run", "--json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "a warning, not a refusal");
     let dry = json_of(&out);
     assert_eq!(dry["warnings"].as_array().map(Vec::len), Some(1), "{dry}");
-    assert!(dry["warnings"][0].as_str().unwrap().contains("loopback"), "{dry}");
-    let out = leadbridge(dir.path()).args(["sync", "--dry-run"]).output().unwrap();
+    assert!(
+        dry["warnings"][0].as_str().unwrap().contains("loopback"),
+        "{dry}"
+    );
+    let out = leadbridge(dir.path())
+        .args(["sync", "--dry-run"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("  org (Lead), would be: 1 created, 0 updated, 0 failed\n"), "{text}");
+    assert!(
+        text.contains("  org (Lead), would be: 1 created, 0 updated, 0 failed\n"),
+        "{text}"
+    );
 
-    let out = leadbridge(dir.path()).args(["sync", "--json", "--base-url", "https://crm.example.com/"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = leadbridge(dir.path())
+        .args(["sync", "--json", "--base-url", "https://crm.example.com/"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(json_of(&out)["warnings"], json!([]));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
     let org = em.emulator.org();
     let ids = org.find_by_field("Lead", "Email", "ann@example.com");
     let lead = org.get("Lead", &ids[0]).unwrap();
-    assert_eq!(lead.get("plezi_url__c"), Some(&json!(format!("https://crm.example.com/contacts/{}", ann.id))));
+    assert_eq!(
+        lead.get("plezi_url__c"),
+        Some(&json!(format!(
+            "https://crm.example.com/contacts/{}",
+            ann.id
+        )))
+    );
     drop(org);
 
-    let out = leadbridge(dir.path()).args(["runs", "show", "1"]).output().unwrap();
+    let out = leadbridge(dir.path())
+        .args(["runs", "show", "1"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("  org Leads                  1        0       0\n"), "{text}");
+    assert!(
+        text.contains("  org Leads                  1        0       0\n"),
+        "{text}"
+    );
     assert!(!text.contains('{'), "counts as a table, not JSON: {text}");
 
     // Recorded: the next run without the flag keeps it and warns no more.
     let out = leadbridge(dir.path()).arg("sync").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("warning"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_killed_with_sigkill_mid_run_then_run_again_creates_no_duplicate() {
     const N: usize = 2_000;
-    let em = lb_emulator::spawn(lb_emulator::Config { latency: Duration::from_millis(40), ..Default::default() })
-        .await
-        .unwrap();
+    let em = lb_emulator::spawn(lb_emulator::Config {
+        latency: Duration::from_millis(40),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cfg = em.emulator.config().clone();
     let out = leadbridge(dir.path())
-        .args(["connect", "--create-fields", "--instance-url", &em.url, "--client-id", &cfg.client_id])
-        .args(["--client-secret", cfg.client_secret.expose_secret(), "--username", &cfg.username])
-        .args(["--password", cfg.password.expose_secret(), "--security-token", cfg.security_token.expose_secret()])
+        .args([
+            "connect",
+            "--create-fields",
+            "--instance-url",
+            &em.url,
+            "--client-id",
+            &cfg.client_id,
+        ])
+        .args([
+            "--client-secret",
+            cfg.client_secret.expose_secret(),
+            "--username",
+            &cfg.username,
+        ])
+        .args([
+            "--password",
+            cfg.password.expose_secret(),
+            "--security-token",
+            cfg.security_token.expose_secret(),
+        ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 
-    let store = Store::open(&Database::in_data_dir(dir.path())).await.unwrap();
+    let store = Store::open(&Database::in_data_dir(dir.path()))
+        .await
+        .unwrap();
     let mut settings = lb_engine::SyncSettings::load(&store).await.unwrap();
     settings.batch_size = 100;
     settings.save(&store).await.unwrap();
@@ -174,7 +347,12 @@ async fn a_sync_killed_with_sigkill_mid_run_then_run_again_creates_no_duplicate(
     }
     store.close().await;
 
-    let mut child = leadbridge(dir.path()).args(["sync", "--json"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = leadbridge(dir.path())
+        .args(["sync", "--json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let started = Instant::now();
     // Kill as soon as Leads appear in the org: the child is then between creating a batch and
     // recording its links, or a little after.
@@ -190,18 +368,33 @@ async fn a_sync_killed_with_sigkill_mid_run_then_run_again_creates_no_duplicate(
     let status = child.wait().unwrap();
     assert!(!status.success(), "the child was killed");
     let at_kill = lead_count(&em.emulator);
-    assert!(seen > 0 && at_kill < N, "killed mid-run: {at_kill} of {N} Leads created");
+    assert!(
+        seen > 0 && at_kill < N,
+        "killed mid-run: {at_kill} of {N} Leads created"
+    );
     {
-        let store = Store::open(&Database::in_data_dir(dir.path())).await.unwrap();
+        let store = Store::open(&Database::in_data_dir(dir.path()))
+            .await
+            .unwrap();
         let links = store.sync().count_links().await.unwrap();
         let intents = store.sync().intents().await.unwrap().len();
         // Diagnostic: Leads in the org that no link records are the crash window at work.
-        eprintln!("at kill: {at_kill} Leads in the org, {links} links recorded, {intents} intents pending");
+        eprintln!(
+            "at kill: {at_kill} Leads in the org, {links} links recorded, {intents} intents pending"
+        );
         store.close().await;
     }
 
-    let out = leadbridge(dir.path()).args(["sync", "--json"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = leadbridge(dir.path())
+        .args(["sync", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let second = json_of(&out);
     assert_eq!(second["status"], json!("succeeded"));
 
@@ -210,20 +403,38 @@ async fn a_sync_killed_with_sigkill_mid_run_then_run_again_creates_no_duplicate(
     {
         let org = em.emulator.org();
         let table = org.table("Lead").unwrap();
-        let mut emails: Vec<String> =
-            table.rows().iter().filter_map(|r| r.get("Email").and_then(Value::as_str).map(str::to_lowercase)).collect();
+        let mut emails: Vec<String> = table
+            .rows()
+            .iter()
+            .filter_map(|r| {
+                r.get("Email")
+                    .and_then(Value::as_str)
+                    .map(str::to_lowercase)
+            })
+            .collect();
         emails.sort();
         emails.dedup();
         assert_eq!(emails.len(), N, "no email has two Leads");
     }
-    let store = Store::open(&Database::in_data_dir(dir.path())).await.unwrap();
+    let store = Store::open(&Database::in_data_dir(dir.path()))
+        .await
+        .unwrap();
     let runs = store.sync().runs(None, 10).await.unwrap();
     assert_eq!(runs.len(), 2);
     assert_eq!(runs[1].status.name(), "failed");
-    assert!(runs[1].message.as_deref().unwrap_or_default().contains("interrupted"));
+    assert!(
+        runs[1]
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("interrupted")
+    );
     assert_eq!(runs[0].status.name(), "succeeded");
     assert_eq!(store.sync().count_links().await.unwrap(), N as i64);
-    assert!(store.sync().intents().await.unwrap().is_empty(), "every intent settled");
+    assert!(
+        store.sync().intents().await.unwrap().is_empty(),
+        "every intent settled"
+    );
     store.close().await;
 }
 
@@ -232,12 +443,25 @@ async fn a_sync_killed_with_sigkill_mid_run_then_run_again_creates_no_duplicate(
 #[test]
 fn demo_comes_back_up_after_its_org_password_was_expired() {
     let dir = tempfile::tempdir().unwrap();
-    let demo = || leadbridge(dir.path()).args(["demo", "--no-serve", "--listen", "127.0.0.1:0"]).output().unwrap();
+    let demo = || {
+        leadbridge(dir.path())
+            .args(["demo", "--no-serve", "--listen", "127.0.0.1:0"])
+            .output()
+            .unwrap()
+    };
     let first = demo();
-    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     let text = String::from_utf8_lossy(&first.stdout);
     assert!(text.contains("The demo has stopped (--no-serve)"), "{text}");
-    assert!(!text.contains("Open http") && !text.contains("while this runs"), "--no-serve exits: nothing to open: {text}");
+    assert!(
+        !text.contains("Open http") && !text.contains("while this runs"),
+        "--no-serve exits: nothing to open: {text}"
+    );
     let org_file = dir.path().join("emulated-org.json");
     let mut saved: Value = serde_json::from_slice(&std::fs::read(&org_file).unwrap()).unwrap();
     saved["auth"]["password_expired"] = json!(true);
@@ -245,8 +469,16 @@ fn demo_comes_back_up_after_its_org_password_was_expired() {
 
     let again = demo();
     let out = String::from_utf8_lossy(&again.stdout);
-    assert_eq!(again.status.code(), Some(0), "{out}\n{}", String::from_utf8_lossy(&again.stderr));
-    assert!(out.contains("Connected to Leadbridge Demo Org (Developer Edition) with"), "{out}");
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{out}\n{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(
+        out.contains("Connected to Leadbridge Demo Org (Developer Edition) with"),
+        "{out}"
+    );
 }
 
 /// A reader that stops early (`leadbridge status | head -1`) ends every printing command
@@ -254,8 +486,16 @@ fn demo_comes_back_up_after_its_org_password_was_expired() {
 #[test]
 fn commands_end_quietly_when_their_output_pipe_is_closed() {
     let dir = tempfile::tempdir().unwrap();
-    let added = leadbridge(dir.path()).args(["contacts", "add", "--email", "a@example.com"]).output().unwrap();
-    assert_eq!(added.status.code(), Some(0), "{}", String::from_utf8_lossy(&added.stderr));
+    let added = leadbridge(dir.path())
+        .args(["contacts", "add", "--email", "a@example.com"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        added.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
     for args in [
         &["status"][..],
         &["status", "--json"],
@@ -266,13 +506,21 @@ fn commands_end_quietly_when_their_output_pipe_is_closed() {
         &["contacts", "list", "--json"],
         &["contacts", "export"],
     ] {
-        let mut child = leadbridge(dir.path()).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child = leadbridge(dir.path())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         // Closed before the command has opened the contact base, so its first write fails.
         drop(child.stdout.take());
         let out = child.wait_with_output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
-        assert!(!err.contains("panicked") && !err.contains("error"), "{args:?}: {err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("error"),
+            "{args:?}: {err}"
+        );
     }
 }
 
@@ -281,7 +529,10 @@ fn commands_end_quietly_when_their_output_pipe_is_closed() {
 #[test]
 fn contact_base_flags_are_offered_where_used_and_accepted_before_or_after_the_subcommand() {
     let bin = env!("CARGO_BIN_EXE_leadbridge");
-    let help = Command::new(bin).args(["emulator", "--help"]).output().unwrap();
+    let help = Command::new(bin)
+        .args(["emulator", "--help"])
+        .output()
+        .unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
     for flag in ["--data-dir", "--database-url", "--config"] {
         assert!(!help.contains(flag), "emulator --help lists {flag}: {help}");
@@ -291,20 +542,59 @@ fn contact_base_flags_are_offered_where_used_and_accepted_before_or_after_the_su
 
     let dir = tempfile::tempdir().unwrap();
     let other = tempfile::tempdir().unwrap();
-    let added = leadbridge(dir.path()).args(["contacts", "add", "--email", "a@example.com"]).output().unwrap();
-    assert_eq!(added.status.code(), Some(0), "{}", String::from_utf8_lossy(&added.stderr));
+    let added = leadbridge(dir.path())
+        .args(["contacts", "add", "--email", "a@example.com"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        added.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
     let list = |cmd: &mut Command| {
-        let out = cmd.env_remove("LEADBRIDGE_CONFIG").env_remove("LEADBRIDGE_DATABASE_URL").output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = cmd
+            .env_remove("LEADBRIDGE_CONFIG")
+            .env_remove("LEADBRIDGE_DATABASE_URL")
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).contains("a@example.com")
     };
     let d = dir.path().to_str().unwrap();
-    assert!(list(Command::new(bin).args(["--data-dir", d, "contacts", "list"])));
-    assert!(list(Command::new(bin).args(["contacts", "list", "--data-dir", d])));
-    assert!(list(Command::new(bin).args(["contacts", "list"]).env("LEADBRIDGE_DATA_DIR", d)));
+    assert!(list(Command::new(bin).args([
+        "--data-dir",
+        d,
+        "contacts",
+        "list"
+    ])));
+    assert!(list(Command::new(bin).args([
+        "contacts",
+        "list",
+        "--data-dir",
+        d
+    ])));
+    assert!(list(
+        Command::new(bin)
+            .args(["contacts", "list"])
+            .env("LEADBRIDGE_DATA_DIR", d)
+    ));
     // A flag, before or after the subcommand, wins over the environment.
-    assert!(list(Command::new(bin).args(["contacts", "list", "--data-dir", d]).env("LEADBRIDGE_DATA_DIR", other.path())));
-    assert!(list(Command::new(bin).args(["--data-dir", d, "contacts", "list"]).env("LEADBRIDGE_DATA_DIR", other.path())));
+    assert!(list(
+        Command::new(bin)
+            .args(["contacts", "list", "--data-dir", d])
+            .env("LEADBRIDGE_DATA_DIR", other.path())
+    ));
+    assert!(list(
+        Command::new(bin)
+            .args(["--data-dir", d, "contacts", "list"])
+            .env("LEADBRIDGE_DATA_DIR", other.path())
+    ));
 }
 
 /// `connect` in text: a missing consumer secret is named before any call (exit 2); the
@@ -312,36 +602,73 @@ fn contact_base_flags_are_offered_where_used_and_accepted_before_or_after_the_su
 /// reported again as a mapping error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_text_names_a_missing_secret_and_says_each_thing_once() {
-    let em = lb_emulator::spawn(lb_emulator::Config::default()).await.unwrap();
+    let em = lb_emulator::spawn(lb_emulator::Config::default())
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cfg = em.emulator.config().clone();
     let connect = |secret: Option<&str>, password: &str| {
         let mut cmd = leadbridge(dir.path());
-        cmd.env_remove("LEADBRIDGE_SF_CLIENT_SECRET").args(["connect", "--instance-url", &em.url, "--client-id", &cfg.client_id]);
+        cmd.env_remove("LEADBRIDGE_SF_CLIENT_SECRET").args([
+            "connect",
+            "--instance-url",
+            &em.url,
+            "--client-id",
+            &cfg.client_id,
+        ]);
         if let Some(s) = secret {
             cmd.args(["--client-secret", s]);
         }
-        cmd.args(["--username", &cfg.username, "--password", password, "--security-token", cfg.security_token.expose_secret()]);
+        cmd.args([
+            "--username",
+            &cfg.username,
+            "--password",
+            password,
+            "--security-token",
+            cfg.security_token.expose_secret(),
+        ]);
         cmd.output().unwrap()
     };
     let before = em.emulator.usage().used;
     let no_secret = connect(None, cfg.password.expose_secret());
     assert_eq!(no_secret.status.code(), Some(2));
     let err = String::from_utf8_lossy(&no_secret.stderr);
-    assert!(err.contains("the username-password flow needs --client-secret (or LEADBRIDGE_SF_CLIENT_SECRET)"), "{err}");
+    assert!(
+        err.contains(
+            "the username-password flow needs --client-secret (or LEADBRIDGE_SF_CLIENT_SECRET)"
+        ),
+        "{err}"
+    );
     assert!(!err.contains("wrong"), "{err}");
-    assert_eq!(em.emulator.usage().used, before, "refused before calling Salesforce");
+    assert_eq!(
+        em.emulator.usage().used,
+        before,
+        "refused before calling Salesforce"
+    );
 
     let secret = cfg.client_secret.expose_secret().to_owned();
     let refused = connect(Some(&secret), "wrong");
     assert_eq!(refused.status.code(), Some(1));
     let text = String::from_utf8_lossy(&refused.stdout);
-    let problem = text.lines().find(|l| l.starts_with("Problem: ")).unwrap_or_else(|| panic!("{text}"));
-    assert_eq!(problem, "Problem: Salesforce refused the username-password login (invalid_grant: authentication failure).");
-    assert_eq!(text.matches("The security token was reset").count(), 1, "{text}");
+    let problem = text
+        .lines()
+        .find(|l| l.starts_with("Problem: "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(
+        problem,
+        "Problem: Salesforce refused the username-password login (invalid_grant: authentication failure)."
+    );
+    assert_eq!(
+        text.matches("The security token was reset").count(),
+        1,
+        "{text}"
+    );
 
     let ok = connect(Some(&secret), cfg.password.expose_secret());
     let text = String::from_utf8_lossy(&ok.stdout);
     assert!(text.contains("absent  Lead.score__c (optional)"), "{text}");
-    assert!(!text.contains("mapping error"), "absent fields are said once: {text}");
+    assert!(
+        !text.contains("mapping error"),
+        "absent fields are said once: {text}"
+    );
 }

@@ -24,7 +24,9 @@ fn bad(message: impl Into<String>) -> Response {
 }
 
 async fn json_body(em: &Emulator, req: Request) -> Result<Map<String, Value>, Response> {
-    let body = read_body(em, req.into_body()).await.map_err(IntoResponse::into_response)?;
+    let body = read_body(em, req.into_body())
+        .await
+        .map_err(IntoResponse::into_response)?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
@@ -45,7 +47,11 @@ pub(crate) async fn records(State(em): State<Emulator>, req: Request) -> Respons
         Ok(b) => b,
         Err(r) => return r,
     };
-    let Some(object) = body.get("sobject").and_then(Value::as_str).map(str::to_owned) else {
+    let Some(object) = body
+        .get("sobject")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    else {
         return bad("missing \"sobject\"");
     };
     let Some(records) = body.get("records").and_then(Value::as_array).cloned() else {
@@ -87,13 +93,24 @@ pub(crate) async fn stats(State(em): State<Emulator>) -> Response {
     let counts: Map<String, Value> = {
         let org = em.org();
         org.objects()
-            .filter_map(|o| org.table(&o.name).map(|t| (o.name.clone(), json!(t.live_count()))))
+            .filter_map(|o| {
+                org.table(&o.name)
+                    .map(|t| (o.name.clone(), json!(t.live_count())))
+            })
             .collect()
     };
     let faults: Map<String, Value> = usage
         .faults
         .iter()
-        .map(|(k, n)| (serde_json::to_value(k).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(), json!(n)))
+        .map(|(k, n)| {
+            (
+                serde_json::to_value(k)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                json!(n),
+            )
+        })
         .collect();
     let (password_expired, open_sessions) = {
         let auth = em.auth();
@@ -118,7 +135,9 @@ pub(crate) async fn faults(State(em): State<Emulator>, req: Request) -> Response
         Ok(b) => b,
         Err(r) => return r,
     };
-    let Some(kind_name) = body.get("kind").and_then(Value::as_str) else { return bad("missing \"kind\"") };
+    let Some(kind_name) = body.get("kind").and_then(Value::as_str) else {
+        return bad("missing \"kind\"");
+    };
     let Some(kind) = FaultKind::parse(kind_name) else {
         return bad(format!(
             "unknown fault kind {kind_name:?}; expected one of expire_password, expire_sessions, request_limit_exceeded, server_unavailable, unable_to_lock_row, duplicates_detected"
@@ -136,7 +155,11 @@ pub(crate) async fn faults(State(em): State<Emulator>, req: Request) -> Response
         let mut auth = em.auth();
         auth.password_expired = true;
         auth.sessions.clear();
-        return Reply::json(StatusCode::OK, &json!({"kind": kind_name, "password_expired": true})).into_response();
+        return Reply::json(
+            StatusCode::OK,
+            &json!({"kind": kind_name, "password_expired": true}),
+        )
+        .into_response();
     }
     let pending = {
         let mut usage = em.usage();
@@ -148,7 +171,11 @@ pub(crate) async fn faults(State(em): State<Emulator>, req: Request) -> Response
         }
         pending
     };
-    Reply::json(StatusCode::OK, &json!({"kind": kind_name, "pending": pending})).into_response()
+    Reply::json(
+        StatusCode::OK,
+        &json!({"kind": kind_name, "pending": pending}),
+    )
+    .into_response()
 }
 
 pub(crate) async fn password(State(em): State<Emulator>, req: Request) -> Response {
@@ -156,7 +183,11 @@ pub(crate) async fn password(State(em): State<Emulator>, req: Request) -> Respon
         Ok(b) => b,
         Err(r) => return r,
     };
-    let Some(password) = body.get("password").and_then(Value::as_str).filter(|p| !p.is_empty()) else {
+    let Some(password) = body
+        .get("password")
+        .and_then(Value::as_str)
+        .filter(|p| !p.is_empty())
+    else {
         return bad("missing \"password\"");
     };
     let token = body.get("security_token").and_then(Value::as_str);

@@ -16,7 +16,11 @@ use crate::state::{DmlError, FaultKind, ObjectDef, Record, UpsertOutcome};
 pub(crate) fn dispatch(em: &Ctx, call: &Call) -> Reply {
     let segs: Vec<&str> = call.segs.iter().map(String::as_str).collect();
     // Bulk 2.0, replication, Tooling and permissions: routes owned by their own modules.
-    let extra = [super::bulk::route, super::replication::route, super::tooling::route];
+    let extra = [
+        super::bulk::route,
+        super::replication::route,
+        super::tooling::route,
+    ];
     if let Some(reply) = extra.iter().find_map(|route| route(em, call, &segs)) {
         return reply;
     }
@@ -29,7 +33,9 @@ pub(crate) fn dispatch(em: &Ctx, call: &Call) -> Reply {
             Method::POST => create(em, call, object),
             _ => not_allowed(m, "GET,HEAD,POST"),
         },
-        ["sobjects", object, "describe"] => only(m, &[Method::GET]).unwrap_or_else(|| describe(em, call, object)),
+        ["sobjects", object, "describe"] => {
+            only(m, &[Method::GET]).unwrap_or_else(|| describe(em, call, object))
+        }
         ["sobjects", object, id] => match *m {
             Method::GET => get_record(em, call, object, id),
             Method::PATCH => update(em, call, object, id),
@@ -44,11 +50,19 @@ pub(crate) fn dispatch(em: &Ctx, call: &Call) -> Reply {
             Method::DELETE => delete_by_external_id(em, call, object, field, value),
             _ => not_allowed(m, "GET,PATCH,POST,HEAD,DELETE"),
         },
-        ["query" | "queryAll"] => only(m, &[Method::GET]).unwrap_or_else(|| query::start(em, call, segs[0] == "queryAll")),
-        ["query" | "queryAll", locator] => only(m, &[Method::GET]).unwrap_or_else(|| query::next_page(em, call, locator)),
+        ["query" | "queryAll"] => {
+            only(m, &[Method::GET]).unwrap_or_else(|| query::start(em, call, segs[0] == "queryAll"))
+        }
+        ["query" | "queryAll", locator] => {
+            only(m, &[Method::GET]).unwrap_or_else(|| query::next_page(em, call, locator))
+        }
         ["limits"] => only(m, &[Method::GET]).unwrap_or_else(|| limits(em)),
-        ["limits", "recordCount"] => only(m, &[Method::GET]).unwrap_or_else(|| record_count(em, call)),
-        ["composite"] => only(m, &[Method::POST]).unwrap_or_else(|| collections::composite(em, call)),
+        ["limits", "recordCount"] => {
+            only(m, &[Method::GET]).unwrap_or_else(|| record_count(em, call))
+        }
+        ["composite"] => {
+            only(m, &[Method::POST]).unwrap_or_else(|| collections::composite(em, call))
+        }
         ["composite", "sobjects", rest @ ..] => collections::dispatch(em, call, rest),
         _ => Reply::not_found(),
     }
@@ -90,7 +104,11 @@ pub(crate) fn json_error(e: &serde_json::Error) -> Reply {
 /// Parses the body as a JSON value (`JSON_PARSER_ERROR` on failure). An XML body is refused as
 /// Salesforce refuses unsupported content: the emulator speaks JSON only.
 pub(crate) fn parse_json(call: &Call) -> Result<Value, Reply> {
-    if let Some(ct) = call.headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+    if let Some(ct) = call
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
         let ct = ct.to_ascii_lowercase();
         if ct.contains("xml") {
             return Err(Reply::error(
@@ -120,7 +138,11 @@ pub(crate) fn parse_object(call: &Call, type_name: &str) -> Result<Map<String, V
             format!(
                 "Cannot deserialize instance of {type_name} from {} value {} or request may be missing a required field at [line:1, column:1]",
                 token_name(&other),
-                if other.is_array() { "[".to_owned() } else { other.to_string() }
+                if other.is_array() {
+                    "[".to_owned()
+                } else {
+                    other.to_string()
+                }
             ),
         )),
     }
@@ -139,7 +161,10 @@ pub(crate) fn token_name(v: &Value) -> &'static str {
 }
 
 pub(crate) fn dml_reply(e: DmlError) -> Reply {
-    Reply::errors(StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST), e.errors)
+    Reply::errors(
+        StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+        e.errors,
+    )
 }
 
 /// The single-record REST reply for an injected write fault (§10; DUPLICATES_DETECTED carries
@@ -169,7 +194,10 @@ pub(crate) fn fault_reply(kind: FaultKind, object: &str, version: u32) -> Reply 
         let _ = version;
         return Reply::json(StatusCode::BAD_REQUEST, &body);
     }
-    Reply::errors(StatusCode::BAD_REQUEST, vec![ApiError::new(e.error_code, e.message)])
+    Reply::errors(
+        StatusCode::BAD_REQUEST,
+        vec![ApiError::new(e.error_code, e.message)],
+    )
 }
 
 /// A record as the REST API returns it: `attributes` first, then `fields` in the given order,
@@ -184,12 +212,19 @@ pub(crate) struct RecordOut<'a> {
 impl serde::Serialize for RecordOut<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.fields.len() + 1))?;
-        let id = self.rec.get("Id").and_then(Value::as_str).unwrap_or_default();
+        let id = self
+            .rec
+            .get("Id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         map.serialize_entry(
             "attributes",
             &lb_wire::RecordAttributes {
                 sobject_type: self.object.to_owned(),
-                url: Some(format!("/services/data/v{}.0/sobjects/{}/{id}", self.version, self.object)),
+                url: Some(format!(
+                    "/services/data/v{}.0/sobjects/{}/{id}",
+                    self.version, self.object
+                )),
             },
         )?;
         for f in self.fields {
@@ -203,7 +238,11 @@ impl serde::Serialize for RecordOut<'_> {
 /// unknown ones. `None` means every readable field.
 pub(crate) fn select_fields(def: &ObjectDef, list: Option<&str>) -> Result<Vec<String>, Reply> {
     let Some(list) = list.filter(|l| !l.trim().is_empty()) else {
-        return Ok(def.visible_fields().filter(|f| f.field_type != crate::state::FieldType::Address).map(|f| f.name.clone()).collect());
+        return Ok(def
+            .visible_fields()
+            .filter(|f| f.field_type != crate::state::FieldType::Address)
+            .map(|f| f.name.clone())
+            .collect());
     };
     let mut out = Vec::new();
     for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
@@ -269,11 +308,17 @@ fn resources(call: &Call) -> Reply {
 /// `If-Modified-Since` on describes (§3.1): 304 with no body when the metadata has not changed
 /// since the given HTTP date; unparseable dates are ignored, as HTTP says.
 fn not_modified(org: &crate::Org, call: &Call) -> Option<Reply> {
-    let since = call.headers.get(axum::http::header::IF_MODIFIED_SINCE)?.to_str().ok()?;
+    let since = call
+        .headers
+        .get(axum::http::header::IF_MODIFIED_SINCE)?
+        .to_str()
+        .ok()?;
     let fmt = time::macros::format_description!(
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
     );
-    let t = time::PrimitiveDateTime::parse(since.trim(), &fmt).ok()?.assume_utc();
+    let t = time::PrimitiveDateTime::parse(since.trim(), &fmt)
+        .ok()?
+        .assume_utc();
     (org.metadata_changed_s() <= t.unix_timestamp()).then(|| Reply::empty(StatusCode::NOT_MODIFIED))
 }
 
@@ -293,19 +338,29 @@ fn global_describe(em: &Ctx, call: &Call) -> Reply {
 
 fn basic_info(em: &Ctx, call: &Call, object: &str) -> Reply {
     let org = em.org();
-    let Some(def) = org.object(object) else { return Reply::not_found() };
+    let Some(def) = org.object(object) else {
+        return Reply::not_found();
+    };
     let v = format!("{}.0", call.version);
     let recent: Vec<Value> = Vec::new();
-    Reply::json(StatusCode::OK, &json!({"objectDescribe": def.summary(&v), "recentItems": recent}))
+    Reply::json(
+        StatusCode::OK,
+        &json!({"objectDescribe": def.summary(&v), "recentItems": recent}),
+    )
 }
 
 fn describe(em: &Ctx, call: &Call, object: &str) -> Reply {
     let org = em.org();
-    let Some(def) = org.object(object) else { return Reply::not_found() };
+    let Some(def) = org.object(object) else {
+        return Reply::not_found();
+    };
     if let Some(r) = not_modified(&org, call) {
         return r;
     }
-    Reply::json(StatusCode::OK, &def.describe(&format!("{}.0", call.version)))
+    Reply::json(
+        StatusCode::OK,
+        &def.describe(&format!("{}.0", call.version)),
+    )
 }
 
 fn create(em: &Ctx, call: &Call, object: &str) -> Reply {
@@ -320,14 +375,24 @@ fn create(em: &Ctx, call: &Call, object: &str) -> Reply {
         return fault_reply(kind, object, call.version);
     }
     match em.org_mut().create(object, &body) {
-        Ok(id) => Reply::json(StatusCode::CREATED, &SaveResult { id: Some(id), success: true, errors: vec![], created: None }),
+        Ok(id) => Reply::json(
+            StatusCode::CREATED,
+            &SaveResult {
+                id: Some(id),
+                success: true,
+                errors: vec![],
+                created: None,
+            },
+        ),
         Err(e) => dml_reply(e),
     }
 }
 
 fn get_record(em: &Ctx, call: &Call, object: &str, id: &str) -> Reply {
     let org = em.org();
-    let Some(def) = org.object(object) else { return Reply::not_found() };
+    let Some(def) = org.object(object) else {
+        return Reply::not_found();
+    };
     // Reserved sub-resources that are not records.
     if crate::state::ids::normalize(id).is_none() {
         if def.field(id).is_some() {
@@ -341,7 +406,12 @@ fn get_record(em: &Ctx, call: &Call, object: &str, id: &str) -> Reply {
     };
     match org.get(&def.name, id) {
         Ok(rec) => {
-            let out = RecordOut { object: &def.name, version: call.version, rec, fields: &fields };
+            let out = RecordOut {
+                object: &def.name,
+                version: call.version,
+                rec,
+                fields: &fields,
+            };
             Reply::json(StatusCode::OK, &out)
         }
         Err(e) => dml_reply(e),
@@ -359,7 +429,10 @@ fn update(em: &Ctx, call: &Call, object: &str, id: &str) -> Reply {
     if body.keys().any(|k| k.eq_ignore_ascii_case("Id")) {
         return Reply::errors(
             StatusCode::BAD_REQUEST,
-            vec![ApiError::new("INVALID_FIELD", "The Id field should not be specified in the sobject data.")],
+            vec![ApiError::new(
+                "INVALID_FIELD",
+                "The Id field should not be specified in the sobject data.",
+            )],
         );
     }
     if let Some(kind) = call.injected {
@@ -380,7 +453,13 @@ fn delete(em: &Ctx, call: &Call, object: &str, id: &str) -> Reply {
     }
     match em.org_mut().delete(Some(object), id) {
         Ok(_) => Reply::empty(StatusCode::NO_CONTENT),
-        Err(e) if e.errors.first().is_some_and(|x| x.error_code == "MALFORMED_ID") => Reply::not_found(),
+        Err(e)
+            if e.errors
+                .first()
+                .is_some_and(|x| x.error_code == "MALFORMED_ID") =>
+        {
+            Reply::not_found()
+        }
         Err(e) => dml_reply(e),
     }
 }
@@ -394,14 +473,22 @@ fn ext_field_missing(field: &str) -> Reply {
 }
 
 fn record_urls(call: &Call, object: &str, ids: &[String]) -> Reply {
-    let urls: Vec<String> = ids.iter().map(|id| format!("{}/sobjects/{object}/{id}", call.prefix())).collect();
+    let urls: Vec<String> = ids
+        .iter()
+        .map(|id| format!("{}/sobjects/{object}/{id}", call.prefix()))
+        .collect();
     Reply::json(StatusCode::MULTIPLE_CHOICES, &urls)
 }
 
 fn get_by_external_id(em: &Ctx, call: &Call, object: &str, field: &str, value: &str) -> Reply {
     let org = em.org();
-    let Some(def) = org.object(object) else { return Reply::not_found() };
-    let Some(f) = def.field(field).filter(|f| f.external_id || f.id_lookup || f.field_type == crate::state::FieldType::Id) else {
+    let Some(def) = org.object(object) else {
+        return Reply::not_found();
+    };
+    let Some(f) = def
+        .field(field)
+        .filter(|f| f.external_id || f.id_lookup || f.field_type == crate::state::FieldType::Id)
+    else {
         return ext_field_missing(field);
     };
     let ids = org.find_by_field(&def.name, &f.name, value);
@@ -413,7 +500,15 @@ fn get_by_external_id(em: &Ctx, call: &Call, object: &str, field: &str, value: &
                 Err(r) => return r,
             };
             match org.get(&def.name, id) {
-                Ok(rec) => Reply::json(StatusCode::OK, &RecordOut { object: &def.name, version: call.version, rec, fields: &fields }),
+                Ok(rec) => Reply::json(
+                    StatusCode::OK,
+                    &RecordOut {
+                        object: &def.name,
+                        version: call.version,
+                        rec,
+                        fields: &fields,
+                    },
+                ),
                 Err(e) => dml_reply(e),
             }
         }
@@ -433,18 +528,32 @@ fn upsert(em: &Ctx, call: &Call, object: &str, field: &str, value: &str) -> Repl
     if let Some(kind) = call.injected {
         return fault_reply(kind, &canonical, call.version);
     }
-    let update_only = call.param("updateOnly").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let outcome = em.org_mut().upsert(&canonical, field, value, &body, update_only);
+    let update_only = call
+        .param("updateOnly")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let outcome = em
+        .org_mut()
+        .upsert(&canonical, field, value, &body, update_only);
     match outcome {
         Ok(UpsertOutcome::Created(id)) => Reply::json(
             StatusCode::CREATED,
-            &SaveResult { id: Some(id), success: true, errors: vec![], created: Some(true) },
+            &SaveResult {
+                id: Some(id),
+                success: true,
+                errors: vec![],
+                created: Some(true),
+            },
         ),
         // Before API 46.0 an upsert that updated answered 204 with no body (§5).
         Ok(UpsertOutcome::Updated(_)) if call.version < 46 => Reply::empty(StatusCode::NO_CONTENT),
         Ok(UpsertOutcome::Updated(id)) => Reply::json(
             StatusCode::OK,
-            &SaveResult { id: Some(id), success: true, errors: vec![], created: Some(false) },
+            &SaveResult {
+                id: Some(id),
+                success: true,
+                errors: vec![],
+                created: Some(false),
+            },
         ),
         Ok(UpsertOutcome::Multiple(ids)) => record_urls(call, &canonical, &ids),
         Err(e) => dml_reply(e),
@@ -454,11 +563,19 @@ fn upsert(em: &Ctx, call: &Call, object: &str, field: &str, value: &str) -> Repl
 fn delete_by_external_id(em: &Ctx, call: &Call, object: &str, field: &str, value: &str) -> Reply {
     let (canonical, ids) = {
         let org = em.org();
-        let Some(def) = org.object(object) else { return Reply::not_found() };
-        let Some(f) = def.field(field).filter(|f| f.external_id || f.field_type == crate::state::FieldType::Id) else {
+        let Some(def) = org.object(object) else {
+            return Reply::not_found();
+        };
+        let Some(f) = def
+            .field(field)
+            .filter(|f| f.external_id || f.field_type == crate::state::FieldType::Id)
+        else {
             return ext_field_missing(field);
         };
-        (def.name.clone(), org.find_by_field(&def.name, &f.name, value))
+        (
+            def.name.clone(),
+            org.find_by_field(&def.name, &f.name, value),
+        )
     };
     if let Some(kind) = call.injected {
         return fault_reply(kind, &canonical, call.version);
@@ -478,7 +595,11 @@ fn limits(em: &Ctx) -> Reply {
     let usage = em.usage().clone();
     let (lead_count, storage_used) = {
         let org = em.org();
-        let live: usize = org.objects().filter_map(|o| org.table(&o.name)).map(|t| t.live_count()).sum();
+        let live: usize = org
+            .objects()
+            .filter_map(|o| org.table(&o.name))
+            .map(|t| t.live_count())
+            .sum();
         (live, (live as u64 * 2) / 1024) // Salesforce counts ~2 KB per record
     };
     let _ = lead_count;
@@ -490,7 +611,11 @@ fn limits(em: &Ctx) -> Reply {
     put("AnalyticsExternalDataSizeMB", 40960, 40960);
     put("ConcurrentAsyncGetReportInstances", 200, 200);
     put("ConcurrentSyncReportRuns", 20, 20);
-    put("DailyApiRequests", usage.daily_limit, usage.daily_limit.saturating_sub(usage.used));
+    put(
+        "DailyApiRequests",
+        usage.daily_limit,
+        usage.daily_limit.saturating_sub(usage.used),
+    );
     put("DailyAsyncApexExecutions", 250000, 250000);
     put("DailyAsyncApexTests", 500, 500);
     put("DailyBulkApiBatches", 15000, 15000);
@@ -522,7 +647,11 @@ fn limits(em: &Ctx) -> Reply {
 fn record_count(em: &Ctx, call: &Call) -> Reply {
     let org = em.org();
     let wanted: Vec<String> = match call.param("sObjects") {
-        Some(list) => list.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
+        Some(list) => list
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
         None => org.objects().map(|o| o.name.clone()).collect(),
     };
     let mut out = Vec::new();

@@ -84,7 +84,12 @@ impl Reply {
 
     /// Pre-serialised JSON bytes.
     pub fn raw_json(status: StatusCode, body: Vec<u8>) -> Reply {
-        Reply { status, content_type: JSON, headers: Vec::new(), body: Bytes::from(body) }
+        Reply {
+            status,
+            content_type: JSON,
+            headers: Vec::new(),
+            body: Bytes::from(body),
+        }
     }
 
     /// A REST error array.
@@ -99,17 +104,31 @@ impl Reply {
 
     /// 404 NOT_FOUND "The requested resource does not exist".
     pub fn not_found() -> Reply {
-        Reply::error(StatusCode::NOT_FOUND, "NOT_FOUND", "The requested resource does not exist")
+        Reply::error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "The requested resource does not exist",
+        )
     }
 
     /// An empty body (204, 201 for uploads).
     pub fn empty(status: StatusCode) -> Reply {
-        Reply { status, content_type: "", headers: Vec::new(), body: Bytes::new() }
+        Reply {
+            status,
+            content_type: "",
+            headers: Vec::new(),
+            body: Bytes::new(),
+        }
     }
 
     /// Any other content type (CSV, XML, HTML).
     pub fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Reply {
-        Reply { status, content_type, headers: Vec::new(), body: body.into() }
+        Reply {
+            status,
+            content_type,
+            headers: Vec::new(),
+            body: body.into(),
+        }
     }
 
     /// Adds a header (invalid values are skipped rather than failing the reply).
@@ -136,7 +155,10 @@ impl IntoResponse for Reply {
         let mut res = Response::new(Body::from(self.body));
         *res.status_mut() = self.status;
         if !self.content_type.is_empty() {
-            res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(self.content_type));
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(self.content_type),
+            );
         }
         for (k, v) in self.headers {
             res.headers_mut().append(k, v);
@@ -219,7 +241,13 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
 
 /// The session check shared by the data API, userinfo and identity: `Ok(user_id)` or the 401.
 pub(crate) fn authenticate(em: &Emulator, headers: &HeaderMap) -> Result<(String, bool), Reply> {
-    let invalid = || Reply::error(StatusCode::UNAUTHORIZED, "INVALID_SESSION_ID", "Session expired or invalid");
+    let invalid = || {
+        Reply::error(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_SESSION_ID",
+            "Session expired or invalid",
+        )
+    };
     let token = bearer(headers).ok_or_else(invalid)?;
     let auth = em.auth();
     let session = auth.sessions.get(&token).ok_or_else(invalid)?;
@@ -283,7 +311,10 @@ impl<'a> Ctx<'a> {
 
     /// A context over an org whose write lock the caller holds.
     pub fn holding(em: &'a Emulator, org: &'a mut crate::Org) -> Self {
-        Ctx { em, held: Some(std::cell::RefCell::new(org)) }
+        Ctx {
+            em,
+            held: Some(std::cell::RefCell::new(org)),
+        }
     }
 
     /// Shared access. Never call [`Ctx::org_mut`] while holding this.
@@ -339,7 +370,9 @@ impl Call {
 
     /// The query parameter `name` (decoded), first occurrence.
     pub fn param(&self, name: &str) -> Option<String> {
-        url::form_urlencoded::parse(self.query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+        url::form_urlencoded::parse(self.query.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
     }
 }
 
@@ -390,7 +423,11 @@ async fn data_entry(State(em): State<Emulator>, req: Request) -> Response {
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let rest = parts.uri.path().trim_start_matches("/services/data/").to_owned();
+    let rest = parts
+        .uri
+        .path()
+        .trim_start_matches("/services/data/")
+        .to_owned();
     let (version_seg, segs) = split_path(&rest);
     let version = match parse_version(&version_seg) {
         Ok(v) => v,
@@ -418,7 +455,10 @@ async fn data_entry(State(em): State<Emulator>, req: Request) -> Response {
         .into_response();
     }
     // Counting and faults under one lock so concurrent calls see a consistent allowance.
-    let is_write = matches!(parts.method, Method::POST | Method::PATCH | Method::PUT | Method::DELETE);
+    let is_write = matches!(
+        parts.method,
+        Method::POST | Method::PATCH | Method::PUT | Method::DELETE
+    );
     let (limit_info, early, injected) = {
         let mut usage = em.usage();
         let mut early = None;
@@ -427,9 +467,19 @@ async fn data_entry(State(em): State<Emulator>, req: Request) -> Response {
             if let Some(token) = bearer(&parts.headers) {
                 em.auth().sessions.remove(&token);
             }
-            early = Some(Reply::error(StatusCode::UNAUTHORIZED, "INVALID_SESSION_ID", "Session expired or invalid"));
-        } else if usage.take_fault(FaultKind::RequestLimitExceeded) || usage.charge(&endpoint_key(&segs)).is_err() {
-            early = Some(Reply::error(StatusCode::FORBIDDEN, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."));
+            early = Some(Reply::error(
+                StatusCode::UNAUTHORIZED,
+                "INVALID_SESSION_ID",
+                "Session expired or invalid",
+            ));
+        } else if usage.take_fault(FaultKind::RequestLimitExceeded)
+            || usage.charge(&endpoint_key(&segs)).is_err()
+        {
+            early = Some(Reply::error(
+                StatusCode::FORBIDDEN,
+                "REQUEST_LIMIT_EXCEEDED",
+                "TotalRequests Limit exceeded.",
+            ));
         } else if usage.take_fault(FaultKind::ServerUnavailable) {
             early = Some(Reply::error(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -456,7 +506,11 @@ async fn data_entry(State(em): State<Emulator>, req: Request) -> Response {
     };
     let call = Call {
         // HEAD is GET without a body (hyper drops the body of a HEAD answer).
-        method: if parts.method == Method::HEAD { Method::GET } else { parts.method },
+        method: if parts.method == Method::HEAD {
+            Method::GET
+        } else {
+            parts.method
+        },
         version,
         segs,
         query: parts.uri.query().unwrap_or_default().to_owned(),
@@ -466,7 +520,9 @@ async fn data_entry(State(em): State<Emulator>, req: Request) -> Response {
         base: em.base_url(),
     };
     let em2 = em.clone();
-    let reply = match tokio::task::spawn_blocking(move || data::dispatch(&Ctx::new(&em2), &call)).await {
+    let reply = match tokio::task::spawn_blocking(move || data::dispatch(&Ctx::new(&em2), &call))
+        .await
+    {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "data handler failed");
@@ -515,10 +571,22 @@ mod tests {
     fn versions_outside_the_range_are_gone_or_unknown() {
         assert_eq!(parse_version("v66.0").ok(), Some(66));
         assert_eq!(parse_version("v31.0").ok(), Some(31));
-        assert_eq!(parse_version("v30.0").err().map(|r| r.status), Some(StatusCode::GONE));
-        assert_eq!(parse_version("v67.0").err().map(|r| r.status), Some(StatusCode::NOT_FOUND));
-        assert_eq!(parse_version("v66.5").err().map(|r| r.status), Some(StatusCode::NOT_FOUND));
-        assert_eq!(parse_version("banana").err().map(|r| r.status), Some(StatusCode::NOT_FOUND));
+        assert_eq!(
+            parse_version("v30.0").err().map(|r| r.status),
+            Some(StatusCode::GONE)
+        );
+        assert_eq!(
+            parse_version("v67.0").err().map(|r| r.status),
+            Some(StatusCode::NOT_FOUND)
+        );
+        assert_eq!(
+            parse_version("v66.5").err().map(|r| r.status),
+            Some(StatusCode::NOT_FOUND)
+        );
+        assert_eq!(
+            parse_version("banana").err().map(|r| r.status),
+            Some(StatusCode::NOT_FOUND)
+        );
     }
 
     #[test]

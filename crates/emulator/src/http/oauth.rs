@@ -26,7 +26,10 @@ const CODE_TTL_MS: i64 = 15 * 60 * 1000;
 fn oauth_error(error: &str, description: &str) -> Reply {
     Reply::json(
         StatusCode::BAD_REQUEST,
-        &OAuthError { error: error.to_owned(), error_description: description.to_owned() },
+        &OAuthError {
+            error: error.to_owned(),
+            error_description: description.to_owned(),
+        },
     )
 }
 
@@ -78,10 +81,17 @@ pub(crate) fn issue(
     let refresh = match with_refresh {
         Some(existing) => Some(existing),
         None if matches!(grant, GrantKind::AuthorizationCode) => {
-            let wants = scope.is_none_or(|s| s.split(' ').any(|x| x == "refresh_token" || x == "offline_access" || x == "full"));
+            let wants = scope.is_none_or(|s| {
+                s.split(' ')
+                    .any(|x| x == "refresh_token" || x == "offline_access" || x == "full")
+            });
             wants.then(|| {
                 let rt = format!("5Aep861{}", random_token(60));
-                let grant = RefreshGrant { client_id: auth.client_id.clone(), user_id: user_id.clone(), scope: scope.unwrap_or_default().to_owned() };
+                let grant = RefreshGrant {
+                    client_id: auth.client_id.clone(),
+                    user_id: user_id.clone(),
+                    scope: scope.unwrap_or_default().to_owned(),
+                };
                 auth.refresh_tokens.insert(rt.clone(), grant);
                 rt
             })
@@ -90,7 +100,13 @@ pub(crate) fn issue(
     };
     auth.sessions.insert(
         token.clone(),
-        Session { user_id: user_id.clone(), issued_at_ms: issued_at, grant, password_expired, refresh_token: refresh.clone() },
+        Session {
+            user_id: user_id.clone(),
+            issued_at_ms: issued_at,
+            grant,
+            password_expired,
+            refresh_token: refresh.clone(),
+        },
     );
     let signature = STANDARD.encode(hmac_sha256(
         auth.client_secret.expose_secret().as_bytes(),
@@ -99,7 +115,11 @@ pub(crate) fn issue(
     let response = TokenResponse {
         access_token: token.clone(),
         // Only the auth-code flow hands the refresh token out; a refresh grant does not rotate it.
-        refresh_token: if matches!(grant, GrantKind::AuthorizationCode) { refresh } else { None },
+        refresh_token: if matches!(grant, GrantKind::AuthorizationCode) {
+            refresh
+        } else {
+            None
+        },
         signature: Some(signature),
         scope: scope.map(str::to_owned).filter(|s| !s.is_empty()),
         id_token: None,
@@ -114,21 +134,33 @@ pub(crate) fn issue(
 /// The form parameters of a token request: body (form-encoded) and query string merged.
 fn form(query: Option<&str>, body: &[u8]) -> Vec<(String, String)> {
     let mut params: Vec<(String, String)> =
-        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
     params.extend(url::form_urlencoded::parse(body).into_owned());
     params
 }
 
 fn get<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
 }
 
 /// Client id and secret from HTTP Basic or the body (§1.4).
-fn client_credentials(headers: &HeaderMap, params: &[(String, String)]) -> (Option<String>, Option<String>) {
+fn client_credentials(
+    headers: &HeaderMap,
+    params: &[(String, String)],
+) -> (Option<String>, Option<String>) {
     if let Some(basic) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")))
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        })
     {
         if let Some((id, secret)) = STANDARD
             .decode(basic.trim())
@@ -136,22 +168,40 @@ fn client_credentials(headers: &HeaderMap, params: &[(String, String)]) -> (Opti
             .and_then(|b| String::from_utf8(b).ok())
             .and_then(|s| s.split_once(':').map(|(a, b)| (a.to_owned(), b.to_owned())))
         {
-            let id = url::form_urlencoded::parse(format!("a={id}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or(id);
-            let secret =
-                url::form_urlencoded::parse(format!("a={secret}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or(secret);
+            let id = url::form_urlencoded::parse(format!("a={id}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or(id);
+            let secret = url::form_urlencoded::parse(format!("a={secret}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or(secret);
             return (Some(id), Some(secret));
         }
     }
-    (get(params, "client_id").map(str::to_owned), get(params, "client_secret").map(str::to_owned))
+    (
+        get(params, "client_id").map(str::to_owned),
+        get(params, "client_secret").map(str::to_owned),
+    )
 }
 
 /// Checks the connected app: unknown id → `invalid_client_id`; wrong (or, when required,
 /// missing) secret → `invalid_client`.
-fn check_client(em: &Emulator, id: Option<&str>, secret: Option<&str>, secret_required: bool) -> Result<(), Reply> {
+fn check_client(
+    em: &Emulator,
+    id: Option<&str>,
+    secret: Option<&str>,
+    secret_required: bool,
+) -> Result<(), Reply> {
     let auth = em.auth();
     match id {
         Some(id) if constant_time_eq(id.as_bytes(), auth.client_id.as_bytes()) => {}
-        _ => return Err(oauth_error("invalid_client_id", "client identifier invalid")),
+        _ => {
+            return Err(oauth_error(
+                "invalid_client_id",
+                "client identifier invalid",
+            ));
+        }
     }
     match secret {
         Some(s) if auth.secret_matches(s) => Ok(()),
@@ -174,7 +224,10 @@ pub(crate) async fn token(State(em): State<Emulator>, req: Request) -> Response 
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+        .is_some_and(|ct| {
+            ct.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
     if !form_encoded && !body.is_empty() {
         return oauth_error("unsupported_grant_type", "grant type not supported").into_response();
     }
@@ -197,7 +250,8 @@ fn password_grant(em: &Emulator, headers: &HeaderMap, params: &[(String, String)
     }
     {
         let auth = em.auth();
-        let user_ok = get(params, "username").is_some_and(|u| u.eq_ignore_ascii_case(&auth.username));
+        let user_ok =
+            get(params, "username").is_some_and(|u| u.eq_ignore_ascii_case(&auth.username));
         let pass_ok = get(params, "password").is_some_and(|p| auth.password_matches(p));
         // An expired password is refused like any bad credential: Salesforce gives no detail
         // at the token endpoint (§1.3); the reason only shows in Login History.
@@ -209,7 +263,11 @@ fn password_grant(em: &Emulator, headers: &HeaderMap, params: &[(String, String)
     Reply::json(StatusCode::OK, &resp)
 }
 
-fn client_credentials_grant(em: &Emulator, headers: &HeaderMap, params: &[(String, String)]) -> Reply {
+fn client_credentials_grant(
+    em: &Emulator,
+    headers: &HeaderMap,
+    params: &[(String, String)],
+) -> Reply {
     let (id, secret) = client_credentials(headers, params);
     if let Err(r) = check_client(em, id.as_deref(), secret.as_deref(), true) {
         return r;
@@ -233,7 +291,13 @@ fn refresh_grant(em: &Emulator, headers: &HeaderMap, params: &[(String, String)]
             None => return oauth_error("invalid_grant", "expired access/refresh token"),
         }
     };
-    let (resp, _) = issue(em, GrantKind::RefreshToken, Some(rt.to_owned()), Some(&scope), false);
+    let (resp, _) = issue(
+        em,
+        GrantKind::RefreshToken,
+        Some(rt.to_owned()),
+        Some(&scope),
+        false,
+    );
     Reply::json(StatusCode::OK, &resp)
 }
 
@@ -244,35 +308,56 @@ fn code_grant(em: &Emulator, headers: &HeaderMap, params: &[(String, String)]) -
     if let Err(r) = check_client(em, id.as_deref(), secret.as_deref(), verifier.is_none()) {
         return r;
     }
-    let Some(code) = get(params, "code") else { return oauth_error("invalid_grant", "invalid authorization code") };
+    let Some(code) = get(params, "code") else {
+        return oauth_error("invalid_grant", "invalid authorization code");
+    };
     let pending = em.auth().codes.remove(code);
     let Some(pending) = pending.filter(|c| c.expires_at_ms > now_ms()) else {
         return oauth_error("invalid_grant", "expired authorization code");
     };
     if get(params, "redirect_uri") != Some(pending.redirect_uri.as_str()) {
-        return oauth_error("redirect_uri_mismatch", "redirect_uri must match configuration");
+        return oauth_error(
+            "redirect_uri_mismatch",
+            "redirect_uri must match configuration",
+        );
     }
     if let Some(challenge) = &pending.code_challenge {
-        let Some(verifier) = verifier else { return oauth_error("invalid_grant", "invalid code verifier") };
+        let Some(verifier) = verifier else {
+            return oauth_error("invalid_grant", "invalid code verifier");
+        };
         let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
         if !constant_time_eq(computed.as_bytes(), challenge.as_bytes()) {
             return oauth_error("invalid_request", "invalid code verifier");
         }
     }
-    let (resp, _) = issue(em, GrantKind::AuthorizationCode, None, Some(&pending.scope), false);
+    let (resp, _) = issue(
+        em,
+        GrantKind::AuthorizationCode,
+        None,
+        Some(&pending.scope),
+        false,
+    );
     Reply::json(StatusCode::OK, &resp)
 }
 
 fn jwt_grant(em: &Emulator, params: &[(String, String)]) -> Reply {
     use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
-    let Some(assertion) = get(params, "assertion") else { return oauth_error("invalid_grant", "invalid assertion") };
-    let Ok(header) = decode_header(assertion) else { return oauth_error("invalid_grant", "invalid assertion") };
+    let Some(assertion) = get(params, "assertion") else {
+        return oauth_error("invalid_grant", "invalid assertion");
+    };
+    let Ok(header) = decode_header(assertion) else {
+        return oauth_error("invalid_grant", "invalid assertion");
+    };
     if header.alg != Algorithm::RS256 {
         return oauth_error("invalid_grant", "invalid assertion");
     }
     let (pem, client_id, username) = {
         let auth = em.auth();
-        (auth.jwt_certificate_pem.clone(), auth.client_id.clone(), auth.username.clone())
+        (
+            auth.jwt_certificate_pem.clone(),
+            auth.client_id.clone(),
+            auth.username.clone(),
+        )
     };
     let Some(key) = pem.and_then(|p| DecodingKey::from_rsa_pem(p.as_bytes()).ok()) else {
         return oauth_error("invalid_grant", "invalid assertion");
@@ -291,7 +376,13 @@ fn jwt_grant(em: &Emulator, params: &[(String, String)]) -> Reply {
             return oauth_error("invalid_grant", desc);
         }
     };
-    let s = |k: &str| claims.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let s = |k: &str| {
+        claims
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     if s("iss") != client_id {
         return oauth_error("invalid_client_id", "client identifier invalid");
     }
@@ -312,7 +403,14 @@ fn jwt_grant(em: &Emulator, params: &[(String, String)]) -> Reply {
         return oauth_error("invalid_grant", "user hasn't approved this consumer");
     }
     let (resp, _) = issue(em, GrantKind::JwtBearer, None, Some("api"), false);
-    Reply::json(StatusCode::OK, &TokenResponse { signature: None, issued_at: None, ..resp })
+    Reply::json(
+        StatusCode::OK,
+        &TokenResponse {
+            signature: None,
+            issued_at: None,
+            ..resp
+        },
+    )
 }
 
 /// `GET /services/oauth2/authorize`: validates, auto-approves, redirects with `code` and
@@ -323,9 +421,17 @@ pub(crate) async fn authorize(State(em): State<Emulator>, req: Request) -> Respo
     let params = form(parts.uri.query(), &body);
     let client_ok = get(&params, "client_id").is_some_and(|id| id == em.auth().client_id);
     let Some(redirect) = get(&params, "redirect_uri").and_then(|r| url::Url::parse(r).ok()) else {
-        let msg = if client_ok { "redirect_uri must match configuration" } else { "client identifier invalid" };
-        return Reply::text(StatusCode::BAD_REQUEST, "text/html;charset=UTF-8", format!("<html><body><h1>error</h1><p>{msg}</p></body></html>"))
-            .into_response();
+        let msg = if client_ok {
+            "redirect_uri must match configuration"
+        } else {
+            "client identifier invalid"
+        };
+        return Reply::text(
+            StatusCode::BAD_REQUEST,
+            "text/html;charset=UTF-8",
+            format!("<html><body><h1>error</h1><p>{msg}</p></body></html>"),
+        )
+        .into_response();
     };
     let state = get(&params, "state").map(str::to_owned);
     let redirect_with = |pairs: Vec<(&str, String)>| {
@@ -346,7 +452,10 @@ pub(crate) async fn authorize(State(em): State<Emulator>, req: Request) -> Respo
             .unwrap_or_else(|_| StatusCode::BAD_REQUEST.into_response())
     };
     if !client_ok {
-        return redirect_with(vec![("error", "invalid_client_id".into()), ("error_description", "client identifier invalid".into())]);
+        return redirect_with(vec![
+            ("error", "invalid_client_id".into()),
+            ("error_description", "client identifier invalid".into()),
+        ]);
     }
     if get(&params, "response_type") != Some("code") {
         return redirect_with(vec![
@@ -357,7 +466,10 @@ pub(crate) async fn authorize(State(em): State<Emulator>, req: Request) -> Respo
     let challenge = get(&params, "code_challenge").map(str::to_owned);
     let method = get(&params, "code_challenge_method").map(str::to_owned);
     if challenge.is_some() && method.as_deref().is_some_and(|m| m != "S256") {
-        return redirect_with(vec![("error", "invalid_request".into()), ("error_description", "invalid code_challenge_method".into())]);
+        return redirect_with(vec![
+            ("error", "invalid_request".into()),
+            ("error_description", "invalid code_challenge_method".into()),
+        ]);
     }
     let code = format!("aPrx{}", random_token(48));
     let mut auth = em.auth();
@@ -380,7 +492,11 @@ pub(crate) async fn authorize(State(em): State<Emulator>, req: Request) -> Respo
 fn identity_body(em: &Emulator) -> Value {
     let base = em.base_url();
     let org = em.org();
-    let user = org.get("User", &org.user_id).ok().cloned().unwrap_or_default();
+    let user = org
+        .get("User", &org.user_id)
+        .ok()
+        .cloned()
+        .unwrap_or_default();
     let s = |k: &str| user.get(k).cloned().unwrap_or(Value::Null);
     let (org_id, user_id) = (org.org_id.clone(), org.user_id.clone());
     let v = "{version}";
@@ -431,7 +547,12 @@ fn identity_body(em: &Emulator) -> Value {
 }
 
 fn bad_token() -> Response {
-    Reply::text(StatusCode::FORBIDDEN, "text/plain;charset=UTF-8", "Bad_OAuth_Token").into_response()
+    Reply::text(
+        StatusCode::FORBIDDEN,
+        "text/plain;charset=UTF-8",
+        "Bad_OAuth_Token",
+    )
+    .into_response()
 }
 
 /// `GET /services/oauth2/userinfo` (OIDC claims, §1.1).
@@ -470,7 +591,11 @@ pub(crate) async fn userinfo(State(em): State<Emulator>, headers: HeaderMap) -> 
 }
 
 /// `GET /id/{org}/{user}`: the identity service, bearer-authenticated.
-pub(crate) async fn identity(State(em): State<Emulator>, Path((org, user)): Path<(String, String)>, headers: HeaderMap) -> Response {
+pub(crate) async fn identity(
+    State(em): State<Emulator>,
+    Path((org, user)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
     if authenticate(&em, &headers).is_err() {
         return bad_token();
     }
@@ -480,7 +605,8 @@ pub(crate) async fn identity(State(em): State<Emulator>, Path((org, user)): Path
     };
     let same = |a: &str, b: &str| a.len() >= 15 && b.starts_with(&a[..15]);
     if !same(&org, &org_id) || !same(&user, &user_id) {
-        return Reply::text(StatusCode::NOT_FOUND, "text/plain;charset=UTF-8", "Bad_Id").into_response();
+        return Reply::text(StatusCode::NOT_FOUND, "text/plain;charset=UTF-8", "Bad_Id")
+            .into_response();
     }
     Reply::json(StatusCode::OK, &identity_body(&em)).into_response()
 }
@@ -491,13 +617,17 @@ pub(crate) async fn revoke(State(em): State<Emulator>, req: Request) -> Response
     let (parts, body) = req.into_parts();
     let body = read_body(&em, body).await.unwrap_or_default();
     let params = form(parts.uri.query(), &body);
-    let token = get(&params, "token").map(str::to_owned).or_else(|| bearer(&parts.headers));
+    let token = get(&params, "token")
+        .map(str::to_owned)
+        .or_else(|| bearer(&parts.headers));
     let Some(token) = token else {
-        return oauth_error("unsupported_token_type", "this token type is not supported").into_response();
+        return oauth_error("unsupported_token_type", "this token type is not supported")
+            .into_response();
     };
     let mut auth = em.auth();
     let known = if auth.refresh_tokens.remove(&token).is_some() {
-        auth.sessions.retain(|_, s| s.refresh_token.as_deref() != Some(token.as_str()));
+        auth.sessions
+            .retain(|_, s| s.refresh_token.as_deref() != Some(token.as_str()));
         true
     } else {
         auth.sessions.remove(&token).is_some()
@@ -517,6 +647,9 @@ mod tests {
     fn hmac_matches_rfc4231_case_2() {
         let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
         let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        assert_eq!(
+            hex,
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
     }
 }

@@ -14,7 +14,9 @@ use serde_json::Value;
 use super::data::RecordOut;
 use super::{Call, Ctx, Reply};
 use crate::soql::{self, FieldKind};
-use crate::state::{FieldType, INDEXED_TEXT_FIELD, INDEXED_TIME_FIELD, Org, Record, Table, ids, now_ms};
+use crate::state::{
+    FieldType, INDEXED_TEXT_FIELD, INDEXED_TIME_FIELD, Org, Record, Table, ids, now_ms,
+};
 
 /// Default and maximum page size; the minimum a client may ask for is 200 (§4).
 const MAX_BATCH: usize = 2000;
@@ -78,7 +80,14 @@ impl Cursors {
         let now = now_ms();
         self.open.retain(|_, c| now - c.created_ms < CURSOR_TTL_MS);
         while self.open.len() >= MAX_CURSORS {
-            let Some(oldest) = self.open.iter().min_by_key(|(_, c)| c.created_ms).map(|(k, _)| k.clone()) else { break };
+            let Some(oldest) = self
+                .open
+                .iter()
+                .min_by_key(|(_, c)| c.created_ms)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
             self.open.remove(&oldest);
         }
         self.seq += 1;
@@ -110,20 +119,32 @@ fn soql_error(e: soql::SoqlError) -> Reply {
 /// `GET /query?q=…` and `/queryAll?q=…` (deleted records included).
 pub(crate) fn start(em: &Ctx, call: &Call, all: bool) -> Reply {
     let Some(q) = call.param("q").filter(|q| !q.trim().is_empty()) else {
-        return Reply::error(StatusCode::BAD_REQUEST, "MALFORMED_QUERY", "A query string has to be specified");
+        return Reply::error(
+            StatusCode::BAD_REQUEST,
+            "MALFORMED_QUERY",
+            "A query string has to be specified",
+        );
     };
     let org = em.org();
     let compiled = match soql::compile(&q, &*org) {
         Ok(c) => c,
         Err(e) => return soql_error(e),
     };
-    if call.param("columns").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+    if call
+        .param("columns")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    {
         return Reply::json(StatusCode::OK, &compiled.columns());
     }
-    let Some(table) = org.table(compiled.object()) else { return Reply::not_found() };
+    let Some(table) = org.table(compiled.object()) else {
+        return Reply::not_found();
+    };
     let rows = match answer(table, &compiled, all, true) {
         Answer::Count(n) => {
-            return Reply::json(StatusCode::OK, &serde_json::json!({"totalSize": n, "done": true, "records": []}));
+            return Reply::json(
+                StatusCode::OK,
+                &serde_json::json!({"totalSize": n, "done": true, "records": []}),
+            );
         }
         Answer::Rows(rows) => rows,
     };
@@ -133,7 +154,13 @@ pub(crate) fn start(em: &Ctx, call: &Call, all: bool) -> Reply {
     let total = rows.len();
     let first: Vec<u32> = rows.iter().take(batch).copied().collect();
     let next = if total > batch {
-        let cursor = Cursor { object: object.clone(), fields: fields.clone(), rows: Arc::new(rows), batch, created_ms: now_ms() };
+        let cursor = Cursor {
+            object: object.clone(),
+            fields: fields.clone(),
+            rows: Arc::new(rows),
+            batch,
+            created_ms: now_ms(),
+        };
         let locator = em.cursors().insert(cursor);
         Some(format!("{}/query/{locator}-{batch}", call.prefix()))
     } else {
@@ -155,16 +182,36 @@ fn answer(table: &Table, q: &soql::CompiledQuery, all: bool, use_index: bool) ->
     let rows_slice = table.rows();
     let bin = table.recycle_bin();
     let visible = |i: u32| all || !bin.contains_key(&i);
-    let narrowed = if use_index { candidates(table, q, &visible) } else { None };
+    let narrowed = if use_index {
+        candidates(table, q, &visible)
+    } else {
+        None
+    };
     // Two monomorphic calls rather than a boxed iterator: a COUNT() over a million rows pays no
     // dynamic call per row.
     match narrowed {
-        Some(rows) => finish(q, rows_slice, rows.into_iter().filter_map(|i| rows_slice.get(i as usize))),
-        None => finish(q, rows_slice, rows_slice.iter().enumerate().filter(|(i, _)| visible(*i as u32)).map(|(_, r)| r)),
+        Some(rows) => finish(
+            q,
+            rows_slice,
+            rows.into_iter().filter_map(|i| rows_slice.get(i as usize)),
+        ),
+        None => finish(
+            q,
+            rows_slice,
+            rows_slice
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| visible(*i as u32))
+                .map(|(_, r)| r),
+        ),
     }
 }
 
-fn finish<'a>(q: &soql::CompiledQuery, rows_slice: &'a [Record], live: impl Iterator<Item = &'a Record>) -> Answer {
+fn finish<'a>(
+    q: &soql::CompiledQuery,
+    rows_slice: &'a [Record],
+    live: impl Iterator<Item = &'a Record>,
+) -> Answer {
     if q.is_count() {
         return Answer::Count(live.filter(|r| q.matches(r)).count());
     }
@@ -172,7 +219,12 @@ fn finish<'a>(q: &soql::CompiledQuery, rows_slice: &'a [Record], live: impl Iter
     // Address arithmetic on the slice (no unsafe): element i lives at base + i * size.
     let base = rows_slice.as_ptr() as usize;
     let size = std::mem::size_of::<Record>().max(1);
-    Answer::Rows(q.run(live).into_iter().map(|r| ((r as *const Record as usize - base) / size) as u32).collect())
+    Answer::Rows(
+        q.run(live)
+            .into_iter()
+            .map(|r| ((r as *const Record as usize - base) / size) as u32)
+            .collect(),
+    )
 }
 
 /// The visible rows a query needs to look at when a secondary index can narrow them, in an
@@ -183,22 +235,36 @@ fn finish<'a>(q: &soql::CompiledQuery, rows_slice: &'a [Record], live: impl Iter
 /// ORDER BY the full scan answers in row order, so candidates are sorted by row. With
 /// `ORDER BY <indexed time> ASC` and a `>`/`>=` range on it, the index walks (time, row) order,
 /// which is the stable sort's order (ties by row), so the first OFFSET + LIMIT hits suffice.
-fn candidates(table: &Table, q: &soql::CompiledQuery, visible: &dyn Fn(u32) -> bool) -> Option<Vec<u32>> {
+fn candidates(
+    table: &Table,
+    q: &soql::CompiledQuery,
+    visible: &dyn Fn(u32) -> bool,
+) -> Option<Vec<u32>> {
     let hints = q.index_hints();
     if let Some((_, texts)) = hints.text_in.iter().find(|(f, _)| f == INDEXED_TEXT_FIELD) {
-        let mut rows: Vec<u32> =
-            texts.iter().flat_map(|t| table.text_candidates(t)).copied().filter(|r| visible(*r)).collect();
+        let mut rows: Vec<u32> = texts
+            .iter()
+            .flat_map(|t| table.text_candidates(t))
+            .copied()
+            .filter(|r| visible(*r))
+            .collect();
         rows.sort_unstable();
         rows.dedup();
         return Some(rows);
     }
-    let (_, from) = hints.datetime_from.iter().filter(|(f, _)| f == INDEXED_TIME_FIELD).max_by_key(|(_, ms)| *ms)?;
+    let (_, from) = hints
+        .datetime_from
+        .iter()
+        .filter(|(f, _)| f == INDEXED_TIME_FIELD)
+        .max_by_key(|(_, ms)| *ms)?;
     let in_order = hints.ordered_by_datetime.as_deref() == Some(INDEXED_TIME_FIELD);
     let hits = table.time_from(*from).filter(|r| visible(*r));
     // COUNT() ignores LIMIT here, so it must see every hit.
     match (in_order, hints.window.filter(|_| !q.is_count())) {
         (true, Some(window)) => Some(
-            hits.filter(|r| table.row(*r).is_some_and(|rec| q.matches(rec))).take(window).collect(),
+            hits.filter(|r| table.row(*r).is_some_and(|rec| q.matches(rec)))
+                .take(window)
+                .collect(),
         ),
         _ => {
             let mut rows: Vec<u32> = hits.collect();
@@ -212,13 +278,30 @@ fn candidates(table: &Table, q: &soql::CompiledQuery, visible: &dyn Fn(u32) -> b
 
 /// `GET /query/{locator}-{offset}`.
 pub(crate) fn next_page(em: &Ctx, call: &Call, locator: &str) -> Reply {
-    let invalid = || Reply::error(StatusCode::BAD_REQUEST, "INVALID_QUERY_LOCATOR", "invalid query locator");
-    let Some((id, offset)) = locator.rsplit_once('-') else { return invalid() };
-    let Ok(offset) = offset.parse::<usize>() else { return invalid() };
+    let invalid = || {
+        Reply::error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_QUERY_LOCATOR",
+            "invalid query locator",
+        )
+    };
+    let Some((id, offset)) = locator.rsplit_once('-') else {
+        return invalid();
+    };
+    let Ok(offset) = offset.parse::<usize>() else {
+        return invalid();
+    };
     let (object, fields, rows, batch) = {
         let cursors = em.cursors();
-        let Some(c) = cursors.open.get(id) else { return invalid() };
-        (c.object.clone(), c.fields.clone(), c.rows.clone(), batch_size(call).unwrap_or(c.batch))
+        let Some(c) = cursors.open.get(id) else {
+            return invalid();
+        };
+        (
+            c.object.clone(),
+            c.fields.clone(),
+            c.rows.clone(),
+            batch_size(call).unwrap_or(c.batch),
+        )
     };
     if offset > rows.len() {
         return invalid();
@@ -226,7 +309,15 @@ pub(crate) fn next_page(em: &Ctx, call: &Call, locator: &str) -> Reply {
     let end = (offset + batch).min(rows.len());
     let next = (end < rows.len()).then(|| format!("{}/query/{id}-{end}", call.prefix()));
     let org = em.org();
-    render_page(&org, call.version, &object, &fields, &rows[offset..end], rows.len(), next)
+    render_page(
+        &org,
+        call.version,
+        &object,
+        &fields,
+        &rows[offset..end],
+        rows.len(),
+        next,
+    )
 }
 
 struct PageOut<'a> {
@@ -248,7 +339,12 @@ impl serde::Serialize for RecordsOut<'_> {
         let mut seq = s.serialize_seq(Some(p.rows.len()))?;
         for row in p.rows {
             if let Some(rec) = table.and_then(|t| t.row(*row)) {
-                seq.serialize_element(&RecordOut { object: p.object, version: p.version, rec, fields: p.fields })?;
+                seq.serialize_element(&RecordOut {
+                    object: p.object,
+                    version: p.version,
+                    rec,
+                    fields: p.fields,
+                })?;
             }
         }
         seq.end()
@@ -268,8 +364,24 @@ impl serde::Serialize for PageOut<'_> {
     }
 }
 
-fn render_page(org: &Org, version: u32, object: &str, fields: &[String], rows: &[u32], total: usize, next: Option<String>) -> Reply {
-    let page = PageOut { org, version, object, fields, rows, total, next };
+fn render_page(
+    org: &Org,
+    version: u32,
+    object: &str,
+    fields: &[String],
+    rows: &[u32],
+    total: usize,
+    next: Option<String>,
+) -> Reply {
+    let page = PageOut {
+        org,
+        version,
+        object,
+        fields,
+        rows,
+        total,
+        next,
+    };
     let mut buf = Vec::with_capacity(rows.len() * 256 + 128);
     match serde_json::to_writer(&mut buf, &page) {
         Ok(()) => Reply::raw_json(StatusCode::OK, buf),
@@ -319,7 +431,10 @@ mod tests {
     }
 
     fn modstamp(org: &Org, id: &str) -> String {
-        org.get("Lead", id).expect("live")["SystemModstamp"].as_str().expect("string").to_owned()
+        org.get("Lead", id).expect("live")["SystemModstamp"]
+            .as_str()
+            .expect("string")
+            .to_owned()
     }
 
     /// Queries the index can narrow, and some it must leave to the scan (OR, NOT, `!=`).
@@ -357,7 +472,11 @@ mod tests {
             let compiled = soql::compile(&q, org).unwrap_or_else(|e| panic!("{q}: {e}"));
             for all in [false, true] {
                 let scan = answer(table, &compiled, all, false);
-                assert_eq!(answer(table, &compiled, all, true), scan, "{q} (all rows: {all})");
+                assert_eq!(
+                    answer(table, &compiled, all, true),
+                    scan,
+                    "{q} (all rows: {all})"
+                );
                 narrowed += usize::from(candidates(table, &compiled, &|_| true).is_some());
             }
         }
@@ -378,17 +497,28 @@ mod tests {
         let mid = modstamp(&org, &ids[120]);
         // 16 of the 19 queries use an index (all but OR, `!=`, `= null`), via query and queryAll.
         assert_eq!(assert_index_agrees_with_scan(&org, &mid), 32);
-        assert_eq!(rows_of(&org, "SELECT Id FROM Lead WHERE Email = 'SHARED1@x.io'"), (0..20).map(|k| 1 + 12 * k).collect::<Vec<u32>>());
+        assert_eq!(
+            rows_of(&org, "SELECT Id FROM Lead WHERE Email = 'SHARED1@x.io'"),
+            (0..20).map(|k| 1 + 12 * k).collect::<Vec<u32>>()
+        );
 
         // Updates that change Email and SystemModstamp (and a later one that moves a row
         // before others of the same millisecond).
         std::thread::sleep(std::time::Duration::from_millis(2));
-        for (i, change) in [(1, json!({"Email": "changed@x.io"})), (0, json!({"Email": "Shared1@x.io"})), (7, json!({"Email": null})), (130, json!({"FirstName": "Touched"}))] {
+        for (i, change) in [
+            (1, json!({"Email": "changed@x.io"})),
+            (0, json!({"Email": "Shared1@x.io"})),
+            (7, json!({"Email": null})),
+            (130, json!({"FirstName": "Touched"})),
+        ] {
             std::thread::sleep(std::time::Duration::from_millis(2));
             org.update("Lead", &ids[i], &body(change)).expect("updated");
         }
         assert_index_agrees_with_scan(&org, &mid);
-        assert_eq!(rows_of(&org, "SELECT Id FROM Lead WHERE Email = 'changed@x.io'"), vec![1]);
+        assert_eq!(
+            rows_of(&org, "SELECT Id FROM Lead WHERE Email = 'changed@x.io'"),
+            vec![1]
+        );
         let recent = "SELECT Id FROM Lead WHERE SystemModstamp > 2000-01-01T00:00:00Z ORDER BY SystemModstamp DESC LIMIT 4";
         assert_eq!(rows_of(&org, recent), vec![130, 7, 0, 1]);
 
@@ -396,18 +526,39 @@ mod tests {
         org.delete(Some("Lead"), &ids[25]).expect("deleted");
         org.delete(Some("Lead"), &ids[0]).expect("deleted");
         assert_index_agrees_with_scan(&org, &mid);
-        assert_eq!(rows_of(&org, "SELECT Id FROM Lead WHERE Email = 'shared1@x.io' LIMIT 2"), vec![13, 37]);
+        assert_eq!(
+            rows_of(
+                &org,
+                "SELECT Id FROM Lead WHERE Email = 'shared1@x.io' LIMIT 2"
+            ),
+            vec![13, 37]
+        );
 
         // An all-or-none batch rolled back: creates, updates and deletes leave no trace.
         let sp = org.begin();
-        org.create("Lead", &body(json!({"LastName": "Tmp", "Company": "A", "Email": "shared1@x.io"}))).expect("created");
-        org.update("Lead", &ids[13], &body(json!({"Email": "moved@x.io"}))).expect("updated");
+        org.create(
+            "Lead",
+            &body(json!({"LastName": "Tmp", "Company": "A", "Email": "shared1@x.io"})),
+        )
+        .expect("created");
+        org.update("Lead", &ids[13], &body(json!({"Email": "moved@x.io"})))
+            .expect("updated");
         org.delete(Some("Lead"), &ids[37]).expect("deleted");
-        org.update("Lead", &ids[25], &body(json!({"Email": "ghost@x.io"}))).expect_err("deleted rows cannot change");
+        org.update("Lead", &ids[25], &body(json!({"Email": "ghost@x.io"})))
+            .expect_err("deleted rows cannot change");
         org.rollback(sp);
         assert_index_agrees_with_scan(&org, &mid);
-        assert_eq!(rows_of(&org, "SELECT Id FROM Lead WHERE Email = 'shared1@x.io' LIMIT 2"), vec![13, 37]);
-        assert_eq!(rows_of(&org, "SELECT Id FROM Lead WHERE Email = 'moved@x.io'"), Vec::<u32>::new());
+        assert_eq!(
+            rows_of(
+                &org,
+                "SELECT Id FROM Lead WHERE Email = 'shared1@x.io' LIMIT 2"
+            ),
+            vec![13, 37]
+        );
+        assert_eq!(
+            rows_of(&org, "SELECT Id FROM Lead WHERE Email = 'moved@x.io'"),
+            Vec::<u32>::new()
+        );
         assert_eq!(org.table("Lead").expect("table").rows().len(), 240);
 
         // A loaded org rebuilds the same indexes.

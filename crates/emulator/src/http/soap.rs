@@ -20,7 +20,11 @@ const XML: &str = "text/xml;charset=UTF-8";
 const LAST_SOAP_LOGIN_VERSION: u32 = 64;
 
 pub(super) fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
 }
 
 fn unescape(s: &str) -> String {
@@ -41,7 +45,9 @@ fn unescape(s: &str) -> String {
             "gt" => Some('>'),
             "quot" => Some('"'),
             "apos" => Some('\''),
-            e if e.starts_with("#x") => u32::from_str_radix(&e[2..], 16).ok().and_then(char::from_u32),
+            e if e.starts_with("#x") => u32::from_str_radix(&e[2..], 16)
+                .ok()
+                .and_then(char::from_u32),
             e if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
             _ => None,
         };
@@ -66,7 +72,10 @@ pub(super) fn element(xml: &str, name: &str) -> Option<String> {
         if tag.starts_with('/') || tag.starts_with('?') || tag.starts_with('!') {
             continue;
         }
-        let qname = tag.split(|c: char| c.is_whitespace() || c == '/').next().unwrap_or_default();
+        let qname = tag
+            .split(|c: char| c.is_whitespace() || c == '/')
+            .next()
+            .unwrap_or_default();
         let local = qname.rsplit(':').next().unwrap_or_default();
         if local != name {
             continue;
@@ -89,23 +98,41 @@ fn operation(xml: &str) -> Option<String> {
     let inner = &after[open..];
     let lt = inner.find('<')?;
     let tag = &inner[lt + 1..];
-    let qname = tag.split(|c: char| c.is_whitespace() || c == '>' || c == '/').next()?;
+    let qname = tag
+        .split(|c: char| c.is_whitespace() || c == '>' || c == '/')
+        .next()?;
     Some(qname.rsplit(':').next()?.to_owned())
 }
 
 pub(super) fn fault(enterprise: bool, code: &str, message: &str, login_fault: bool) -> Reply {
-    let ns = if enterprise { "urn:fault.enterprise.soap.sforce.com" } else { "urn:fault.partner.soap.sforce.com" };
-    let fault_type = if login_fault { "LoginFault" } else { "UnexpectedErrorFault" };
+    let ns = if enterprise {
+        "urn:fault.enterprise.soap.sforce.com"
+    } else {
+        "urn:fault.partner.soap.sforce.com"
+    };
+    let fault_type = if login_fault {
+        "LoginFault"
+    } else {
+        "UnexpectedErrorFault"
+    };
     let xml = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:sf=\"{ns}\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><soapenv:Body><soapenv:Fault><faultcode>{fc}</faultcode><faultstring>{code}: {msg}</faultstring><detail><sf:{fault_type} xsi:type=\"sf:{fault_type}\"><sf:exceptionCode>{code}</sf:exceptionCode><sf:exceptionMessage>{msg}</sf:exceptionMessage></sf:{fault_type}></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>",
-        fc = if enterprise { code.to_owned() } else { format!("sf:{code}") },
+        fc = if enterprise {
+            code.to_owned()
+        } else {
+            format!("sf:{code}")
+        },
         msg = escape(message),
     );
     Reply::text(StatusCode::INTERNAL_SERVER_ERROR, XML, xml)
 }
 
 /// `POST /services/Soap/{u|c}/{version}`.
-pub(crate) async fn endpoint(State(em): State<Emulator>, Path(version): Path<String>, req: Request) -> Response {
+pub(crate) async fn endpoint(
+    State(em): State<Emulator>,
+    Path(version): Path<String>,
+    req: Request,
+) -> Response {
     let enterprise = req.uri().path().starts_with("/services/Soap/c/");
     let body = match read_body(&em, req.into_body()).await {
         Ok(b) => b,
@@ -114,17 +141,36 @@ pub(crate) async fn endpoint(State(em): State<Emulator>, Path(version): Path<Str
     let xml = String::from_utf8_lossy(&body).into_owned();
     // `/services/Soap/u/59.0` or `/services/Soap/u/59.0/00D…` (the serverUrl form).
     let version_num = version.split('/').next().unwrap_or_default();
-    let parsed = version_num.split_once('.').and_then(|(maj, min)| (min == "0").then_some(maj)).and_then(|m| m.parse::<u32>().ok());
+    let parsed = version_num
+        .split_once('.')
+        .and_then(|(maj, min)| (min == "0").then_some(maj))
+        .and_then(|m| m.parse::<u32>().ok());
     let Some(v) = parsed.filter(|v| (MIN_VERSION..=MAX_VERSION).contains(v)) else {
-        return fault(enterprise, "UNSUPPORTED_API_VERSION", &format!("Invalid Api version specified on URL: {version_num}"), false)
-            .into_response();
+        return fault(
+            enterprise,
+            "UNSUPPORTED_API_VERSION",
+            &format!("Invalid Api version specified on URL: {version_num}"),
+            false,
+        )
+        .into_response();
     };
     match operation(&xml).as_deref() {
         Some("login") => login(&em, &xml, v, enterprise).into_response(),
         Some("convertLead") => super::convert::convert_lead(&em, &xml, enterprise).into_response(),
-        Some(op) => fault(enterprise, "INVALID_OPERATION", &format!("The emulator does not implement the SOAP call {op}()"), false)
-            .into_response(),
-        None => fault(enterprise, "INVALID_XML", "Could not read the SOAP envelope: no Body element", false).into_response(),
+        Some(op) => fault(
+            enterprise,
+            "INVALID_OPERATION",
+            &format!("The emulator does not implement the SOAP call {op}()"),
+            false,
+        )
+        .into_response(),
+        None => fault(
+            enterprise,
+            "INVALID_XML",
+            "Could not read the SOAP envelope: no Body element",
+            false,
+        )
+        .into_response(),
     }
 }
 
@@ -133,7 +179,9 @@ fn login(em: &Emulator, xml: &str, version: u32, enterprise: bool) -> Reply {
         return fault(
             enterprise,
             "INVALID_OPERATION",
-            &format!("SOAP API login() is not available in API version {version}.0 and later; use OAuth 2.0"),
+            &format!(
+                "SOAP API login() is not available in API version {version}.0 and later; use OAuth 2.0"
+            ),
             false,
         );
     }
@@ -142,22 +190,40 @@ fn login(em: &Emulator, xml: &str, version: u32, enterprise: bool) -> Reply {
     let expired = {
         let auth = em.auth();
         if !username.eq_ignore_ascii_case(&auth.username) || !auth.password_matches(&password) {
-            return fault(enterprise, "INVALID_LOGIN", "Invalid username, password, security token; or user locked out.", true);
+            return fault(
+                enterprise,
+                "INVALID_LOGIN",
+                "Invalid username, password, security token; or user locked out.",
+                true,
+            );
         }
         auth.password_expired
     };
     if !em.org().edition.api_enabled() {
-        return fault(enterprise, "API_DISABLED_FOR_ORG", "API is not enabled for this Organization or Partner", true);
+        return fault(
+            enterprise,
+            "API_DISABLED_FOR_ORG",
+            "API is not enabled for this Organization or Partner",
+            true,
+        );
     }
     // With an expired password, SOAP login() succeeds and says so; the session can then only
     // change the password (§1.3).
     let (token, _) = super::oauth::issue(em, GrantKind::SoapLogin, None, None, expired);
     let base = em.base_url();
     let org = em.org();
-    let user = org.get("User", &org.user_id).ok().cloned().unwrap_or_default();
+    let user = org
+        .get("User", &org.user_id)
+        .ok()
+        .cloned()
+        .unwrap_or_default();
     let u = |k: &str| escape(user.get(k).and_then(|v| v.as_str()).unwrap_or_default());
     let org15 = &org.org_id[..15];
-    let (ns, kind) = if enterprise { ("urn:enterprise.soap.sforce.com", "c") } else { ("urn:partner.soap.sforce.com", "u") };
+    let (ns, kind) = if enterprise {
+        ("urn:enterprise.soap.sforce.com", "c")
+    } else {
+        ("urn:partner.soap.sforce.com", "u")
+    };
     let xml = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns=\"{ns}\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><soapenv:Body><loginResponse><result>\
 <metadataServerUrl>{base}/services/Soap/m/{version}.0/{org15}</metadataServerUrl>\
@@ -202,14 +268,23 @@ mod tests {
         assert_eq!(operation(xml).as_deref(), Some("login"));
         assert_eq!(element(xml, "username").as_deref(), Some("a@b.c"));
         assert_eq!(element(xml, "password").as_deref(), Some("p&w"));
-        let plain = "<Envelope><Body><login><username>u</username><password/></login></Body></Envelope>";
+        let plain =
+            "<Envelope><Body><login><username>u</username><password/></login></Body></Envelope>";
         assert_eq!(operation(plain).as_deref(), Some("login"));
         assert_eq!(element(plain, "password").as_deref(), Some(""));
     }
 
     #[test]
     fn garbage_never_panics() {
-        for s in ["", "<", "<a", "<Body>", "<x:Body><", "&#xZZ;<username>&</username>", "<username>é&#1234567;</username>"] {
+        for s in [
+            "",
+            "<",
+            "<a",
+            "<Body>",
+            "<x:Body><",
+            "&#xZZ;<username>&</username>",
+            "<username>é&#1234567;</username>",
+        ] {
             let _ = operation(s);
             let _ = element(s, "username");
         }

@@ -519,9 +519,20 @@ pub fn datetime_ms(s: &str) -> Option<i64> {
 fn collect_hints(pred: &Pred, hints: &mut IndexHints) {
     match pred {
         Pred::And(all) => all.iter().for_each(|p| collect_hints(p, hints)),
-        Pred::Test(t) if t.class == Class::Text && matches!(t.op, Op::Eq | Op::In) && !t.lits.is_empty() => {
-            let texts: Option<Vec<String>> =
-                t.lits.iter().map(|l| if let Lit::Text(s) = l { Some(s.clone()) } else { None }).collect();
+        Pred::Test(t)
+            if t.class == Class::Text && matches!(t.op, Op::Eq | Op::In) && !t.lits.is_empty() =>
+        {
+            let texts: Option<Vec<String>> = t
+                .lits
+                .iter()
+                .map(|l| {
+                    if let Lit::Text(s) = l {
+                        Some(s.clone())
+                    } else {
+                        None
+                    }
+                })
+                .collect();
             if let Some(texts) = texts {
                 hints.text_in.push((t.field.clone(), texts));
             }

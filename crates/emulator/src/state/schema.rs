@@ -172,7 +172,11 @@ impl FieldDef {
             createable: true,
             updateable: true,
             defaulted_on_create: field_type == FieldType::Boolean,
-            default_value: if field_type == FieldType::Boolean { json!(false) } else { Value::Null },
+            default_value: if field_type == FieldType::Boolean {
+                json!(false)
+            } else {
+                Value::Null
+            },
             picklist: Vec::new(),
             restricted_picklist: false,
             reference_to: Vec::new(),
@@ -186,7 +190,10 @@ impl FieldDef {
             calculated: false,
             html_formatted: false,
             definition_id: None,
-            access: FieldAccess { readable: true, editable: true },
+            access: FieldAccess {
+                readable: true,
+                editable: true,
+            },
         }
     }
 
@@ -302,7 +309,14 @@ impl FieldDef {
             filterable,
             filtered_lookup_info: None,
             formula_treat_null_number_as_zero: false,
-            groupable: filterable && !matches!(t, FieldType::Double | FieldType::Currency | FieldType::Percent | FieldType::DateTime),
+            groupable: filterable
+                && !matches!(
+                    t,
+                    FieldType::Double
+                        | FieldType::Currency
+                        | FieldType::Percent
+                        | FieldType::DateTime
+                ),
             high_scale_number: false,
             html_formatted: self.html_formatted,
             id_lookup: self.id_lookup || t == FieldType::Id,
@@ -386,8 +400,12 @@ impl ObjectDef {
 
     /// Rebuilds the case-insensitive name index (after deserialising or adding a field).
     pub fn reindex(&mut self) {
-        self.field_index =
-            self.fields.iter().enumerate().map(|(i, f)| (f.name.to_ascii_lowercase(), i)).collect();
+        self.field_index = self
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name.to_ascii_lowercase(), i))
+            .collect();
     }
 
     /// The field named `name` (any case), including fields hidden by field-level security.
@@ -413,7 +431,10 @@ impl ObjectDef {
 
     /// Adds a field; refuses a name already taken (any case).
     pub fn add_field(&mut self, field: FieldDef) -> Result<(), FieldDef> {
-        if self.field_index.contains_key(&field.name.to_ascii_lowercase()) {
+        if self
+            .field_index
+            .contains_key(&field.name.to_ascii_lowercase())
+        {
             return Err(field);
         }
         self.fields.push(field);
@@ -435,8 +456,14 @@ impl ObjectDef {
     pub fn summary(&self, version: &str) -> lb_wire::SObjectSummary {
         let base = format!("/services/data/v{version}/sobjects/{}", self.name);
         let mut urls = serde_json::Map::new();
-        urls.insert("rowTemplate".into(), Value::String(format!("{base}/{{ID}}")));
-        urls.insert("defaultValues".into(), Value::String(format!("{base}/defaultValues?recordTypeId&fields")));
+        urls.insert(
+            "rowTemplate".into(),
+            Value::String(format!("{base}/{{ID}}")),
+        );
+        urls.insert(
+            "defaultValues".into(),
+            Value::String(format!("{base}/defaultValues?recordTypeId&fields")),
+        );
         urls.insert("describe".into(), Value::String(format!("{base}/describe")));
         urls.insert("sobject".into(), Value::String(base.clone()));
         let system = matches!(self.name.as_str(), "Organization" | "User");
@@ -482,7 +509,9 @@ impl ObjectDef {
                 json!({"label": "My team's", "name": "team"}),
             ]
         } else {
-            vec![json!({"label": format!("All {}", self.label_plural.to_lowercase()), "name": "everything"})]
+            vec![
+                json!({"label": format!("All {}", self.label_plural.to_lowercase()), "name": "everything"}),
+            ]
         };
         let record_type_infos = if matches!(self.name.as_str(), "Organization" | "User") {
             Vec::new()
@@ -536,7 +565,12 @@ fn audit_fields(with_owner: bool) -> Vec<FieldDef> {
         );
     }
     f.push(FieldDef::new("IsDeleted", "Deleted", T::Boolean).read_only());
-    f.push(FieldDef::new("CreatedDate", "Created Date", T::DateTime).read_only().defaulted(Value::Null).required());
+    f.push(
+        FieldDef::new("CreatedDate", "Created Date", T::DateTime)
+            .read_only()
+            .defaulted(Value::Null)
+            .required(),
+    );
     f.push(
         FieldDef::new("CreatedById", "Created By ID", T::Reference)
             .references(&["User"], "CreatedBy")
@@ -545,7 +579,10 @@ fn audit_fields(with_owner: bool) -> Vec<FieldDef> {
             .required(),
     );
     f.push(
-        FieldDef::new("LastModifiedDate", "Last Modified Date", T::DateTime).read_only().defaulted(Value::Null).required(),
+        FieldDef::new("LastModifiedDate", "Last Modified Date", T::DateTime)
+            .read_only()
+            .defaulted(Value::Null)
+            .required(),
     );
     f.push(
         FieldDef::new("LastModifiedById", "Last Modified By ID", T::Reference)
@@ -554,35 +591,90 @@ fn audit_fields(with_owner: bool) -> Vec<FieldDef> {
             .defaulted(Value::Null)
             .required(),
     );
-    f.push(FieldDef::new("SystemModstamp", "System Modstamp", T::DateTime).read_only().defaulted(Value::Null).required());
+    f.push(
+        FieldDef::new("SystemModstamp", "System Modstamp", T::DateTime)
+            .read_only()
+            .defaulted(Value::Null)
+            .required(),
+    );
     f
 }
 
 fn id_field(label: &str) -> FieldDef {
-    FieldDef::new("Id", &format!("{label} ID"), T::Id).read_only().defaulted(Value::Null).required()
+    FieldDef::new("Id", &format!("{label} ID"), T::Id)
+        .read_only()
+        .defaulted(Value::Null)
+        .required()
 }
 
 const SALUTATIONS: &[&str] = &["Mr.", "Ms.", "Mrs.", "Dr.", "Prof.", "Mx."];
-const LEAD_SOURCES: &[&str] = &["Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other"];
+const LEAD_SOURCES: &[&str] = &[
+    "Web",
+    "Phone Inquiry",
+    "Partner Referral",
+    "Purchased List",
+    "Other",
+];
 const INDUSTRIES: &[&str] = &[
-    "Agriculture", "Apparel", "Banking", "Biotechnology", "Chemicals", "Communications",
-    "Construction", "Consulting", "Education", "Electronics", "Energy", "Engineering",
-    "Entertainment", "Environmental", "Finance", "Food & Beverage", "Government", "Healthcare",
-    "Hospitality", "Insurance", "Machinery", "Manufacturing", "Media", "Not For Profit",
-    "Recreation", "Retail", "Shipping", "Technology", "Telecommunications", "Transportation",
-    "Utilities", "Other",
+    "Agriculture",
+    "Apparel",
+    "Banking",
+    "Biotechnology",
+    "Chemicals",
+    "Communications",
+    "Construction",
+    "Consulting",
+    "Education",
+    "Electronics",
+    "Energy",
+    "Engineering",
+    "Entertainment",
+    "Environmental",
+    "Finance",
+    "Food & Beverage",
+    "Government",
+    "Healthcare",
+    "Hospitality",
+    "Insurance",
+    "Machinery",
+    "Manufacturing",
+    "Media",
+    "Not For Profit",
+    "Recreation",
+    "Retail",
+    "Shipping",
+    "Technology",
+    "Telecommunications",
+    "Transportation",
+    "Utilities",
+    "Other",
 ];
 /// The default Lead Status values of a new org; the first is the default (§12.1).
-pub const LEAD_STATUSES: &[&str] =
-    &["Open - Not Contacted", "Working - Contacted", "Closed - Converted", "Closed - Not Converted"];
+pub const LEAD_STATUSES: &[&str] = &[
+    "Open - Not Contacted",
+    "Working - Contacted",
+    "Closed - Converted",
+    "Closed - Not Converted",
+];
 
 fn address_fields(prefix: &str, label_prefix: &str) -> Vec<FieldDef> {
-    let l = |s: &str| if label_prefix.is_empty() { s.to_owned() } else { format!("{label_prefix} {s}") };
+    let l = |s: &str| {
+        if label_prefix.is_empty() {
+            s.to_owned()
+        } else {
+            format!("{label_prefix} {s}")
+        }
+    };
     vec![
         FieldDef::new(&format!("{prefix}Street"), &l("Street"), T::TextArea).len(255),
         FieldDef::new(&format!("{prefix}City"), &l("City"), T::String).len(40),
         FieldDef::new(&format!("{prefix}State"), &l("State/Province"), T::String).len(80),
-        FieldDef::new(&format!("{prefix}PostalCode"), &l("Zip/Postal Code"), T::String).len(20),
+        FieldDef::new(
+            &format!("{prefix}PostalCode"),
+            &l("Zip/Postal Code"),
+            T::String,
+        )
+        .len(20),
         FieldDef::new(&format!("{prefix}Country"), &l("Country"), T::String).len(80),
         FieldDef::new(&format!("{prefix}Latitude"), &l("Latitude"), T::Double),
         FieldDef::new(&format!("{prefix}Longitude"), &l("Longitude"), T::Double),
@@ -591,7 +683,23 @@ fn address_fields(prefix: &str, label_prefix: &str) -> Vec<FieldDef> {
             &l("Geocode Accuracy"),
             T::Picklist,
         )
-        .picklist(&["Address", "NearAddress", "Block", "Street", "ExtendedZip", "Zip", "Neighborhood", "City", "County", "State", "Unknown"], None, true)
+        .picklist(
+            &[
+                "Address",
+                "NearAddress",
+                "Block",
+                "Street",
+                "ExtendedZip",
+                "Zip",
+                "Neighborhood",
+                "City",
+                "County",
+                "State",
+                "Unknown",
+            ],
+            None,
+            true,
+        )
         .len(40),
         FieldDef::new(&format!("{prefix}Address"), &l("Address"), T::Address).read_only(),
     ]
@@ -600,13 +708,24 @@ fn address_fields(prefix: &str, label_prefix: &str) -> Vec<FieldDef> {
 fn lead() -> ObjectDef {
     let mut f = vec![
         id_field("Lead"),
-        FieldDef::new("MasterRecordId", "Master Record ID", T::Reference).references(&["Lead"], "MasterRecord").read_only(),
-        FieldDef::new("LastName", "Last Name", T::String).len(80).required(),
+        FieldDef::new("MasterRecordId", "Master Record ID", T::Reference)
+            .references(&["Lead"], "MasterRecord")
+            .read_only(),
+        FieldDef::new("LastName", "Last Name", T::String)
+            .len(80)
+            .required(),
         FieldDef::new("FirstName", "First Name", T::String).len(40),
-        FieldDef::new("Salutation", "Salutation", T::Picklist).picklist(SALUTATIONS, None, false).len(40),
-        FieldDef::new("Name", "Full Name", T::String).len(121).name_field().calculated(),
+        FieldDef::new("Salutation", "Salutation", T::Picklist)
+            .picklist(SALUTATIONS, None, false)
+            .len(40),
+        FieldDef::new("Name", "Full Name", T::String)
+            .len(121)
+            .name_field()
+            .calculated(),
         FieldDef::new("Title", "Title", T::String).len(128),
-        FieldDef::new("Company", "Company", T::String).len(255).required(),
+        FieldDef::new("Company", "Company", T::String)
+            .len(255)
+            .required(),
     ];
     f.extend(address_fields("", ""));
     f.extend([
@@ -618,9 +737,15 @@ fn lead() -> ObjectDef {
         FieldDef::new("PhotoUrl", "Photo URL", T::Url).read_only(),
         FieldDef::new("Description", "Description", T::TextArea),
         FieldDef::new("LeadSource", "Lead Source", T::Picklist).picklist(LEAD_SOURCES, None, false),
-        FieldDef::new("Status", "Status", T::Picklist).picklist(LEAD_STATUSES, Some(LEAD_STATUSES[0]), true).required(),
+        FieldDef::new("Status", "Status", T::Picklist)
+            .picklist(LEAD_STATUSES, Some(LEAD_STATUSES[0]), true)
+            .required(),
         FieldDef::new("Industry", "Industry", T::Picklist).picklist(INDUSTRIES, None, false),
-        FieldDef::new("Rating", "Rating", T::Picklist).picklist(&["Hot", "Warm", "Cold"], None, false),
+        FieldDef::new("Rating", "Rating", T::Picklist).picklist(
+            &["Hot", "Warm", "Cold"],
+            None,
+            false,
+        ),
         FieldDef::new("AnnualRevenue", "Annual Revenue", T::Currency),
         FieldDef::new("NumberOfEmployees", "Employees", T::Int).len(0),
         FieldDef::new("HasOptedOutOfEmail", "Email Opt Out", T::Boolean),
@@ -628,9 +753,19 @@ fn lead() -> ObjectDef {
         FieldDef::new("DoNotCall", "Do Not Call", T::Boolean),
         FieldDef::new("IsConverted", "Converted", T::Boolean).create_only(),
         FieldDef::new("ConvertedDate", "Converted Date", T::Date).read_only(),
-        FieldDef::new("ConvertedAccountId", "Converted Account ID", T::Reference).references(&["Account"], "ConvertedAccount").read_only(),
-        FieldDef::new("ConvertedContactId", "Converted Contact ID", T::Reference).references(&["Contact"], "ConvertedContact").read_only(),
-        FieldDef::new("ConvertedOpportunityId", "Converted Opportunity ID", T::Reference).references(&["Opportunity"], "ConvertedOpportunity").read_only(),
+        FieldDef::new("ConvertedAccountId", "Converted Account ID", T::Reference)
+            .references(&["Account"], "ConvertedAccount")
+            .read_only(),
+        FieldDef::new("ConvertedContactId", "Converted Contact ID", T::Reference)
+            .references(&["Contact"], "ConvertedContact")
+            .read_only(),
+        FieldDef::new(
+            "ConvertedOpportunityId",
+            "Converted Opportunity ID",
+            T::Reference,
+        )
+        .references(&["Opportunity"], "ConvertedOpportunity")
+        .read_only(),
         FieldDef::new("IsUnreadByOwner", "Unread By Owner", T::Boolean),
         FieldDef::new("LastActivityDate", "Last Activity", T::Date).read_only(),
         FieldDef::new("LastViewedDate", "Last Viewed Date", T::DateTime).read_only(),
@@ -645,12 +780,21 @@ fn lead() -> ObjectDef {
 fn contact() -> ObjectDef {
     let mut f = vec![
         id_field("Contact"),
-        FieldDef::new("MasterRecordId", "Master Record ID", T::Reference).references(&["Contact"], "MasterRecord").read_only(),
+        FieldDef::new("MasterRecordId", "Master Record ID", T::Reference)
+            .references(&["Contact"], "MasterRecord")
+            .read_only(),
         FieldDef::new("AccountId", "Account ID", T::Reference).references(&["Account"], "Account"),
-        FieldDef::new("LastName", "Last Name", T::String).len(80).required(),
+        FieldDef::new("LastName", "Last Name", T::String)
+            .len(80)
+            .required(),
         FieldDef::new("FirstName", "First Name", T::String).len(40),
-        FieldDef::new("Salutation", "Salutation", T::Picklist).picklist(SALUTATIONS, None, false).len(40),
-        FieldDef::new("Name", "Full Name", T::String).len(121).name_field().calculated(),
+        FieldDef::new("Salutation", "Salutation", T::Picklist)
+            .picklist(SALUTATIONS, None, false)
+            .len(40),
+        FieldDef::new("Name", "Full Name", T::String)
+            .len(121)
+            .name_field()
+            .calculated(),
     ];
     f.extend(address_fields("Other", "Other"));
     f.extend(address_fields("Mailing", "Mailing"));
@@ -660,7 +804,8 @@ fn contact() -> ObjectDef {
         FieldDef::new("MobilePhone", "Mobile Phone", T::Phone),
         FieldDef::new("HomePhone", "Home Phone", T::Phone),
         FieldDef::new("OtherPhone", "Other Phone", T::Phone),
-        FieldDef::new("ReportsToId", "Reports To ID", T::Reference).references(&["Contact"], "ReportsTo"),
+        FieldDef::new("ReportsToId", "Reports To ID", T::Reference)
+            .references(&["Contact"], "ReportsTo"),
         FieldDef::new("Email", "Email", T::Email).id_lookup(),
         FieldDef::new("Title", "Title", T::String).len(128),
         FieldDef::new("Department", "Department", T::String).len(80),
@@ -684,14 +829,28 @@ fn contact() -> ObjectDef {
 fn account() -> ObjectDef {
     let mut f = vec![
         id_field("Account"),
-        FieldDef::new("MasterRecordId", "Master Record ID", T::Reference).references(&["Account"], "MasterRecord").read_only(),
-        FieldDef::new("Name", "Account Name", T::String).len(255).required().name_field(),
+        FieldDef::new("MasterRecordId", "Master Record ID", T::Reference)
+            .references(&["Account"], "MasterRecord")
+            .read_only(),
+        FieldDef::new("Name", "Account Name", T::String)
+            .len(255)
+            .required()
+            .name_field(),
         FieldDef::new("Type", "Account Type", T::Picklist).picklist(
-            &["Prospect", "Customer - Direct", "Customer - Channel", "Channel Partner / Reseller", "Installation Partner", "Technology Partner", "Other"],
+            &[
+                "Prospect",
+                "Customer - Direct",
+                "Customer - Channel",
+                "Channel Partner / Reseller",
+                "Installation Partner",
+                "Technology Partner",
+                "Other",
+            ],
             None,
             false,
         ),
-        FieldDef::new("ParentId", "Parent Account ID", T::Reference).references(&["Account"], "Parent"),
+        FieldDef::new("ParentId", "Parent Account ID", T::Reference)
+            .references(&["Account"], "Parent"),
     ];
     f.extend(address_fields("Billing", "Billing"));
     f.extend(address_fields("Shipping", "Shipping"));
@@ -715,21 +874,58 @@ fn account() -> ObjectDef {
 fn user() -> ObjectDef {
     let mut f = vec![
         id_field("User"),
-        FieldDef::new("Username", "Username", T::String).len(80).required().id_lookup(),
-        FieldDef::new("LastName", "Last Name", T::String).len(80).required(),
+        FieldDef::new("Username", "Username", T::String)
+            .len(80)
+            .required()
+            .id_lookup(),
+        FieldDef::new("LastName", "Last Name", T::String)
+            .len(80)
+            .required(),
         FieldDef::new("FirstName", "First Name", T::String).len(40),
-        FieldDef::new("Name", "Full Name", T::String).len(121).name_field().calculated(),
+        FieldDef::new("Name", "Full Name", T::String)
+            .len(121)
+            .name_field()
+            .calculated(),
         FieldDef::new("CompanyName", "Company Name", T::String).len(80),
         FieldDef::new("Title", "Title", T::String).len(80),
-        FieldDef::new("Email", "Email", T::Email).len(128).required(),
+        FieldDef::new("Email", "Email", T::Email)
+            .len(128)
+            .required(),
         FieldDef::new("Alias", "Alias", T::String).len(8).required(),
         FieldDef::new("IsActive", "Active", T::Boolean).defaulted(json!(true)),
-        FieldDef::new("TimeZoneSidKey", "Time Zone", T::Picklist).picklist(&["Europe/Paris", "America/Los_Angeles", "GMT"], None, true).len(40).required(),
-        FieldDef::new("LocaleSidKey", "Locale", T::Picklist).picklist(&["fr_FR", "en_US", "en_GB"], None, true).len(40).required(),
-        FieldDef::new("EmailEncodingKey", "Email Encoding", T::Picklist).picklist(&["UTF-8", "ISO-8859-1"], None, true).len(40).required(),
-        FieldDef::new("LanguageLocaleKey", "Language", T::Picklist).picklist(&["fr", "en_US"], None, true).len(40).required(),
-        FieldDef::new("ProfileId", "Profile ID", T::Reference).references(&["Profile"], "Profile").required(),
-        FieldDef::new("UserType", "User Type", T::Picklist).picklist(&["Standard", "PowerPartner", "CspLitePortal", "CsnOnly", "Guest"], None, true).len(40).read_only(),
+        FieldDef::new("TimeZoneSidKey", "Time Zone", T::Picklist)
+            .picklist(&["Europe/Paris", "America/Los_Angeles", "GMT"], None, true)
+            .len(40)
+            .required(),
+        FieldDef::new("LocaleSidKey", "Locale", T::Picklist)
+            .picklist(&["fr_FR", "en_US", "en_GB"], None, true)
+            .len(40)
+            .required(),
+        FieldDef::new("EmailEncodingKey", "Email Encoding", T::Picklist)
+            .picklist(&["UTF-8", "ISO-8859-1"], None, true)
+            .len(40)
+            .required(),
+        FieldDef::new("LanguageLocaleKey", "Language", T::Picklist)
+            .picklist(&["fr", "en_US"], None, true)
+            .len(40)
+            .required(),
+        FieldDef::new("ProfileId", "Profile ID", T::Reference)
+            .references(&["Profile"], "Profile")
+            .required(),
+        FieldDef::new("UserType", "User Type", T::Picklist)
+            .picklist(
+                &[
+                    "Standard",
+                    "PowerPartner",
+                    "CspLitePortal",
+                    "CsnOnly",
+                    "Guest",
+                ],
+                None,
+                true,
+            )
+            .len(40)
+            .read_only(),
     ];
     f.extend(audit_fields(false));
     let mut o = ObjectDef::new("User", "User", "Users", "005", f);
@@ -740,25 +936,50 @@ fn user() -> ObjectDef {
 fn organization() -> ObjectDef {
     let mut f = vec![
         id_field("Organization"),
-        FieldDef::new("Name", "Name", T::String).len(80).required().name_field(),
+        FieldDef::new("Name", "Name", T::String)
+            .len(80)
+            .required()
+            .name_field(),
         FieldDef::new("Division", "Division", T::String).len(80),
         FieldDef::new("Country", "Country", T::String).len(80),
         FieldDef::new("PrimaryContact", "Primary Contact", T::String).len(80),
-        FieldDef::new("DefaultLocaleSidKey", "Locale", T::Picklist).picklist(&["fr_FR", "en_US"], None, true).len(40).required(),
-        FieldDef::new("LanguageLocaleKey", "Language", T::Picklist).picklist(&["fr", "en_US"], None, true).len(40).required(),
-        FieldDef::new("TimeZoneSidKey", "Time Zone", T::Picklist).picklist(&["Europe/Paris", "GMT"], None, true).len(40).required(),
+        FieldDef::new("DefaultLocaleSidKey", "Locale", T::Picklist)
+            .picklist(&["fr_FR", "en_US"], None, true)
+            .len(40)
+            .required(),
+        FieldDef::new("LanguageLocaleKey", "Language", T::Picklist)
+            .picklist(&["fr", "en_US"], None, true)
+            .len(40)
+            .required(),
+        FieldDef::new("TimeZoneSidKey", "Time Zone", T::Picklist)
+            .picklist(&["Europe/Paris", "GMT"], None, true)
+            .len(40)
+            .required(),
         FieldDef::new("OrganizationType", "Edition", T::Picklist)
             .picklist(
-                &["Team Edition", "Professional Edition", "Enterprise Edition", "Developer Edition", "Personal Edition", "Unlimited Edition", "Contact Manager Edition", "Base Edition"],
+                &[
+                    "Team Edition",
+                    "Professional Edition",
+                    "Enterprise Edition",
+                    "Developer Edition",
+                    "Personal Edition",
+                    "Unlimited Edition",
+                    "Contact Manager Edition",
+                    "Base Edition",
+                ],
                 None,
                 true,
             )
             .len(40)
             .read_only(),
-        FieldDef::new("InstanceName", "Instance Name", T::String).len(5).read_only(),
+        FieldDef::new("InstanceName", "Instance Name", T::String)
+            .len(5)
+            .read_only(),
         FieldDef::new("IsSandbox", "Is Sandbox", T::Boolean).read_only(),
         FieldDef::new("TrialExpirationDate", "Trial Expiration Date", T::DateTime).read_only(),
-        FieldDef::new("NamespacePrefix", "Namespace Prefix", T::String).len(15).read_only(),
+        FieldDef::new("NamespacePrefix", "Namespace Prefix", T::String)
+            .len(15)
+            .read_only(),
     ];
     f.extend(audit_fields(false));
     let mut o = ObjectDef::new("Organization", "Organization", "Organizations", "00D", f);
@@ -789,10 +1010,19 @@ mod tests {
     fn hidden_fields_are_not_found_nor_described() {
         let mut lead = lead();
         let mut f = FieldDef::new("plezi_url__c", "Plezi URL", T::Url);
-        f.access = FieldAccess { readable: false, editable: false };
+        f.access = FieldAccess {
+            readable: false,
+            editable: false,
+        };
         lead.add_field(f).expect("new field");
         assert!(lead.field("PLEZI_URL__C").is_none());
         assert!(lead.field_any("PLEZI_URL__C").is_some());
-        assert!(!lead.describe("66.0").fields.iter().any(|f| f.name == "plezi_url__c"));
+        assert!(
+            !lead
+                .describe("66.0")
+                .fields
+                .iter()
+                .any(|f| f.name == "plezi_url__c")
+        );
     }
 }

@@ -76,21 +76,33 @@ impl Store {
     }
 
     /// Creates an administrator. The username is trimmed and compared case-insensitively.
-    pub async fn create_admin(&self, username: &str, password: &SecretString) -> Result<AdminUser, StoreError> {
+    pub async fn create_admin(
+        &self,
+        username: &str,
+        password: &SecretString,
+    ) -> Result<AdminUser, StoreError> {
         let username = check_credentials(username, password)?;
         let hash = hash_password(password.clone()).await?;
         on_db!(self, create_admin(&username, &hash, to_micros(now())))
     }
 
     /// Replaces an administrator's password and closes all their sessions.
-    pub async fn set_admin_password(&self, username: &str, password: &SecretString) -> Result<(), StoreError> {
+    pub async fn set_admin_password(
+        &self,
+        username: &str,
+        password: &SecretString,
+    ) -> Result<(), StoreError> {
         let username = check_credentials(username, password)?;
         let hash = hash_password(password.clone()).await?;
         on_db!(self, set_admin_password(&username, &hash))
     }
 
     /// The administrator these credentials belong to, or `None` (same cost either way).
-    pub async fn verify_admin(&self, username: &str, password: &SecretString) -> Result<Option<AdminUser>, StoreError> {
+    pub async fn verify_admin(
+        &self,
+        username: &str,
+        password: &SecretString,
+    ) -> Result<Option<AdminUser>, StoreError> {
         let username = normalise_username(username);
         let found = on_db!(self, admin_with_hash(&username))?;
         let (user, hash) = match found {
@@ -110,7 +122,13 @@ impl Store {
         let expires = created + SESSION_TTL;
         let user = on_db!(
             self,
-            create_session(user_id, &hash, &csrf_token, to_micros(created), to_micros(expires))
+            create_session(
+                user_id,
+                &hash,
+                &csrf_token,
+                to_micros(created),
+                to_micros(expires)
+            )
         )?;
         Ok(NewSession {
             token,
@@ -144,7 +162,11 @@ impl Store {
         let created = now();
         on_db!(
             self,
-            create_setup_token(&hash, to_micros(created), to_micros(created + SETUP_TOKEN_TTL))
+            create_setup_token(
+                &hash,
+                to_micros(created),
+                to_micros(created + SETUP_TOKEN_TTL)
+            )
         )?;
         Ok(Some(token))
     }
@@ -180,8 +202,7 @@ impl Store {
 
 /// A PHC string of a password nobody has, verified when the username is unknown so that the
 /// answer takes as long as for a real user.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0W2s3zSXTSkKPLOnzeUkr7vO2T3ftGnFVAsK3Zw0ci0";
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0W2s3zSXTSkKPLOnzeUkr7vO2T3ftGnFVAsK3Zw0ci0";
 
 fn normalise_username(username: &str) -> String {
     username.trim().to_lowercase()
@@ -191,7 +212,10 @@ fn check_credentials(username: &str, password: &SecretString) -> Result<String, 
     let mut problems = Vec::new();
     let name = normalise_username(username);
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        problems.push(Problem::new("username", "needs 1 to 100 printable characters".into()));
+        problems.push(Problem::new(
+            "username",
+            "needs 1 to 100 printable characters".into(),
+        ));
     }
     let chars = password.expose_secret().chars().count();
     if !(MIN_PASSWORD_CHARS..=1000).contains(&chars) {
@@ -229,7 +253,8 @@ async fn hash_password(password: SecretString) -> Result<String, StoreError> {
 async fn verify_password(password: SecretString, hash: String) -> Result<bool, StoreError> {
     tokio::task::spawn_blocking(move || {
         use argon2::password_hash::{PasswordVerifier, phc::PasswordHash};
-        let parsed = PasswordHash::new(&hash).map_err(|e| StoreError::Corrupt(format!("stored password hash: {e}")))?;
+        let parsed = PasswordHash::new(&hash)
+            .map_err(|e| StoreError::Corrupt(format!("stored password hash: {e}")))?;
         Ok(argon2::Argon2::default()
             .verify_password(password.expose_secret().as_bytes(), &parsed)
             .is_ok())

@@ -329,7 +329,10 @@ fn report_view(ctx: &Ctx, r: &ConnectReport, at: OffsetDateTime) -> ReportView {
         })
         .collect();
     ReportView {
-        api_disabled: r.error.as_deref().is_some_and(|e| e.contains("API_DISABLED_FOR_ORG"))
+        api_disabled: r
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("API_DISABLED_FOR_ORG"))
             || r.org.as_ref().is_some_and(|o| !o.api_available),
         ok: r.ok,
         logged_in: r.logged_in,

@@ -493,7 +493,13 @@ async fn the_seed_walk_in_a_real_browser_with_expired_password_and_recovery() {
     // A change made while paused is kept and sent after recovery (R-CONN-6: nothing lost).
     stack
         .store
-        .update_contact(marie.id, json!({"company": "Institut du Radium"}).as_object().unwrap(), lb_store::Origin::User)
+        .update_contact(
+            marie.id,
+            json!({"company": "Institut du Radium"})
+                .as_object()
+                .unwrap(),
+            lb_store::Origin::User,
+        )
         .await
         .unwrap();
     let (new_password, new_token) = ("Renewed-Pass-2", "NEWTOKEN9876543210ZY");
@@ -534,11 +540,22 @@ async fn the_seed_walk_in_a_real_browser_with_expired_password_and_recovery() {
     click(&c, "sync-now").await;
     assert_eq!(wait_for_run(&c, &base).await, "ok");
     assert_eq!(text(&c, "#health-title").await, "Connected: the sync runs");
-    assert_eq!(text(&c, "#runs tr.run td:nth-child(6)").await, "1", "the change made while paused went out");
+    assert_eq!(
+        text(&c, "#runs tr.run td:nth-child(6)").await,
+        "1",
+        "the change made while paused went out"
+    );
     let lead = stack
-        .org_query(&format!("SELECT Company FROM Lead WHERE Id = '{lead_id}'"), new_password, new_token)
+        .org_query(
+            &format!("SELECT Company FROM Lead WHERE Id = '{lead_id}'"),
+            new_password,
+            new_token,
+        )
         .await;
-    assert_eq!(lead["records"][0]["Company"], "Institut du Radium", "{lead}");
+    assert_eq!(
+        lead["records"][0]["Company"], "Institut du Radium",
+        "{lead}"
+    );
     cam.snap(&c, "sync-recovered").await;
 
     // Forms: create one and see its snippet.
