@@ -25,6 +25,19 @@ fn lead_count(em: &lb_emulator::Emulator) -> usize {
     em.org().table("Lead").map(|t| t.live_count()).unwrap_or(0)
 }
 
+/// `leadbridge connect` (password flow) with the emulator's integration user and connected app,
+/// and `password` in place of the real one; callers add flags such as `--json`.
+fn connect_to(data_dir: &Path, em: &lb_emulator::RunningEmulator, password: &str) -> Command {
+    let cfg = em.emulator.config();
+    let mut cmd = leadbridge(data_dir);
+    cmd.args(["connect", "--instance-url", &em.url])
+        .args(["--client-id", &cfg.client_id])
+        .args(["--client-secret", cfg.client_secret.expose_secret()])
+        .args(["--username", &cfg.username, "--password", password])
+        .args(["--security-token", cfg.security_token.expose_secret()]);
+    cmd
+}
+
 fn json_of(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -43,28 +56,8 @@ async fn connect_sync_runs_and_status_through_the_binary() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = em.emulator.config().clone();
     let connect = |password: &str| {
-        leadbridge(dir.path())
-            .args([
-                "connect",
-                "--json",
-                "--create-fields",
-                "--instance-url",
-                &em.url,
-                "--client-id",
-                &cfg.client_id,
-            ])
-            .args([
-                "--client-secret",
-                cfg.client_secret.expose_secret(),
-                "--username",
-                &cfg.username,
-            ])
-            .args([
-                "--password",
-                password,
-                "--security-token",
-                cfg.security_token.expose_secret(),
-            ])
+        connect_to(dir.path(), &em, password)
+            .args(["--json", "--create-fields"])
             .output()
             .unwrap()
     };
@@ -175,27 +168,8 @@ async fn a_loopback_base_url_is_warned_about_and_base_url_sets_plezi_url() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cfg = em.emulator.config().clone();
-    let connect = leadbridge(dir.path())
-        .args([
-            "connect",
-            "--create-fields",
-            "--instance-url",
-            &em.url,
-            "--client-id",
-            &cfg.client_id,
-        ])
-        .args([
-            "--client-secret",
-            cfg.client_secret.expose_secret(),
-            "--username",
-            &cfg.username,
-        ])
-        .args([
-            "--password",
-            cfg.password.expose_secret(),
-            "--security-token",
-            cfg.security_token.expose_secret(),
-        ])
+    let connect = connect_to(dir.path(), &em, cfg.password.expose_secret())
+        .arg("--create-fields")
         .output()
         .unwrap();
     assert_eq!(
@@ -304,27 +278,8 @@ async fn a_sync_killed_with_sigkill_mid_run_then_run_again_creates_no_duplicate(
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cfg = em.emulator.config().clone();
-    let out = leadbridge(dir.path())
-        .args([
-            "connect",
-            "--create-fields",
-            "--instance-url",
-            &em.url,
-            "--client-id",
-            &cfg.client_id,
-        ])
-        .args([
-            "--client-secret",
-            cfg.client_secret.expose_secret(),
-            "--username",
-            &cfg.username,
-        ])
-        .args([
-            "--password",
-            cfg.password.expose_secret(),
-            "--security-token",
-            cfg.security_token.expose_secret(),
-        ])
+    let out = connect_to(dir.path(), &em, cfg.password.expose_secret())
+        .arg("--create-fields")
         .output()
         .unwrap();
     assert_eq!(
