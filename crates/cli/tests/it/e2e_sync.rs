@@ -38,6 +38,22 @@ fn connect_to(data_dir: &Path, em: &lb_emulator::RunningEmulator, password: &str
     cmd
 }
 
+/// `connect --create-fields` with the emulator's real credentials, which must succeed.
+fn connect_ok(data_dir: &Path, em: &lb_emulator::RunningEmulator) -> std::process::Output {
+    let password = em.emulator.config().password.expose_secret().to_owned();
+    let out = connect_to(data_dir, em, &password)
+        .arg("--create-fields")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    out
+}
+
 fn json_of(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -167,17 +183,7 @@ async fn a_loopback_base_url_is_warned_about_and_base_url_sets_plezi_url() {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = em.emulator.config().clone();
-    let connect = connect_to(dir.path(), &em, cfg.password.expose_secret())
-        .arg("--create-fields")
-        .output()
-        .unwrap();
-    assert_eq!(
-        connect.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&connect.stdout)
-    );
+    let connect = connect_ok(dir.path(), &em);
     let err = String::from_utf8_lossy(&connect.stderr);
     assert!(
         err.contains("warning: the app's base URL http://127.0.0.1:8080 is the default"),
@@ -277,17 +283,7 @@ async fn a_sync_killed_with_sigkill_mid_run_then_run_again_creates_no_duplicate(
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = em.emulator.config().clone();
-    let out = connect_to(dir.path(), &em, cfg.password.expose_secret())
-        .arg("--create-fields")
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    connect_ok(dir.path(), &em);
 
     let store = Store::open(&Database::in_data_dir(dir.path()))
         .await
