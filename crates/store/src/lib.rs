@@ -557,9 +557,45 @@ impl Store {
     // ---- forms ----
 
     pub async fn create_form(&self, form: &NewForm) -> Result<Form, StoreError> {
+        self.create_form_with_redirect(form, None).await
+    }
+
+    /// [`Store::create_form`] with the URL a browser posting the form as plain HTML is sent to
+    /// afterwards (see [`check_redirect_url`]); `None` or blank: no redirect URL. Every problem
+    /// of the form and of the URL is reported at once.
+    pub async fn create_form_with_redirect(
+        &self,
+        form: &NewForm,
+        redirect_url: Option<&str>,
+    ) -> Result<Form, StoreError> {
         let schema = self.schema().await?;
-        let checked = check_new_form(form, &schema)?;
-        dispatch_write!(self, create_form(&checked))
+        let (checked, redirect) = match (
+            check_new_form(form, &schema),
+            check_redirect_url(redirect_url),
+        ) {
+            (Ok(checked), Ok(redirect)) => (checked, redirect),
+            (Err(StoreError::Invalid(mut problems)), Err(StoreError::Invalid(more))) => {
+                problems.extend(more);
+                return Err(StoreError::Invalid(problems));
+            }
+            (Err(e), _) | (_, Err(e)) => return Err(e),
+        };
+        dispatch_write!(self, create_form(&checked, redirect.as_deref()))
+    }
+
+    /// Sets (or, with `None` or blank, clears) a form's redirect URL (see
+    /// [`check_redirect_url`]).
+    pub async fn set_form_redirect_url(
+        &self,
+        id: i64,
+        redirect_url: Option<&str>,
+    ) -> Result<Form, StoreError> {
+        let redirect = check_redirect_url(redirect_url)?;
+        dispatch_write!(self, set_form_redirect_url(id, redirect.as_deref()))?.ok_or_else(|| {
+            StoreError::NotFound {
+                what: format!("form {id}"),
+            }
+        })
     }
 
     pub async fn forms(&self) -> Result<Vec<Form>, StoreError> {
@@ -910,6 +946,39 @@ fn check_new_field(field: &NewCustomField) -> Result<NewCustomField, StoreError>
         kind: field.kind,
         options,
     })
+}
+
+/// The longest redirect URL a form accepts.
+pub const REDIRECT_URL_MAX: usize = 2000;
+
+/// Checks a form's redirect URL: an absolute `http` or `https` URL with a host, no user name or
+/// password in it, at most [`REDIRECT_URL_MAX`] characters. Surrounding blanks are trimmed;
+/// `None` or blank means no redirect URL (`Ok(None)`). Problems name the field `redirect_url`.
+pub fn check_redirect_url(url: Option<&str>) -> Result<Option<String>, StoreError> {
+    let Some(url) = url.map(str::trim).filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    let bad = |why: &str| Err(StoreError::invalid("redirect_url", why));
+    if url.chars().count() > REDIRECT_URL_MAX {
+        return bad(&format!("must be at most {REDIRECT_URL_MAX} characters"));
+    }
+    let parsed = match url::Url::parse(url) {
+        Ok(parsed) => parsed,
+        Err(e) => return bad(&format!("'{url}' is not an absolute URL ({e})")),
+    };
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return bad(&format!(
+            "must be an http or https URL, not {}:",
+            parsed.scheme()
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return bad("must name a host");
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return bad("must not contain a user name or password");
+    }
+    Ok(Some(url.to_owned()))
 }
 
 /// Attributes a public form may not set: the score is raised by the submission rule, the rest

@@ -381,6 +381,9 @@ pub struct Form {
     pub mapping: BTreeMap<String, String>,
     /// Points added to `behaviour_score` by each submission (capped at 50).
     pub score_increment: i64,
+    /// Where a browser posting the form as plain HTML goes afterwards (an http/https URL);
+    /// `None`: the web app's own thank-you page.
+    pub redirect_url: Option<String>,
     pub created_at: OffsetDateTime,
 }
 

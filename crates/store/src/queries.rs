@@ -600,11 +600,16 @@ pub(crate) async fn last_changes(
 
 // ---------------------------------------------------------------- forms
 
-pub(crate) async fn create_form(pool: &Pool, form: &NewForm) -> Result<Form, StoreError> {
+pub(crate) async fn create_form(
+    pool: &Pool,
+    form: &NewForm,
+    redirect_url: Option<&str>,
+) -> Result<Form, StoreError> {
     let mut tx = begin_write(pool).await?;
     let row = sqlx::query_as::<_, FormRow>(
-        "INSERT INTO forms (name, mapping, score_increment, created_at) VALUES ($1, $2, $3, $4) \
-         RETURNING id, name, mapping, score_increment, created_at",
+        "INSERT INTO forms (name, mapping, score_increment, redirect_url, created_at) \
+         VALUES ($1, $2, $3, $4, $5) \
+         RETURNING id, name, mapping, score_increment, redirect_url, created_at",
     )
     .bind(&form.name)
     .bind(serde_json::to_string(&form.mapping).unwrap_or_else(|_| "{}".into()))
@@ -612,6 +617,7 @@ pub(crate) async fn create_form(pool: &Pool, form: &NewForm) -> Result<Form, Sto
         form.score_increment
             .unwrap_or(crate::DEFAULT_SCORE_INCREMENT),
     )
+    .bind(redirect_url)
     .bind(to_micros(now()))
     .fetch_one(&mut *tx)
     .await?;
@@ -619,9 +625,28 @@ pub(crate) async fn create_form(pool: &Pool, form: &NewForm) -> Result<Form, Sto
     Form::try_from(row)
 }
 
+pub(crate) async fn set_form_redirect_url(
+    pool: &Pool,
+    id: i64,
+    redirect_url: Option<&str>,
+) -> Result<Option<Form>, StoreError> {
+    let mut tx = begin_write(pool).await?;
+    let row = sqlx::query_as::<_, FormRow>(
+        "UPDATE forms SET redirect_url = $1 WHERE id = $2 \
+         RETURNING id, name, mapping, score_increment, redirect_url, created_at",
+    )
+    .bind(redirect_url)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    row.map(Form::try_from).transpose()
+}
+
 pub(crate) async fn forms(pool: &Pool) -> Result<Vec<Form>, StoreError> {
     sqlx::query_as::<_, FormRow>(
-        "SELECT id, name, mapping, score_increment, created_at FROM forms ORDER BY id",
+        "SELECT id, name, mapping, score_increment, redirect_url, created_at FROM forms \
+         ORDER BY id",
     )
     .fetch_all(pool)
     .await?
@@ -632,7 +657,8 @@ pub(crate) async fn forms(pool: &Pool) -> Result<Vec<Form>, StoreError> {
 
 async fn load_form(conn: &mut Conn, id: i64) -> Result<Option<Form>, StoreError> {
     sqlx::query_as::<_, FormRow>(
-        "SELECT id, name, mapping, score_increment, created_at FROM forms WHERE id = $1",
+        "SELECT id, name, mapping, score_increment, redirect_url, created_at FROM forms \
+         WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *conn)

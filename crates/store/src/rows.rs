@@ -141,6 +141,7 @@ pub(crate) struct FormRow {
     name: String,
     mapping: String,
     score_increment: i64,
+    redirect_url: Option<String>,
     created_at: i64,
 }
 
@@ -154,6 +155,7 @@ impl TryFrom<FormRow> for Form {
             mapping: serde_json::from_str(&row.mapping)
                 .map_err(|_| StoreError::Corrupt(format!("form {}: mapping", row.id)))?,
             score_increment: row.score_increment,
+            redirect_url: row.redirect_url,
             created_at: from_micros(row.created_at),
         })
     }

@@ -208,3 +208,84 @@ both_backends!(
         }
     }
 );
+
+both_backends!(
+    a_form_keeps_a_checked_redirect_url_that_can_be_changed_and_cleared,
+    |store| {
+        let plain = store.create_form(&signup()).await.unwrap();
+        assert_eq!(plain.redirect_url, None);
+        let form = store
+            .create_form_with_redirect(&signup(), Some(" https://example.com/thanks?x=1 "))
+            .await
+            .unwrap();
+        assert_eq!(
+            form.redirect_url.as_deref(),
+            Some("https://example.com/thanks?x=1")
+        );
+        assert_eq!(store.form(form.id).await.unwrap(), form);
+        assert!(store.forms().await.unwrap().contains(&form));
+        let changed = store
+            .set_form_redirect_url(plain.id, Some("http://shop.example/merci"))
+            .await
+            .unwrap();
+        assert_eq!(
+            changed.redirect_url.as_deref(),
+            Some("http://shop.example/merci")
+        );
+        let cleared = store
+            .set_form_redirect_url(plain.id, Some("  "))
+            .await
+            .unwrap();
+        assert_eq!(cleared.redirect_url, None);
+        assert!(matches!(
+            store.set_form_redirect_url(999_999, None).await,
+            Err(StoreError::NotFound { .. })
+        ));
+    }
+);
+
+both_backends!(
+    a_bad_redirect_url_is_refused_naming_the_field_and_nothing_is_written,
+    |store| {
+        for bad in [
+            "javascript:alert(1)",
+            "/thanks",
+            "ftp://example.com/x",
+            "https://user:pw@example.com/",
+            "not a url",
+        ] {
+            let err = store
+                .create_form_with_redirect(&signup(), Some(bad))
+                .await
+                .unwrap_err();
+            let found = problems(err);
+            assert!(
+                found.iter().any(|(field, _)| field == "redirect_url"),
+                "{bad}: {found:?}"
+            );
+        }
+        let long = format!("https://example.com/{}", "a".repeat(2000));
+        assert!(
+            store
+                .create_form_with_redirect(&signup(), Some(&long))
+                .await
+                .is_err()
+        );
+        // Problems of the form and of the URL come together.
+        let mut nameless = signup();
+        nameless.name = " ".into();
+        let err = store
+            .create_form_with_redirect(&nameless, Some("mailto:a@b.c"))
+            .await
+            .unwrap_err();
+        let fields: Vec<String> = problems(err).into_iter().map(|(f, _)| f).collect();
+        assert!(fields.contains(&"name".to_owned()) && fields.contains(&"redirect_url".to_owned()));
+        assert!(store.forms().await.unwrap().is_empty());
+        assert!(
+            store
+                .set_form_redirect_url(1, Some("data:text/html,x"))
+                .await
+                .is_err()
+        );
+    }
+);

@@ -278,6 +278,7 @@ mod tests {
             name: "Demo".into(),
             mapping: [("e\"mail".to_owned(), "email".to_owned())].into(),
             score_increment: 5,
+            redirect_url: None,
             created_at: time::OffsetDateTime::UNIX_EPOCH,
         };
         let html = snippet("https://app.example", &form);
