@@ -312,6 +312,29 @@ pub enum SkipReason {
     ConflictingLink { other: String },
 }
 
+impl SkipReason {
+    /// A stable identifier of the reason (snake_case): what a translation or a machine reader
+    /// keys on, since the English text (`Display`) may be reworded.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SkipReason::NoEmail => "no_email",
+            SkipReason::InvalidEmail(_) => "invalid_email",
+            SkipReason::ContactNotFlagged => "contact_not_flagged",
+            SkipReason::ConvertedLead { .. } => "converted_lead",
+            SkipReason::ConvertedContactLinkedElsewhere { .. } => {
+                "converted_contact_linked_elsewhere"
+            }
+            SkipReason::DuplicateEmailHere { .. } => "duplicate_email_here",
+            SkipReason::DuplicateInOrg { .. } => "duplicate_in_org",
+            SkipReason::EmailLinkedElsewhere { .. } => "email_linked_elsewhere",
+            SkipReason::EmailIsUnflaggedContact { .. } => "email_is_unflagged_contact",
+            SkipReason::MissingRequiredField { .. } => "missing_required_field",
+            SkipReason::EmailTakenHere { .. } => "email_taken_here",
+            SkipReason::ConflictingLink { .. } => "conflicting_link",
+        }
+    }
+}
+
 /// One record left out, with the reason.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Skip {

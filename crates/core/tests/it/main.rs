@@ -4,3 +4,4 @@ mod identity;
 mod mapping;
 mod merge;
 mod props;
+mod skip_codes;
