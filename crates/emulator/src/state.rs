@@ -28,6 +28,7 @@
 pub mod bulk;
 pub mod convert;
 pub mod ids;
+pub mod merge;
 pub mod schema;
 pub mod setup;
 
@@ -1016,7 +1017,7 @@ impl Org {
                             key_of(&key, &Value::String(s.clone()))
                                 == key_of(&key, &Value::String(value.to_owned()))
                         }
-                        (other, _) => other.to_string() == value,
+                        (other, _) => *other == value,
                     };
                     if !agrees {
                         return Err(DmlError::one(

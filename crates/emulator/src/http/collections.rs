@@ -275,19 +275,17 @@ fn write_one(org: &mut Org, rec: &Map<String, Value>, mode: Mode) -> SaveResult 
             }
         }
         Mode::Upsert { object, field } => {
-            if let Some(t) = record_type(rec) {
-                if !t.eq_ignore_ascii_case(object) {
-                    return failed(
-                        None,
-                        ApiError::with_fields(
-                            "INVALID_TYPE",
-                            format!(
-                                "Record type {t} does not match the type {object} of the request"
-                            ),
-                            vec![],
-                        ),
-                    );
-                }
+            if let Some(t) = record_type(rec)
+                && !t.eq_ignore_ascii_case(object)
+            {
+                return failed(
+                    None,
+                    ApiError::with_fields(
+                        "INVALID_TYPE",
+                        format!("Record type {t} does not match the type {object} of the request"),
+                        vec![],
+                    ),
+                );
             }
             let key_name = org
                 .object(object)
@@ -599,14 +597,14 @@ fn run_composite(
         };
         let ok = reply.status.as_u16() < 400;
         let mut headers = Map::new();
-        if reply.status == StatusCode::CREATED {
-            if let Some(id) = reply.body_json().get("id").and_then(Value::as_str) {
-                let object = sub.url.split('/').nth(5).unwrap_or_default().to_owned();
-                headers.insert(
-                    "Location".into(),
-                    Value::String(format!("{}/sobjects/{object}/{id}", call.prefix())),
-                );
-            }
+        if reply.status == StatusCode::CREATED
+            && let Some(id) = reply.body_json().get("id").and_then(Value::as_str)
+        {
+            let object = sub.url.split('/').nth(5).unwrap_or_default().to_owned();
+            headers.insert(
+                "Location".into(),
+                Value::String(format!("{}/sobjects/{object}/{id}", call.prefix())),
+            );
         }
         let body = reply.body_json();
         done.push((sub.reference_id.clone(), body.clone(), ok));

@@ -19,7 +19,7 @@ const XML: &str = "text/xml;charset=UTF-8";
 const MAX_CONVERTS: usize = 200;
 
 /// The inner texts of every element whose local name is `name` (any prefix), in order.
-fn blocks<'a>(xml: &'a str, name: &str) -> Vec<&'a str> {
+pub(super) fn blocks<'a>(xml: &'a str, name: &str) -> Vec<&'a str> {
     let mut out = Vec::new();
     let mut from = 0;
     while let Some(pos) = xml[from..].find('<') {
@@ -105,50 +105,83 @@ fn result_xml(entry: &LeadConvert, outcome: &Result<Converted, lb_wire::ApiError
     }
 }
 
-/// Handles a `convertLead` envelope.
-pub(crate) fn convert_lead(em: &Emulator, xml: &str, enterprise: bool) -> Reply {
+/// The checks every data call through SOAP passes: a live session from `SessionHeader`, API
+/// access, one request charged to the daily allowance as `endpoint`. Returns the
+/// `LimitInfoHeader` numbers (used, max).
+pub(super) fn soap_gate(
+    em: &Emulator,
+    xml: &str,
+    enterprise: bool,
+    endpoint: &str,
+) -> Result<(String, String), Reply> {
     let token = element(xml, "sessionId")
         .map(|s| s.trim().to_owned())
         .unwrap_or_default();
     let session = em.auth().sessions.get(&token).map(|s| s.password_expired);
     match session {
         None => {
-            return fault(
+            return Err(fault(
                 enterprise,
                 "INVALID_SESSION_ID",
                 "Invalid Session ID found in SessionHeader: Illegal Session",
                 false,
-            );
+            ));
         }
         Some(true) => {
-            return fault(
+            return Err(fault(
                 enterprise,
                 "INVALID_OPERATION_WITH_EXPIRED_PASSWORD",
                 "The users password has expired, you must call SetPassword before attempting any other API operations",
                 false,
-            );
+            ));
         }
         Some(false) => {}
     }
     if !em.org().edition.api_enabled() {
-        return fault(
+        return Err(fault(
             enterprise,
             "API_DISABLED_FOR_ORG",
             "API is not enabled for this Organization or Partner",
             false,
-        );
+        ));
     }
     let limit = {
         let mut usage = em.usage();
-        usage.charge("soap/convertLead").map(|_| usage.limit_info())
+        usage.charge(endpoint).map(|_| usage.limit_info())
     };
     let Ok(limit_info) = limit else {
-        return fault(
+        return Err(fault(
             enterprise,
             "REQUEST_LIMIT_EXCEEDED",
             "TotalRequests Limit exceeded.",
             false,
-        );
+        ));
+    };
+    Ok(limit_info
+        .trim_start_matches("api-usage=")
+        .split_once('/')
+        .map(|(u, m)| (u.to_owned(), m.to_owned()))
+        .unwrap_or_default())
+}
+
+/// A SOAP response envelope around `body`, with the `LimitInfoHeader`.
+pub(super) fn soap_response(enterprise: bool, (used, max): &(String, String), body: &str) -> Reply {
+    let ns = if enterprise {
+        "urn:enterprise.soap.sforce.com"
+    } else {
+        "urn:partner.soap.sforce.com"
+    };
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns=\"{ns}\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><soapenv:Header><LimitInfoHeader><limitInfo><current>{used}</current><limit>{max}</limit><type>API REQUESTS</type></limitInfo></LimitInfoHeader></soapenv:Header><soapenv:Body>{body}</soapenv:Body></soapenv:Envelope>"
+    );
+    Reply::text(StatusCode::OK, XML, xml)
+}
+
+/// Handles a `convertLead` envelope.
+pub(crate) fn convert_lead(em: &Emulator, xml: &str, enterprise: bool) -> Reply {
+    let limit = match soap_gate(em, xml, enterprise, "soap/convertLead") {
+        Ok(l) => l,
+        Err(reply) => return reply,
     };
     let entries: Vec<LeadConvert> = blocks(xml, "leadConverts")
         .into_iter()
@@ -172,20 +205,11 @@ pub(crate) fn convert_lead(em: &Emulator, xml: &str, enterprise: bool) -> Reply 
             .map(|e| result_xml(e, &org.convert_lead(e)))
             .collect()
     };
-    let ns = if enterprise {
-        "urn:enterprise.soap.sforce.com"
-    } else {
-        "urn:partner.soap.sforce.com"
-    };
-    let (used, max) = limit_info
-        .trim_start_matches("api-usage=")
-        .split_once('/')
-        .map(|(u, m)| (u.to_owned(), m.to_owned()))
-        .unwrap_or_default();
-    let body = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns=\"{ns}\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><soapenv:Header><LimitInfoHeader><limitInfo><current>{used}</current><limit>{max}</limit><type>API REQUESTS</type></limitInfo></LimitInfoHeader></soapenv:Header><soapenv:Body><convertLeadResponse>{results}</convertLeadResponse></soapenv:Body></soapenv:Envelope>"
-    );
-    Reply::text(StatusCode::OK, XML, body)
+    soap_response(
+        enterprise,
+        &limit,
+        &format!("<convertLeadResponse>{results}</convertLeadResponse>"),
+    )
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ mod collections;
 mod control;
 mod convert;
 mod data;
+mod merge;
 mod oauth;
 mod query;
 mod replication;

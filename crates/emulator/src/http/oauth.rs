@@ -161,23 +161,21 @@ fn client_credentials(
             v.strip_prefix("Basic ")
                 .or_else(|| v.strip_prefix("basic "))
         })
-    {
-        if let Some((id, secret)) = STANDARD
+        && let Some((id, secret)) = STANDARD
             .decode(basic.trim())
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
             .and_then(|s| s.split_once(':').map(|(a, b)| (a.to_owned(), b.to_owned())))
-        {
-            let id = url::form_urlencoded::parse(format!("a={id}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or(id);
-            let secret = url::form_urlencoded::parse(format!("a={secret}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or(secret);
-            return (Some(id), Some(secret));
-        }
+    {
+        let id = url::form_urlencoded::parse(format!("a={id}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or(id);
+        let secret = url::form_urlencoded::parse(format!("a={secret}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or(secret);
+        return (Some(id), Some(secret));
     }
     (
         get(params, "client_id").map(str::to_owned),

@@ -1,5 +1,6 @@
 //! The SOAP partner/enterprise endpoint (`/services/Soap/u/NN.0`, `/services/Soap/c/NN.0`):
-//! `login()`, the default login of simple-salesforce and jsforce (§1.9).
+//! `login()`, the default login of simple-salesforce and jsforce (§1.9); `convertLead()`
+//! (`convert.rs`) and `merge()` (`merge.rs`).
 //!
 //! Invariants: the response elements are unprefixed in the default namespace (jsforce reads
 //! them with regexes on bare tag names) and `result/userId` comes before `userInfo`; faults are
@@ -157,6 +158,7 @@ pub(crate) async fn endpoint(
     match operation(&xml).as_deref() {
         Some("login") => login(&em, &xml, v, enterprise).into_response(),
         Some("convertLead") => super::convert::convert_lead(&em, &xml, enterprise).into_response(),
+        Some("merge") => super::merge::merge(&em, &xml, enterprise).into_response(),
         Some(op) => fault(
             enterprise,
             "INVALID_OPERATION",

@@ -429,7 +429,11 @@ impl ObjectDef {
         self.fields.get_mut(i)
     }
 
-    /// Adds a field; refuses a name already taken (any case).
+    /// Adds a field; refuses a name already taken (any case), handing the field back.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the refused field is given back whole, once"
+    )]
     pub fn add_field(&mut self, field: FieldDef) -> Result<(), FieldDef> {
         if self
             .field_index

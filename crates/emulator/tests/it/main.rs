@@ -7,6 +7,7 @@ mod bulk;
 mod collections;
 mod control;
 mod convert;
+mod merge;
 mod query;
 mod records;
 mod replication;
