@@ -174,6 +174,8 @@ impl Store {
     }
 }
 
+pub mod tombstones;
+
 mod sqlite_sync {
     type Engine = sqlx::Sqlite;
     const BACKEND: crate::Backend = crate::Backend::Sqlite;
