@@ -4,7 +4,8 @@
 //! from the handlers) in [`api`], and the server-rendered pages in [`pages`] (today the
 //! contact page `/contacts/{id}`, the target of `plezi_url`, served by [`ui::router`] behind
 //! sign-in). [`router`] assembles the API over one [`AppState`]; [`serve`] runs an app on a
-//! listener until shutdown.
+//! listener until shutdown. [`router`] also serves the public thank-you page of the forms
+//! (`/forms/{id}/thanks`, where a plain HTML form post lands when its form has no redirect URL).
 //!
 //! **Invariants.**
 //! - Only this crate knows HTML and the API's JSON shapes; the store knows neither.
@@ -31,6 +32,10 @@ pub struct AppState {
     /// How a browser reaches this app (`http://127.0.0.1:8080`), without a trailing slash:
     /// contact page URLs (`plezi_url`) and form submission URLs are built from it.
     pub base_url: String,
+    /// Origins (`https://shop.example`) whose scripts may call the API-key routes from a
+    /// browser (CORS); `*` allows any. Empty: none (the default). The public form submission
+    /// endpoint accepts every origin regardless (see [`api::cors`]).
+    pub cors_origins: Vec<String>,
 }
 
 impl AppState {
@@ -38,7 +43,15 @@ impl AppState {
         AppState {
             store,
             base_url: base_url.trim_end_matches('/').to_owned(),
+            cors_origins: Vec::new(),
         }
+    }
+
+    /// This state with the origins allowed to call the API-key routes from a browser (each
+    /// checked by [`api::cors::parse_origin`] beforehand).
+    pub fn with_cors_origins(mut self, origins: Vec<String>) -> AppState {
+        self.cors_origins = origins;
+        self
     }
 
     /// Contact events (form submissions, API changes, imports) after they are committed.
@@ -53,6 +66,8 @@ pub fn router(state: AppState) -> Router {
     let (api, _doc) = api::router(&state);
     Router::new()
         .merge(api)
+        .layer(api::cors::layer(&state.cors_origins))
+        .merge(pages::thanks::router())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -32,10 +32,10 @@ pub async fn list(
             )
         })?),
     };
-    if let Some(limit) = params.limit {
-        if !(1..=1000).contains(&limit) {
-            return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
-        }
+    if let Some(limit) = params.limit
+        && !(1..=1000).contains(&limit)
+    {
+        return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
     }
     let query = ContactQuery {
         search: params.q,

@@ -237,6 +237,9 @@ pub struct FormOut {
     pub score_increment: i64,
     /// Where the form posts its submissions (no API key needed).
     pub submission_url: String,
+    /// Where a browser posting the form as plain HTML is sent afterwards (303 See Other);
+    /// null: the app's thank-you page (`/forms/{id}/thanks`).
+    pub redirect_url: Option<String>,
     pub created_at: String,
 }
 
@@ -248,6 +251,7 @@ impl FormOut {
             name: f.name,
             mapping: f.mapping,
             score_increment: f.score_increment,
+            redirect_url: f.redirect_url,
             created_at: rfc3339(f.created_at),
         }
     }
@@ -261,6 +265,10 @@ pub struct FormIn {
     pub mapping: BTreeMap<String, String>,
     /// 0–50, default 5.
     pub score_increment: Option<i64>,
+    /// An http or https URL a browser posting the form as plain HTML is sent to afterwards;
+    /// absent or null: the app's thank-you page.
+    #[serde(default)]
+    pub redirect_url: Option<String>,
 }
 
 /// A recorded submission.

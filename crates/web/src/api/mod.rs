@@ -24,6 +24,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 
 mod contacts;
+pub mod cors;
 pub mod dto;
 pub mod error;
 mod forms;

@@ -1,10 +1,12 @@
-//! Server-rendered pages of the contact base. For now: the contact page at the stable URL
-//! `/contacts/{id}`, the target of Salesforce's `plezi_url` (R-FIELD-1).
+//! Server-rendered pages of the contact base: the contact page at the stable URL
+//! `/contacts/{id}`, the target of Salesforce's `plezi_url` (R-FIELD-1), and the public pages a
+//! visitor's browser lands on after posting a form as plain HTML ([`thanks`]).
 //!
 //! Invariants: every value written into HTML goes through [`escape`]; the contact page shows
 //! personal data, so it is routed by `ui::router` behind the sign-in gate, never publicly.
 
 pub(crate) mod contact;
+pub(crate) mod thanks;
 
 /// Escapes text for HTML element content and double-quoted attribute values.
 pub(crate) fn escape(text: &str) -> String {

@@ -26,6 +26,7 @@ struct FormsPage {
     name: String,
     mapping: String,
     score_increment: String,
+    redirect_url: String,
     problems: Vec<String>,
 }
 
@@ -34,6 +35,7 @@ struct FormRow {
     name: String,
     inputs: String,
     score_increment: i64,
+    redirect_url: Option<String>,
     created: String,
 }
 
@@ -49,6 +51,7 @@ impl FormRow {
                 .collect::<Vec<_>>()
                 .join(", "),
             score_increment: f.score_increment,
+            redirect_url: f.redirect_url.clone(),
             created: when(f.created_at),
         }
     }
@@ -61,6 +64,7 @@ pub(crate) async fn list(State(state): State<UiState>, ctx: Ctx) -> Response {
         String::new(),
         DEFAULT_MAPPING.to_owned(),
         lb_store::DEFAULT_SCORE_INCREMENT.to_string(),
+        String::new(),
         vec![],
     )
     .await
@@ -72,6 +76,7 @@ async fn page(
     name: String,
     mapping: String,
     score_increment: String,
+    redirect_url: String,
     problems: Vec<String>,
 ) -> Response {
     match state.store.forms().await {
@@ -90,6 +95,7 @@ async fn page(
                     name,
                     mapping,
                     score_increment,
+                    redirect_url,
                     problems,
                 }),
             )
@@ -104,6 +110,8 @@ pub(crate) struct NewFormInput {
     name: String,
     mapping: String,
     score_increment: String,
+    #[serde(default)]
+    redirect_url: String,
 }
 
 /// Reads `input = attribute` lines; the problems name the line.
@@ -164,7 +172,11 @@ pub(crate) async fn create(
             mapping,
             score_increment: score,
         };
-        match state.store.create_form(&new).await {
+        match state
+            .store
+            .create_form_with_redirect(&new, Some(&input.redirect_url))
+            .await
+        {
             Ok(form) => return Redirect::to(&format!("/forms/{}", form.id)).into_response(),
             Err(StoreError::Invalid(p)) => problems.extend(p.iter().map(ToString::to_string)),
             Err(err) => return UiError::from(err).into_page(ctx),
@@ -176,6 +188,7 @@ pub(crate) async fn create(
         input.name,
         input.mapping,
         input.score_increment,
+        input.redirect_url,
         problems,
     )
     .await
@@ -186,11 +199,51 @@ pub(crate) async fn create(
 struct FormPage {
     ctx: Ctx,
     form: FormRow,
+    thanks_path: String,
+    redirect_input: String,
+    problems: Vec<String>,
     snippet: String,
     submissions: Vec<(String, i64, String)>,
 }
 
 pub(crate) async fn show(State(state): State<UiState>, ctx: Ctx, Path(id): Path<i64>) -> Response {
+    detail(&state, ctx, id, None, vec![]).await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RedirectInput {
+    #[serde(default)]
+    redirect_url: String,
+}
+
+/// Sets or clears a form's redirect URL; a bad URL re-shows the page naming the problem.
+pub(crate) async fn set_redirect(
+    State(state): State<UiState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    axum::Form(input): axum::Form<RedirectInput>,
+) -> Response {
+    match state
+        .store
+        .set_form_redirect_url(id, Some(&input.redirect_url))
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/forms/{id}")).into_response(),
+        Err(StoreError::Invalid(p)) => {
+            let problems = p.iter().map(ToString::to_string).collect();
+            detail(&state, ctx, id, Some(input.redirect_url), problems).await
+        }
+        Err(err) => UiError::from(err).into_page(ctx),
+    }
+}
+
+async fn detail(
+    state: &UiState,
+    ctx: Ctx,
+    id: i64,
+    redirect_input: Option<String>,
+    problems: Vec<String>,
+) -> Response {
     let (form, submissions) =
         match tokio::try_join!(state.store.form(id), state.store.submissions(id, None, 20)) {
             Ok(found) => found,
@@ -210,16 +263,27 @@ pub(crate) async fn show(State(state): State<UiState>, ctx: Ctx, Path(id): Path<
             (when(s.submitted_at), s.contact_id.0, email)
         })
         .collect();
-    render(&FormPage {
+    let status = if problems.is_empty() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let page = render(&FormPage {
         ctx,
+        thanks_path: crate::pages::thanks::path(form.id),
+        redirect_input: redirect_input
+            .or_else(|| form.redirect_url.clone())
+            .unwrap_or_default(),
+        problems,
         form: FormRow::of(&form),
         snippet,
         submissions,
-    })
+    });
+    (status, page).into_response()
 }
 
 /// The HTML a marketer pastes into a web page: a plain form posting to the public endpoint.
-fn snippet(base_url: &str, form: &Form) -> String {
+pub fn snippet(base_url: &str, form: &Form) -> String {
     let mut html = format!(
         "<form method=\"post\" action=\"{}{}\" accept-charset=\"utf-8\">\n",
         base_url,

@@ -90,6 +90,12 @@ impl Lang {
     }
 }
 
+#[cfg(test)]
+/// Whether the catalogue has `key` (in both languages, see the module docs).
+pub(crate) fn has_key(key: &str) -> bool {
+    CATALOGUE.contains_key(key)
+}
+
 static CATALOGUE: LazyLock<HashMap<&'static str, (&'static str, &'static str)>> =
     LazyLock::new(|| ENTRIES.iter().map(|(k, en, fr)| (*k, (*en, *fr))).collect());
 
@@ -287,6 +293,22 @@ const ENTRIES: &[(&str, &str, &str)] = &[
     ),
     ("forms.name", "Name", "Nom"),
     (
+        "forms.redirect_url",
+        "After sending, go to",
+        "Après l'envoi, aller à",
+    ),
+    (
+        "forms.redirect_help",
+        "An http(s) address on your site for visitors who post the form without JavaScript; empty: our thank-you page.",
+        "Une adresse http(s) de votre site pour les visiteurs qui envoient le formulaire sans JavaScript ; vide : notre page de remerciement.",
+    ),
+    ("forms.redirect_save", "Save", "Enregistrer"),
+    (
+        "forms.thanks_page",
+        "our thank-you page",
+        "notre page de remerciement",
+    ),
+    (
         "forms.no_submissions",
         "No submission yet.",
         "Aucune soumission pour l'instant.",
@@ -389,6 +411,49 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "Ce qui s'est passé :",
     ),
     ("health.what_to_do", "What to do:", "Que faire :"),
+    // The public pages after a plain HTML form post (pages::thanks).
+    ("thanks.title", "Thank you", "Merci"),
+    (
+        "thanks.body",
+        "Your answer has been received.",
+        "Votre réponse a bien été reçue.",
+    ),
+    (
+        "refused.title",
+        "The form could not be sent",
+        "Le formulaire n'a pas pu être envoyé",
+    ),
+    (
+        "refused.intro",
+        "Please correct these fields and send the form again:",
+        "Merci de corriger ces champs et de renvoyer le formulaire :",
+    ),
+    (
+        "refused.not_found",
+        "This form does not exist (any more).",
+        "Ce formulaire n'existe pas (ou plus).",
+    ),
+    (
+        "refused.too_large",
+        "The form is too large to be sent.",
+        "Le formulaire est trop volumineux pour être envoyé.",
+    ),
+    (
+        "refused.unsupported",
+        "This form sends its data in a format that is not accepted.",
+        "Ce formulaire envoie ses données dans un format qui n'est pas accepté.",
+    ),
+    (
+        "refused.unavailable",
+        "The service is busy: please try again in a moment.",
+        "Le service est occupé : merci de réessayer dans un instant.",
+    ),
+    ("refused.back", "Back to the form", "Retour au formulaire"),
+    (
+        "refused.back_button",
+        "Use your browser's Back button to return to the form.",
+        "Utilisez le bouton Retour de votre navigateur pour revenir au formulaire.",
+    ),
     (
         "map.add",
         "Add an attribute (it goes last)",
@@ -653,11 +718,6 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "run.not_recorded",
         "This run did not record them one by one (it predates that).",
         "Cette exécution ne les a pas enregistrés un par un (elle est antérieure à cette fonction).",
-    ),
-    (
-        "run.reason_no_email",
-        "no email: a record without email is never synced",
-        "sans email : une fiche sans email n'est jamais synchronisée",
     ),
     ("run.record", "Record", "Fiche"),
     ("run.running", "running", "en cours"),

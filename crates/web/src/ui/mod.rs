@@ -35,12 +35,14 @@ use lb_store::{MasterKey, Store};
 pub mod auth;
 mod chart;
 mod contacts;
+mod engine_texts;
 mod forms;
 pub mod i18n;
 mod mapping;
 mod settings;
 mod sync;
 
+pub use forms::snippet as form_snippet;
 pub use i18n::Lang;
 
 /// What the pages need. Cheap to clone.
@@ -165,6 +167,7 @@ pub fn router(state: UiState) -> Router {
         .route("/contacts/{id}/sync", get(contacts::sync_status))
         .route("/forms", get(forms::list).post(forms::create))
         .route("/forms/{id}", get(forms::show))
+        .route("/forms/{id}/redirect", post(forms::set_redirect))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::gate,

@@ -338,7 +338,11 @@ fn report_view(ctx: &Ctx, r: &ConnectReport, at: OffsetDateTime) -> ReportView {
         logged_in: r.logged_in,
         saved: r.saved,
         error: r.error.clone(),
-        guidance: r.guidance.clone(),
+        guidance: r
+            .guidance
+            .iter()
+            .map(|g| super::engine_texts::guidance_line(ctx.lang, g))
+            .collect(),
         // The client's notice about the legacy flow, in the page's language (same facts).
         notice: r
             .notice

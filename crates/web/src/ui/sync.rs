@@ -104,7 +104,11 @@ impl HealthView {
                     super::settings::grant_label(ctx, grant),
                     ctx.t("health.rejected.paused")
                 ));
-                v.what_to_do = guidance.clone();
+                // The guidance's own "What to do:" is dropped: the banner's heading says it.
+                v.what_to_do = guidance
+                    .iter()
+                    .map(|g| super::engine_texts::guidance_line(ctx.lang, g))
+                    .collect();
                 v.what_to_do.push(ctx.t("health.rejected.do").to_owned());
                 v
             }
@@ -463,7 +467,12 @@ pub(crate) async fn preview(State(state): State<UiState>, ctx: Ctx) -> Response 
                 }
                 _ => None,
             };
-            (side, k.id.clone(), link, k.reason.to_string())
+            (
+                side,
+                k.id.clone(),
+                link,
+                super::engine_texts::skip_reason(ctx.lang, &k.reason),
+            )
         })
         .collect();
     let groups = plan
@@ -665,13 +674,8 @@ fn skip_row(ctx: &Ctx, k: RecordedSkip, instance: Option<&str>) -> SkipRow {
             _ => None,
         }
     };
-    // The engine words its reasons in English; the one the seed is about is said in the
-    // page's language, the others are shown as recorded.
-    let reason = if k.reason.starts_with("no email") {
-        ctx.t("run.reason_no_email").to_owned()
-    } else {
-        k.reason
-    };
+    // The engine records its reasons in English: said in the page's language.
+    let reason = super::engine_texts::recorded_skip_reason(ctx.lang, &k.reason);
     SkipRow {
         side: if marketing {
             ctx.t("preview.our_contact").to_owned()

@@ -114,6 +114,7 @@ both_backends!(bad_submissions_are_problems_and_write_nothing, |app| {
         .request(Method::POST, &uri, false, Some("application/json"), "{")
         .await;
     assert_eq!(broken.problem_fields(), ["(body)"]);
+    // Multipart is read (its text parts); a malformed one names the body.
     let multipart = app
         .request(
             Method::POST,
@@ -123,7 +124,11 @@ both_backends!(bad_submissions_are_problems_and_write_nothing, |app| {
             "",
         )
         .await;
-    assert_eq!(multipart.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(multipart.problem_fields(), ["(body)"]);
+    let plain_text = app
+        .request(Method::POST, &uri, false, Some("text/plain"), "mail=a@b.co")
+        .await;
+    assert_eq!(plain_text.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let huge = format!("mail=a%40b.co&fname={}", "x".repeat(70 * 1024));
     let too_large = app
         .request(

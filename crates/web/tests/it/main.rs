@@ -5,5 +5,6 @@ mod support;
 
 mod api_contacts;
 mod api_forms;
+mod form_posts;
 mod openapi;
 mod ui;

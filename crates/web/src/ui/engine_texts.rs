@@ -1,0 +1,410 @@
+//! Texts the sync writes in English, said in the page's language.
+//!
+//! **Skip reasons.** A run records each skipped record with its reason as English text (the
+//! `Display` of [`lb_core::plan::SkipReason`], stored by the engine in the run's counts). Nothing
+//! new is stored: the page recognises the text by rebuilding each variant's `Display` with
+//! marked placeholders, so a reworded English message is still recognised as long as its
+//! variant exists, and [`SkipReason::code`] picks the French wording. A text no variant matches
+//! (a run recorded by another version) is shown as recorded. A plan in memory (the preview) is
+//! translated from the enum directly.
+//!
+//! **Credential guidance.** The lines come from a closed set (`lb_salesforce::AuthError::
+//! guidance`, plus the connection report's note about the org's address): each is looked up
+//! word for word; the one that starts with "What to do:" loses that prefix, which the page
+//! already prints as a heading. An unknown line is shown as it came.
+
+use std::sync::LazyLock;
+
+use lb_core::model::ContactId;
+use lb_core::plan::SkipReason;
+
+use super::Lang;
+
+/// Marks placeholder `n` inside a rebuilt English text (never found in real data).
+fn mark(n: usize) -> String {
+    format!("\u{1}{n}\u{1}")
+}
+
+/// One English text as literal pieces and placeholder numbers, in order.
+#[derive(Debug)]
+struct Pattern {
+    pieces: Vec<Piece>,
+}
+
+#[derive(Debug)]
+enum Piece {
+    Text(String),
+    Slot(usize),
+}
+
+impl Pattern {
+    fn of(marked: &str) -> Pattern {
+        let mut pieces = Vec::new();
+        for (i, part) in marked.split('\u{1}').enumerate() {
+            if i % 2 == 0 {
+                if !part.is_empty() {
+                    pieces.push(Piece::Text(part.to_owned()));
+                }
+            } else if let Ok(n) = part.parse() {
+                pieces.push(Piece::Slot(n));
+            }
+        }
+        Pattern { pieces }
+    }
+
+    /// The placeholder values if `text` has this shape.
+    fn captures(&self, text: &str) -> Option<Vec<(usize, String)>> {
+        let mut rest = text;
+        let mut out = Vec::new();
+        let mut open: Option<usize> = None;
+        for (i, piece) in self.pieces.iter().enumerate() {
+            match piece {
+                Piece::Slot(n) => open = Some(*n),
+                Piece::Text(lit) => {
+                    let last = i + 1 == self.pieces.len();
+                    match open.take() {
+                        None => rest = rest.strip_prefix(lit.as_str())?,
+                        Some(n) => {
+                            let at = if last {
+                                rest.strip_suffix(lit.as_str())?.len()
+                            } else {
+                                rest.find(lit.as_str())?
+                            };
+                            out.push((n, rest[..at].to_owned()));
+                            rest = &rest[at + lit.len()..];
+                        }
+                    }
+                }
+            }
+        }
+        match open {
+            Some(n) => out.push((n, rest.to_owned())),
+            None if !rest.is_empty() => return None,
+            None => {}
+        }
+        Some(out)
+    }
+}
+
+/// Each skip reason with its placeholders marked, and its pattern.
+static SKIP_PATTERNS: LazyLock<Vec<(&'static str, Pattern)>> = LazyLock::new(|| {
+    let s = |n| mark(n);
+    let id = |n| ContactId(mark(n));
+    let samples = [
+        SkipReason::NoEmail,
+        SkipReason::InvalidEmail(s(0)),
+        SkipReason::ContactNotFlagged,
+        SkipReason::ConvertedLead { contact_id: None },
+        SkipReason::ConvertedContactLinkedElsewhere {
+            contact_id: s(0),
+            linked_to: id(1),
+        },
+        SkipReason::DuplicateEmailHere { kept: id(0) },
+        SkipReason::DuplicateInOrg { primary: s(0) },
+        SkipReason::EmailLinkedElsewhere {
+            org_id: s(0),
+            contact_id: id(1),
+        },
+        SkipReason::EmailIsUnflaggedContact { org_id: s(0) },
+        SkipReason::MissingRequiredField { field: s(0) },
+        SkipReason::EmailTakenHere { contact_id: id(0) },
+        SkipReason::ConflictingLink { other: s(0) },
+    ];
+    samples
+        .iter()
+        .map(|r| (r.code(), Pattern::of(&r.to_string())))
+        .collect()
+});
+
+/// The French wording of a skip reason, `{0}`, `{1}` standing for its data (numbered as in
+/// [`SKIP_PATTERNS`]). A `match` on the enum would not help here (the page only has text), so a
+/// test checks that every code has its entry.
+fn skip_fr(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "no_email" => "sans email : une fiche sans email n'est jamais synchronisée (R-SYNC-1)",
+        "invalid_email" => "`{0}` n'est pas un email valide (R-SYNC-1)",
+        "contact_not_flagged" => "Contact non marqué sync_to_plezi = yes (R-FIELD-2)",
+        "converted_lead" => "piste convertie : son Contact la représente (R-SYNC-6)",
+        "converted_contact_linked_elsewhere" => {
+            "piste convertie dont le Contact {0} est déjà relié au contact {1}"
+        }
+        "duplicate_email_here" => "un autre contact d'ici a le même email ({0} est synchronisé)",
+        "duplicate_in_org" => "doublon de {0} dans l'org (même email, R-SYNC-3)",
+        "email_linked_elsewhere" => {
+            "l'email appartient à la fiche {0} de l'org, déjà relié au contact {1}"
+        }
+        "email_is_unflagged_contact" => {
+            "l'email est celui d'un Contact de l'org ({0}) non marqué pour la synchronisation : aucune piste n'est créée pour lui"
+        }
+        "missing_required_field" => {
+            "Salesforce exige {0} pour créer une piste ; il est vide et aucune valeur de repli n'est définie"
+        }
+        "email_taken_here" => "le contact {0} d'ici a déjà cet email",
+        "conflicting_link" => "l'entrée contient un second lien pour cette fiche ({0})",
+        _ => return None,
+    })
+}
+
+fn fill(template: &str, values: &[(usize, String)]) -> String {
+    let mut out = template.to_owned();
+    for (n, value) in values {
+        out = out.replace(&format!("{{{n}}}"), value);
+    }
+    out
+}
+
+/// A skip reason as a run recorded it (English text), in `lang`.
+pub(crate) fn recorded_skip_reason(lang: Lang, recorded: &str) -> String {
+    if lang == Lang::En {
+        return recorded.to_owned();
+    }
+    SKIP_PATTERNS
+        .iter()
+        .find_map(|(code, pattern)| {
+            let values = pattern.captures(recorded)?;
+            Some(fill(skip_fr(code)?, &values))
+        })
+        .unwrap_or_else(|| recorded.to_owned())
+}
+
+/// A skip reason of a plan in memory, in `lang`.
+pub(crate) fn skip_reason(lang: Lang, reason: &SkipReason) -> String {
+    recorded_skip_reason(lang, &reason.to_string())
+}
+
+const WHAT_TO_DO: &str = "What to do: ";
+
+/// The credential guidance lines (`AuthError::guidance`) and their French. The English must
+/// be word for word what `lb_salesforce` says (a test walks every failure).
+const GUIDANCE_FR: &[(&str, &str)] = &[
+    (
+        "Salesforce gives the same answer for several causes; most likely first:",
+        "Salesforce donne la même réponse pour plusieurs causes ; la plus probable d'abord :",
+    ),
+    (
+        "1. The integration user's password expired or was changed (orgs force a change about every 90 days).",
+        "1. Le mot de passe de l'utilisateur d'intégration a expiré ou a été changé (les orgs imposent un changement environ tous les 90 jours).",
+    ),
+    (
+        "2. The security token was reset: every password change resets it and Salesforce emails a new one.",
+        "2. Le jeton de sécurité a été réinitialisé : chaque changement de mot de passe le réinitialise et Salesforce en envoie un nouveau par e-mail.",
+    ),
+    (
+        "3. The username-password flow is blocked in this org (the default since Summer '23: Setup > OAuth and OpenID Connect Settings > Allow OAuth Username-Password Flows).",
+        "3. Le mode nom d'utilisateur-mot de passe est bloqué dans cette org (par défaut depuis Summer '23 : Configuration > OAuth and OpenID Connect Settings > Allow OAuth Username-Password Flows).",
+    ),
+    (
+        "What to do: reset the password AND the security token and enter both here, or switch to an OAuth flow that does not expire (web-server login with a refresh token, client credentials, or JWT bearer).",
+        "réinitialisez le mot de passe ET le jeton de sécurité et saisissez les deux ici, ou passez à un mode OAuth qui n'expire pas (connexion web avec jeton d'actualisation, identifiants client ou JWT bearer).",
+    ),
+    (
+        "The integration user's password has expired (orgs force a change about every 90 days).",
+        "Le mot de passe de l'utilisateur d'intégration a expiré (les orgs imposent un changement environ tous les 90 jours).",
+    ),
+    (
+        "The user or the app was refused; check the connected app's settings and the user's access.",
+        "L'utilisateur ou l'application a été refusé ; vérifiez les réglages de l'application connectée et les accès de l'utilisateur.",
+    ),
+    (
+        "The integration user is deactivated: reactivate it in Setup > Users, or choose another user.",
+        "L'utilisateur d'intégration est désactivé : réactivez-le dans Configuration > Utilisateurs, ou choisissez un autre utilisateur.",
+    ),
+    (
+        "The login came from an IP address or at an hour the user's profile does not allow: add this server's address to the profile's Login IP Ranges (or the org's trusted IP ranges), or relax the app's IP policy.",
+        "La connexion venait d'une adresse IP ou d'une heure que le profil de l'utilisateur n'autorise pas : ajoutez l'adresse de ce serveur aux plages IP de connexion du profil (ou aux plages IP de confiance de l'org), ou assouplissez la politique IP de l'application.",
+    ),
+    (
+        "The stored authorization expired or was revoked (by an admin, the app's refresh-token policy, or more than 5 logins for this app): sign in to Salesforce again from the settings page.",
+        "L'autorisation enregistrée a expiré ou a été révoquée (par un administrateur, la politique de jeton d'actualisation de l'application, ou plus de 5 connexions pour cette application) : reconnectez-vous à Salesforce depuis la page des réglages.",
+    ),
+    (
+        "The sign-in took too long or was already used: start the Salesforce sign-in again.",
+        "La connexion a pris trop de temps ou a déjà été utilisée : recommencez la connexion à Salesforce.",
+    ),
+    (
+        "The user is not pre-authorized for this app: in the connected app's policies choose 'Admin approved users are pre-authorized' and add the user's profile or a permission set.",
+        "L'utilisateur n'est pas pré-autorisé pour cette application : dans les politiques de l'application connectée, choisissez « Admin approved users are pre-authorized » et ajoutez le profil de l'utilisateur ou un ensemble d'autorisations.",
+    ),
+    (
+        "This login needs the org's own My Domain address (https://<your-domain>.my.salesforce.com), not login.salesforce.com or test.salesforce.com.",
+        "Cette connexion demande l'adresse My Domain de l'org (https://<votre-domaine>.my.salesforce.com), pas login.salesforce.com ni test.salesforce.com.",
+    ),
+    (
+        "The app has no run-as user for the client-credentials flow: set one in the app's policies (Client Credentials Flow > Run As).",
+        "L'application n'a pas d'utilisateur d'exécution pour le mode identifiants client : définissez-en un dans ses politiques (Client Credentials Flow > Run As).",
+    ),
+    (
+        "The JWT audience was refused: use https://login.salesforce.com for production, https://test.salesforce.com for sandboxes.",
+        "L'audience du JWT a été refusée : utilisez https://login.salesforce.com en production, https://test.salesforce.com pour les sandboxes.",
+    ),
+    (
+        "The consumer key is not known to this org: copy it again from the connected app, and check that the login URL is this org's.",
+        "La clé client n'est pas connue de cette org : copiez-la à nouveau depuis l'application connectée et vérifiez que l'URL de connexion est celle de cette org.",
+    ),
+    (
+        "The consumer secret is wrong: copy it again from the connected app.",
+        "Le secret client est faux : copiez-le à nouveau depuis l'application connectée.",
+    ),
+    (
+        "This login method is not enabled for the app or the login URL is wrong: enable the flow in the connected app and use https with the org's login URL.",
+        "Ce mode de connexion n'est pas activé pour l'application ou l'URL de connexion est fausse : activez le mode dans l'application connectée et utilisez https avec l'URL de connexion de l'org.",
+    ),
+    (
+        "Too many logins for this user in the last hour: wait an hour before trying again.",
+        "Trop de connexions pour cet utilisateur dans la dernière heure : attendez une heure avant de réessayer.",
+    ),
+    (
+        "Check the connection settings.",
+        "Vérifiez les réglages de connexion.",
+    ),
+    (
+        "The exact reason is in Salesforce: Setup > Users > (the integration user) > Login History, or Setup > Login History.",
+        "La raison exacte est dans Salesforce : Configuration > Utilisateurs > (l'utilisateur d'intégration) > Historique des connexions, ou Configuration > Historique des connexions.",
+    ),
+];
+
+/// The connection report's note when the org answers from another address.
+static ORG_MOVED: LazyLock<Pattern> = LazyLock::new(|| {
+    Pattern::of(&format!(
+        "Salesforce says this org lives at {0}, not {1}: the sync uses {0}.",
+        mark(0),
+        mark(1)
+    ))
+});
+
+/// One guidance line for a page under a "What to do" heading, in `lang`.
+pub(crate) fn guidance_line(lang: Lang, line: &str) -> String {
+    if lang == Lang::Fr {
+        if let Some((_, fr)) = GUIDANCE_FR.iter().find(|(en, _)| *en == line) {
+            return (*fr).to_owned();
+        }
+        if let Some(values) = ORG_MOVED.captures(line) {
+            return fill(
+                "Salesforce indique que cette org se trouve à {0}, pas à {1} : la synchronisation utilise {0}.",
+                &values,
+            );
+        }
+    }
+    line.strip_prefix(WHAT_TO_DO).unwrap_or(line).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lb_salesforce::{AuthError, AuthFailure, GrantKind};
+
+    #[test]
+    fn every_skip_reason_has_a_pattern_and_a_french_wording() {
+        for (code, pattern) in SKIP_PATTERNS.iter() {
+            assert!(skip_fr(code).is_some(), "no French for {code}");
+            assert!(!pattern.pieces.is_empty(), "{code}");
+        }
+        let codes: std::collections::HashSet<_> = SKIP_PATTERNS.iter().map(|(c, _)| c).collect();
+        assert_eq!(codes.len(), SKIP_PATTERNS.len());
+    }
+
+    #[test]
+    fn recorded_reasons_are_recognised_with_their_data() {
+        let cases = [
+            (
+                SkipReason::NoEmail,
+                "sans email : une fiche sans email n'est jamais synchronisée",
+            ),
+            (
+                SkipReason::InvalidEmail("ann@@x".into()),
+                "`ann@@x` n'est pas un email valide",
+            ),
+            (
+                SkipReason::EmailLinkedElsewhere {
+                    org_id: "00Q000000000001AAA".into(),
+                    contact_id: ContactId("42".into()),
+                },
+                "l'email appartient à la fiche 00Q000000000001AAA de l'org, déjà relié au contact 42",
+            ),
+            (
+                SkipReason::MissingRequiredField {
+                    field: "Company".into(),
+                },
+                "Salesforce exige Company pour créer une piste",
+            ),
+            (
+                SkipReason::DuplicateEmailHere {
+                    kept: ContactId("9".into()),
+                },
+                "(9 est synchronisé)",
+            ),
+        ];
+        for (reason, expected) in cases {
+            let recorded = reason.to_string();
+            let fr = recorded_skip_reason(Lang::Fr, &recorded);
+            assert!(fr.contains(expected), "{recorded} → {fr}");
+            assert_eq!(recorded_skip_reason(Lang::En, &recorded), recorded);
+            assert_eq!(skip_reason(Lang::Fr, &reason), fr);
+        }
+        // A text from another version is shown as recorded.
+        assert_eq!(
+            recorded_skip_reason(Lang::Fr, "some future reason"),
+            "some future reason"
+        );
+    }
+
+    #[test]
+    fn every_guidance_line_of_every_failure_is_translated_and_none_repeats_the_heading() {
+        let failures = [
+            AuthFailure::BadCredentials,
+            AuthFailure::PasswordExpired,
+            AuthFailure::InactiveUser,
+            AuthFailure::IpRestricted,
+            AuthFailure::ExpiredRefreshToken,
+            AuthFailure::ExpiredAuthorizationCode,
+            AuthFailure::NotApproved,
+            AuthFailure::WrongDomain,
+            AuthFailure::NoClientCredentialsUser,
+            AuthFailure::BadAudience,
+            AuthFailure::UnknownClientId,
+            AuthFailure::BadClientSecret,
+            AuthFailure::UnsupportedGrant,
+            AuthFailure::RateLimited,
+            AuthFailure::Other,
+            AuthFailure::Local,
+        ];
+        let grants = [
+            GrantKind::Password,
+            GrantKind::ClientCredentials,
+            GrantKind::JwtBearer,
+            GrantKind::AuthorizationCode,
+            GrantKind::RefreshToken,
+        ];
+        for failure in failures {
+            for grant in grants {
+                let err = AuthError {
+                    failure,
+                    grant,
+                    error: "invalid_grant".into(),
+                    description: "x".into(),
+                    status: 400,
+                };
+                for line in err.guidance() {
+                    assert!(
+                        GUIDANCE_FR.iter().any(|(en, _)| *en == line),
+                        "untranslated guidance: {line}"
+                    );
+                    for lang in [Lang::En, Lang::Fr] {
+                        let shown = guidance_line(lang, &line);
+                        assert!(
+                            !shown.starts_with("What to do") && !shown.starts_with("Que faire"),
+                            "{shown}"
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            guidance_line(
+                Lang::Fr,
+                "Salesforce says this org lives at https://a.my.salesforce.com, not https://login.salesforce.com: the sync uses https://a.my.salesforce.com."
+            ),
+            "Salesforce indique que cette org se trouve à https://a.my.salesforce.com, pas à https://login.salesforce.com : la synchronisation utilise https://a.my.salesforce.com."
+        );
+    }
+}
