@@ -103,35 +103,144 @@ async fn insert_rows(conn: &mut Conn, contacts: &mut [Contact]) -> Result<(), St
     Ok(())
 }
 
-/// Appends change-log rows (contact, field, new value); their ids follow the slice's order
-/// (`ORDER BY` the position: a contact's history is read back in id order).
+/// Appends change-log rows, one per (contact, changed fields); their ids follow the slice's
+/// order (`ORDER BY` the position: a contact's history is read back in id order).
 async fn insert_changes(
     conn: &mut Conn,
-    changes: &[(ContactId, Change)],
+    rows: &[(ContactId, Vec<Change>)],
     origin: Origin,
     at: time::OffsetDateTime,
 ) -> Result<(), StoreError> {
-    if changes.is_empty() {
+    if rows.is_empty() {
         return Ok(());
     }
-    let mut ids = Vec::with_capacity(changes.len());
-    let mut fields = Vec::with_capacity(changes.len());
-    let mut values = Vec::with_capacity(changes.len());
-    for (id, (field, value)) in changes {
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut fields = Vec::with_capacity(rows.len());
+    for (id, changes) in rows {
         ids.push(id.0);
-        fields.push(field.as_str());
-        values.push(value.as_deref());
+        fields.push(fields_json(changes));
     }
     sqlx::query(
-        "INSERT INTO field_changes (contact_id, field, value, origin, changed_at) \
-         SELECT c, f, v, $4, $5 FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[]) WITH ORDINALITY AS t(c, f, v, n) \
+        "INSERT INTO contact_changes (contact_id, origin, changed_at, fields) \
+         SELECT c, $3, $4, f FROM UNNEST($1::BIGINT[], $2::TEXT[]) WITH ORDINALITY AS t(c, f, n) \
          ORDER BY n",
     )
     .bind(ids)
     .bind(fields)
-    .bind(values)
     .bind(origin.name())
     .bind(to_micros(at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The contacts with any of these emails or ids (two index scans, one round trip).
+async fn load_contacts(
+    conn: &mut Conn,
+    emails: &[&str],
+    ids: &[i64],
+) -> Result<Vec<Contact>, StoreError> {
+    if emails.is_empty() && ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_as::<_, ContactRow>(concat!(
+        "SELECT ",
+        contact_columns!(),
+        " FROM contacts WHERE email = ANY($1::TEXT[]) OR id = ANY($2::BIGINT[])"
+    ))
+    .bind(emails)
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(Contact::try_from)
+    .collect()
+}
+
+/// Writes contacts' current state over their rows, in one statement. No two of them may swap
+/// emails (the batch writer replays such batches one contact at a time).
+async fn update_rows(conn: &mut Conn, contacts: &[Contact]) -> Result<(), StoreError> {
+    if contacts.is_empty() {
+        return Ok(());
+    }
+    let n = contacts.len();
+    let mut id = Vec::with_capacity(n);
+    let mut email = Vec::with_capacity(n);
+    let mut first_name = Vec::with_capacity(n);
+    let mut last_name = Vec::with_capacity(n);
+    let mut company = Vec::with_capacity(n);
+    let mut job_title = Vec::with_capacity(n);
+    let mut phone = Vec::with_capacity(n);
+    let mut score = Vec::with_capacity(n);
+    let mut state = Vec::with_capacity(n);
+    let mut stage = Vec::with_capacity(n);
+    let mut lead_at = Vec::with_capacity(n);
+    let mut mql_at = Vec::with_capacity(n);
+    let mut sql_at = Vec::with_capacity(n);
+    let mut customer_at = Vec::with_capacity(n);
+    let mut source = Vec::with_capacity(n);
+    let mut medium = Vec::with_capacity(n);
+    let mut campaign = Vec::with_capacity(n);
+    let mut custom = Vec::with_capacity(n);
+    let mut created_at = Vec::with_capacity(n);
+    let mut updated_at = Vec::with_capacity(n);
+    for c in contacts {
+        let stages = &c.stage_reached;
+        id.push(c.id.0);
+        email.push(c.email.as_str());
+        first_name.push(c.first_name.as_deref());
+        last_name.push(c.last_name.as_deref());
+        company.push(c.company.as_deref());
+        job_title.push(c.job_title.as_deref());
+        phone.push(c.phone.as_deref());
+        score.push(c.behaviour_score);
+        state.push(c.state.as_str());
+        stage.push(c.lifecycle_stage.name());
+        lead_at.push(stages.lead.map(to_micros));
+        mql_at.push(stages.mql.map(to_micros));
+        sql_at.push(stages.sql.map(to_micros));
+        customer_at.push(stages.customer.map(to_micros));
+        source.push(c.source.as_deref());
+        medium.push(c.medium.as_deref());
+        campaign.push(c.campaign.as_deref());
+        custom.push(custom_json(c));
+        created_at.push(to_micros(c.created_at));
+        updated_at.push(to_micros(c.updated_at));
+    }
+    sqlx::query(
+        "UPDATE contacts AS c SET email = u.email, first_name = u.first_name, last_name = u.last_name, \
+         company = u.company, job_title = u.job_title, phone = u.phone, behaviour_score = u.behaviour_score, \
+         state = u.state, lifecycle_stage = u.lifecycle_stage, lead_at = u.lead_at, mql_at = u.mql_at, \
+         sql_at = u.sql_at, customer_at = u.customer_at, source = u.source, medium = u.medium, \
+         campaign = u.campaign, custom = u.custom, created_at = u.created_at, updated_at = u.updated_at \
+         FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], \
+         $8::BIGINT[], $9::TEXT[], $10::TEXT[], $11::BIGINT[], $12::BIGINT[], $13::BIGINT[], $14::BIGINT[], \
+         $15::TEXT[], $16::TEXT[], $17::TEXT[], $18::TEXT[], $19::BIGINT[], $20::BIGINT[]) \
+         AS u(id, email, first_name, last_name, company, job_title, phone, behaviour_score, state, \
+         lifecycle_stage, lead_at, mql_at, sql_at, customer_at, source, medium, campaign, custom, \
+         created_at, updated_at) \
+         WHERE c.id = u.id",
+    )
+    .bind(id)
+    .bind(email)
+    .bind(first_name)
+    .bind(last_name)
+    .bind(company)
+    .bind(job_title)
+    .bind(phone)
+    .bind(score)
+    .bind(state)
+    .bind(stage)
+    .bind(lead_at)
+    .bind(mql_at)
+    .bind(sql_at)
+    .bind(customer_at)
+    .bind(source)
+    .bind(medium)
+    .bind(campaign)
+    .bind(custom)
+    .bind(created_at)
+    .bind(updated_at)
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -40,6 +40,7 @@ pub mod secrets;
 pub mod sync;
 mod time_fmt;
 mod validate;
+mod write;
 
 pub use import::{ImportOptions, ImportReport, RejectedRow, export_csv};
 pub use lb_core::contact::{Email, EmailError};
@@ -49,6 +50,7 @@ pub use time_fmt::rfc3339;
 pub use validate::{
     Blank, CUSTOM_TEXT_MAX_CHARS, ContactInput, Patch, Schema, TEXT_MAX_CHARS, parse_input,
 };
+pub use write::ContactWrite;
 
 /// Highest `behaviour_score` a contact can reach.
 pub const BEHAVIOUR_SCORE_MAX: i64 = 50;
@@ -292,19 +294,37 @@ mod sqlite_queries {
     type Engine = sqlx::Sqlite;
     const BACKEND: super::Backend = super::Backend::Sqlite;
     include!("queries.rs");
+    include!("write_batch.rs");
 
-    // SQLite's bulk inserts are the multi-row VALUES statements.
+    // SQLite's bulk statements are the multi-row VALUES ones of `queries.rs`.
     async fn insert_rows(conn: &mut Conn, contacts: &mut [Contact]) -> Result<(), StoreError> {
         insert_rows_values(conn, contacts).await
     }
 
     async fn insert_changes(
         conn: &mut Conn,
-        changes: &[(ContactId, Change)],
+        rows: &[(ContactId, Vec<Change>)],
         origin: Origin,
         at: time::OffsetDateTime,
     ) -> Result<(), StoreError> {
-        insert_changes_values(conn, changes, origin, at).await
+        insert_changes_values(conn, rows, origin, at).await
+    }
+
+    async fn load_contacts(
+        conn: &mut Conn,
+        emails: &[&str],
+        ids: &[i64],
+    ) -> Result<Vec<Contact>, StoreError> {
+        load_contacts_in(conn, emails, ids).await
+    }
+
+    /// One prepared UPDATE per contact: SQLite runs it in-process, there is no round trip to
+    /// save.
+    async fn update_rows(conn: &mut Conn, contacts: &[Contact]) -> Result<(), StoreError> {
+        for contact in contacts {
+            update_row(conn, contact).await?;
+        }
+        Ok(())
     }
 }
 
@@ -312,6 +332,7 @@ mod postgres_queries {
     type Engine = sqlx::Postgres;
     const BACKEND: super::Backend = super::Backend::Postgres;
     include!("queries.rs");
+    include!("write_batch.rs");
     include!("bulk_postgres.rs");
 }
 
@@ -491,6 +512,36 @@ impl Store {
             });
         }
         Ok((contact, created))
+    }
+
+    /// Creates and updates several contacts in one transaction, in order (a later write sees
+    /// what an earlier one did: an email freed by one can be taken by the next). Each write gets
+    /// its own outcome, exactly as [`Store::create_contact`] / [`Store::update_contact`] would
+    /// give it: `Invalid`, `EmailTaken` and `NotFound` refuse that write only, the others are
+    /// kept. The outer error is for the database itself (then nothing was written). Change-log
+    /// rows carry `origin`; a [`ContactEvent::Changed`] per changed contact follows the commit.
+    /// Everything is held in memory until the commit: batches of a few thousand writes.
+    pub async fn write_contacts(
+        &self,
+        writes: &[ContactWrite],
+        origin: Origin,
+    ) -> Result<Vec<Result<Contact, StoreError>>, StoreError> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let results = dispatch_write!(self, write_contacts(writes, origin))?;
+        for saved in results.iter().flatten() {
+            if saved.changed {
+                self.emit(ContactEvent::Changed {
+                    contact_id: saved.contact.id,
+                    origin,
+                });
+            }
+        }
+        Ok(results
+            .into_iter()
+            .map(|result| result.map(|saved| saved.contact))
+            .collect())
     }
 
     /// Deletes a contact; its change log stays, with a final [`DELETED_FIELD`] row.

@@ -3,7 +3,7 @@
 // `BACKEND`. The SQL is the subset both databases accept; the few differences branch on
 // `BACKEND`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sqlx::QueryBuilder;
 
@@ -14,6 +14,7 @@ use crate::rows::{
 };
 use crate::time_fmt::{now, to_micros};
 use crate::validate::{self, Apply, Blank, Change, ContactInput, Patch, Schema};
+use crate::write::{ContactWrite, Saved, Target, WriteOp, fields_json};
 use crate::{BEHAVIOUR_SCORE_MAX, Backend, Email, StoreError, SubmissionWrite};
 
 type Pool = sqlx::Pool<Engine>;
@@ -22,7 +23,7 @@ type Tx = sqlx::Transaction<'static, Engine>;
 
 /// Rows per multi-row INSERT of contacts: 20 binds each stays under SQLite's 32,766 limit.
 const CONTACT_INSERT_CHUNK: usize = 1000;
-/// Rows per multi-row INSERT of change-log rows (5 binds each).
+/// Rows per multi-row INSERT of change-log rows (4 binds each).
 const CHANGE_INSERT_CHUNK: usize = 5000;
 /// PostgreSQL: opens the transaction and takes the advisory lock that serialises writers in one
 /// round trip (a simple-protocol query may hold several statements). The key, 0x6c627374, is any
@@ -277,6 +278,7 @@ fn custom_json(contact: &Contact) -> String {
     serde_json::to_string(&contact.custom).unwrap_or_else(|_| "{}".into())
 }
 
+#[allow(dead_code)] // the PostgreSQL build updates with arrays (`update_rows`)
 async fn update_row(conn: &mut Conn, c: &Contact) -> Result<(), StoreError> {
     let stages = &c.stage_reached;
     sqlx::query(
@@ -366,85 +368,100 @@ async fn insert_rows_values(conn: &mut Conn, contacts: &mut [Contact]) -> Result
     Ok(())
 }
 
-/// Appends change-log rows (contact, field, new value) in multi-row VALUES statements, in slice
-/// order. `insert_changes` is this on SQLite; PostgreSQL binds arrays (`bulk_postgres.rs`).
+/// Appends change-log rows, one per (contact, changed fields), in multi-row VALUES statements,
+/// in slice order. `insert_changes` is this on SQLite; PostgreSQL binds arrays
+/// (`bulk_postgres.rs`).
 #[allow(dead_code)] // the PostgreSQL build uses its array version
 async fn insert_changes_values(
     conn: &mut Conn,
-    changes: &[(ContactId, Change)],
+    rows: &[(ContactId, Vec<Change>)],
     origin: Origin,
     at: time::OffsetDateTime,
 ) -> Result<(), StoreError> {
     let at = to_micros(at);
-    for chunk in changes.chunks(CHANGE_INSERT_CHUNK) {
+    for chunk in rows.chunks(CHANGE_INSERT_CHUNK) {
         let mut qb = QueryBuilder::<Engine>::new(
-            "INSERT INTO field_changes (contact_id, field, value, origin, changed_at) ",
+            "INSERT INTO contact_changes (contact_id, origin, changed_at, fields) ",
         );
-        qb.push_values(chunk.iter(), |mut b, (id, (field, value))| {
+        qb.push_values(chunk.iter(), |mut b, (id, changes)| {
             b.push_bind(id.0)
-                .push_bind(field.clone())
-                .push_bind(value.clone())
                 .push_bind(origin.name())
-                .push_bind(at);
+                .push_bind(at)
+                .push_bind(fields_json(changes));
         });
         qb.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
 
-fn with_id(id: ContactId, changes: Vec<Change>) -> Vec<(ContactId, Change)> {
-    changes.into_iter().map(|c| (id, c)).collect()
-}
-
-/// Writes a patch onto an existing contact or a new one, with its change-log rows. Returns the
-/// contact, whether it was created, and whether anything changed. `existing: None` means the
-/// caller looked the patch's email up in this transaction and found no contact.
-async fn save(
+/// The contacts with any of these emails or ids, in `IN` lists. `load_contacts` is this on
+/// SQLite; PostgreSQL binds arrays (`bulk_postgres.rs`).
+#[allow(dead_code)] // the PostgreSQL build uses its array version
+async fn load_contacts_in(
     conn: &mut Conn,
-    schema: &Schema,
-    existing: Option<Contact>,
-    patch: &Patch,
-    origin: Origin,
-    mode: Apply,
-) -> Result<(Contact, bool, bool), StoreError> {
-    let at = now();
-    match existing {
-        Some(mut contact) => {
-            if let Some(email) = patch.email() {
-                if *email != contact.email {
-                    if let Some(other) = find_by_email(conn, email).await? {
-                        return Err(StoreError::EmailTaken {
-                            email: email.to_string(),
-                            existing: other.id,
-                        });
-                    }
-                }
-            }
-            let changes = validate::apply(&mut contact, patch, false, mode, at);
-            if changes.is_empty() {
-                return Ok((contact, false, false));
-            }
-            contact.updated_at = at;
-            update_row(conn, &contact).await?;
-            insert_changes(conn, &with_id(contact.id, changes), origin, at).await?;
-            Ok((contact, false, true))
+    emails: &[&str],
+    ids: &[i64],
+) -> Result<Vec<Contact>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in emails.chunks(CONTACT_INSERT_CHUNK) {
+        let mut qb = QueryBuilder::<Engine>::new(concat!(
+            "SELECT ",
+            contact_columns!(),
+            " FROM contacts WHERE email IN ("
+        ));
+        let mut list = qb.separated(", ");
+        for email in chunk {
+            list.push_bind(*email);
         }
-        None => {
-            let email = patch
-                .email()
-                .cloned()
-                .ok_or_else(|| StoreError::invalid("email", "is required"))?;
-            let mut contact = validate::blank_contact(email, schema, at);
-            let changes = validate::apply(&mut contact, patch, true, mode, at);
-            insert_rows(conn, std::slice::from_mut(&mut contact)).await?;
-            insert_changes(conn, &with_id(contact.id, changes), origin, at).await?;
-            Ok((contact, true, true))
+        qb.push(")");
+        for row in qb.build_query_as::<ContactRow>().fetch_all(&mut *conn).await? {
+            out.push(Contact::try_from(row)?);
         }
     }
+    for chunk in ids.chunks(CONTACT_INSERT_CHUNK) {
+        let mut qb = QueryBuilder::<Engine>::new(concat!(
+            "SELECT ",
+            contact_columns!(),
+            " FROM contacts WHERE id IN ("
+        ));
+        let mut list = qb.separated(", ");
+        for id in chunk {
+            list.push_bind(*id);
+        }
+        qb.push(")");
+        for row in qb.build_query_as::<ContactRow>().fetch_all(&mut *conn).await? {
+            out.push(Contact::try_from(row)?);
+        }
+    }
+    Ok(out)
 }
 
 fn parse(input: &ContactInput, schema: &Schema) -> Result<Patch, StoreError> {
     validate::parse_input(input, schema, Blank::Clears).map_err(StoreError::Invalid)
+}
+
+/// One operation of the batch writer in a transaction of its own; its refusal is the error.
+async fn write_one(
+    pool: &Pool,
+    target: Target,
+    input: &ContactInput,
+    origin: Origin,
+) -> Result<Saved, StoreError> {
+    let mut tx = begin_write(pool).await?;
+    let schema = load_schema(&mut tx).await?;
+    let patch = parse(input, &schema)?;
+    let saved = write_ops(
+        &mut tx,
+        &schema,
+        vec![WriteOp::new(target, patch)],
+        origin,
+        now(),
+    )
+    .await?
+    .pop()
+    .unwrap_or_else(|| Err(StoreError::Corrupt("a write lost its outcome".into())))?;
+    tx.commit().await?;
+    Ok(saved)
 }
 
 pub(crate) async fn create_contact(
@@ -452,20 +469,7 @@ pub(crate) async fn create_contact(
     input: &ContactInput,
     origin: Origin,
 ) -> Result<Contact, StoreError> {
-    let mut tx = begin_write(pool).await?;
-    let schema = load_schema(&mut tx).await?;
-    let patch = parse(input, &schema)?;
-    if let Some(email) = patch.email()
-        && let Some(other) = find_by_email(&mut tx, email).await?
-    {
-        return Err(StoreError::EmailTaken {
-            email: email.to_string(),
-            existing: other.id,
-        });
-    }
-    let (contact, _, _) = save(&mut tx, &schema, None, &patch, origin, Apply::Overwrite).await?;
-    tx.commit().await?;
-    Ok(contact)
+    Ok(write_one(pool, Target::Create, input, origin).await?.contact)
 }
 
 pub(crate) async fn update_contact(
@@ -474,25 +478,8 @@ pub(crate) async fn update_contact(
     input: &ContactInput,
     origin: Origin,
 ) -> Result<(Contact, bool), StoreError> {
-    let mut tx = begin_write(pool).await?;
-    let schema = load_schema(&mut tx).await?;
-    let patch = parse(input, &schema)?;
-    let existing = find_by_id(&mut tx, id)
-        .await?
-        .ok_or_else(|| StoreError::NotFound {
-            what: format!("contact {id}"),
-        })?;
-    let (contact, _, changed) = save(
-        &mut tx,
-        &schema,
-        Some(existing),
-        &patch,
-        origin,
-        Apply::Overwrite,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((contact, changed))
+    let saved = write_one(pool, Target::Update(id), input, origin).await?;
+    Ok((saved.contact, saved.changed))
 }
 
 pub(crate) async fn upsert_contact(
@@ -500,16 +487,8 @@ pub(crate) async fn upsert_contact(
     input: &ContactInput,
     origin: Origin,
 ) -> Result<(Contact, bool, bool), StoreError> {
-    let mut tx = begin_write(pool).await?;
-    let schema = load_schema(&mut tx).await?;
-    let patch = parse(input, &schema)?;
-    let email = patch
-        .email()
-        .ok_or_else(|| StoreError::invalid("email", "is required"))?;
-    let existing = find_by_email(&mut tx, email).await?;
-    let result = save(&mut tx, &schema, existing, &patch, origin, Apply::Overwrite).await?;
-    tx.commit().await?;
-    Ok(result)
+    let saved = write_one(pool, Target::Upsert, input, origin).await?;
+    Ok((saved.contact, saved.created, saved.changed))
 }
 
 pub(crate) async fn delete_contact(
@@ -530,7 +509,7 @@ pub(crate) async fn delete_contact(
     }
     insert_changes(
         &mut tx,
-        &[(id, (DELETED_FIELD.to_owned(), None))],
+        &[(id, vec![(DELETED_FIELD.to_owned(), None)])],
         origin,
         now(),
     )
@@ -546,20 +525,28 @@ pub(crate) async fn changes_since(
     cursor: ChangeCursor,
     limit: u32,
 ) -> Result<Vec<FieldChange>, StoreError> {
-    sqlx::query_as::<_, ChangeRow>(
-        "SELECT id, contact_id, field, value, origin, changed_at FROM field_changes WHERE id > $1 ORDER BY id LIMIT $2",
+    // Each row holds at least one field: `limit` rows are enough, and a write is never split
+    // between pages (its fields share one seq, the cursor after it).
+    let rows = sqlx::query_as::<_, ChangeRow>(
+        "SELECT id, contact_id, origin, changed_at, fields FROM contact_changes WHERE id > $1 ORDER BY id LIMIT $2",
     )
     .bind(cursor.0)
     .bind(i64::from(limit))
     .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(FieldChange::try_from)
-    .collect()
+    .await?;
+    let mut out = Vec::new();
+    for row in rows {
+        let changes = row.into_changes()?;
+        if !out.is_empty() && out.len() + changes.len() > limit as usize {
+            break;
+        }
+        out.extend(changes);
+    }
+    Ok(out)
 }
 
 pub(crate) async fn latest_change_cursor(pool: &Pool) -> Result<ChangeCursor, StoreError> {
-    let max: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM field_changes")
+    let max: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM contact_changes")
         .fetch_one(pool)
         .await?;
     Ok(ChangeCursor(max.unwrap_or(0)))
@@ -569,15 +556,17 @@ pub(crate) async fn contact_history(
     pool: &Pool,
     id: ContactId,
 ) -> Result<Vec<FieldChange>, StoreError> {
-    sqlx::query_as::<_, ChangeRow>(
-        "SELECT id, contact_id, field, value, origin, changed_at FROM field_changes WHERE contact_id = $1 ORDER BY id",
+    let mut out = Vec::new();
+    for row in sqlx::query_as::<_, ChangeRow>(
+        "SELECT id, contact_id, origin, changed_at, fields FROM contact_changes WHERE contact_id = $1 ORDER BY id",
     )
     .bind(id.0)
     .fetch_all(pool)
     .await?
-    .into_iter()
-    .map(FieldChange::try_from)
-    .collect()
+    {
+        out.extend(row.into_changes()?);
+    }
+    Ok(out)
 }
 
 pub(crate) async fn last_changes(
@@ -672,60 +661,72 @@ pub(crate) async fn form(pool: &Pool, id: i64) -> Result<Option<Form>, StoreErro
     load_form(&mut conn, id).await
 }
 
-/// Writes one submission: the contact (created or updated by email), its change-log rows and
-/// the submission record.
-async fn write_submission(
-    conn: &mut Conn,
-    job: &SubmissionWrite,
-) -> Result<SubmissionOutcome, StoreError> {
-    let mut patch = job.patch.clone();
-    let email = patch
-        .email()
-        .cloned()
-        .ok_or_else(|| StoreError::invalid("email", "is required"))?;
-    let existing = find_by_email(conn, &email).await?;
-    // The documented rule: every submission adds the form's increment, capped at the maximum.
-    let base = existing.as_ref().map_or(0, |c| c.behaviour_score);
-    patch.behaviour_score = Some((base + job.form.score_increment).min(BEHAVIOUR_SCORE_MAX));
-    let (contact, created, _) = save(
-        conn,
-        &job.schema,
-        existing,
-        &patch,
-        Origin::Form,
-        Apply::FirstTouch,
-    )
-    .await?;
-    let row = sqlx::query_as::<_, SubmissionRow>(
-        "INSERT INTO form_submissions (form_id, contact_id, created, payload, submitted_at) VALUES ($1, $2, $3, $4, $5) \
-         RETURNING id, form_id, contact_id, created, payload, submitted_at",
-    )
-    .bind(job.form.id)
-    .bind(contact.id.0)
-    .bind(i64::from(created))
-    .bind(job.payload.as_str())
-    .bind(to_micros(now()))
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(SubmissionOutcome {
-        submission: Submission::try_from(row)?,
-        contact,
-    })
-}
-
 /// Writes several submissions in one transaction, in order (a later one sees the contact an
-/// earlier one created): one commit for all. Any error rolls all of them back.
+/// earlier one created): each creates or updates its contact by email through the batch writer
+/// (first-touch attribution, the form's score increment), then every submission record is
+/// inserted in one statement. One commit for all; any error rolls all of them back.
 pub(crate) async fn submit_batch(
     pool: &Pool,
     jobs: &[SubmissionWrite],
 ) -> Result<Vec<SubmissionOutcome>, StoreError> {
+    let Some(first) = jobs.first() else {
+        return Ok(Vec::new());
+    };
     let mut tx = begin_write(pool).await?;
-    let mut out = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        out.push(write_submission(&mut tx, job).await?);
+    let at = now();
+    let ops = jobs
+        .iter()
+        .map(|job| WriteOp {
+            target: Target::Upsert,
+            patch: job.patch.clone(),
+            mode: Apply::FirstTouch,
+            score_increment: Some(job.form.score_increment),
+        })
+        .collect();
+    // States are only ever appended: every job's schema has the same default state.
+    let saved = write_ops(&mut tx, &first.schema, ops, Origin::Form, at)
+        .await?
+        .into_iter()
+        .collect::<Result<Vec<Saved>, StoreError>>()?;
+    let mut qb = QueryBuilder::<Engine>::new(
+        "INSERT INTO form_submissions (form_id, contact_id, created, payload, submitted_at) ",
+    );
+    qb.push_values(jobs.iter().zip(&saved), |mut b, (job, saved)| {
+        b.push_bind(job.form.id)
+            .push_bind(saved.contact.id.0)
+            .push_bind(i64::from(saved.created))
+            .push_bind(job.payload.as_str())
+            .push_bind(to_micros(at));
+    });
+    qb.push(" RETURNING id");
+    let mut ids: Vec<i64> = qb.build_query_scalar().fetch_all(&mut *tx).await?;
+    // Ids are handed out in VALUES order; RETURNING's order is not promised.
+    ids.sort_unstable();
+    if ids.len() != jobs.len() {
+        return Err(StoreError::Corrupt(
+            "a submission insert returned the wrong number of ids".into(),
+        ));
     }
     tx.commit().await?;
-    Ok(out)
+    jobs.iter()
+        .zip(saved)
+        .zip(ids)
+        .map(|((job, saved), id)| {
+            Ok(SubmissionOutcome {
+                submission: Submission {
+                    id,
+                    form_id: job.form.id,
+                    contact_id: saved.contact.id,
+                    created_contact: saved.created,
+                    payload: serde_json::from_str(&job.payload).map_err(|_| {
+                        StoreError::Corrupt("a submission's payload is not JSON".into())
+                    })?,
+                    submitted_at: at,
+                },
+                contact: saved.contact,
+            })
+        })
+        .collect()
 }
 
 pub(crate) async fn submissions(
@@ -873,113 +874,38 @@ pub(crate) async fn secret_names(pool: &Pool) -> Result<Vec<String>, StoreError>
 
 // ---------------------------------------------------------------- import
 
-/// Applies one batch of checked import rows in one transaction: rows whose email exists update
-/// that contact, the others create one; a later row with the same email as an earlier one in
-/// the same file updates it.
+/// Applies one batch of checked import rows in one transaction through the batch writer: rows
+/// whose email exists update that contact, the others create one; a later row with the same
+/// email as an earlier one in the same file updates it.
 pub(crate) async fn import_batch(
     pool: &Pool,
     schema: &Schema,
     rows: Vec<(u64, Patch)>,
 ) -> Result<BatchOutcome, StoreError> {
     let mut tx = begin_write(pool).await?;
-    let at = now();
-    let mut outcome = BatchOutcome::default();
-
-    let mut emails: Vec<String> = rows
-        .iter()
-        .filter_map(|(_, p)| p.email().map(|e| e.as_str().to_owned()))
+    let ops = rows
+        .into_iter()
+        .map(|(_, patch)| WriteOp::new(Target::Upsert, patch))
         .collect();
-    emails.sort_unstable();
-    emails.dedup();
-    let mut existing: HashMap<String, (Contact, Vec<Change>)> = HashMap::new();
-    for chunk in emails.chunks(CONTACT_INSERT_CHUNK) {
-        let mut qb = QueryBuilder::<Engine>::new(concat!(
-            "SELECT ",
-            contact_columns!(),
-            " FROM contacts WHERE email IN ("
-        ));
-        let mut list = qb.separated(", ");
-        for email in chunk {
-            list.push_bind(email.clone());
-        }
-        qb.push(")");
-        for row in qb
-            .build_query_as::<ContactRow>()
-            .fetch_all(&mut *tx)
-            .await?
-        {
-            let contact = Contact::try_from(row)?;
-            existing.insert(contact.email.as_str().to_owned(), (contact, Vec::new()));
-        }
-    }
-
-    // Emails first seen in this batch, in file order, with their merged patches.
-    let mut new_order: Vec<String> = Vec::new();
-    let mut new_patches: HashMap<String, Patch> = HashMap::new();
-    for (_row, patch) in rows {
-        let Some(email) = patch.email().map(|e| e.as_str().to_owned()) else {
-            continue;
-        };
+    let results = write_ops(&mut tx, schema, ops, Origin::Import, now()).await?;
+    let mut outcome = BatchOutcome::default();
+    let mut seen = HashSet::new();
+    for result in results {
+        // Every import row has an email, so an upsert cannot be refused.
+        let saved = result?;
         // Counted per row, so that created + updated + unchanged is the accepted row count
         // even when the file repeats an email.
-        if let Some((contact, changes)) = existing.get_mut(&email) {
-            let row_changes = validate::apply(contact, &patch, false, Apply::Overwrite, at);
-            if row_changes.is_empty() {
-                outcome.unchanged += 1;
-            } else {
-                outcome.updated += 1;
-            }
-            changes.extend(row_changes);
-        } else if let Some(pending) = new_patches.get_mut(&email) {
-            // A repeat of an email created earlier in this batch updates that new contact.
-            let before = pending.clone();
-            pending.merge(patch);
-            if *pending == before {
-                outcome.unchanged += 1;
-            } else {
-                outcome.updated += 1;
-            }
+        if saved.created {
+            outcome.created += 1;
+        } else if saved.changed {
+            outcome.updated += 1;
         } else {
-            new_order.push(email.clone());
-            new_patches.insert(email, patch);
+            outcome.unchanged += 1;
+        }
+        if saved.changed && seen.insert(saved.contact.id) {
+            outcome.changed.push(saved.contact.id);
         }
     }
-
-    let mut log: Vec<(ContactId, Change)> = Vec::new();
-    for (contact, changes) in existing.values_mut() {
-        if changes.is_empty() {
-            continue;
-        }
-        contact.updated_at = at;
-        update_row(&mut tx, contact).await?;
-        outcome.changed.push(contact.id);
-        log.extend(changes.drain(..).map(|c| (contact.id, c)));
-    }
-
-    let mut created: Vec<Contact> = Vec::with_capacity(new_order.len());
-    let mut created_changes: Vec<Vec<Change>> = Vec::with_capacity(new_order.len());
-    for email in new_order {
-        let patch = new_patches.remove(&email).unwrap_or_default();
-        let Some(parsed) = patch.email().cloned() else {
-            continue;
-        };
-        let mut contact = validate::blank_contact(parsed, schema, at);
-        created_changes.push(validate::apply(
-            &mut contact,
-            &patch,
-            true,
-            Apply::Overwrite,
-            at,
-        ));
-        created.push(contact);
-    }
-    insert_rows(&mut tx, &mut created).await?;
-    for (contact, changes) in created.iter().zip(created_changes) {
-        outcome.created += 1;
-        outcome.changed.push(contact.id);
-        log.extend(changes.into_iter().map(|c| (contact.id, c)));
-    }
-    insert_changes(&mut tx, &log, Origin::Import, at).await?;
     tx.commit().await?;
     Ok(outcome)
 }

@@ -109,29 +109,34 @@ impl TryFrom<CustomFieldRow> for CustomField {
     }
 }
 
+/// A row of `contact_changes`: one write of one contact (see `write.rs`).
 #[derive(sqlx::FromRow)]
 pub(crate) struct ChangeRow {
     id: i64,
     contact_id: i64,
-    field: String,
-    value: Option<String>,
     origin: String,
     changed_at: i64,
+    fields: String,
 }
 
-impl TryFrom<ChangeRow> for FieldChange {
-    type Error = StoreError;
-
-    fn try_from(row: ChangeRow) -> Result<FieldChange, StoreError> {
-        Ok(FieldChange {
-            seq: row.id,
-            contact_id: ContactId(row.contact_id),
-            origin: Origin::parse(&row.origin)
-                .ok_or_else(|| StoreError::Corrupt(format!("change {}: origin", row.id)))?,
-            field: row.field,
-            value: row.value,
-            changed_at: from_micros(row.changed_at),
-        })
+impl ChangeRow {
+    /// The write's fields as [`FieldChange`]s, in the order they were applied, sharing its id.
+    pub(crate) fn into_changes(self) -> Result<Vec<FieldChange>, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("change {}: {what}", self.id));
+        let origin = Origin::parse(&self.origin).ok_or_else(|| corrupt("origin"))?;
+        let fields = crate::write::parse_fields(&self.fields).map_err(|_| corrupt("fields"))?;
+        let changed_at = from_micros(self.changed_at);
+        Ok(fields
+            .into_iter()
+            .map(|(field, value)| FieldChange {
+                seq: self.id,
+                contact_id: ContactId(self.contact_id),
+                field,
+                value,
+                origin,
+                changed_at,
+            })
+            .collect())
     }
 }
 

@@ -81,29 +81,6 @@ impl Patch {
     pub fn email(&self) -> Option<&Email> {
         self.email.as_ref()
     }
-
-    /// Later values win: used when one import file holds the same email twice.
-    pub(crate) fn merge(&mut self, later: Patch) {
-        macro_rules! take {
-            ($($f:ident),*) => { $( if later.$f.is_some() { self.$f = later.$f; } )* };
-        }
-        take!(
-            email,
-            first_name,
-            last_name,
-            company,
-            job_title,
-            phone,
-            behaviour_score,
-            state,
-            lifecycle_stage,
-            source,
-            medium,
-            campaign,
-            created_at
-        );
-        self.custom.extend(later.custom);
-    }
 }
 
 /// How empty strings are read: from a JSON body an empty string clears the field; in a CSV row
@@ -310,7 +287,7 @@ fn canonical_custom(field: &CustomField, raw: &str) -> Result<String, String> {
             _ => Err(format!("'{raw}' is not a number")),
         },
         FieldKind::Date => parse_date(raw)
-            .map(|d| time_fmt::date(d))
+            .map(time_fmt::date)
             .ok_or_else(|| format!("'{raw}' is not a date (YYYY-MM-DD)")),
         FieldKind::Boolean => match raw.to_ascii_lowercase().as_str() {
             "true" | "yes" | "oui" | "1" => Ok("true".into()),
@@ -381,17 +358,15 @@ pub(crate) fn apply(
     now: OffsetDateTime,
 ) -> Vec<Change> {
     let mut changes: Vec<Change> = Vec::new();
-    if is_new {
-        if let Some(t) = patch.created_at {
-            contact.created_at = t;
-        }
+    if is_new && let Some(t) = patch.created_at {
+        contact.created_at = t;
     }
     let stage_time = if is_new { contact.created_at } else { now };
-    if let Some(email) = &patch.email {
-        if *email != contact.email || is_new {
-            contact.email = email.clone();
-            changes.push(("email".into(), Some(email.to_string())));
-        }
+    if let Some(email) = &patch.email
+        && (*email != contact.email || is_new)
+    {
+        contact.email = email.clone();
+        changes.push(("email".into(), Some(email.to_string())));
     }
     let mut text =
         |name: &str, slot: &mut Option<String>, new: &Option<Option<String>>, keep: bool| {
@@ -424,28 +399,28 @@ pub(crate) fn apply(
         &patch.campaign,
         first_touch,
     );
-    if let Some(score) = patch.behaviour_score {
-        if score != contact.behaviour_score {
-            contact.behaviour_score = score;
-            if !is_new {
-                changes.push(("behaviour_score".into(), Some(score.to_string())));
-            }
+    if let Some(score) = patch.behaviour_score
+        && score != contact.behaviour_score
+    {
+        contact.behaviour_score = score;
+        if !is_new {
+            changes.push(("behaviour_score".into(), Some(score.to_string())));
         }
     }
-    if let Some(state) = &patch.state {
-        if *state != contact.state {
-            contact.state = state.clone();
-            if !is_new {
-                changes.push(("state".into(), Some(state.clone())));
-            }
+    if let Some(state) = &patch.state
+        && *state != contact.state
+    {
+        contact.state = state.clone();
+        if !is_new {
+            changes.push(("state".into(), Some(state.clone())));
         }
     }
-    if let Some(stage) = patch.lifecycle_stage {
-        if stage != contact.lifecycle_stage {
-            contact.lifecycle_stage = stage;
-            if !is_new {
-                changes.push(("lifecycle_stage".into(), Some(stage.name().into())));
-            }
+    if let Some(stage) = patch.lifecycle_stage
+        && stage != contact.lifecycle_stage
+    {
+        contact.lifecycle_stage = stage;
+        if !is_new {
+            changes.push(("lifecycle_stage".into(), Some(stage.name().into())));
         }
     }
     let stage = contact.lifecycle_stage;

@@ -5,6 +5,7 @@ mod support;
 
 mod admins;
 mod api_keys;
+mod batch;
 mod contacts;
 mod forms;
 mod import;

@@ -1,0 +1,148 @@
+//! The one way contacts are written, shared by every writer (API, CLI, forms, import, sync):
+//! a batch of operations applied in order in one transaction, checked against each other in
+//! memory, then written with one statement per kind of row (not one per row). The SQL half is
+//! `write_batch.rs`, compiled once per backend; this module holds what both backends share.
+//!
+//! **The change log.** Each operation that changes a contact appends one row to
+//! `contact_changes`: the contact, the origin, the time and the changed fields as a JSON object
+//! (field name → new canonical value, `null` when cleared), in the order the fields were
+//! applied. The per-field view (`field_changes` in SQL, [`crate::FieldChange`] in Rust) is that
+//! object unrolled: every field of one row shares the row's id as its `seq`.
+
+use std::fmt;
+
+use serde::de::{Deserializer, MapAccess, Visitor};
+
+use crate::model::{Contact, ContactId};
+use crate::validate::{Apply, Change, ContactInput, Patch};
+
+/// One write of [`crate::Store::write_contacts`].
+#[derive(Debug, Clone)]
+pub enum ContactWrite {
+    /// Creates a contact; `email` is required and must not be taken.
+    Create(ContactInput),
+    /// Changes the given fields of a contact (null or "" clears a field).
+    Update(ContactId, ContactInput),
+}
+
+/// Which contact an operation writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// A new contact (the email must be free).
+    Create,
+    /// This existing contact.
+    Update(ContactId),
+    /// The contact with the patch's email, created when there is none.
+    Upsert,
+}
+
+/// One checked operation of a batch.
+#[derive(Debug, Clone)]
+pub(crate) struct WriteOp {
+    pub(crate) target: Target,
+    pub(crate) patch: Patch,
+    pub(crate) mode: Apply,
+    /// Form submissions: the score becomes the contact's current score (0 for a new contact)
+    /// plus this, capped at [`crate::BEHAVIOUR_SCORE_MAX`].
+    pub(crate) score_increment: Option<i64>,
+}
+
+impl WriteOp {
+    pub(crate) fn new(target: Target, patch: Patch) -> WriteOp {
+        WriteOp {
+            target,
+            patch,
+            mode: Apply::Overwrite,
+            score_increment: None,
+        }
+    }
+}
+
+/// What one operation did.
+#[derive(Debug, Clone)]
+pub(crate) struct Saved {
+    /// The contact as this operation left it.
+    pub(crate) contact: Contact,
+    pub(crate) created: bool,
+    /// False when every value was already the stored one (nothing was recorded).
+    pub(crate) changed: bool,
+}
+
+/// The `fields` column of a change-log row: a JSON object in the order of `changes`.
+pub(crate) fn fields_json(changes: &[Change]) -> String {
+    let mut out = String::with_capacity(16 + changes.len() * 32);
+    out.push('{');
+    for (i, (field, value)) in changes.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_json_string(&mut out, field);
+        out.push(':');
+        match value {
+            Some(v) => push_json_string(&mut out, v),
+            None => out.push_str("null"),
+        }
+    }
+    out.push('}');
+    out
+}
+
+fn push_json_string(out: &mut String, s: &str) {
+    // serde_json's escaping, without an intermediate allocation per value on the common path.
+    if s.bytes()
+        .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f)
+    {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()));
+    }
+}
+
+/// Reads a `fields` column back, keeping the object's order.
+pub(crate) fn parse_fields(json: &str) -> Result<Vec<Change>, serde_json::Error> {
+    struct Ordered(Vec<Change>);
+    impl<'de> serde::Deserialize<'de> for Ordered {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Ordered, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Ordered;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("an object of field names to text or null")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Ordered, A::Error> {
+                    let mut out = Vec::with_capacity(map.size_hint().unwrap_or(4));
+                    while let Some(entry) = map.next_entry::<String, Option<String>>()? {
+                        out.push(entry);
+                    }
+                    Ok(Ordered(out))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    serde_json::from_str::<Ordered>(json).map(|o| o.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_round_trip_in_order_with_escapes_and_nulls() {
+        let changes: Vec<Change> = vec![
+            ("email".into(), Some("a@b.c".into())),
+            ("company".into(), None),
+            ("first_name".into(), Some("Zoë \"Z\" \\ \n\t".into())),
+            ("a_custom".into(), Some(String::new())),
+        ];
+        let json = fields_json(&changes);
+        assert_eq!(parse_fields(&json).unwrap(), changes);
+        // Plain serde_json reads it too (the SQL views use the database's JSON functions).
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["company"], serde_json::Value::Null);
+        assert_eq!(fields_json(&[]), "{}");
+        assert!(parse_fields("[1]").is_err());
+    }
+}

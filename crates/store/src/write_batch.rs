@@ -1,0 +1,268 @@
+// The batch writer (see `write.rs`), included in both backend modules after `queries.rs`. The
+// backend-specific statements it calls (`load_contacts`, `insert_rows`, `update_rows`,
+// `insert_changes`) are the multi-row VALUES versions on SQLite (`lib.rs`) and array-bound
+// UNNEST versions on PostgreSQL (`bulk_postgres.rs`).
+
+/// What an operation came to before the batch's new contacts have ids.
+#[allow(clippy::large_enum_variant)] // short-lived, one per operation of a batch
+enum Outcome {
+    Done {
+        slot: usize,
+        contact: Contact,
+        created: bool,
+        changed: bool,
+    },
+    /// The email belongs to the contact in `slot` (maybe one created earlier in this batch).
+    Taken {
+        email: String,
+        slot: usize,
+    },
+    Failed(StoreError),
+}
+
+/// Applies `ops` in order in the caller's write transaction: each sees what the earlier ones
+/// did (an email freed by one may be taken by a later one; a contact created by one is updated
+/// by a later upsert of its email). Each operation gets its own outcome: a refused one (email
+/// taken, contact not found, no email to create with) changes nothing and the others proceed.
+/// The outer error is the database's, and the caller's transaction must then be dropped.
+///
+/// Statements: one lookup of every email and id the batch names, the updates of existing
+/// contacts, one multi-row insert of the new ones, one of the change-log rows (one row per
+/// operation that changed something, at `at` with `origin`). `schema` gives new contacts their
+/// default state.
+async fn write_ops(
+    conn: &mut Conn,
+    schema: &Schema,
+    ops: Vec<WriteOp>,
+    origin: Origin,
+    at: time::OffsetDateTime,
+) -> Result<Vec<Result<Saved, StoreError>>, StoreError> {
+    let mut emails: Vec<&str> = ops
+        .iter()
+        .filter_map(|op| op.patch.email().map(Email::as_str))
+        .collect();
+    emails.sort_unstable();
+    emails.dedup();
+    let mut ids: Vec<i64> = ops
+        .iter()
+        .filter_map(|op| match op.target {
+            Target::Update(id) => Some(id.0),
+            _ => None,
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let found = load_contacts(conn, &emails, &ids).await?;
+
+    // Every contact the batch touches, by slot; `is_new` slots get their ids at the insert.
+    let mut slots: Vec<Contact> = Vec::with_capacity(found.len() + ops.len());
+    let mut is_new: Vec<bool> = Vec::with_capacity(slots.capacity());
+    let mut by_id: HashMap<i64, usize> = HashMap::with_capacity(found.len());
+    let mut by_email: HashMap<String, usize> = HashMap::with_capacity(slots.capacity());
+    for contact in found {
+        if by_id.contains_key(&contact.id.0) {
+            continue;
+        }
+        by_id.insert(contact.id.0, slots.len());
+        by_email.insert(contact.email.as_str().to_owned(), slots.len());
+        slots.push(contact);
+        is_new.push(false);
+    }
+
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(ops.len());
+    // (slot, changes) per changing operation, in order: the change-log rows.
+    let mut log: Vec<(usize, Vec<Change>)> = Vec::new();
+    // Existing contacts as each changing operation left them, in order.
+    let mut updates: Vec<usize> = Vec::new();
+    let mut update_states: Vec<Contact> = Vec::new();
+    let mut email_moved = false;
+    for op in ops {
+        let WriteOp {
+            target,
+            mut patch,
+            mode,
+            score_increment,
+        } = op;
+        let email = patch.email().cloned();
+        let slot = match (target, &email) {
+            (Target::Create | Target::Upsert, None) => {
+                outcomes.push(Outcome::Failed(StoreError::invalid("email", "is required")));
+                continue;
+            }
+            (Target::Create, Some(email)) => {
+                if let Some(&slot) = by_email.get(email.as_str()) {
+                    outcomes.push(Outcome::Taken {
+                        email: email.to_string(),
+                        slot,
+                    });
+                    continue;
+                }
+                None
+            }
+            (Target::Upsert, Some(email)) => by_email.get(email.as_str()).copied(),
+            (Target::Update(id), _) => match by_id.get(&id.0) {
+                Some(&slot) => Some(slot),
+                None => {
+                    outcomes.push(Outcome::Failed(StoreError::NotFound {
+                        what: format!("contact {id}"),
+                    }));
+                    continue;
+                }
+            },
+        };
+        if let Some(increment) = score_increment {
+            let base = slot.map_or(0, |s| slots[s].behaviour_score);
+            patch.behaviour_score = Some((base + increment).min(BEHAVIOUR_SCORE_MAX));
+        }
+        let Some(slot) = slot else {
+            // Checked above: a creation has an email.
+            let Some(email) = email else { continue };
+            let mut contact = validate::blank_contact(email, schema, at);
+            let changes = validate::apply(&mut contact, &patch, true, mode, at);
+            let slot = slots.len();
+            by_email.insert(contact.email.as_str().to_owned(), slot);
+            slots.push(contact.clone());
+            is_new.push(true);
+            log.push((slot, changes));
+            outcomes.push(Outcome::Done {
+                slot,
+                contact,
+                created: true,
+                changed: true,
+            });
+            continue;
+        };
+        if let Some(email) = &email
+            && *email != slots[slot].email
+            && let Some(&other) = by_email.get(email.as_str())
+        {
+            outcomes.push(Outcome::Taken {
+                email: email.to_string(),
+                slot: other,
+            });
+            continue;
+        }
+        let mut contact = slots[slot].clone();
+        let changes = validate::apply(&mut contact, &patch, false, mode, at);
+        if changes.is_empty() {
+            outcomes.push(Outcome::Done {
+                slot,
+                contact,
+                created: false,
+                changed: false,
+            });
+            continue;
+        }
+        contact.updated_at = at;
+        if contact.email != slots[slot].email {
+            by_email.remove(slots[slot].email.as_str());
+            by_email.insert(contact.email.as_str().to_owned(), slot);
+            email_moved |= !is_new[slot];
+        }
+        if !is_new[slot] {
+            updates.push(slot);
+            update_states.push(contact.clone());
+        }
+        slots[slot] = contact.clone();
+        log.push((slot, changes));
+        outcomes.push(Outcome::Done {
+            slot,
+            contact,
+            created: false,
+            changed: true,
+        });
+    }
+
+    // Existing contacts first, then the new ones: a new contact may take an email an update
+    // freed, never the reverse (an email of a new contact is taken for the rest of the batch).
+    if email_moved {
+        // Emails moved between contacts: replay each state in order so that no intermediate
+        // state holds an email twice.
+        for contact in &update_states {
+            update_rows(conn, std::slice::from_ref(contact)).await?;
+        }
+    } else if !updates.is_empty() {
+        // Only each contact's final state, in one statement.
+        let mut last: Vec<usize> = updates;
+        last.sort_unstable();
+        last.dedup();
+        let finals: Vec<Contact> = last.iter().map(|&s| slots[s].clone()).collect();
+        update_rows(conn, &finals).await?;
+    }
+    let new_slots: Vec<usize> = (0..slots.len()).filter(|&s| is_new[s]).collect();
+    if !new_slots.is_empty() {
+        let mut created: Vec<Contact> = new_slots.iter().map(|&s| slots[s].clone()).collect();
+        insert_rows(conn, &mut created).await?;
+        for (&s, contact) in new_slots.iter().zip(created) {
+            slots[s].id = contact.id;
+        }
+    }
+    let rows: Vec<(ContactId, Vec<Change>)> = log
+        .into_iter()
+        .map(|(s, changes)| (slots[s].id, changes))
+        .collect();
+    insert_changes(conn, &rows, origin, at).await?;
+
+    Ok(outcomes
+        .into_iter()
+        .map(|outcome| match outcome {
+            Outcome::Done {
+                slot,
+                mut contact,
+                created,
+                changed,
+            } => {
+                contact.id = slots[slot].id;
+                Ok(Saved {
+                    contact,
+                    created,
+                    changed,
+                })
+            }
+            Outcome::Taken { email, slot } => Err(StoreError::EmailTaken {
+                email,
+                existing: slots[slot].id,
+            }),
+            Outcome::Failed(err) => Err(err),
+        })
+        .collect())
+}
+
+/// [`write_ops`] of raw inputs in a transaction of its own: each input is checked against the schema read in the
+/// transaction (a bad one is that row's `Invalid`, the others proceed).
+pub(crate) async fn write_contacts(
+    pool: &Pool,
+    writes: &[ContactWrite],
+    origin: Origin,
+) -> Result<Vec<Result<Saved, StoreError>>, StoreError> {
+    let mut tx = begin_write(pool).await?;
+    let schema = load_schema(&mut tx).await?;
+    let mut invalid: Vec<Option<StoreError>> = Vec::with_capacity(writes.len());
+    let mut ops = Vec::with_capacity(writes.len());
+    for write in writes {
+        let (target, input) = match write {
+            ContactWrite::Create(input) => (Target::Create, input),
+            ContactWrite::Update(id, input) => (Target::Update(*id), input),
+        };
+        match parse(input, &schema) {
+            Ok(patch) => {
+                ops.push(WriteOp::new(target, patch));
+                invalid.push(None);
+            }
+            Err(err) => invalid.push(Some(err)),
+        }
+    }
+    let mut written = write_ops(&mut tx, &schema, ops, origin, now())
+        .await?
+        .into_iter();
+    tx.commit().await?;
+    Ok(invalid
+        .into_iter()
+        .map(|bad| match bad {
+            Some(err) => Err(err),
+            None => written
+                .next()
+                .unwrap_or_else(|| Err(StoreError::Corrupt("a write lost its outcome".into()))),
+        })
+        .collect())
+}
