@@ -24,6 +24,7 @@
 
 pub mod connection;
 mod convert;
+pub mod deletes;
 pub mod health;
 mod lock;
 pub mod runner;

@@ -1,8 +1,11 @@
 //! Integration tests of the sync runtime against the in-process Salesforce emulator: the seed
 //! walked end to end (`seed_walk`) and the faults a real org throws (`faults`), each checked
 //! against the invariants in `support` (one org Lead per email, no lost change, every failure
-//! recorded).
+//! recorded). `deletes` drives the org-deletes module directly; `oauth_flows` connects with JWT
+//! bearer and client credentials, then syncs.
 
+mod deletes;
 mod faults;
+mod oauth_flows;
 mod seed_walk;
 mod support;

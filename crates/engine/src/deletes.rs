@@ -1,0 +1,430 @@
+//! Org deletes (issue 6): Leads and Contacts deleted — or merged away — in Salesforce.
+//!
+//! The runner reads the org's changes with `/query`, which never returns a deleted record, so
+//! without this module a deleted Lead keeps its link forever and a full sync could re-create
+//! the Lead a salesperson deliberately deleted. This module reads the deletions with
+//! `/queryAll` and turns them into link changes and tombstones in the store.
+//!
+//! ## Semantics
+//! - A deleted org record that was linked to one of our contacts: the link is removed and a
+//!   tombstone recorded ([`lb_store::sync::tombstones`]); **our contact is kept** (marketing
+//!   data is never lost because of a deletion in the CRM).
+//! - A merged-away record (`MasterRecordId` set): the contact is re-linked to the master record
+//!   instead, keeping the link's bases (the master's differing values then arrive as org
+//!   changes through the three-way merge). If the master is already linked to another contact,
+//!   the loser's contact is tombstoned (with the master's id) and reported as a duplicate.
+//!   Chains (A merged into B, B merged into C in the same window) resolve to the last master;
+//!   a chain ending in a deleted record is a deletion.
+//! - A deleted record that was linked to nothing: nothing happens.
+//! - **Nothing is ever deleted in the org**, and no contact of ours is ever deleted.
+//! - A tombstoned contact is left out of planning ([`suppressed`]) until the user clears the
+//!   tombstone ([`lb_store::sync::SyncStore::clear_tombstone`]); it is then planned like any
+//!   unlinked contact (its email is looked up; a new Lead is created if none exists).
+//!
+//! ## Why `queryAll` and not `sobjects/{type}/deleted`
+//! `queryAll` with `IsDeleted = true AND SystemModstamp > watermark − overlap` uses the same
+//! watermark as the change query, carries `MasterRecordId` (the replication resource only gives
+//! ids and dates, so merges could not be told from deletions), pages like any query, and has
+//! no 30-day window to fall out of (`INVALID_REPLICATION_DATE` after a long pause). Both see
+//! only what is still in the recycle bin (about 15 days); a record purged from it before a run
+//! reads it is missed by either. An idle run pays one extra query per object.
+//!
+//! ## How the runner calls this
+//! 1. **Where:** in `execute`, right after reading the org's changes (step 1, the
+//!    `SystemModstamp > watermark − overlap` queries) and before loading links and planning,
+//!    for each of `SObject::Lead` and `SObject::Contact` (not for a run targeting given contacts,
+//!    and not in a dry run's write path — a dry run may call [`read_deleted`] and report the
+//!    count without [`apply_deletes`]):
+//!    ```ignore
+//!    let since = wm.lead.map(|t| t - overlap);          // the same bound as the change query
+//!    let mut deleted = deletes::read_deleted(&client, SObject::Lead, since).await?;
+//!    deleted.extend(deletes::read_deleted(&client, SObject::Contact, wm.contact.map(|t| t - overlap)).await?);
+//!    let dc = deletes::apply_deletes(&store, run_id, &deleted).await?;
+//!    ```
+//!    `read_deleted` with `since = None` (never synced) reads the whole recycle bin: harmless,
+//!    nothing is linked yet. Deleted records never appear in `/query`, so the change query needs
+//!    no filter; but drop any id in `deleted` from the gathered records if a record was read
+//!    and then deleted between the two queries.
+//! 2. **Re-read the masters:** `dc.relinked_masters` are org ids now linked to a contact of
+//!    ours whose values may differ from the link's bases; add them to the ids read by `Id IN`
+//!    (like the retry list) so the merge's winner is synced in this run.
+//! 3. **Suppress:** after `ours` and the links are known and before planning, call
+//!    [`suppressed`] with the candidate contacts and leave each one out of the planner's input
+//!    (counted in `skipped`, with [`Suppressed::reasons`] as the skip reason, side `marketing`).
+//!    Also leave out org records whose email is in [`Suppressed::emails`] (side `crm`, same
+//!    reason): otherwise the planner would see an org holder of the email without our contact
+//!    and could import it as a new contact.
+//! 4. **Watermarks:** deletions move no watermark: the change query's `SystemModstamp`
+//!    watermark already covers them (a deletion bumps `SystemModstamp`), and re-reading a
+//!    deletion inside the overlap is harmless ([`apply_deletes`] finds no link: `unlinked`).
+//! 5. **Run record:** add a field `deletes: DeleteCounts` to `RunCounts`
+//!    (`#[serde(default, skip_serializing_if = "DeleteCounts::is_empty")]`); `dc.duplicates`
+//!    may also be added to `duplicate_groups`. Everything is already committed by
+//!    `apply_deletes` (one transaction), so a crash after it loses nothing and a re-run finds
+//!    the work done.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use lb_core::SObject;
+use lb_salesforce::{Client, Filter, Soql};
+use lb_store::sync::tombstones::{DeleteOp, DeleteOutcome, Tombstone};
+use lb_store::{ContactId, Store, StoreError};
+use serde::Serialize;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::EngineError;
+use crate::convert::parse_sf_datetime;
+
+/// How many deletions a run's record lists one by one (the counts are exact).
+pub const REPORTED_DELETES_MAX: usize = 500;
+
+/// One org record deleted (or merged away) in Salesforce, as `queryAll` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeletedRecord {
+    pub id: String,
+    pub object: SObject,
+    /// Its `SystemModstamp`: when it was deleted.
+    #[serde(with = "time::serde::rfc3339")]
+    pub deleted_at: OffsetDateTime,
+    /// `MasterRecordId`: the record it was merged into.
+    pub master_id: Option<String>,
+}
+
+/// What [`apply_deletes`] did (goes into the run's counts).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeleteCounts {
+    /// Deleted records read from the org.
+    pub read: u64,
+    /// Deleted records no contact was linked to (nothing done).
+    pub unlinked: u64,
+    /// Links removed and tombstones recorded (contacts kept).
+    pub tombstoned: u64,
+    /// Contacts re-linked to the master of a merge.
+    pub relinked: u64,
+    /// Merges whose master was already linked to another contact (tombstoned, reported).
+    pub duplicates: u64,
+    /// Links that moved between this batch's read of the links and its transaction (another
+    /// writer): left alone. A deletion read again in the overlap counts as `unlinked`.
+    pub stale: u64,
+    /// Org ids newly linked by a merge: the runner reads them again in this run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relinked_masters: Vec<String>,
+    /// Each tombstone, re-link and duplicate, the first [`REPORTED_DELETES_MAX`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reports: Vec<DeleteReport>,
+}
+
+impl DeleteCounts {
+    /// Nothing read: the run record leaves the field out.
+    pub fn is_empty(&self) -> bool {
+        self.read == 0
+    }
+}
+
+/// One deletion that changed a link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeleteReport {
+    pub contact_id: ContactId,
+    pub object: SObject,
+    /// The deleted (merged-away) org record.
+    pub org_id: String,
+    /// `tombstoned`, `relinked` or `duplicate`.
+    pub outcome: &'static str,
+    /// The merge's master.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub master_id: Option<String>,
+    /// For a duplicate: the contact already linked to the master.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_contact: Option<ContactId>,
+}
+
+/// Reads the records of `object` deleted in the org after `since` (the runner's
+/// `watermark − overlap`; `None`: everything still in the recycle bin) with `/queryAll`.
+/// One API request per 2,000 records (the query's pages). Ordered by deletion time, then Id.
+pub async fn read_deleted(
+    client: &Client,
+    object: SObject,
+    since: Option<OffsetDateTime>,
+) -> Result<Vec<DeletedRecord>, EngineError> {
+    let mut filter = Filter::eq("IsDeleted", true);
+    if let Some(t) = since {
+        filter = filter.and(Filter::gt("SystemModstamp", t));
+    }
+    let soql = Soql::select(
+        &["Id", "IsDeleted", "MasterRecordId", "SystemModstamp"],
+        object.api_name(),
+    )
+    .filter(filter)
+    .build()
+    .map_err(|e| EngineError::Invalid(format!("deleted records query: {e}")))?;
+    let rows = client.query_all(soql).collect_all().await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        // queryAll also answers archived rows; only deletions matter here.
+        if row.get("IsDeleted") != Some(&Value::Bool(true)) {
+            continue;
+        }
+        let Some(id) = row.get("Id").and_then(Value::as_str) else {
+            return Err(EngineError::Invalid(format!(
+                "a deleted {} came back without an Id",
+                object.api_name()
+            )));
+        };
+        let stamp = row.get("SystemModstamp").and_then(Value::as_str);
+        let Some(deleted_at) = stamp.and_then(parse_sf_datetime) else {
+            return Err(EngineError::Invalid(format!(
+                "deleted {} {id}: unreadable SystemModstamp {stamp:?}",
+                object.api_name()
+            )));
+        };
+        let master_id = row
+            .get("MasterRecordId")
+            .and_then(Value::as_str)
+            .filter(|m| !m.is_empty())
+            .map(str::to_owned);
+        out.push(DeletedRecord {
+            id: id.to_owned(),
+            object,
+            deleted_at,
+            master_id,
+        });
+    }
+    out.sort_by(|a, b| (a.deleted_at, &a.id).cmp(&(b.deleted_at, &b.id)));
+    Ok(out)
+}
+
+/// The 15-character form of a Salesforce id (ids compare case-sensitively on it).
+fn id15(id: &str) -> &str {
+    id.get(..15).unwrap_or(id)
+}
+
+/// Follows merge chains inside `deleted`: the final master of each merged record (`None` when
+/// the chain ends in a plain deletion, i.e. nothing survived).
+fn final_masters(deleted: &[DeletedRecord]) -> HashMap<&str, Option<String>> {
+    let by_id: HashMap<&str, &DeletedRecord> = deleted.iter().map(|d| (id15(&d.id), d)).collect();
+    let mut out = HashMap::new();
+    for d in deleted {
+        let mut master = d.master_id.clone();
+        let mut seen: HashSet<&str> = HashSet::from([id15(&d.id)]);
+        while let Some(m) = master.clone() {
+            match by_id.get(id15(&m)) {
+                // The master was itself deleted or merged in the same window.
+                Some(next) if seen.insert(id15(&next.id)) => master = next.master_id.clone(),
+                Some(_) => {
+                    master = None; // a cycle cannot happen in Salesforce; treat as deleted
+                }
+                None => break,
+            }
+        }
+        out.insert(id15(&d.id), master);
+    }
+    out
+}
+
+/// Applies `deleted` to the store (see the module docs): one transaction for the whole batch.
+/// Idempotent: applied twice, the second time finds no link to the deleted records
+/// (`unlinked`) and changes nothing.
+pub async fn apply_deletes(
+    store: &Store,
+    run_id: i64,
+    deleted: &[DeletedRecord],
+) -> Result<DeleteCounts, EngineError> {
+    let sync = store.sync();
+    let mut counts = DeleteCounts {
+        read: deleted.len() as u64,
+        ..DeleteCounts::default()
+    };
+    if deleted.is_empty() {
+        return Ok(counts);
+    }
+    let ids: Vec<String> = deleted.iter().map(|d| d.id.clone()).collect();
+    let links = sync.links_by_org_ids(&ids).await?;
+    let linked: HashMap<&str, ContactId> = links
+        .iter()
+        .map(|l| (id15(&l.org_id), l.contact_id))
+        .collect();
+    let masters = final_masters(deleted);
+    let mut ops = Vec::new();
+    for d in deleted {
+        let Some(contact) = linked.get(id15(&d.id)) else {
+            counts.unlinked += 1;
+            continue;
+        };
+        // The link holds the id as it was stored: the store compares it exactly.
+        let org_id = links
+            .iter()
+            .find(|l| l.contact_id == *contact)
+            .map(|l| l.org_id.clone())
+            .unwrap_or_else(|| d.id.clone());
+        ops.push(DeleteOp {
+            contact_id: *contact,
+            org_id,
+            object: d.object,
+            deleted_at: d.deleted_at,
+            master_id: masters.get(id15(&d.id)).cloned().flatten(),
+        });
+    }
+    let outcomes = sync.commit_deletes(run_id, &ops).await?;
+    for (op, outcome) in ops.iter().zip(outcomes) {
+        let (label, other) = match outcome {
+            DeleteOutcome::Stale => {
+                counts.stale += 1;
+                continue;
+            }
+            DeleteOutcome::Tombstoned => {
+                counts.tombstoned += 1;
+                ("tombstoned", None)
+            }
+            DeleteOutcome::Relinked => {
+                counts.relinked += 1;
+                if let Some(m) = &op.master_id {
+                    counts.relinked_masters.push(m.clone());
+                }
+                ("relinked", None)
+            }
+            DeleteOutcome::MasterLinkedElsewhere { other } => {
+                counts.duplicates += 1;
+                ("duplicate", Some(other))
+            }
+        };
+        if counts.reports.len() < REPORTED_DELETES_MAX {
+            counts.reports.push(DeleteReport {
+                contact_id: op.contact_id,
+                object: op.object,
+                org_id: op.org_id.clone(),
+                outcome: label,
+                master_id: op.master_id.clone(),
+                other_contact: other,
+            });
+        }
+    }
+    tracing::info!(
+        read = counts.read,
+        tombstoned = counts.tombstoned,
+        relinked = counts.relinked,
+        duplicates = counts.duplicates,
+        "org deletions applied"
+    );
+    Ok(counts)
+}
+
+/// The contacts a run must leave out of planning because their org record was deleted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Suppressed {
+    /// Each suppressed contact's tombstone.
+    pub tombstones: BTreeMap<ContactId, Tombstone>,
+    /// Their emails (normalised): org records holding one are left out too.
+    pub emails: BTreeSet<String>,
+}
+
+impl Suppressed {
+    pub fn contains(&self, id: ContactId) -> bool {
+        self.tombstones.contains_key(&id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.tombstones.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tombstones.is_empty()
+    }
+
+    /// `(contact, skip reason)` for the run's skip list, by contact id.
+    pub fn reasons(&self) -> Vec<(ContactId, String)> {
+        self.tombstones
+            .iter()
+            .map(|(id, t)| (*id, skip_reason(t)))
+            .collect()
+    }
+}
+
+/// The skip reason of a tombstoned contact, in plain words.
+pub fn skip_reason(t: &Tombstone) -> String {
+    let when = crate::convert::soql_datetime(t.deleted_at);
+    match &t.master_id {
+        Some(m) => format!(
+            "its Salesforce {} {} was merged into {m} on {when}, which is linked to another contact; not synced until its deletion tombstone is cleared",
+            t.object.api_name(),
+            t.org_id
+        ),
+        None => format!(
+            "its Salesforce {} {} was deleted in the org on {when}; not synced (no Lead is re-created) until its deletion tombstone is cleared",
+            t.object.api_name(),
+            t.org_id
+        ),
+    }
+}
+
+/// The contacts among `candidates` that have a tombstone, with their emails. Reads the
+/// tombstones by id, or all of them when that is fewer rows (a full sync's candidates are
+/// every contact; tombstones are few).
+pub async fn suppressed(
+    store: &Store,
+    candidates: &[ContactId],
+) -> Result<Suppressed, EngineError> {
+    let sync = store.sync();
+    let total = sync.count_tombstones().await?;
+    if total == 0 || candidates.is_empty() {
+        return Ok(Suppressed::default());
+    }
+    let stones: Vec<Tombstone> = if (candidates.len() as i64) <= total {
+        sync.tombstones_for(candidates).await?
+    } else {
+        let wanted: HashSet<ContactId> = candidates.iter().copied().collect();
+        let mut all = Vec::new();
+        let mut after = ContactId(0);
+        loop {
+            let page = sync.tombstones(after, 1000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.contact_id;
+            all.extend(page.into_iter().filter(|t| wanted.contains(&t.contact_id)));
+        }
+        all
+    };
+    let mut out = Suppressed::default();
+    for t in stones {
+        match store.contact(t.contact_id).await {
+            Ok(c) => {
+                out.emails.insert(c.email.to_string());
+            }
+            // The contact was deleted here since: nothing to suppress.
+            Err(StoreError::NotFound { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+        out.tombstones.insert(t.contact_id, t);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(id: &str, master: Option<&str>) -> DeletedRecord {
+        DeletedRecord {
+            id: id.into(),
+            object: SObject::Lead,
+            deleted_at: OffsetDateTime::UNIX_EPOCH,
+            master_id: master.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn merge_chains_resolve_to_the_survivor() {
+        let deleted = [
+            rec("00Q000000000001AAA", Some("00Q000000000002AAA")),
+            rec("00Q000000000002AAA", Some("00Q000000000003AAA")),
+            rec("00Q000000000004AAA", Some("00Q000000000005AAA")),
+            rec("00Q000000000005AAA", None),
+            rec("00Q000000000006AAA", None),
+        ];
+        let m = final_masters(&deleted);
+        assert_eq!(m["00Q000000000001"].as_deref(), Some("00Q000000000003AAA"));
+        assert_eq!(m["00Q000000000002"].as_deref(), Some("00Q000000000003AAA"));
+        // Merged into a record deleted since: a deletion.
+        assert_eq!(m["00Q000000000004"], None);
+        assert_eq!(m["00Q000000000006"], None);
+    }
+}
