@@ -2,7 +2,8 @@
 //! (for `serve`) where to listen. Resolved once from flags, environment and an optional TOML
 //! config file, in that order of precedence.
 //!
-//! Config file keys (all optional): `data_dir`, `database_url`, `listen`, `base_url`.
+//! Config file keys (all optional): `data_dir`, `database_url`, `listen`, `base_url`,
+//! `cors_origins` (a list of origins allowed to call the API-key routes from a browser).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -71,6 +72,7 @@ struct ConfigFile {
     database_url: Option<String>,
     listen: Option<SocketAddr>,
     base_url: Option<String>,
+    cors_origins: Option<Vec<String>>,
 }
 
 /// Validated settings.
@@ -80,6 +82,8 @@ pub struct BaseSettings {
     pub database: Database,
     pub listen: Option<SocketAddr>,
     pub base_url: Option<String>,
+    /// The config file's `cors_origins`, checked (see [`lb_web::api::cors::parse_origin`]).
+    pub cors_origins: Option<Vec<String>>,
 }
 
 impl BaseSettings {
@@ -106,11 +110,21 @@ impl BaseSettings {
             Some(url) if !url.trim().is_empty() => Database::from_url(url.trim())?,
             _ => Database::in_data_dir(&data_dir),
         };
+        let cors_origins = match file.cors_origins {
+            Some(list) => Some(check_origins(list.iter().map(String::as_str)).with_context(
+                || match &args.config {
+                    Some(path) => format!("reading cors_origins in {}", path.display()),
+                    None => "reading cors_origins".to_owned(),
+                },
+            )?),
+            None => None,
+        };
         Ok(BaseSettings {
             data_dir,
             database,
             listen: file.listen,
             base_url: file.base_url,
+            cors_origins,
         })
     }
 
@@ -134,6 +148,17 @@ impl BaseSettings {
             .context("checking the master key")?;
         Ok(key)
     }
+}
+
+/// Checks origins given for CORS (`https://shop.example`, or `*`), each named when refused.
+pub fn check_origins<'a>(
+    origins: impl IntoIterator<Item = &'a str>,
+) -> anyhow::Result<Vec<String>> {
+    origins
+        .into_iter()
+        .filter(|o| !o.trim().is_empty())
+        .map(|o| lb_web::api::cors::parse_origin(o).map_err(anyhow::Error::msg))
+        .collect()
 }
 
 /// Where `plezi_url` points for the commands that write to the org (`connect`, `sync`): the

@@ -14,7 +14,9 @@ mod connect_cmd;
 mod contacts_cmd;
 mod demo_cmd;
 mod emulator_cmd;
+mod forms_cmd;
 mod runs_cmd;
+mod schema_cmd;
 mod serve_cmd;
 mod status_cmd;
 mod sync_cmd;
@@ -56,6 +58,12 @@ enum Command {
     Demo(Base<demo_cmd::DemoArgs>),
     /// The marketing contact base: add, list, show, import and export contacts.
     Contacts(Base<contacts_cmd::ContactsArgs>),
+    /// Custom field definitions: list, add.
+    Fields(Base<schema_cmd::FieldsArgs>),
+    /// The states a contact may be in: list, add.
+    States(Base<schema_cmd::StatesArgs>),
+    /// Forms whose public submissions create or update contacts: list, create, show.
+    Forms(Base<forms_cmd::FormsArgs>),
     /// Bearer keys for the REST API.
     ApiKey(Base<api_key_cmd::ApiKeyArgs>),
     /// Administrators of the web app: create, set-password, setup-link.
@@ -75,6 +83,9 @@ fn main() -> std::process::ExitCode {
         Command::Status(a) => status_cmd::run(&g(a.base), a.args),
         Command::Demo(a) => demo_cmd::run(&g(a.base), a.args),
         Command::Contacts(a) => contacts_cmd::run(&g(a.base), a.args),
+        Command::Fields(a) => schema_cmd::run_fields(&g(a.base), a.args),
+        Command::States(a) => schema_cmd::run_states(&g(a.base), a.args),
+        Command::Forms(a) => forms_cmd::run(&g(a.base), a.args),
         Command::ApiKey(a) => api_key_cmd::run(&g(a.base), a.args),
         Command::Admin(a) => admin_cmd::run(&g(a.base), a.args),
         Command::Serve(a) => serve_cmd::run(&g(a.base), a.args),

@@ -21,10 +21,27 @@ pub struct ServeArgs {
     /// [default: http://<listen address>].
     #[arg(long, env = "LEADBRIDGE_BASE_URL", value_name = "URL")]
     base_url: Option<String>,
+    /// An origin (https://shop.example, or *) whose scripts may call the API-key routes from a
+    /// browser (CORS); repeat for several, or comma-separate in LEADBRIDGE_CORS_ORIGINS
+    /// [default: none, or `cors_origins` in the config file]. The public form submission
+    /// endpoint accepts any origin regardless.
+    #[arg(
+        long = "cors-origin",
+        env = "LEADBRIDGE_CORS_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    cors_origins: Vec<String>,
 }
 
 pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let settings = BaseSettings::resolve(global)?;
+    let cors_origins = if args.cors_origins.is_empty() {
+        settings.cors_origins.clone().unwrap_or_default()
+    } else {
+        crate::base_settings::check_origins(args.cors_origins.iter().map(String::as_str))
+            .context("--cors-origin")?
+    };
     runtime()?.block_on(async move {
         let store = settings.open_store().await?;
         // Loaded (and created on first start) now, so that a wrong key stops the server at
@@ -50,7 +67,10 @@ pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
         let (ui, setup_link) = lb_web::ui::app(engine, &base_url)
             .await
             .context("preparing the web app")?;
-        let app = lb_web::router(AppState::new(store.clone(), &base_url)).merge(ui);
+        let app = lb_web::router(
+            AppState::new(store.clone(), &base_url).with_cors_origins(cors_origins.clone()),
+        )
+        .merge(ui);
         if let Some(link) = setup_link {
             eprintln!("No administrator yet: create the first one at {link}");
             eprintln!(
@@ -61,6 +81,12 @@ pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
             "leadbridge serving {base_url} (listening on {bound}, data in {})",
             settings.data_dir.display()
         );
+        if !cors_origins.is_empty() {
+            eprintln!(
+                "API calls from browsers allowed for: {}",
+                cors_origins.join(", ")
+            );
+        }
         lb_web::serve(listener, app, shutdown_signal())
             .await
             .context("serving HTTP")?;
