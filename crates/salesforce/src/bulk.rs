@@ -308,7 +308,7 @@ impl Client {
         for (i, cells) in rows.iter().enumerate() {
             index.entry(key_of(cells)).or_default().push_back(i);
         }
-        let header = Bytes::from(csv_line(&columns)?);
+        let header = Bytes::from(csv_line(columns)?);
         let mut pending_rows = rows.into_iter();
         let body_chunks = std::iter::from_fn(move || {
             let mut buf = Vec::new();

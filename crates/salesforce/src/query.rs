@@ -93,7 +93,11 @@ impl Client {
         }
     }
 
-    /// Runs `soql` through `/queryAll`: deleted (recycle bin) and merged records included.
+    /// Runs `soql` through `/queryAll`: deleted (recycle bin) and merged records included — a
+    /// merged-away record has `IsDeleted = true` and `MasterRecordId` = the record it was merged
+    /// into. Pages like [`Client::query`] (Salesforce's `nextRecordsUrl` for it is a `/query/`
+    /// locator, followed as `QueryMore`). `lb-engine`'s org deletes read
+    /// `… WHERE IsDeleted = true AND SystemModstamp > X` through it.
     pub fn query_all(&self, soql: impl Into<String>) -> QueryPager {
         QueryPager {
             client: self.clone(),

@@ -164,3 +164,78 @@ async fn unknown_field_keeps_salesforce_error_code() {
     assert_eq!(err.error_code(), Some("INVALID_FIELD"));
     assert!(!err.stops_work());
 }
+
+/// The org-deletes read of `lb-engine`: `queryAll` for `IsDeleted = true AND SystemModstamp >
+/// X`, paged like `query` (its `nextRecordsUrl` is a `/query/` locator, as Salesforce's is), with
+/// `MasterRecordId` telling a merge from a deletion.
+#[tokio::test]
+async fn query_all_pages_deletions_since_a_stamp_with_merge_masters() {
+    let org = org().await;
+    let before = time::OffsetDateTime::now_utc() - time::Duration::minutes(1);
+    let ids = org
+        .seed(
+            "Lead",
+            (0..260)
+                .map(|i| json!({"LastName": format!("L{i}"), "Company": "C", "Email": format!("d{i}@x.com")}))
+                .collect(),
+        )
+        .await;
+    let mut config: ClientConfig = org.config();
+    config.query_batch_size = Some(200);
+    let client = org.client_with(config);
+    let report = client.delete(&ids[..250]).await;
+    assert_eq!(report.saved(), 250);
+    // Lead 251 is merged into Lead 252.
+    org.em
+        .emulator
+        .org_mut()
+        .merge(&lb_emulator::state::merge::MergeRequest {
+            object: "Lead".into(),
+            master_id: ids[252].clone(),
+            master_fields: serde_json::Map::new(),
+            victim_ids: vec![ids[251].clone()],
+        })
+        .unwrap();
+    let soql = |since: time::OffsetDateTime| {
+        Soql::select(
+            &["Id", "IsDeleted", "MasterRecordId", "SystemModstamp"],
+            "Lead",
+        )
+        .filter(Filter::eq("IsDeleted", true).and(Filter::gt("SystemModstamp", since)))
+        .build()
+        .unwrap()
+    };
+    let (q0, m0) = (
+        count(&client, EndpointKind::Query),
+        count(&client, EndpointKind::QueryMore),
+    );
+    let mut pager = client.query_all(soql(before));
+    let mut rows = Vec::new();
+    let mut sizes = Vec::new();
+    while let Some(page) = pager.next_page().await.unwrap() {
+        sizes.push(page.records.len());
+        rows.extend(page.records);
+    }
+    assert_eq!(sizes, vec![200, 51]);
+    assert_eq!(count(&client, EndpointKind::Query) - q0, 1);
+    assert_eq!(count(&client, EndpointKind::QueryMore) - m0, 1);
+    assert!(rows.iter().all(|r| r["IsDeleted"] == json!(true)));
+    let merged: Vec<_> = rows
+        .iter()
+        .filter(|r| !r["MasterRecordId"].is_null())
+        .collect();
+    assert_eq!(merged.len(), 1);
+    assert_eq!(merged[0]["Id"], json!(ids[251]));
+    assert_eq!(merged[0]["MasterRecordId"], json!(ids[252]));
+    // The same query through /query sees none of them; a later window sees nothing.
+    assert!(client.query_records(soql(before)).await.unwrap().is_empty());
+    let later = time::OffsetDateTime::now_utc() + time::Duration::minutes(1);
+    assert!(
+        client
+            .query_all(soql(later))
+            .collect_all()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
