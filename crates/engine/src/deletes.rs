@@ -30,38 +30,42 @@
 //! reads it is missed by either. An idle run pays one extra query per object.
 //!
 //! ## How the runner calls this
-//! 1. **Where:** in `execute`, right after reading the org's changes (step 1, the
-//!    `SystemModstamp > watermark − overlap` queries) and before loading links and planning,
-//!    for each of `SObject::Lead` and `SObject::Contact` (not for a run targeting given contacts,
-//!    and not in a dry run's write path — a dry run may call [`read_deleted`] and report the
-//!    count without [`apply_deletes`]):
+//! (Written against the partitioned runner: `execute` → `read_org_changes` → `run_partitions`
+//! → `plan_partition`.)
+//! 1. **Where:** in `read_org_changes`, not for a targeted run (`Scope::Contacts`), after the
+//!    `SystemModstamp > watermark − overlap` change query of each object and before its
+//!    "read again by Id" section; with the same bound (the watermark before this run moves it):
 //!    ```ignore
-//!    let since = wm.lead.map(|t| t - overlap);          // the same bound as the change query
-//!    let mut deleted = deletes::read_deleted(&client, SObject::Lead, since).await?;
-//!    deleted.extend(deletes::read_deleted(&client, SObject::Contact, wm.contact.map(|t| t - overlap)).await?);
-//!    let dc = deletes::apply_deletes(&store, run_id, &deleted).await?;
+//!    let since = wm.lead.map(|t| t - overlap);   // Contact: wm.contact; full run: the same
+//!    let deleted = deletes::read_deleted(&client, SObject::Lead, since).await?;
+//!    let dc = if dry_run { /* count only: deleted.len() */ } else {
+//!        deletes::apply_deletes(&self.store, self.run_id, &deleted).await?
+//!    };
 //!    ```
-//!    `read_deleted` with `since = None` (never synced) reads the whole recycle bin: harmless,
-//!    nothing is linked yet. Deleted records never appear in `/query`, so the change query needs
-//!    no filter; but drop any id in `deleted` from the gathered records if a record was read
-//!    and then deleted between the two queries.
+//!    `since = None` (the org had no record of that object when last read) reads the whole
+//!    recycle bin: one query, harmless. Reading deletions *after* the change query means a
+//!    record deleted between the two is seen as deleted; its spooled row (read while still
+//!    live) is then an unlinked record whose email [`Suppressed::emails`] leaves out (step 3).
 //! 2. **Re-read the masters:** `dc.relinked_masters` are org ids now linked to a contact of
-//!    ours whose values may differ from the link's bases; add them to the ids read by `Id IN`
-//!    (like the retry list) so the merge's winner is synced in this run.
-//! 3. **Suppress:** after `ours` and the links are known and before planning, call
-//!    [`suppressed`] with the candidate contacts and leave each one out of the planner's input
-//!    (counted in `skipped`, with [`Suppressed::reasons`] as the skip reason, side `marketing`).
-//!    Also leave out org records whose email is in [`Suppressed::emails`] (side `crm`, same
-//!    reason): otherwise the planner would see an org holder of the email without our contact
-//!    and could import it as a new contact.
+//!    ours whose values may differ from the link's bases: spool them with the retry ids
+//!    (`spool_query(object, Some("Id IN (...)"))`) so the merge's winner is synced in this run.
+//! 3. **Suppress:** once per run, before `run_partitions`, `let sup =
+//!    deletes::suppressed_all(&store).await?` (one COUNT when there is no tombstone; tombstones
+//!    are few); then in `plan_partition`, before building `SyncInput`: drop each contact with
+//!    `sup.contains(id)` from `g.contacts` (and its link), and each record of `g.records` whose
+//!    normalised email is in `sup.emails` (otherwise the planner sees an org holder of the
+//!    email without our contact and imports it as a new one); count each in `skipped` with a
+//!    `SkipReport` (side `marketing`, id, reason from [`Suppressed::reasons`] / [`skip_reason`];
+//!    side `crm` with the same reason for the records). [`suppressed`] does the same for a
+//!    given list of candidates.
 //! 4. **Watermarks:** deletions move no watermark: the change query's `SystemModstamp`
 //!    watermark already covers them (a deletion bumps `SystemModstamp`), and re-reading a
 //!    deletion inside the overlap is harmless ([`apply_deletes`] finds no link: `unlinked`).
 //! 5. **Run record:** add a field `deletes: DeleteCounts` to `RunCounts`
-//!    (`#[serde(default, skip_serializing_if = "DeleteCounts::is_empty")]`); `dc.duplicates`
-//!    may also be added to `duplicate_groups`. Everything is already committed by
-//!    `apply_deletes` (one transaction), so a crash after it loses nothing and a re-run finds
-//!    the work done.
+//!    (`#[serde(default, skip_serializing_if = "DeleteCounts::is_empty")]`); add `dc.duplicates`
+//!    to `duplicate_groups` if the run page should show them there. `apply_deletes` commits in
+//!    one transaction, so a crash after it loses nothing and the re-run finds the work done.
+//!    API cost: one `queryAll` request per object per run (more only past 2,000 deletions).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -357,6 +361,24 @@ pub fn skip_reason(t: &Tombstone) -> String {
     }
 }
 
+/// Every tombstoned contact, with its email: what a run suppresses (full or incremental).
+/// One COUNT when there is no tombstone; otherwise the tombstones (few) page by page.
+pub async fn suppressed_all(store: &Store) -> Result<Suppressed, EngineError> {
+    let sync = store.sync();
+    if sync.count_tombstones().await? == 0 {
+        return Ok(Suppressed::default());
+    }
+    let mut stones = Vec::new();
+    let mut after = ContactId(0);
+    loop {
+        let page = sync.tombstones(after, 1000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.contact_id;
+        stones.extend(page);
+    }
+    with_emails(store, stones).await
+}
+
 /// The contacts among `candidates` that have a tombstone, with their emails. Reads the
 /// tombstones by id, or all of them when that is fewer rows (a full sync's candidates are
 /// every contact; tombstones are few).
@@ -383,6 +405,10 @@ pub async fn suppressed(
         }
         all
     };
+    with_emails(store, stones).await
+}
+
+async fn with_emails(store: &Store, stones: Vec<Tombstone>) -> Result<Suppressed, EngineError> {
     let mut out = Suppressed::default();
     for t in stones {
         match store.contact(t.contact_id).await {

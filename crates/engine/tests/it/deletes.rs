@@ -227,6 +227,7 @@ async fn deleted_and_merged_leads_become_tombstones_or_new_links() {
     many.extend(&contacts);
     let sup_all = deletes::suppressed(&w.store, &many).await.unwrap();
     assert_eq!(sup_all, sup);
+    assert_eq!(deletes::suppressed_all(&w.store).await.unwrap(), sup);
     assert!(w.store.sync().clear_tombstone(deleted).await.unwrap());
     let sup = deletes::suppressed(&w.store, &contacts).await.unwrap();
     assert!(!sup.contains(deleted) && sup.contains(loser));
