@@ -877,3 +877,80 @@ async fn an_edition_without_the_api_is_refused_in_plain_words() {
         "the org's exact answer stays: {report}"
     );
 }
+
+#[tokio::test]
+async fn the_form_editor_sets_a_checked_redirect_url_and_the_thank_you_page_is_public() {
+    let stack = Stack::start().await;
+    let mut v = Visitor::new(&stack.base_url);
+    assert_eq!(v.sign_in().await.status, StatusCode::SEE_OTHER);
+    let csrf = v.get("/forms").await.csrf();
+    let bad = v
+        .post(
+            "/forms",
+            &[
+                ("csrf", &csrf),
+                ("name", "Webinar"),
+                ("mapping", "email = email"),
+                ("score_increment", "5"),
+                ("redirect_url", "javascript:alert(1)"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.body
+            .contains("redirect_url: must be an http or https URL"),
+        "{}",
+        bad.body
+    );
+    assert!(stack.store.forms().await.unwrap().is_empty());
+    let created = v
+        .post(
+            "/forms",
+            &[
+                ("csrf", &csrf),
+                ("name", "Webinar"),
+                ("mapping", "email = email"),
+                ("score_increment", "5"),
+                ("redirect_url", "https://shop.example/merci"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let form = stack.store.forms().await.unwrap().remove(0);
+    assert_eq!(
+        form.redirect_url.as_deref(),
+        Some("https://shop.example/merci")
+    );
+    let page = v.get(&format!("/forms/{}", form.id)).await;
+    assert!(
+        page.body.contains("https://shop.example/merci"),
+        "{}",
+        page.body
+    );
+
+    // Cleared from the form's page: the thank-you page takes over.
+    let csrf = page.csrf();
+    let cleared = v
+        .post(
+            &format!("/forms/{}/redirect", form.id),
+            &[("csrf", &csrf), ("redirect_url", "")],
+        )
+        .await;
+    assert_eq!(cleared.status, StatusCode::SEE_OTHER);
+    assert_eq!(stack.store.form(form.id).await.unwrap().redirect_url, None);
+    let refused = v
+        .post(
+            &format!("/forms/{}/redirect", form.id),
+            &[("csrf", &csrf), ("redirect_url", "ftp://x.example")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains("redirect_url"), "{}", refused.body);
+
+    // A visitor with no session sees the thank-you page, not the sign-in page.
+    let mut visitor = Visitor::new(&stack.base_url);
+    let thanks = visitor.get(&format!("/forms/{}/thanks", form.id)).await;
+    assert_eq!(thanks.status, StatusCode::OK);
+    assert!(thanks.body.contains("Thank you"), "{}", thanks.body);
+}
