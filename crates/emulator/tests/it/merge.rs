@@ -134,3 +134,44 @@ async fn merge_needs_a_session() {
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+#[tokio::test]
+async fn contacts_merge_through_the_enterprise_endpoint() {
+    let org = Org::start().await;
+    let mut ids = Vec::new();
+    for last in ["Keep", "Drop"] {
+        let r = org
+            .call(
+                "POST",
+                &format!("{V}/sobjects/Contact"),
+                Some(json!({"LastName": last, "Email": format!("{last}@acme.io")})),
+            )
+            .await;
+        ids.push(r.body["id"].as_str().unwrap().to_owned());
+    }
+    let body = format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:urn="urn:enterprise.soap.sforce.com" xmlns:urn1="urn:sobject.enterprise.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Header><urn:SessionHeader><urn:sessionId>{token}</urn:sessionId></urn:SessionHeader></soapenv:Header><soapenv:Body><urn:merge><urn:request><urn:masterRecord xsi:type="urn1:Contact"><urn1:Id>{keep}</urn1:Id></urn:masterRecord><urn:recordToMergeIds>{drop}</urn:recordToMergeIds></urn:request></urn:merge></soapenv:Body></soapenv:Envelope>"#,
+        token = org.token,
+        keep = ids[0],
+        drop = ids[1],
+    );
+    let resp = org
+        .http
+        .post(org.url("/services/Soap/c/59.0"))
+        .header("content-type", "text/xml")
+        .header("SOAPAction", "\"\"")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let xml = resp.text().await.unwrap();
+    assert!(xml.contains("<success>true</success>"), "{xml}");
+    let q = "SELECT Id, MasterRecordId FROM Contact WHERE IsDeleted = true";
+    let all = org
+        .call("GET", &format!("{V}/queryAll?q={}", urlencode(q)), None)
+        .await;
+    let rows = all.body["records"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{:?}", all.body);
+    assert_eq!(rows[0]["Id"], json!(ids[1]));
+    assert_eq!(rows[0]["MasterRecordId"], json!(ids[0]));
+}
