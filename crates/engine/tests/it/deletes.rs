@@ -111,9 +111,18 @@ async fn deleted_and_merged_leads_become_tombstones_or_new_links() {
     }
 
     let client = client(&w);
+    // One token request, then one queryAll request for the object (under 2,000 deletions).
+    let before = client.request_counts();
     let read = deletes::read_deleted(&client, SObject::Lead, since)
         .await
         .unwrap();
+    let cost = client.request_counts().since(&before);
+    assert_eq!(cost.get(lb_salesforce::EndpointKind::Query), 1, "{cost:?}");
+    assert_eq!(
+        cost.get(lb_salesforce::EndpointKind::QueryMore),
+        0,
+        "{cost:?}"
+    );
     let by_id = |id: &str| read.iter().find(|d| d.id == id).cloned();
     assert_eq!(read.len(), 4, "{read:?}");
     assert_eq!(by_id(&lead[&deleted]).unwrap().master_id, None);
