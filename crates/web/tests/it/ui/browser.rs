@@ -2,7 +2,8 @@
 //! Settings > Salesforce, the emulator's credentials, "Update configuration", create the missing
 //! fields, the mapping (one direction changed), preview, sync, the run and the Lead in the org;
 //! then the password expires in the org, the next sync shows "credentials rejected", new
-//! credentials bring it back. Every page visited is saved to `target/screenshots/`.
+//! credentials bring it back. Every page visited is saved to `target/screenshots/`. Also: a form
+//! embedded on another origin, posted by script (CORS) and as plain HTML (the thank-you page).
 //!
 //! `LEADBRIDGE_TEST_CHROMEDRIVER` / `LEADBRIDGE_TEST_CHROMIUM` override the binaries' paths.
 //! Without a chromedriver the test fails when `CI` is set (nothing may be skipped there) and
@@ -688,5 +689,121 @@ async fn connect_with_salesforce_goes_through_the_seeds_callback_with_pkce() {
         text(&c, "#org-error").await
     );
     cam.snap(&c, "oauth-forged-callback-fr").await;
+    c.close().await.unwrap();
+}
+
+/// A marketer's page on another origin (another port): the form's snippet pasted as is, and a
+/// script that posts JSON to the submission URL and tries to read the API with a key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_embedded_on_another_site_posts_by_script_and_as_plain_html() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let stack = Stack::start().await;
+    let base = stack.base_url.clone();
+    let mapping = [("mail", "email"), ("first", "first_name")]
+        .into_iter()
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .collect();
+    let form = stack
+        .store
+        .create_form(&lb_store::NewForm {
+            name: "Webinar".into(),
+            mapping,
+            score_increment: None,
+        })
+        .await
+        .unwrap();
+    let (_, key) = stack.store.create_api_key("browser").await.unwrap();
+    let submit_url = format!("{base}/api/v1/forms/{}/submissions", form.id);
+    let page = format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>Shop</title></head><body>
+{snippet}
+<button id="by-script" type="button" onclick="send()">script</button>
+<p id="result"></p><p id="read"></p>
+<script>
+function send() {{
+  fetch({submit:?}, {{method: "POST", headers: {{"Content-Type": "application/json"}},
+    body: JSON.stringify({{mail: "script@example.com", first: "Scripted"}})}})
+    .then(r => r.json().then(b => {{ document.getElementById("result").textContent = r.status + " " + b.contact_id; }}))
+    .catch(e => {{ document.getElementById("result").textContent = "blocked"; }});
+  fetch({contacts:?}, {{headers: {{"Authorization": "Bearer " + {key:?}}}}})
+    .then(r => {{ document.getElementById("read").textContent = "read " + r.status; }})
+    .catch(e => {{ document.getElementById("read").textContent = "blocked"; }});
+}}
+</script></body></html>"#,
+        snippet = lb_web::ui::form_snippet(&base, &form),
+        submit = submit_url,
+        contacts = format!("{base}/api/v1/contacts"),
+        key = secrecy::ExposeSecret::expose_secret(&key),
+    );
+    let shop = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let shop_url = format!("http://{}", shop.local_addr().unwrap());
+    let site = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            let page = page.clone();
+            async move { axum::response::Html(page) }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(shop, site).await;
+    });
+
+    let c = browser(&driver, "fr-FR").await;
+    c.goto(&shop_url).await.unwrap();
+    tick(&c, "by-script").await;
+    let mut result = String::new();
+    let mut read = String::new();
+    for _ in 0..200 {
+        result = text(&c, "#result").await;
+        read = text(&c, "#read").await;
+        if !result.is_empty() && !read.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(
+        result.starts_with("201 "),
+        "the submission from another origin: {result}"
+    );
+    assert_eq!(
+        read, "blocked",
+        "the API-key routes are not readable from another origin"
+    );
+    let email = |e: &str| lb_store::Email::parse(e).unwrap();
+    let scripted = stack
+        .store
+        .contact_by_email(&email("script@example.com"))
+        .await
+        .unwrap()
+        .expect("the scripted submission's contact");
+    assert_eq!(scripted.first_name.as_deref(), Some("Scripted"));
+
+    // The pasted snippet, submitted as a visitor does: the thank-you page, in French.
+    c.find(Locator::Css("input[name=mail]"))
+        .await
+        .unwrap()
+        .send_keys("plain@example.com")
+        .await
+        .unwrap();
+    mark_page(&c).await;
+    c.find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_new_page(&c).await;
+    assert_eq!(path(&c).await, format!("/forms/{}/thanks", form.id));
+    assert_eq!(text(&c, "h1").await, "Merci");
+    assert!(
+        stack
+            .store
+            .contact_by_email(&email("plain@example.com"))
+            .await
+            .unwrap()
+            .is_some()
+    );
     c.close().await.unwrap();
 }
