@@ -293,8 +293,33 @@ mod tests {
     use super::*;
     use lb_salesforce::{AuthError, AuthFailure, GrantKind};
 
+    /// Fails to compile when `SkipReason` gains a variant: add it to `SKIP_PATTERNS` and
+    /// `skip_fr`, then here.
+    #[allow(dead_code)]
+    fn listed(r: &SkipReason) {
+        match r {
+            SkipReason::NoEmail
+            | SkipReason::InvalidEmail(_)
+            | SkipReason::ContactNotFlagged
+            | SkipReason::ConvertedLead { .. }
+            | SkipReason::ConvertedContactLinkedElsewhere { .. }
+            | SkipReason::DuplicateEmailHere { .. }
+            | SkipReason::DuplicateInOrg { .. }
+            | SkipReason::EmailLinkedElsewhere { .. }
+            | SkipReason::EmailIsUnflaggedContact { .. }
+            | SkipReason::MissingRequiredField { .. }
+            | SkipReason::EmailTakenHere { .. }
+            | SkipReason::ConflictingLink { .. } => {}
+        }
+    }
+
     #[test]
     fn every_skip_reason_has_a_pattern_and_a_french_wording() {
+        assert_eq!(
+            SKIP_PATTERNS.len(),
+            12,
+            "one pattern per variant listed in `listed`"
+        );
         for (code, pattern) in SKIP_PATTERNS.iter() {
             assert!(skip_fr(code).is_some(), "no French for {code}");
             assert!(!pattern.pieces.is_empty(), "{code}");
