@@ -1,7 +1,9 @@
-//! `leadbridge contacts add|list|show|import|export`: the contact base from the terminal.
+//! `leadbridge contacts add|list|show|import|export|tombstones|resync`: the contact base from
+//! the terminal.
 //!
-//! Exit codes: 0 success; 1 when an import rejected rows (the accepted ones are kept) or a
-//! contact is not found; 2 for any other error (printed once by `main`).
+//! Exit codes: 0 success; 1 when an import rejected rows (the accepted ones are kept), a
+//! contact is not found, or `resync` finds no tombstone to clear; 2 for any other error (printed
+//! once by `main`).
 
 use std::io::{BufReader, IsTerminal, Write};
 use std::path::PathBuf;
@@ -39,6 +41,11 @@ enum ContactsCommand {
     Import(ImportArgs),
     /// Export every contact as CSV (the import's format).
     Export(ExportArgs),
+    /// Contacts left out of the sync because their Salesforce record was deleted there.
+    Tombstones(TombstonesArgs),
+    /// Sync a contact left out of the sync again (clears its tombstone): the next sync may
+    /// create a new Lead in Salesforce for it.
+    Resync(ResyncArgs),
 }
 
 #[derive(Debug, Args)]
@@ -121,6 +128,19 @@ struct ImportArgs {
 }
 
 #[derive(Debug, Args)]
+struct TombstonesArgs {
+    /// Print them as one JSON array.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct ResyncArgs {
+    /// Contact id or email.
+    contact: String,
+}
+
+#[derive(Debug, Args)]
 struct ExportArgs {
     /// Write to this file instead of standard output.
     #[arg(long, short)]
@@ -137,6 +157,8 @@ pub fn run(global: &GlobalArgs, args: ContactsArgs) -> anyhow::Result<ExitCode> 
             ContactsCommand::Show(a) => show(&store, a).await,
             ContactsCommand::Import(a) => import(&store, a).await,
             ContactsCommand::Export(a) => export(&store, a).await,
+            ContactsCommand::Tombstones(a) => tombstones(&store, a).await,
+            ContactsCommand::Resync(a) => resync(&store, a).await,
         };
         store.close().await;
         result
@@ -429,6 +451,114 @@ async fn export(store: &Store, a: ExportArgs) -> anyhow::Result<ExitCode> {
     if a.output.is_some() {
         eprintln!("exported {written} contacts");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every tombstone, a page of the store at a time, with the contact's email.
+async fn tombstones(store: &Store, a: TombstonesArgs) -> anyhow::Result<ExitCode> {
+    let sync = store.sync();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut first = true;
+    if a.json {
+        write!(out, "[")?;
+    }
+    let mut after = ContactId(0);
+    let mut total = 0usize;
+    loop {
+        let page = sync.tombstones(after, 1000).await?;
+        let ids: Vec<ContactId> = page.iter().map(|t| t.contact_id).collect();
+        let emails: std::collections::HashMap<ContactId, String> = store
+            .contacts_by_id(&ids)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c.email.to_string()))
+            .collect();
+        if total == 0 && !page.is_empty() && !a.json {
+            writeln!(
+                out,
+                "{:>8}  {:<36} {:<8} {:<18} {:<20} {:>6}  MERGED INTO",
+                "CONTACT", "EMAIL", "OBJECT", "ORG ID", "DELETED AT", "RUN"
+            )?;
+        }
+        for t in &page {
+            let email = emails.get(&t.contact_id).map(String::as_str);
+            if a.json {
+                let sep = if first { "\n  " } else { ",\n  " };
+                first = false;
+                let value = json!({
+                    "contact_id": t.contact_id.0,
+                    "email": email,
+                    "org_id": t.org_id,
+                    "object": t.object.api_name(),
+                    "deleted_at": rfc3339(t.deleted_at),
+                    "master_id": t.master_id,
+                    "run_id": t.run_id,
+                    "recorded_at": rfc3339(t.recorded_at),
+                });
+                write!(out, "{sep}{value}")?;
+            } else {
+                writeln!(
+                    out,
+                    "{:>8}  {:<36} {:<8} {:<18} {:<20} {:>6}  {}",
+                    t.contact_id.0,
+                    email.unwrap_or("-"),
+                    t.object.api_name(),
+                    t.org_id,
+                    rfc3339(t.deleted_at),
+                    t.run_id,
+                    t.master_id.as_deref().unwrap_or("")
+                )?;
+            }
+        }
+        total += page.len();
+        match page.last() {
+            Some(last) if page.len() == 1000 => after = last.contact_id,
+            _ => break,
+        }
+    }
+    if a.json {
+        writeln!(out, "{}]", if first { "" } else { "\n" })?;
+    } else if total == 0 {
+        writeln!(out, "no contact is left out of the sync")?;
+    } else {
+        writeln!(
+            out,
+            "{total} contacts left out of the sync; `leadbridge contacts resync ID` syncs one again"
+        )?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn resync(store: &Store, a: ResyncArgs) -> anyhow::Result<ExitCode> {
+    let Some(contact) = find(store, &a.contact).await? else {
+        eprintln!("no contact {}", a.contact);
+        return Ok(ExitCode::from(1));
+    };
+    let sync = store.sync();
+    let stone = sync.tombstones_for(&[contact.id]).await?.pop();
+    if !sync.clear_tombstone(contact.id).await? {
+        eprintln!(
+            "contact {} <{}> is not left out of the sync: there is no tombstone to clear",
+            contact.id, contact.email
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let what = stone
+        .map(|t| {
+            format!(
+                " (its Salesforce {} {} was deleted)",
+                t.object.api_name(),
+                t.org_id
+            )
+        })
+        .unwrap_or_default();
+    outln!(
+        "contact {} <{}> will be synced again{what}: the next sync may create a new Lead in Salesforce for it",
+        contact.id,
+        contact.email
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -29,6 +29,7 @@ pub mod dto;
 pub mod error;
 mod forms;
 mod schema;
+pub mod tombstones;
 
 use error::ApiError;
 
@@ -39,7 +40,7 @@ const API_MAX_BYTES: usize = 1024 * 1024;
 #[openapi(
     info(
         title = "leadbridge",
-        description = "The marketing contact base: contacts, custom fields, forms and submissions.",
+        description = "The marketing contact base: contacts, custom fields, forms and submissions, and contacts left out of the sync.",
     ),
     modifiers(&BearerAuth),
     components(schemas(error::ProblemBody, error::FieldError)),
@@ -47,6 +48,7 @@ const API_MAX_BYTES: usize = 1024 * 1024;
         (name = "contacts", description = "Contacts of the marketing base"),
         (name = "custom fields", description = "Custom field definitions and the state list"),
         (name = "forms", description = "Forms and their submissions"),
+        (name = "sync", description = "Contacts left out of the Salesforce sync because their record was deleted there"),
     )
 )]
 struct ApiDoc;
@@ -74,6 +76,8 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(forms::list, forms::create))
         .routes(routes!(forms::get))
         .routes(routes!(forms::submissions))
+        .routes(routes!(tombstones::list))
+        .routes(routes!(tombstones::clear))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_api_key,

@@ -14,7 +14,15 @@ const HISTORY_SHOWN: usize = 50;
 
 /// The page of contact `raw_id` (as it came in the path). Served by the signed-in web app
 /// only (`ui::router`, behind its session gate): the page shows personal data.
-pub(crate) async fn show(store: &Store, raw_id: &str) -> Response {
+///
+/// `notice` is trusted HTML placed under the email (the web app's "deleted in Salesforce"
+/// notice, already escaped); `lang` is the page's `lang` attribute (the notice's language).
+pub(crate) async fn show(
+    store: &Store,
+    raw_id: &str,
+    lang: crate::ui::Lang,
+    notice: Option<&str>,
+) -> Response {
     let Ok(id) = raw_id.parse::<i64>() else {
         return not_found(raw_id);
     };
@@ -48,6 +56,10 @@ pub(crate) async fn show(store: &Store, raw_id: &str) -> Response {
         escape(&title),
         escape(contact.email.as_str())
     );
+    if let Some(notice) = notice {
+        body.push_str(notice);
+        body.push('\n');
+    }
     body.push_str("<h2>Attributes</h2>\n<dl class=\"attributes\">\n");
     for attribute in Attribute::ALL {
         let value = contact.value(attribute.name()).unwrap_or_default();
@@ -94,13 +106,17 @@ pub(crate) async fn show(store: &Store, raw_id: &str) -> Response {
         );
     }
     body.push_str("</table>\n");
-    Html(page(&title, &body)).into_response()
+    Html(page_in(lang.code(), &title, &body)).into_response()
 }
 
 fn page(title: &str, body: &str) -> String {
+    page_in("en", title, body)
+}
+
+fn page_in(lang: &str, title: &str, body: &str) -> String {
     format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>{} · leadbridge</title>\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n<body>\n{body}</body>\n</html>\n",
+        "<!doctype html>\n<html lang=\"{lang}\">\n<head><meta charset=\"utf-8\"><title>{} · leadbridge</title>\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=\"stylesheet\" href=\"/assets/ui.css\"></head>\n<body>\n{body}</body>\n</html>\n",
         escape(title)
     )
 }

@@ -107,6 +107,8 @@ struct SyncStatusPage {
     links: Vec<LinkRow>,
     last_synced: Option<String>,
     provenance: Vec<ProvenanceRow>,
+    /// "Deleted in Salesforce" notice with its "Sync again" button (rendered HTML).
+    tombstone: Option<String>,
 }
 
 struct LinkRow {
@@ -124,13 +126,32 @@ struct ProvenanceRow {
     written: String,
 }
 
+#[derive(Deserialize)]
+pub(crate) struct SyncStatusQuery {
+    resync: Option<String>,
+}
+
 pub(crate) async fn sync_status(
     State(state): State<UiState>,
     ctx: Ctx,
     Path(id): Path<i64>,
+    Query(q): Query<SyncStatusQuery>,
 ) -> Response {
     match load_sync_status(&state, ContactId(id)).await {
         Ok((contact, links, provenance, history)) => {
+            let tombstone = match super::tombstones::notice_html(
+                &state,
+                ctx.lang,
+                &ctx.csrf,
+                contact.id,
+                "sync",
+                q.resync.as_deref(),
+            )
+            .await
+            {
+                Ok(notice) => notice,
+                Err(err) => return err.into_page(ctx),
+            };
             let fields = contact.values().into_iter().collect();
             let history = history
                 .into_iter()
@@ -195,6 +216,7 @@ pub(crate) async fn sync_status(
                 links,
                 last_synced,
                 provenance,
+                tombstone,
             })
         }
         Err(err) => err.into_page(ctx),

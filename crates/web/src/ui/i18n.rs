@@ -133,6 +133,76 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "Open in Salesforce",
         "Ouvrir dans Salesforce",
     ),
+    // Contacts left out of the sync: their Salesforce record was deleted (issue 6).
+    (
+        "tomb.notice",
+        "The Salesforce {object} {org_id} was deleted on {date} (run #{run}); this contact is no longer synced.",
+        "Le {object} Salesforce {org_id} a été supprimé le {date} (synchro n°{run}) ; ce contact n'est plus synchronisé.",
+    ),
+    (
+        "tomb.merged",
+        "It was merged into {master}, which is linked to another contact.",
+        "Il a été fusionné dans {master}, qui est lié à un autre contact.",
+    ),
+    (
+        "tomb.explain",
+        "Nothing is sent to Salesforce for this contact, so the record a salesperson deleted is not created again. Its data here is kept.",
+        "Rien n'est envoyé à Salesforce pour ce contact : l'enregistrement supprimé par un commercial n'est pas recréé. Ses données sont conservées ici.",
+    ),
+    ("tomb.sync_again", "Sync again", "Synchroniser à nouveau"),
+    (
+        "tomb.sync_again.hint",
+        "After \"Sync again\", the next sync may create a new Lead in Salesforce for the contact (or link it to the record that has its email).",
+        "Après « Synchroniser à nouveau », la prochaine synchronisation pourra créer un nouveau Lead dans Salesforce pour le contact (ou le lier à l'enregistrement qui a son email).",
+    ),
+    (
+        "tomb.cleared",
+        "This contact will be synced again: the next sync may create a new Lead in Salesforce for it.",
+        "Ce contact sera de nouveau synchronisé : la prochaine synchronisation pourra créer un nouveau Lead dans Salesforce pour lui.",
+    ),
+    (
+        "tomb.not_found",
+        "This contact was not left out of the sync: there was nothing to clear.",
+        "Ce contact n'était pas exclu de la synchronisation : il n'y avait rien à rétablir.",
+    ),
+    (
+        "tomb.cleared_one",
+        "Contact {contact} will be synced again: the next sync may create a new Lead in Salesforce for it.",
+        "Le contact {contact} sera de nouveau synchronisé : la prochaine synchronisation pourra créer un nouveau Lead dans Salesforce pour lui.",
+    ),
+    (
+        "tomb.not_found_one",
+        "Contact {contact} was not left out of the sync: there was nothing to clear.",
+        "Le contact {contact} n'était pas exclu de la synchronisation : il n'y avait rien à rétablir.",
+    ),
+    (
+        "tomb.title",
+        "Deleted in Salesforce",
+        "Supprimés dans Salesforce",
+    ),
+    (
+        "tomb.list_intro",
+        "These contacts are not synced because the Salesforce record they were linked to was deleted there. Their data here is kept.",
+        "Ces contacts ne sont pas synchronisés car l'enregistrement Salesforce auquel ils étaient liés y a été supprimé. Leurs données sont conservées ici.",
+    ),
+    (
+        "tomb.none",
+        "No contact is left out of the sync.",
+        "Aucun contact n'est exclu de la synchronisation.",
+    ),
+    (
+        "tomb.org_id",
+        "Salesforce record",
+        "Enregistrement Salesforce",
+    ),
+    ("tomb.deleted_at", "Deleted on", "Supprimé le"),
+    ("tomb.merged_into", "merged into", "fusionné dans"),
+    (
+        "tomb.health",
+        "Not synced (deleted in Salesforce)",
+        "Non synchronisés (supprimés dans Salesforce)",
+    ),
+    ("tomb.contacts", "contacts", "contacts"),
     // Errors.
     (
         "error.title",

@@ -41,6 +41,7 @@ pub mod i18n;
 mod mapping;
 mod settings;
 mod sync;
+mod tombstones;
 
 pub use forms::snippet as form_snippet;
 pub use i18n::Lang;
@@ -162,9 +163,11 @@ pub fn router(state: UiState) -> Router {
         .route("/sync/now", post(sync::sync_now))
         .route("/sync/preview", post(sync::preview))
         .route("/sync/runs/{id}", get(sync::run_page))
+        .route("/sync/deleted", get(tombstones::list))
         .route("/contacts", get(contacts::list))
         .route("/contacts/{id}", get(contact_page))
         .route("/contacts/{id}/sync", get(contacts::sync_status))
+        .route("/contacts/{id}/resync", post(tombstones::resync))
         .route("/forms", get(forms::list).post(forms::create))
         .route("/forms/{id}", get(forms::show))
         .route("/forms/{id}/redirect", post(forms::set_redirect))
@@ -175,12 +178,38 @@ pub fn router(state: UiState) -> Router {
         .with_state(state)
 }
 
+/// `?resync=done|none` after a "Sync again" (see [`tombstones`]).
+#[derive(serde::Deserialize)]
+struct ResyncQuery {
+    resync: Option<String>,
+}
+
 /// The contact page (`plezi_url`'s target): personal data, so behind the gate like every page.
+/// A contact left out of the sync (its Salesforce record was deleted) gets the notice with its
+/// "Sync again" button.
 async fn contact_page(
     axum::extract::State(state): axum::extract::State<UiState>,
+    ctx: Ctx,
     axum::extract::Path(raw_id): axum::extract::Path<String>,
+    axum::extract::Query(q): axum::extract::Query<ResyncQuery>,
 ) -> Response {
-    crate::pages::contact::show(&state.store, &raw_id).await
+    let notice = match raw_id.parse::<i64>() {
+        Ok(id) => match tombstones::notice_html(
+            &state,
+            ctx.lang,
+            &ctx.csrf,
+            lb_store::ContactId(id),
+            "contact",
+            q.resync.as_deref(),
+        )
+        .await
+        {
+            Ok(notice) => notice,
+            Err(err) => return err.into_page(ctx),
+        },
+        Err(_) => None,
+    };
+    crate::pages::contact::show(&state.store, &raw_id, ctx.lang, notice.as_deref()).await
 }
 
 async fn stylesheet() -> Response {

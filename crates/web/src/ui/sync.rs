@@ -228,6 +228,8 @@ struct SyncPage {
     next_run: Option<String>,
     interval_minutes: u64,
     notice: Option<&'static str>,
+    /// Contacts left out of the sync because their Salesforce record was deleted.
+    tombstones: i64,
 }
 
 #[derive(Deserialize)]
@@ -251,6 +253,7 @@ async fn build_page(state: &UiState, ctx: &Ctx, notice: Option<&str>) -> Result<
     let status = state.engine.status().await.map_err(internal)?;
     let sync = state.store.sync();
     let records = sync.runs(None, HISTORY).await?;
+    let tombstones = sync.count_tombstones().await?;
     let running = state.run_in_progress.load(Ordering::SeqCst)
         || records.iter().any(|r| r.status == RunStatus::Running);
     let mapping = lb_engine::settings::load_mapping(&state.store)
@@ -325,6 +328,7 @@ async fn build_page(state: &UiState, ctx: &Ctx, notice: Option<&str>) -> Result<
         next_run: status.next_run,
         interval_minutes: status.interval_minutes,
         notice,
+        tombstones,
     })
 }
 
