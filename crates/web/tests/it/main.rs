@@ -5,6 +5,7 @@ mod support;
 
 mod api_contacts;
 mod api_forms;
+mod api_tombstones;
 mod form_posts;
 mod openapi;
 mod ui;

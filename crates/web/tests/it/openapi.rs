@@ -35,6 +35,7 @@ async fn openapi_document_matches_the_routes() {
         operations,
         [
             "DELETE /api/v1/contacts/{id}",
+            "DELETE /api/v1/contacts/{id}/tombstone",
             "GET /api/v1/contacts",
             "GET /api/v1/contacts/{id}",
             "GET /api/v1/contacts/{id}/changes",
@@ -43,6 +44,7 @@ async fn openapi_document_matches_the_routes() {
             "GET /api/v1/forms/{id}",
             "GET /api/v1/forms/{id}/submissions",
             "GET /api/v1/states",
+            "GET /api/v1/sync/tombstones",
             "PATCH /api/v1/contacts/{id}",
             "POST /api/v1/contacts",
             "POST /api/v1/custom-fields",

@@ -170,3 +170,54 @@ macro_rules! both_backends {
         }
     };
 }
+
+/// Records, through the store's own API, what the sync does when Salesforce deleted the
+/// records linked to these contacts: one run links each contact to its org record, then
+/// `commit_deletes` removes the link and writes the tombstone. Returns the run's id.
+pub async fn tombstone(store: &Store, deleted: &[(lb_store::ContactId, &str)]) -> i64 {
+    use lb_core::SObject;
+    use lb_store::sync::tombstones::{DeleteOp, DeleteOutcome};
+    use lb_store::sync::{BatchCommit, NewRun, StoredLink};
+    let sync = store.sync();
+    let run = sync
+        .start_run(&NewRun {
+            triggered_by: "manual".into(),
+            scope: "incremental".into(),
+            dry_run: false,
+            owner: "1@tests".into(),
+            mapping_hash: None,
+        })
+        .await
+        .unwrap();
+    sync.commit_batch(&BatchCommit {
+        run_id: run,
+        links: deleted
+            .iter()
+            .map(|(id, org)| StoredLink {
+                contact_id: *id,
+                org_id: (*org).to_owned(),
+                object: SObject::Lead,
+                base: Default::default(),
+            })
+            .collect(),
+        ..BatchCommit::default()
+    })
+    .await
+    .unwrap();
+    let ops: Vec<DeleteOp> = deleted
+        .iter()
+        .map(|(id, org)| DeleteOp {
+            contact_id: *id,
+            org_id: (*org).to_owned(),
+            object: SObject::Lead,
+            deleted_at: time::macros::datetime!(2026-11-30 14:05 UTC),
+            master_id: None,
+        })
+        .collect();
+    let outcomes = sync.commit_deletes(run, &ops).await.unwrap();
+    assert!(
+        outcomes.iter().all(|o| *o == DeleteOutcome::Tombstoned),
+        "{outcomes:?}"
+    );
+    run
+}

@@ -954,3 +954,170 @@ async fn the_form_editor_sets_a_checked_redirect_url_and_the_thank_you_page_is_p
     assert_eq!(thanks.status, StatusCode::OK);
     assert!(thanks.body.contains("Thank you"), "{}", thanks.body);
 }
+
+/// Issue 6: a contact whose Lead was deleted in Salesforce says so on its pages, the sync page
+/// counts such contacts and lists them, and "Sync again" (a CSRF-checked POST) clears the
+/// tombstone — in English and in French.
+#[tokio::test]
+async fn a_contact_whose_lead_was_deleted_says_so_and_can_be_synced_again() {
+    let stack = Stack::start().await;
+    let mut ids = Vec::new();
+    for email in ["ann@example.com", "bob@example.com", "cat@example.com"] {
+        let c = stack
+            .store
+            .create_contact(
+                serde_json::json!({ "email": email }).as_object().unwrap(),
+                lb_store::Origin::User,
+            )
+            .await
+            .unwrap();
+        ids.push(c.id);
+    }
+    let (ann, bob, cat) = (ids[0], ids[1], ids[2]);
+    let run = crate::support::tombstone(
+        &stack.store,
+        &[(ann, "00Q000000000001AAA"), (bob, "00Q000000000002AAA")],
+    )
+    .await;
+    let mut v = Visitor::new(&stack.base_url);
+    v.sign_in().await;
+
+    // The notice on both of the contact's pages; none for a synced contact.
+    let sentence = format!(
+        "The Salesforce Lead 00Q000000000001AAA was deleted on 2026-11-30 14:05 UTC (run #{run}); this contact is no longer synced."
+    );
+    let button = format!("action=\"/contacts/{ann}/resync\"");
+    for path in [format!("/contacts/{ann}"), format!("/contacts/{ann}/sync")] {
+        let page = v.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert!(page.body.contains(&sentence), "{path}: {}", page.body);
+        assert!(page.body.contains(&button), "{path}");
+        assert!(page.body.contains(">Sync again</button>"), "{path}");
+        assert!(page.body.contains("may create a new Lead"), "{path}");
+    }
+    for path in [format!("/contacts/{cat}"), format!("/contacts/{cat}/sync")] {
+        let page = v.get(&path).await;
+        assert!(!page.body.contains("id=\"tombstone\""), "{path}");
+    }
+
+    // The sync page counts them and links to the list.
+    let sync = v.get("/sync").await;
+    assert!(
+        sync.body
+            .contains("<dd id=\"tombstone-count\"><a href=\"/sync/deleted\">2 contacts</a></dd>"),
+        "{}",
+        sync.body
+    );
+    let list = v.get("/sync/deleted").await;
+    assert_eq!(list.status, StatusCode::OK);
+    for (id, email, org) in [
+        (ann, "ann@example.com", "00Q000000000001AAA"),
+        (bob, "bob@example.com", "00Q000000000002AAA"),
+    ] {
+        let row = list
+            .body
+            .split("<tr class=\"tombstone\"")
+            .find(|r| r.contains(&format!("data-contact=\"{id}\"")))
+            .unwrap_or_else(|| panic!("no row for {id}: {}", list.body));
+        assert!(row.contains(email) && row.contains(org), "{row}");
+        assert!(row.contains("2026-11-30 14:05 UTC"), "{row}");
+        assert!(row.contains(&format!("href=\"/sync/runs/{run}\"")), "{row}");
+        assert!(
+            row.contains(&format!("action=\"/contacts/{id}/resync\"")),
+            "{row}"
+        );
+    }
+
+    // Without the form token nothing is cleared.
+    let forged = v
+        .post(&format!("/contacts/{ann}/resync"), &[("back", "contact")])
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert_eq!(stack.store.sync().count_tombstones().await.unwrap(), 2);
+
+    // "Sync again" from the contact page.
+    let page = v.get(&format!("/contacts/{ann}")).await;
+    let csrf = page.csrf();
+    let done = v
+        .post(
+            &format!("/contacts/{ann}/resync"),
+            &[("csrf", &csrf), ("back", "contact")],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    let back = done.location.unwrap();
+    assert_eq!(back, format!("/contacts/{ann}?resync=done"));
+    let after = v.get(&back).await;
+    assert!(after.body.contains("This contact will be synced again: the next sync may create a new Lead in Salesforce for it."));
+    assert!(!after.body.contains("id=\"tombstone\""));
+    assert!(
+        stack
+            .store
+            .sync()
+            .tombstones_for(&[ann])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A second click finds nothing to clear and says so.
+    let twice = v
+        .post(
+            &format!("/contacts/{ann}/resync"),
+            &[("csrf", &csrf), ("back", "sync")],
+        )
+        .await;
+    assert_eq!(
+        twice.location.as_deref(),
+        Some(format!("/contacts/{ann}/sync?resync=none").as_str())
+    );
+    let page = v.get(&format!("/contacts/{ann}/sync?resync=none")).await;
+    assert!(page.body.contains("there was nothing to clear"));
+
+    // In French.
+    v.cookies.insert("lb_lang".into(), "fr".into());
+    let fr = v.get(&format!("/contacts/{bob}")).await;
+    assert!(
+        fr.body.contains(&format!(
+            "Le Lead Salesforce 00Q000000000002AAA a été supprimé le 2026-11-30 14:05 UTC (synchro n°{run}) ; ce contact n"
+        )),
+        "{}",
+        fr.body
+    );
+    assert!(fr.body.contains(">Synchroniser à nouveau</button>"));
+    assert!(fr.body.contains("<html lang=\"fr\">"));
+    let sync = v.get("/sync").await;
+    assert!(
+        sync.body
+            .contains("Non synchronisés (supprimés dans Salesforce)")
+    );
+    assert!(sync.body.contains("1 contacts</a>"));
+    // "Sync again" from the list goes back to the list.
+    let list = v.get("/sync/deleted").await;
+    assert!(list.body.contains("Supprimés dans Salesforce"));
+    let csrf = list.csrf();
+    let done = v
+        .post(
+            &format!("/contacts/{bob}/resync"),
+            &[("csrf", &csrf), ("back", "list")],
+        )
+        .await;
+    let back = done.location.unwrap();
+    assert_eq!(back, format!("/sync/deleted?resync=done&contact={bob}"));
+    let list = v.get(&back).await;
+    assert!(
+        list.body
+            .contains(&format!("Le contact #{bob} sera de nouveau synchronisé")),
+        "{}",
+        list.body
+    );
+    assert!(list.body.contains("id=\"no-tombstones\""));
+    assert_eq!(stack.store.sync().count_tombstones().await.unwrap(), 0);
+    // An unknown contact is a 404 page, not a redirect.
+    let unknown = v
+        .post(
+            "/contacts/424242/resync",
+            &[("csrf", &csrf), ("back", "list")],
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}
