@@ -1,6 +1,8 @@
 //! The sync runtime's persistence (issue 6): links with their bases, provenance, the run
 //! history with every failure, the intent journal of Lead creations, and a small key/value
 //! table for watermarks, settings, connection and health. Migrations `0100_*` of both backends.
+//! The read spool of a run ([`spool`](self::KeyRange): what a run read, taken out partition by
+//! partition so the runner's memory follows the partition) is migration `0110_*`.
 //!
 //! **Invariants.**
 //! - [`SyncStore::commit_batch`] writes the links, provenance, failures and cleared intents of
@@ -393,6 +395,9 @@ impl SyncStore {
         sync_dispatch!(self, contact_ids_after(after, limit.clamp(1, 50_000)))
     }
 }
+
+mod spool;
+pub use spool::{KeyRange, OursSource, spool_key};
 
 pub(crate) fn side_name(side: Side) -> &'static str {
     match side {
