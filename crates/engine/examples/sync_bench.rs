@@ -44,6 +44,9 @@ use lb_store::{Database, MasterKey, NewForm, Store};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+/// Records per Bulk query result page (the default setting).
+const BULK_PAGE: usize = 10_000;
+
 struct Args {
     contacts: usize,
     leads: usize,
@@ -51,6 +54,9 @@ struct Args {
     naive: usize,
     forms: usize,
     bin: String,
+    /// `push` (phases 1–3), `pull` (phase 6) or `all`: one scenario per process gives each its
+    /// own peak RSS (memory the allocator kept from an earlier phase is not counted).
+    only: String,
 }
 
 fn parse_args() -> Args {
@@ -61,6 +67,7 @@ fn parse_args() -> Args {
         naive: 1_000,
         forms: 30,
         bin: concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/debug/leadbridge").into(),
+        only: "all".into(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -72,6 +79,7 @@ fn parse_args() -> Args {
             "--naive" => a.naive = v().parse().expect("N"),
             "--forms" => a.forms = v().parse().expect("N"),
             "--bin" => a.bin = v(),
+            "--only" => a.only = v(),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -199,15 +207,17 @@ async fn base(dir: &std::path::Path, org: &Org) -> (Store, Engine) {
     let store = Store::open(&Database::Sqlite(dir.join("leadbridge.db")))
         .await
         .unwrap();
-    let mut settings = SyncSettings::default();
-    settings.app_base_url = "http://bench.test".into();
-    settings.budget_share = 1.0;
-    // The overlap re-reads what changed in the last N seconds before the previous run; in a
-    // benchmark everything did, so it is shortened to show the steady state (see the note).
-    settings.overlap_seconds = std::env::var("BENCH_OVERLAP_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
+    let mut settings = SyncSettings {
+        app_base_url: "http://bench.test".into(),
+        budget_share: 1.0,
+        // The overlap re-reads what changed in the last N seconds before the previous run; in
+        // a benchmark everything did, so it is shortened to show the steady state (see the note).
+        overlap_seconds: std::env::var("BENCH_OVERLAP_SECONDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10),
+        ..SyncSettings::default()
+    };
     if std::env::var_os("BENCH_COLLECTIONS").is_some() {
         // Collections only (200 records a request), to compare with the default Bulk path.
         settings.bulk_write_threshold = usize::MAX;
@@ -239,6 +249,13 @@ fn contacts_csv(n: usize, prefix: &str) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// Resets the process's peak RSS (VmHWM) to its current RSS (`clear_refs` 5, Linux ≥ 4.0), so
+/// each phase reports its own peak (plus what the allocator kept from earlier phases: `--only`
+/// runs one scenario per process); `false` when the kernel refuses (then peaks accumulate).
+fn reset_hwm() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
 fn line(name: &str, wall: Duration, records: usize, requests: u64) {
     println!(
         "{name:<44} {:>9.1} s  {:>9.0} rec/s  {:>7} API requests  peak RSS {:.0} MB",
@@ -251,6 +268,18 @@ fn line(name: &str, wall: Duration, records: usize, requests: u64) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    let mut raw = std::env::args().skip(1);
+    if raw.next().as_deref() == Some("--import") {
+        let path = raw.next().expect("path");
+        let n: usize = raw.next().expect("N").parse().expect("N");
+        let store = Store::open(&Database::Sqlite(path.into())).await.unwrap();
+        let csv = contacts_csv(n, "c");
+        store
+            .import_csv(&mut csv.as_slice(), &Default::default(), &mut |_| {})
+            .await
+            .unwrap();
+        return;
+    }
     let a = parse_args();
     let org = Org::start(&a.bin, a.latency_ms);
     // Custom fields are created by `connect --create-fields` when the emulator has the Tooling
@@ -261,236 +290,265 @@ async fn main() {
         a.latency_ms, a.contacts, a.leads
     );
 
-    // 1. Contacts here → Leads in the org.
-    let (store, engine) = base(&dir.path().join("a"), &org).await;
-    let csv = contacts_csv(a.contacts, "c");
-    store
-        .import_csv(&mut csv.as_slice(), &Default::default(), &mut |_| {})
-        .await
-        .unwrap();
-    let r0 = org.requests().await;
-    let t = Instant::now();
-    let out = engine
-        .run(RunRequest::new(Trigger::Manual, Scope::Full))
-        .await
-        .unwrap();
-    let r1 = org.requests().await;
-    assert_eq!(out.status.name(), "succeeded", "{:?}", out.message);
-    assert_eq!(out.counts.crm.lead.created as usize, a.contacts);
-    line(
-        "1. initial sync, contacts → org Leads",
-        t.elapsed(),
-        a.contacts,
-        r1 - r0,
-    );
-    let min1 = 2 + a.contacts.div_ceil(200) as u64;
-    println!(
-        "   minimum with collections: {min1} (2 queries + 1 per 200 records); used {}",
-        r1 - r0
-    );
+    if a.only != "pull" {
+        // 1. Contacts here → Leads in the org.
+        // The base is imported by a child process (this binary, `--import`): the memory the
+        // import's allocations leave behind is not this process's.
+        std::fs::create_dir_all(dir.path().join("a")).unwrap();
+        let status = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--import",
+                dir.path().join("a/leadbridge.db").to_str().unwrap(),
+                &a.contacts.to_string(),
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success(), "import");
+        let (store, engine) = base(&dir.path().join("a"), &org).await;
+        println!(
+            "   (base imported; peak RSS so far {:.0} MB; per-phase peaks: {})",
+            vm_hwm_mb(),
+            if reset_hwm() { "yes" } else { "no, cumulative" }
+        );
+        let r0 = org.requests().await;
+        let t = Instant::now();
+        let out = engine
+            .run(RunRequest::new(Trigger::Manual, Scope::Full))
+            .await
+            .unwrap();
+        let r1 = org.requests().await;
+        assert_eq!(out.status.name(), "succeeded", "{:?}", out.message);
+        assert_eq!(out.counts.crm.lead.created as usize, a.contacts);
+        line(
+            "1. initial sync, contacts → org Leads",
+            t.elapsed(),
+            a.contacts,
+            r1 - r0,
+        );
+        let min1 = 2 + a.contacts.div_ceil(200) as u64;
+        println!(
+            "   minimum with collections: {min1} (2 queries + 1 per 200 records); used {}",
+            r1 - r0
+        );
 
-    // Our own creates come back once with a new SystemModstamp (recognised as no change).
-    let r0 = org.requests().await;
-    let t = Instant::now();
-    let out = engine
-        .run(RunRequest::new(Trigger::Manual, Scope::Incremental))
-        .await
-        .unwrap();
-    let r1 = org.requests().await;
-    line(
-        "2. next run: own writes read back, no change",
-        t.elapsed(),
-        out.counts.read_org_leads as usize,
-        r1 - r0,
-    );
+        // Our own creates come back once with a new SystemModstamp (recognised as no change).
+        reset_hwm();
+        let r0 = org.requests().await;
+        let t = Instant::now();
+        let out = engine
+            .run(RunRequest::new(Trigger::Manual, Scope::Incremental))
+            .await
+            .unwrap();
+        let r1 = org.requests().await;
+        line(
+            "2. next run: own writes read back, no change",
+            t.elapsed(),
+            out.counts.read_org_leads as usize,
+            r1 - r0,
+        );
+        println!(
+            "   read {} Leads; minimum: {} (REST pages of 2,000 + 1 Contact query) or {} (Bulk: REST probe, create, 1 poll, pages of {}, 1 Contact query)",
+            out.counts.read_org_leads,
+            (out.counts.read_org_leads as usize).div_ceil(2000).max(1) + 1,
+            4 + (out.counts.read_org_leads as usize).div_ceil(BULK_PAGE),
+            BULK_PAGE
+        );
 
-    // 3. Incremental: 1% changed on each side (base 1).
-    let changed = (a.contacts / 100).max(1);
-    let mut ids = Vec::new();
-    let page = store
-        .list_contacts(&lb_store::ContactQuery {
-            limit: Some(1000),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    ids.extend(page.contacts.iter().take(changed.min(1000)).map(|c| c.id));
-    let mut after = page.next;
-    while ids.len() < changed {
-        let p = store
+        // 3. Incremental: 1% changed on each side (base 1).
+        let changed = (a.contacts / 100).max(1);
+        let mut ids = Vec::new();
+        let page = store
             .list_contacts(&lb_store::ContactQuery {
-                after,
                 limit: Some(1000),
                 ..Default::default()
             })
             .await
             .unwrap();
-        ids.extend(p.contacts.iter().map(|c| c.id).take(changed - ids.len()));
-        after = p.next;
-        if after.is_none() {
-            break;
+        ids.extend(page.contacts.iter().take(changed.min(1000)).map(|c| c.id));
+        let mut after = page.next;
+        while ids.len() < changed {
+            let p = store
+                .list_contacts(&lb_store::ContactQuery {
+                    after,
+                    limit: Some(1000),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            ids.extend(p.contacts.iter().map(|c| c.id).take(changed - ids.len()));
+            after = p.next;
+            if after.is_none() {
+                break;
+            }
         }
-    }
-    // 1% of the org's Leads edited in the org (requests counted apart).
-    let sf = Client::new(ClientConfig::new(org.url()), org.credentials()).unwrap();
-    let lead_ids: Vec<String> = sf
-        .query_records(format!("SELECT Id FROM Lead LIMIT {changed}"))
-        .await
-        .unwrap()
-        .iter()
-        .filter_map(|r| r.get("Id").and_then(Value::as_str).map(str::to_owned))
-        .collect();
-    let rows: Vec<lb_salesforce::Record> = lead_ids
-        .iter()
-        .map(|id| {
-            let mut r = serde_json::Map::new();
-            r.insert("Id".into(), json!(id));
-            r.insert("Phone".into(), json!("+1 555 0100"));
-            r
-        })
-        .collect();
-    assert_eq!(sf.update("Lead", &rows).await.saved(), rows.len());
-    for id in &ids {
-        let mut patch = serde_json::Map::new();
-        patch.insert("company".into(), Value::String("Changed Co".into()));
-        store
-            .update_contact(*id, &patch, lb_store::Origin::User)
+        // 1% of the org's Leads edited in the org (requests counted apart).
+        let sf = Client::new(ClientConfig::new(org.url()), org.credentials()).unwrap();
+        let lead_ids: Vec<String> = sf
+            .query_records(format!("SELECT Id FROM Lead LIMIT {changed}"))
             .await
-            .unwrap();
-    }
-    let r0 = org.requests().await;
-    let t = Instant::now();
-    let out = engine
-        .run(RunRequest::new(Trigger::Manual, Scope::Incremental))
-        .await
-        .unwrap();
-    let r1 = org.requests().await;
-    assert_eq!(out.status.name(), "succeeded", "{:?}", out.message);
-    line(
-        &format!("3. incremental, 1% changed ({changed} here, {changed} in the org)"),
-        t.elapsed(),
-        2 * changed,
-        r1 - r0,
-    );
-    println!(
-        "   Leads updated: {}, contacts updated here: {}; minimum: 2 change queries + {} update request(s)",
-        out.counts.crm.lead.updated,
-        out.counts.marketing.lead.updated,
-        changed.div_ceil(200)
-    );
-
-    // 4. Form submission → Lead in the org.
-    let cancel = CancellationToken::new();
-    let sched = Scheduler::spawn(
-        engine.clone(),
-        SchedulerConfig {
-            first_run_after: Duration::from_secs(3600),
-            ..Default::default()
-        },
-        cancel.clone(),
-    );
-    let form = store
-        .create_form(&NewForm {
-            name: "bench".into(),
-            mapping: [
-                ("email", "email"),
-                ("last", "last_name"),
-                ("company", "company"),
-            ]
-            .into_iter()
-            .map(|(a, b)| (a.to_owned(), b.to_owned()))
-            .collect(),
-            score_increment: None,
-        })
-        .await
-        .unwrap();
-    let client = Client::new(ClientConfig::new(org.url()), org.credentials()).unwrap();
-    let mut lat = Vec::new();
-    let r0 = org.requests().await;
-    for i in 0..a.forms {
-        let email = format!("form{i}@example.com");
+            .unwrap()
+            .iter()
+            .filter_map(|r| r.get("Id").and_then(Value::as_str).map(str::to_owned))
+            .collect();
+        let rows: Vec<lb_salesforce::Record> = lead_ids
+            .iter()
+            .map(|id| {
+                let mut r = serde_json::Map::new();
+                r.insert("Id".into(), json!(id));
+                r.insert("Phone".into(), json!("+1 555 0100"));
+                r
+            })
+            .collect();
+        assert_eq!(sf.update("Lead", &rows).await.saved(), rows.len());
+        for id in &ids {
+            let mut patch = serde_json::Map::new();
+            patch.insert("company".into(), Value::String("Changed Co".into()));
+            store
+                .update_contact(*id, &patch, lb_store::Origin::User)
+                .await
+                .unwrap();
+        }
+        reset_hwm();
+        let r0 = org.requests().await;
         let t = Instant::now();
-        store
-            .submit_form(
-                form.id,
-                &[
-                    ("email".into(), email.clone()),
-                    ("last".into(), "Form".into()),
-                    ("company".into(), "F".into()),
-                ],
-            )
+        let out = engine
+            .run(RunRequest::new(Trigger::Manual, Scope::Incremental))
             .await
             .unwrap();
-        // Poll the org the way an observer would (the emulator's stats do not count its own).
-        loop {
-            let found = store
-                .sync()
-                .provenance(
-                    store
-                        .contact_by_email(&lb_store::Email::parse(&email).unwrap())
-                        .await
-                        .unwrap()
-                        .unwrap()
-                        .id,
+        let r1 = org.requests().await;
+        assert_eq!(out.status.name(), "succeeded", "{:?}", out.message);
+        line(
+            &format!("3. incremental, 1% changed ({changed} here, {changed} in the org)"),
+            t.elapsed(),
+            2 * changed,
+            r1 - r0,
+        );
+        println!(
+            "   Leads updated: {}, contacts updated here: {}; minimum: 2 change queries + {} update request(s)",
+            out.counts.crm.lead.updated,
+            out.counts.marketing.lead.updated,
+            changed.div_ceil(200)
+        );
+
+        // 4. Form submission → Lead in the org.
+        let cancel = CancellationToken::new();
+        let sched = Scheduler::spawn(
+            engine.clone(),
+            SchedulerConfig {
+                first_run_after: Duration::from_secs(3600),
+                ..Default::default()
+            },
+            cancel.clone(),
+        );
+        let form = store
+            .create_form(&NewForm {
+                name: "bench".into(),
+                mapping: [
+                    ("email", "email"),
+                    ("last", "last_name"),
+                    ("company", "company"),
+                ]
+                .into_iter()
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                .collect(),
+                score_increment: None,
+            })
+            .await
+            .unwrap();
+        let client = Client::new(ClientConfig::new(org.url()), org.credentials()).unwrap();
+        let mut lat = Vec::new();
+        let r0 = org.requests().await;
+        for i in 0..a.forms {
+            let email = format!("form{i}@example.com");
+            let t = Instant::now();
+            store
+                .submit_form(
+                    form.id,
+                    &[
+                        ("email".into(), email.clone()),
+                        ("last".into(), "Form".into()),
+                        ("company".into(), "F".into()),
+                    ],
                 )
                 .await
                 .unwrap();
-            if found.iter().any(|p| p.target == lb_core::Side::Crm) {
-                break;
+            // Poll the org the way an observer would (the emulator's stats do not count its own).
+            loop {
+                let found = store
+                    .sync()
+                    .provenance(
+                        store
+                            .contact_by_email(&lb_store::Email::parse(&email).unwrap())
+                            .await
+                            .unwrap()
+                            .unwrap()
+                            .id,
+                    )
+                    .await
+                    .unwrap();
+                if found.iter().any(|p| p.target == lb_core::Side::Crm) {
+                    break;
+                }
+                if t.elapsed() > Duration::from_secs(30) {
+                    panic!("form {i} not pushed in 30 s");
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            if t.elapsed() > Duration::from_secs(30) {
-                panic!("form {i} not pushed in 30 s");
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            lat.push(t.elapsed());
         }
-        lat.push(t.elapsed());
-    }
-    let r1 = org.requests().await;
-    cancel.cancel();
-    sched.join().await;
-    lat.sort();
-    let pct = |p: f64| {
-        lat[((lat.len() as f64 * p).ceil() as usize)
-            .saturating_sub(1)
-            .min(lat.len() - 1)]
-    };
-    println!(
-        "4. form submission → Lead in the org ({} forms): p50 {:.0} ms, p99 {:.0} ms, {:.1} API requests per submission",
-        a.forms,
-        pct(0.50).as_secs_f64() * 1000.0,
-        pct(0.99).as_secs_f64() * 1000.0,
-        (r1 - r0) as f64 / a.forms as f64
-    );
-    let _ = &client;
+        let r1 = org.requests().await;
+        cancel.cancel();
+        sched.join().await;
+        lat.sort();
+        if lat.is_empty() {
+            lat.push(Duration::ZERO);
+        }
+        let pct = |p: f64| {
+            lat[((lat.len() as f64 * p).ceil() as usize)
+                .saturating_sub(1)
+                .min(lat.len() - 1)]
+        };
+        println!(
+            "4. form submission → Lead in the org ({} forms): p50 {:.0} ms, p99 {:.0} ms, {:.1} API requests per submission",
+            a.forms,
+            pct(0.50).as_secs_f64() * 1000.0,
+            pct(0.99).as_secs_f64() * 1000.0,
+            (r1 - r0) as f64 / a.forms as f64
+        );
+        let _ = &client;
 
-    // 5. Naive baseline: one request per record.
-    let r0 = org.requests().await;
-    let t = Instant::now();
-    for i in 0..a.naive {
-        let mut rec = serde_json::Map::new();
-        rec.insert("LastName".into(), json!(format!("Naive{i}")));
-        rec.insert("Company".into(), json!("Naive Co"));
-        rec.insert("Email".into(), json!(format!("naive{i}@example.com")));
-        let report = client.create("Lead", &[rec]).await;
-        assert_eq!(report.saved(), 1);
+        // 5. Naive baseline: one request per record.
+        let r0 = org.requests().await;
+        let t = Instant::now();
+        for i in 0..a.naive {
+            let mut rec = serde_json::Map::new();
+            rec.insert("LastName".into(), json!(format!("Naive{i}")));
+            rec.insert("Company".into(), json!("Naive Co"));
+            rec.insert("Email".into(), json!(format!("naive{i}@example.com")));
+            let report = client.create("Lead", &[rec]).await;
+            assert_eq!(report.saved(), 1);
+        }
+        let r1 = org.requests().await;
+        let wall = t.elapsed().max(Duration::from_nanos(1));
+        line(
+            &format!("5. naive baseline, {} records one by one", a.naive),
+            wall,
+            a.naive,
+            r1 - r0,
+        );
+        let per = wall.as_secs_f64() / a.naive.max(1) as f64;
+        println!(
+            "   extrapolated to {} records: {:.0} s, {} API requests (vs {} for the sync above: {:.0}× fewer)",
+            a.contacts,
+            per * a.contacts as f64,
+            a.contacts,
+            min1,
+            a.contacts as f64 / min1 as f64
+        );
     }
-    let r1 = org.requests().await;
-    let wall = t.elapsed();
-    line(
-        &format!("5. naive baseline, {} records one by one", a.naive),
-        wall,
-        a.naive,
-        r1 - r0,
-    );
-    let per = wall.as_secs_f64() / a.naive as f64;
-    println!(
-        "   extrapolated to {} records: {:.0} s, {} API requests (vs {} for the sync above: {:.0}× fewer)",
-        a.contacts,
-        per * a.contacts as f64,
-        a.contacts,
-        min1,
-        a.contacts as f64 / min1 as f64
-    );
+    if a.only == "push" {
+        return;
+    }
     // 2. Org Leads → contacts here (fresh base, org seeded with more Leads).
     drop(org);
     let org = Org::start(&a.bin, a.latency_ms);
@@ -503,6 +561,11 @@ async fn main() {
     }
     let (store_b, engine_b) = base(&dir.path().join("b"), &org).await;
     let total_leads = a.leads;
+    println!(
+        "   (org seeded; peak RSS so far {:.0} MB; per-phase peaks: {})",
+        vm_hwm_mb(),
+        if reset_hwm() { "yes" } else { "no, cumulative" }
+    );
     let r0 = org.requests().await;
     let t = Instant::now();
     let out = engine_b
@@ -518,9 +581,11 @@ async fn main() {
         r1 - r0,
     );
     println!(
-        "   contacts created here: {}; minimum: {} query pages of 2,000; used {}",
+        "   contacts created here: {}; minimum: {} (REST pages of 2,000 + 1 Contact query) or {} (Bulk: REST probe, create, 1 poll, pages of {}, 1 Contact query); used {}",
         out.counts.marketing.lead.created,
         total_leads.div_ceil(2000) + 1,
+        4 + total_leads.div_ceil(BULK_PAGE),
+        BULK_PAGE,
         r1 - r0
     );
     drop(store_b);

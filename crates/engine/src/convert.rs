@@ -100,16 +100,51 @@ pub(crate) fn org_record(object: SObject, record: &Record) -> Option<OrgRecord> 
         last_modified: time("LastModifiedDate").unwrap_or(system_modstamp),
         created: time("CreatedDate").unwrap_or(system_modstamp),
         system_modstamp,
-        is_converted: record
-            .get("IsConverted")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
+        is_converted: match record.get("IsConverted") {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+            _ => false,
+        },
         converted_contact_id: record
             .get("ConvertedContactId")
             .and_then(Value::as_str)
             .map(str::to_owned),
         fields,
     })
+}
+
+/// A Bulk API 2.0 query row (every value a string, blanks null) typed as a REST query page
+/// would have it, by the describe: numbers and booleans are JSON numbers and booleans there,
+/// so a record reads alike through either API (incremental runs read through REST, full ones
+/// through Bulk: the same values, the same plan).
+pub(crate) fn typed_bulk_record(
+    mut record: Record,
+    object: SObject,
+    conn: &ConnectionSettings,
+) -> Record {
+    for (name, value) in record.iter_mut() {
+        let Value::String(text) = value else {
+            continue;
+        };
+        let typed = match (name.as_str(), conn.field_type(object, name)) {
+            ("IsConverted", _) | (_, Some("boolean")) => match text.to_ascii_lowercase().as_str() {
+                "true" | "1" => Some(Value::Bool(true)),
+                "false" | "0" => Some(Value::Bool(false)),
+                _ => None,
+            },
+            (_, Some("double" | "int" | "currency" | "percent")) => text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Value::Number),
+            _ => None,
+        };
+        if let Some(t) = typed {
+            *value = t;
+        }
+    }
+    record
 }
 
 /// Our contact into the core's snapshot, with the computed attributes (`page_url`, the
@@ -195,6 +230,41 @@ mod tests {
         assert_eq!(lb_store::rfc3339(t), "2026-01-02T03:04:05Z");
         assert_eq!(soql_datetime(t), "2026-01-02T03:04:05Z");
         assert!(parse_sf_datetime("not a date").is_none());
+    }
+
+    #[test]
+    fn bulk_rows_read_like_rest_records() {
+        let conn: ConnectionSettings = serde_json::from_value(serde_json::json!({
+            "grant": "password",
+            "login_url": "https://login.example.com",
+            "instance_url": "https://x.example.com",
+            "client_id": "c",
+            "username": "u",
+            "saved_at": "2026-01-01T00:00:00Z",
+            "credentials_version": 1,
+            "org": null,
+            "field_types": {"Lead.AnnualRevenue": "currency", "Lead.DoNotCall": "boolean"},
+        }))
+        .expect("fixture");
+        let row: Record = serde_json::from_value(serde_json::json!({
+            "Id": "00Q1", "IsConverted": "true", "Email": "a@b.c",
+            "SystemModstamp": "2026-01-02T03:04:05.000Z",
+            "AnnualRevenue": "5.0", "DoNotCall": "false", "Phone": null,
+        }))
+        .unwrap();
+        let rec = org_record(SObject::Lead, &typed_bulk_record(row, SObject::Lead, &conn)).unwrap();
+        assert!(rec.is_converted);
+        assert_eq!(
+            lb_store::rfc3339(rec.system_modstamp),
+            "2026-01-02T03:04:05Z"
+        );
+        assert_eq!(rec.fields["Email"], "a@b.c");
+        assert_eq!(
+            rec.fields["AnnualRevenue"], "5",
+            "as a REST number would read"
+        );
+        assert_eq!(rec.fields["DoNotCall"], "false");
+        assert!(!rec.fields.contains_key("Phone"));
     }
 
     #[test]

@@ -1,12 +1,24 @@
 //! The runner: one sync run from reading to recording (see the crate docs for invariants).
 //!
-//! A run: read the org's changed Leads and Contacts (`SystemModstamp > watermark − overlap`),
-//! our changed contacts (change log after our cursor), the links touching them, then every
-//! holder of a sensitive email on both sides (the core's input contract); plan with
-//! `lb_core::plan`; check the API budget for the writes; apply in batches — journal intents,
-//! create/update Leads through the client (collections or Bulk by volume), write our contacts,
-//! then record links, bases, provenance, failures and cleared intents in one transaction per
-//! batch; finally move the watermarks (only when everything read was applied).
+//! A run, with memory following the partition rather than the base:
+//! 1. **Read** (`read_our_changes`, `read_org_changes`): the ids of our changed contacts
+//!    (change log after our cursor; every contact for a full run) and the org's changed Leads
+//!    and Contacts (`SystemModstamp > watermark − overlap`; everything for a full run) go to the
+//!    run's spool in the store (`lb_store::sync` spool), page by page. A read whose first REST
+//!    page says `totalSize` above `bulk_read_threshold` continues as one Bulk API 2.0 query job.
+//!    Linked records read back unchanged since their last sync are left out as they arrive.
+//! 2. **Partitions** (`run_partitions`): ranges of normalised emails holding about
+//!    `plan_partition` records and contacts — whole email groups. Each is taken out of the
+//!    spool, completed as the core's input contract asks (`gather`: links, the record linked to
+//!    each contact and the Contact of each converted Lead taken from the spool too, the contacts
+//!    linked to its records, then every holder of a sensitive email — looked up in the org, or
+//!    in the spool for a full run), planned with `lb_core::plan`, checked against the API
+//!    budget, and applied before the next is loaded.
+//! 3. **Apply** (`apply_batch`): journal intents, create/update Leads through the client
+//!    (collections or Bulk by volume), write our contacts, then record links, bases, provenance,
+//!    failures and cleared intents in one transaction per batch.
+//! 4. **Watermarks** move only when everything read was applied; the spool is cleared at the
+//!    end whatever happened (a run that stopped is read again by the next one).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -19,16 +31,20 @@ use lb_salesforce::{
     ApiError, Client, Credentials, Error as SfError, Record, RecordResult, WriteOp, WriteReport,
 };
 use lb_store::sync::{
-    BatchCommit, Intent, NewRun, ProvenanceEntry, RunEnd, RunFailure, RunRecord, RunStatus,
-    StoredLink,
+    BatchCommit, Intent, KeyRange, NewRun, OursSource, ProvenanceEntry, RunEnd, RunFailure,
+    RunRecord, RunStatus, StoredLink,
 };
-use lb_store::{ChangeCursor, Contact, ContactId, Email, MasterKey, Origin, Store, StoreError};
+use lb_store::{
+    ChangeCursor, Contact, ContactId, ContactWrite, Email, MasterKey, Origin, Store, StoreError,
+};
 use serde::Serialize;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::connection::{ConnectionSettings, client_config, load_credentials};
-use crate::convert::{contact_input, org_fields, org_record, our_contact, soql_datetime};
+use crate::convert::{
+    contact_input, org_fields, org_record, our_contact, soql_datetime, typed_bulk_record,
+};
 use crate::health::Health;
 use crate::settings::{FullResyncPolicy, SyncSettings, Watermarks, load_mapping};
 use crate::{EngineError, lock};
@@ -38,6 +54,8 @@ use crate::{EngineError, lock};
 const EMAIL_LOOKUP_CHUNK: usize = 300;
 /// Change-log rows read per page.
 const CHANGE_PAGE: u32 = 10_000;
+/// A dry run's spool left behind (the process died) is discarded after this long.
+const DRY_SPOOL_MAX_AGE_SECS: i64 = 6 * 3600;
 
 /// What started a run (recorded in the history).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -346,8 +364,8 @@ impl Engine {
     async fn client(&self, conn: &ConnectionSettings) -> Result<Client, EngineError> {
         let settings = SyncSettings::load(&self.inner.store).await?;
         let settings_key = format!(
-            "{}/{}",
-            settings.budget_share, settings.bulk_write_threshold
+            "{}/{}/{}",
+            settings.budget_share, settings.bulk_write_threshold, settings.bulk_query_page
         );
         if let Some((version, client)) = self
             .inner
@@ -365,7 +383,10 @@ impl Engine {
             load_credentials(&self.inner.store, &self.inner.key)
                 .await?
                 .ok_or(EngineError::NotConnected)?;
-        let client = Client::new(client_config(&conn.login_url, &settings), credentials)?;
+        let mut config = client_config(&conn.login_url, &settings);
+        // Bulk query result pages are parsed whole: their size bounds the read's memory.
+        config.bulk.query_page_records = settings.bulk_query_page.max(1);
+        let client = Client::new(config, credentials)?;
         *self.inner.client.lock().unwrap_or_else(|e| e.into_inner()) =
             Some(((conn.credentials_version, settings_key), client.clone()));
         Ok(client)
@@ -439,9 +460,7 @@ impl Engine {
                 sync.finish_run(stale.id, &end).await?;
             }
         }
-        let result = self
-            .run_leased(&request, scope_name, &conn, health, &mut outcome)
-            .await;
+        let result = self.run_leased(&request, &conn, health, &mut outcome).await;
         if let Some(lease) = &lease {
             lock::release(store, lease).await?;
         }
@@ -461,7 +480,6 @@ impl Engine {
     async fn run_leased(
         &self,
         request: &RunRequest,
-        scope_name: &str,
         conn: &ConnectionSettings,
         health: Health,
         outcome: &mut RunOutcome,
@@ -470,15 +488,34 @@ impl Engine {
         let sync = store.sync();
         let settings = SyncSettings::load(store).await?;
         let mapping = effective_mapping(load_mapping(store).await?, conn);
+        // The record says what runs: an incremental request may be a full resync.
+        let resolved = Resolved::of(
+            &request.scope,
+            &Watermarks::load(store).await?,
+            &mapping.hash(),
+            &settings,
+        );
+        outcome.scope = resolved.name().to_owned();
         let run_id = if request.dry_run {
             None
         } else {
             Some(
-                sync.start_run(&self.new_run(request, scope_name, Some(mapping.hash())))
+                sync.start_run(&self.new_run(request, resolved.name(), Some(mapping.hash())))
                     .await?,
             )
         };
         outcome.run_id = run_id;
+        // The run's rows in the read spool. A dry run holds no lease: a negative id of its own.
+        let spool_id = match run_id {
+            Some(id) => {
+                // Holding the lease: the spool of any other run is a dead run's, discarded
+                // (its watermarks did not move: this run reads the same records again).
+                sync.spool_discard_others(id, DRY_SPOOL_MAX_AGE_SECS)
+                    .await?;
+                id
+            }
+            None => -(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000) as i64,
+        };
         let client = match self.client(conn).await {
             Ok(c) => c,
             Err(e) => {
@@ -502,6 +539,7 @@ impl Engine {
             mapping,
             request: request.clone(),
             run_id: run_id.unwrap_or(0),
+            spool_id,
             counts: RunCounts::default(),
             failures: Vec::new(),
             notes: Vec::new(),
@@ -513,6 +551,8 @@ impl Engine {
             stamps: Vec::new(),
         };
         let result = run.execute().await;
+        // What a run did not plan (stopped, cancelled) is read again by the next one.
+        sync.spool_clear(spool_id).await?;
         if !request.dry_run {
             // A complete run read every earlier retry again: its own failures replace them.
             let complete = result.is_ok() && !matches!(request.scope, Scope::Contacts(_));
@@ -574,11 +614,11 @@ impl Engine {
             }
         };
         outcome.message = (!notes.is_empty()).then(|| notes.join("\n"));
-        if !request.dry_run {
-            if let Some(h) = new_health {
-                h.save(store).await?;
-                outcome.health = h;
-            }
+        if !request.dry_run
+            && let Some(h) = new_health
+        {
+            h.save(store).await?;
+            outcome.health = h;
         }
         if let Some(id) = run_id {
             sync.finish_run(id, &end_of(outcome)).await?;
@@ -695,17 +735,20 @@ struct RunCtx {
     mapping: Mapping,
     request: RunRequest,
     run_id: i64,
+    /// The run's rows in the read spool: its run id, a negative id for a dry run.
+    spool_id: i64,
     counts: RunCounts,
     failures: Vec<RunFailure>,
     notes: Vec<String>,
     plan: Option<Plan>,
-    /// The links as they were before this run, by contact (for `PairPlan::link_after`).
+    /// The links as they were before this run, by contact (for `PairPlan::link_after`), for
+    /// the partition being applied.
     previous: HashMap<ContactId, SyncedLink>,
     retry_before: Retry,
     retry_now: Retry,
-    /// While reading the org's changes: every record's stamp (for the next overlap), and what
-    /// to leave out as it arrives (see `prune_page`).
+    /// While reading the org's changes: what to leave out as it arrives (see `prune_page`).
     tracking: Option<Tracking>,
+    /// The stamps of the records read that may still fall in the next run's overlap window.
     stamps: Vec<(String, SObject, OffsetDateTime)>,
 }
 
@@ -713,11 +756,61 @@ struct RunCtx {
 struct Tracking {
     /// Records read in the last run's overlap window, unchanged since (`Id` → stamp).
     recent: BTreeMap<String, String>,
-    /// Our changed contacts, when unchanged linked records may be left out (`None`: keep all).
-    ours: Option<BTreeSet<ContactId>>,
+    /// Whether unchanged linked records may be left out (the mapping did not change).
+    prune: bool,
 }
 
-/// What the runner read, before planning.
+/// What a run does: an incremental request becomes a full resync when nothing was synced yet,
+/// or when the mapping changed and the settings say so (R-SYNC-5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Resolved {
+    full: bool,
+    mapping_changed: bool,
+    targeted: bool,
+}
+
+impl Resolved {
+    fn of(scope: &Scope, wm: &Watermarks, mapping_hash: &str, settings: &SyncSettings) -> Resolved {
+        let mapping_changed = wm
+            .mapping_hash
+            .as_deref()
+            .is_some_and(|h| h != mapping_hash);
+        let never_synced = wm.completed_at.is_none();
+        let full = match scope {
+            Scope::Full => true,
+            Scope::Incremental => {
+                never_synced
+                    || (mapping_changed && settings.full_resync == FullResyncPolicy::Automatic)
+            }
+            Scope::Contacts(_) => false,
+        };
+        Resolved {
+            full,
+            mapping_changed,
+            targeted: matches!(scope, Scope::Contacts(_)),
+        }
+    }
+
+    /// What the run record says ran.
+    fn name(self) -> &'static str {
+        if self.targeted {
+            "contacts"
+        } else if self.full {
+            "full"
+        } else {
+            "incremental"
+        }
+    }
+}
+
+/// Where the org read stopped (the watermarks of a complete run).
+#[derive(Debug, Default)]
+struct OrgRead {
+    lead: Option<OffsetDateTime>,
+    contact: Option<OffsetDateTime>,
+}
+
+/// One partition of the run, before planning.
 #[derive(Default)]
 struct Gathered {
     records: BTreeMap<String, OrgRecord>,
@@ -734,6 +827,17 @@ impl Gathered {
             self.links.insert(l.contact_id, l);
         }
     }
+
+    fn add_records(&mut self, records: Vec<OrgRecord>) -> Vec<String> {
+        let mut added = Vec::new();
+        for r in records {
+            if !self.records.contains_key(&r.id) {
+                added.push(r.id.clone());
+                self.records.insert(r.id.clone(), r);
+            }
+        }
+        added
+    }
 }
 
 impl RunCtx {
@@ -741,6 +845,13 @@ impl RunCtx {
         if let Some(f) = &self.request.progress {
             f(p);
         }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.request
+            .cancel
+            .as_ref()
+            .is_some_and(CancellationToken::is_cancelled)
     }
 
     fn fields_for(&self, object: SObject) -> Vec<String> {
@@ -771,13 +882,7 @@ impl RunCtx {
         fields
     }
 
-    async fn query_into(
-        &mut self,
-        object: SObject,
-        where_clause: Option<String>,
-        g: &mut Gathered,
-        stamp: &mut Option<OffsetDateTime>,
-    ) -> Result<Vec<String>, Stop> {
+    fn soql(&self, object: SObject, where_clause: Option<String>) -> String {
         let mut soql = format!(
             "SELECT {} FROM {}",
             self.fields_for(object).join(", "),
@@ -787,60 +892,248 @@ impl RunCtx {
             soql.push_str(" WHERE ");
             soql.push_str(&w);
         }
-        let mut pager = self.client.query(soql);
+        soql
+    }
+
+    /// A small live read (identity lookups by email or Id) straight into a partition: REST
+    /// pages. Returns the Ids it added.
+    async fn query_into(
+        &mut self,
+        object: SObject,
+        where_clause: Option<String>,
+        g: &mut Gathered,
+    ) -> Result<Vec<String>, Stop> {
+        let mut pager = self.client.query(self.soql(object, where_clause));
         let mut added = Vec::new();
-        let mut page_start = 0;
         while let Some(page) = pager.next_page().await? {
+            let mut recs = Vec::with_capacity(page.records.len());
             for r in &page.records {
-                let Some(rec) = org_record(object, r) else {
-                    continue;
-                };
-                if stamp.is_none_or(|s| rec.system_modstamp > s) {
-                    *stamp = Some(rec.system_modstamp);
-                }
-                match object {
-                    SObject::Lead => self.counts.read_org_leads += 1,
-                    SObject::Contact => self.counts.read_org_contacts += 1,
-                }
-                if let Some(t) = &self.tracking {
-                    self.stamps
-                        .push((rec.id.clone(), object, rec.system_modstamp));
-                    if t.recent.get(&rec.id) == Some(&lb_store::rfc3339(rec.system_modstamp)) {
-                        continue;
+                if let Some(rec) = org_record(object, r) {
+                    match object {
+                        SObject::Lead => self.counts.read_org_leads += 1,
+                        SObject::Contact => self.counts.read_org_contacts += 1,
                     }
-                }
-                if !g.records.contains_key(&rec.id) {
-                    added.push(rec.id.clone());
-                    g.records.insert(rec.id.clone(), rec);
+                    recs.push(rec);
                 }
             }
-            self.prune_page(g, &added[page_start..]).await?;
-            page_start = added.len();
-            self.progress(Progress::Read {
-                records: self.counts.read_org_leads + self.counts.read_org_contacts,
-            });
+            added.extend(g.add_records(recs));
         }
-        added.retain(|id| g.records.contains_key(id));
         Ok(added)
+    }
+
+    /// Reads `object`'s records matching `where_clause` into the run's spool, page by page:
+    /// REST query pages, or one Bulk API 2.0 query job when the first page's `totalSize` is
+    /// above `bulk_read_threshold` (the REST pages would cost more requests). Moves `stamp` to
+    /// the highest `SystemModstamp` read.
+    async fn spool_query(
+        &mut self,
+        object: SObject,
+        where_clause: Option<String>,
+        stamp: &mut Option<OffsetDateTime>,
+    ) -> Result<(), Stop> {
+        let soql = self.soql(object, where_clause);
+        let mut pager = self.client.query(soql.clone());
+        let Some(first) = pager.next_page().await? else {
+            return Ok(());
+        };
+        if first.total_size as usize > self.settings.bulk_read_threshold
+            && first.next_records_url.is_some()
+        {
+            // Big: the rest would cost `totalSize / 2000` REST pages; one Bulk query job costs
+            // a create, a few polls and `totalSize / bulk_query_page` result pages. The first
+            // page is dropped (the job returns every record).
+            drop(first);
+            drop(pager);
+            let mut job = self.client.bulk_query(&soql, false).await?;
+            while let Some(rows) = job.next_page().await? {
+                let rows: Vec<Record> = rows
+                    .into_iter()
+                    .map(|r| typed_bulk_record(r, object, &self.conn))
+                    .collect();
+                self.spool_page(object, rows, stamp).await?;
+            }
+            return Ok(());
+        }
+        self.spool_page(object, first.records, stamp).await?;
+        while let Some(page) = pager.next_page().await? {
+            self.spool_page(object, page.records, stamp).await?;
+        }
+        Ok(())
+    }
+
+    /// One page of the org read into the spool: stamps tracked, records unchanged since the
+    /// last run's overlap and linked records unchanged since their last sync left out.
+    async fn spool_page(
+        &mut self,
+        object: SObject,
+        rows: Vec<Record>,
+        stamp: &mut Option<OffsetDateTime>,
+    ) -> Result<(), Stop> {
+        let mut recs = Vec::with_capacity(rows.len());
+        for r in rows {
+            let Some(rec) = org_record(object, &r) else {
+                continue;
+            };
+            if stamp.is_none_or(|s| rec.system_modstamp > s) {
+                *stamp = Some(rec.system_modstamp);
+            }
+            match object {
+                SObject::Lead => self.counts.read_org_leads += 1,
+                SObject::Contact => self.counts.read_org_contacts += 1,
+            }
+            if let Some(t) = &self.tracking {
+                self.stamps
+                    .push((rec.id.clone(), object, rec.system_modstamp));
+                if t.recent.get(&rec.id) == Some(&lb_store::rfc3339(rec.system_modstamp)) {
+                    continue;
+                }
+            }
+            recs.push(rec);
+        }
+        self.prune_page(&mut recs).await?;
+        self.store
+            .sync()
+            .spool_records(self.spool_id, &recs)
+            .await?;
+        self.progress(Progress::Read {
+            records: self.counts.read_org_leads + self.counts.read_org_contacts,
+        });
+        Ok(())
+    }
+
+    /// Keeps only the stamps that can still fall in the next overlap window: the watermark
+    /// only rises, so a stamp at or below `highest − overlap` never will.
+    fn trim_stamps(&mut self, lead: Option<OffsetDateTime>, contact: Option<OffsetDateTime>) {
+        let overlap = time::Duration::seconds(self.settings.overlap_seconds.max(0));
+        self.stamps.retain(|(_, object, stamp)| {
+            let mark = match object {
+                SObject::Lead => lead,
+                SObject::Contact => contact,
+            };
+            mark.is_none_or(|m| *stamp > m - overlap)
+        });
+    }
+
+    /// Reads the org's changes since the watermarks (everything for a full run) into the
+    /// run's spool, then the records whose last write failed (by Id). The one place where
+    /// the org's side of a run is read.
+    async fn read_org_changes(
+        &mut self,
+        wm: &mut Watermarks,
+        resolved: Resolved,
+    ) -> Result<OrgRead, Stop> {
+        let full = resolved.full;
+        let overlap = time::Duration::seconds(self.settings.overlap_seconds.max(0));
+        let mut read = OrgRead {
+            lead: wm.lead,
+            contact: wm.contact,
+        };
+        self.tracking = (!full).then(|| Tracking {
+            recent: std::mem::take(&mut wm.recent),
+            prune: !resolved.mapping_changed,
+        });
+        for object in [SObject::Lead, SObject::Contact] {
+            let since = match object {
+                SObject::Lead => wm.lead,
+                SObject::Contact => wm.contact,
+            };
+            let filter = match (full, since) {
+                (false, Some(t)) => {
+                    Some(format!("SystemModstamp > {}", soql_datetime(t - overlap)))
+                }
+                _ => None,
+            };
+            let mut s = match object {
+                SObject::Lead => read.lead,
+                SObject::Contact => read.contact,
+            };
+            self.spool_query(object, filter, &mut s).await?;
+            match object {
+                SObject::Lead => read.lead = s,
+                SObject::Contact => read.contact = s,
+            }
+            self.trim_stamps(read.lead, read.contact);
+        }
+        self.tracking = None;
+        // Records whose write failed last time are read again by Id.
+        if !full {
+            let retry = self.retry_before.clone();
+            for (object, ids) in [
+                (SObject::Lead, &retry.leads),
+                (SObject::Contact, &retry.org_contacts),
+            ] {
+                let ids: Vec<&String> = ids.iter().collect();
+                for chunk in ids.chunks(EMAIL_LOOKUP_CHUNK) {
+                    let list = chunk
+                        .iter()
+                        .map(|e| lb_salesforce::soql::quote(e))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let mut none = None;
+                    self.spool_query(object, Some(format!("Id IN ({list})")), &mut none)
+                        .await?;
+                }
+            }
+        }
+        Ok(read)
+    }
+
+    /// Spools the ids of our contacts this run looks at (all of them for a full run: read
+    /// from the contacts table instead). Returns the change-log cursor to move to.
+    async fn read_our_changes(
+        &mut self,
+        wm: &Watermarks,
+        resolved: Resolved,
+        intents: &[Intent],
+    ) -> Result<ChangeCursor, Stop> {
+        let sync = self.store.sync();
+        let mut cursor = wm.ours;
+        match &self.request.scope {
+            Scope::Contacts(ids) => sync.spool_ours(self.spool_id, ids).await?,
+            _ if resolved.full => {
+                cursor = sync.store().latest_change_cursor().await?;
+            }
+            _ => loop {
+                let marks = sync.change_marks(cursor, CHANGE_PAGE).await?;
+                let n = marks.len();
+                let ids: Vec<ContactId> = marks
+                    .iter()
+                    .filter(|m| m.origin != Origin::Sync)
+                    .map(|m| m.contact_id)
+                    .collect();
+                sync.spool_ours(self.spool_id, &ids).await?;
+                if let Some(last) = marks.last() {
+                    cursor = ChangeCursor(last.seq);
+                }
+                if n < CHANGE_PAGE as usize {
+                    break;
+                }
+            },
+        }
+        if !resolved.full {
+            if !resolved.targeted {
+                let retry: Vec<ContactId> = self
+                    .retry_before
+                    .contacts
+                    .iter()
+                    .map(|id| ContactId(*id))
+                    .collect();
+                sync.spool_ours(self.spool_id, &retry).await?;
+            }
+            // Leftover intents: creates that may have reached the org before a crash.
+            let ids: Vec<ContactId> = intents.iter().map(|i| i.contact_id).collect();
+            sync.spool_ours(self.spool_id, &ids).await?;
+        }
+        Ok(cursor)
     }
 
     async fn execute(&mut self) -> Result<(), Stop> {
         let sync = self.store.sync();
         let mut wm = Watermarks::load(&self.store).await?;
         let mapping_hash = self.mapping.hash();
-        let mapping_changed = wm
-            .mapping_hash
-            .as_deref()
-            .is_some_and(|h| h != mapping_hash);
-        let never_synced = wm.completed_at.is_none();
-        let full = match &self.request.scope {
-            Scope::Full => true,
-            Scope::Incremental => {
-                never_synced
-                    || (mapping_changed && self.settings.full_resync == FullResyncPolicy::Automatic)
-            }
-            Scope::Contacts(_) => false,
-        };
+        let resolved = Resolved::of(&self.request.scope, &wm, &mapping_hash, &self.settings);
+        let (full, mapping_changed, targeted) =
+            (resolved.full, resolved.mapping_changed, resolved.targeted);
         if mapping_changed && full && self.request.scope == Scope::Incremental {
             self.notes.push("the mapping changed since the last full sync: this run was a full resync (R-SYNC-5)".into());
         }
@@ -850,228 +1143,25 @@ impl RunCtx {
                     .into(),
             );
         }
-        let targeted = matches!(self.request.scope, Scope::Contacts(_));
         self.retry_before = sync.state_json(RETRY_KEY).await?.unwrap_or_default();
-        let mut g = Gathered::default();
-
-        // 2. Ours.
-        self.progress(Progress::Phase("reading our contacts"));
-        let mut ours: BTreeSet<ContactId> = BTreeSet::new();
-        let mut cursor = wm.ours;
-        match &self.request.scope {
-            Scope::Contacts(ids) => ours.extend(ids.iter().copied()),
-            _ if full => {
-                let mut after = ContactId(0);
-                loop {
-                    let page = sync.contact_ids_after(after, 50_000).await?;
-                    let Some(last) = page.last().copied() else {
-                        break;
-                    };
-                    ours.extend(page);
-                    after = last;
-                }
-                cursor = sync.store().latest_change_cursor().await?;
-            }
-            _ => loop {
-                let marks = sync.change_marks(cursor, CHANGE_PAGE).await?;
-                let n = marks.len();
-                for m in &marks {
-                    if m.origin != Origin::Sync {
-                        ours.insert(m.contact_id);
-                    }
-                }
-                if let Some(last) = marks.last() {
-                    cursor = ChangeCursor(last.seq);
-                }
-                if n < CHANGE_PAGE as usize {
-                    break;
-                }
-            },
-        }
-        if !targeted {
-            ours.extend(self.retry_before.contacts.iter().map(|id| ContactId(*id)));
-        }
-        // Leftover intents: creates that may have reached the org before a crash.
         let intents = sync.intents().await?;
-        ours.extend(intents.iter().map(|i| i.contact_id));
 
-        // 1. The org's changes.
+        // 1. Ours: the ids of our changed contacts go to the spool.
+        self.progress(Progress::Phase("reading our contacts"));
+        let cursor = self.read_our_changes(&wm, resolved, &intents).await?;
+
+        // 2. The org's changes, into the spool.
         self.progress(Progress::Phase("reading the org"));
-        let mut lead_stamp = wm.lead;
-        let mut contact_stamp = wm.contact;
-        let overlap = time::Duration::seconds(self.settings.overlap_seconds.max(0));
-        let mut read_stamps: Vec<(String, SObject, OffsetDateTime)> = Vec::new();
-        if !targeted {
-            self.tracking = (!full).then(|| Tracking {
-                recent: std::mem::take(&mut wm.recent),
-                ours: (!mapping_changed).then(|| ours.clone()),
-            });
-            for object in [SObject::Lead, SObject::Contact] {
-                let since = match object {
-                    SObject::Lead => wm.lead,
-                    SObject::Contact => wm.contact,
-                };
-                let filter = match (full, since) {
-                    (false, Some(t)) => {
-                        Some(format!("SystemModstamp > {}", soql_datetime(t - overlap)))
-                    }
-                    _ => None,
-                };
-                let stamp = match object {
-                    SObject::Lead => &mut lead_stamp,
-                    SObject::Contact => &mut contact_stamp,
-                };
-                let mut s = *stamp;
-                self.query_into(object, filter, &mut g, &mut s).await?;
-                *stamp = s;
-            }
-            self.tracking = None;
-            read_stamps = std::mem::take(&mut self.stamps);
-            // Records whose write failed last time are read again by Id.
-            if !full {
-                let retry = self.retry_before.clone();
-                for (object, ids) in [
-                    (SObject::Lead, &retry.leads),
-                    (SObject::Contact, &retry.org_contacts),
-                ] {
-                    let ids: Vec<&String> = ids
-                        .iter()
-                        .filter(|id| !g.records.contains_key(*id))
-                        .collect();
-                    for chunk in ids.chunks(EMAIL_LOOKUP_CHUNK) {
-                        let list = chunk
-                            .iter()
-                            .map(|e| lb_salesforce::soql::quote(e))
-                            .collect::<Vec<_>>()
-                            .join(", ");
-                        let mut none = None;
-                        self.query_into(object, Some(format!("Id IN ({list})")), &mut g, &mut none)
-                            .await?;
-                    }
-                }
-            }
-        }
-
-        // 3. Links and the contacts they point to.
-        if full {
-            g.add_links(sync.all_links().await?);
+        let read = if targeted {
+            OrgRead::default()
         } else {
-            let ids: Vec<ContactId> = ours.iter().copied().collect();
-            g.add_links(sync.links_by_contacts(&ids).await?);
-            let org_ids: Vec<String> = g.records.keys().cloned().collect();
-            g.add_links(sync.links_by_org_ids(&org_ids).await?);
-        }
-        if !full && !mapping_changed {
-            self.drop_unchanged(&mut g, &ours);
-        }
-        let mut wanted: BTreeSet<ContactId> = ours.clone();
-        for id in g.records.keys() {
-            if let Some(c) = g.linked_org.get(id) {
-                wanted.insert(*c);
-            }
-        }
-        self.load_contacts(&mut g, wanted).await?;
+            self.read_org_changes(&mut wm, resolved).await?
+        };
+        let read_stamps = std::mem::take(&mut self.stamps);
 
-        // 4. Every holder of a sensitive email, on both sides (the core's input contract).
-        if !full {
-            self.complete_identity(&mut g, &intents).await?;
-        }
-        self.counts.read_contacts = g.contacts.len() as u64;
-
-        // 5. Plan.
-        self.progress(Progress::Phase("planning"));
-        let ids: Vec<ContactId> = g.contacts.keys().copied().collect();
-        let times = sync.field_times(&ids).await?;
-        // Moved, not copied: a full sync holds every contact and link once (memory).
-        self.previous = std::mem::take(&mut g.links)
-            .into_values()
-            .map(|l| {
-                let link = SyncedLink {
-                    contact_id: core_id(l.contact_id),
-                    org_id: l.org_id,
-                    object: l.object,
-                    base: l.base,
-                };
-                (l.contact_id, link)
-            })
-            .collect();
-        g.linked_org = HashMap::new();
-        let contacts: Vec<_> = std::mem::take(&mut g.contacts)
-            .into_values()
-            .map(|c| our_contact(&c, times.get(&c.id), &self.settings.app_base_url))
-            .collect();
-        drop(times);
-        let records: Vec<OrgRecord> = g.records.into_values().collect();
-        let links: Vec<SyncedLink> = self.previous.values().cloned().collect();
-        // A large run is planned and applied in partitions of whole email groups, so the
-        // planner's memory follows the partition, not the whole base.
-        let inputs = partition(
-            contacts,
-            records,
-            links,
-            self.settings.plan_partition.max(1),
-        );
-        let mut merged: Option<Plan> = None;
-        for input in inputs {
-            let plan = lb_core::plan(
-                &self.mapping,
-                &self.settings.plan_config(),
-                &input,
-                &RunId::from(self.run_id.to_string()),
-            );
-            drop(input);
-            let summary = plan.summary();
-            self.counts.skipped += summary.skipped as u64;
-            for skip in plan
-                .skips
-                .iter()
-                .take(REPORTED_MAX.saturating_sub(self.counts.skips.len()))
-            {
-                self.counts.skips.push(SkipReport {
-                    side: match skip.side {
-                        Side::Marketing => "marketing",
-                        Side::Crm => "crm",
-                    },
-                    id: skip.id.clone(),
-                    object: skip.object.map(|o| o.api_name().to_owned()),
-                    reason: skip.reason.to_string(),
-                });
-            }
-            for group in plan
-                .duplicate_groups
-                .iter()
-                .take(REPORTED_MAX.saturating_sub(self.counts.duplicates.len()))
-            {
-                self.counts.duplicates.push(DuplicateReport {
-                    email: group.email.as_str().to_owned(),
-                    records: group.members.iter().map(|m| m.id.clone()).collect(),
-                    synced: group.primary.clone(),
-                });
-            }
-            self.counts.conflicts += summary.conflicts as u64;
-            self.counts.duplicate_groups += summary.duplicate_groups as u64;
-            self.counts.links_matched += summary.links_matched as u64;
-            self.counts.links_followed += summary.links_followed as u64;
-            if self.request.dry_run {
-                self.counts.crm.lead.created += summary.crm_creates as u64;
-                self.counts.crm.lead.updated += summary.crm_updates as u64;
-                self.counts.marketing.lead.created += summary.marketing_creates as u64;
-                self.counts.marketing.lead.updated += summary.marketing_updates as u64;
-                self.counts.seed_updates += summary.seed_updates as u64;
-                match &mut merged {
-                    None => merged = Some(plan),
-                    Some(m) => {
-                        m.pairs.extend(plan.pairs);
-                        m.skips.extend(plan.skips);
-                        m.duplicate_groups.extend(plan.duplicate_groups);
-                    }
-                }
-                continue;
-            }
-            self.apply_plan(plan, &summary).await?;
-        }
+        // 3. Plan and apply partition by partition of whole email groups.
+        self.run_partitions(resolved, &intents).await?;
         if self.request.dry_run {
-            self.plan = merged;
             return Ok(());
         }
         if self.counts.duplicate_groups > 0 {
@@ -1081,17 +1171,18 @@ impl RunCtx {
             ));
         }
 
-        // 8. Everything read was applied: the watermarks move.
+        // 4. Everything read was applied: the watermarks move.
         if !targeted {
-            wm.lead = lead_stamp;
-            wm.contact = contact_stamp;
+            let overlap = time::Duration::seconds(self.settings.overlap_seconds.max(0));
+            wm.lead = read.lead;
+            wm.contact = read.contact;
             wm.ours = cursor;
             wm.recent = read_stamps
                 .into_iter()
                 .filter(|(_, object, stamp)| {
                     let mark = match object {
-                        SObject::Lead => lead_stamp,
-                        SObject::Contact => contact_stamp,
+                        SObject::Lead => read.lead,
+                        SObject::Contact => read.contact,
                     };
                     mark.is_some_and(|m| *stamp > m - overlap)
                 })
@@ -1104,6 +1195,270 @@ impl RunCtx {
             wm.save(&self.store).await?;
         }
         Ok(())
+    }
+
+    /// Plans and applies the spooled read partition by partition: each is a range of email
+    /// keys `(after, upto]` holding about `plan_partition` records and contacts (whole email
+    /// groups), completed with what identity needs, planned, and applied before the next is
+    /// loaded, so memory follows the partition, not the base.
+    async fn run_partitions(&mut self, resolved: Resolved, intents: &[Intent]) -> Result<(), Stop> {
+        let sync = self.store.sync();
+        let source = if resolved.full {
+            OursSource::All
+        } else {
+            OursSource::Spooled
+        };
+        // Records and contacts each count half of the partition.
+        let n = (self.settings.plan_partition / 2).max(1) as u32;
+        let mut after: Option<String> = None;
+        let mut merged: Option<Plan> = None;
+        loop {
+            if self.cancelled() {
+                return Err(Stop::Cancelled);
+            }
+            let k1 = sync
+                .spool_nth_key(self.spool_id, after.as_deref(), n)
+                .await?;
+            let k2 = sync
+                .ours_nth_email(self.spool_id, source, after.as_deref(), n)
+                .await?;
+            let upto = match (k1, k2) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let range = KeyRange {
+                after: after.clone(),
+                upto: upto.clone(),
+            };
+            let mut g = Gathered::default();
+            g.add_records(sync.spool_take_range(self.spool_id, &range).await?);
+            let ours: BTreeSet<ContactId> = sync
+                .ours_in_range(self.spool_id, source, &range)
+                .await?
+                .into_iter()
+                .collect();
+            if !g.records.is_empty() || !ours.is_empty() {
+                self.gather(&mut g, ours, resolved, intents, &range).await?;
+                if let Some(plan) = self.plan_partition(g).await? {
+                    match &mut merged {
+                        None => merged = Some(plan),
+                        Some(m) => {
+                            m.pairs.extend(plan.pairs);
+                            m.skips.extend(plan.skips);
+                            m.duplicate_groups.extend(plan.duplicate_groups);
+                        }
+                    }
+                }
+            }
+            match upto {
+                Some(u) => after = Some(u),
+                None => break,
+            }
+        }
+        if self.request.dry_run {
+            self.plan = merged;
+        }
+        Ok(())
+    }
+
+    /// Completes one partition with what the core's input contract asks: the links of its
+    /// contacts and records, the records linked to its contacts and the Contacts of its
+    /// converted Leads (taken from the spool when they are there, so each is planned once),
+    /// the contacts linked to its records, then every holder of a sensitive email (looked up
+    /// in the org for an incremental run; in the spool for a full one, which read the org
+    /// whole).
+    async fn gather(
+        &mut self,
+        g: &mut Gathered,
+        ours: BTreeSet<ContactId>,
+        resolved: Resolved,
+        intents: &[Intent],
+        range: &KeyRange,
+    ) -> Result<(), Stop> {
+        let sync = self.store.sync();
+        let ids: Vec<ContactId> = ours.iter().copied().collect();
+        g.add_links(sync.links_by_contacts(&ids).await?);
+        let org_ids: Vec<String> = g.records.keys().cloned().collect();
+        g.add_links(sync.links_by_org_ids(&org_ids).await?);
+        self.take_related(g).await?;
+        let mut wanted: BTreeSet<ContactId> = ours;
+        for id in g.records.keys() {
+            if let Some(c) = g.linked_org.get(id) {
+                wanted.insert(*c);
+            }
+        }
+        self.load_contacts(g, wanted).await?;
+        if resolved.full {
+            self.complete_from_spool(g, range).await?;
+        } else {
+            let mine: Vec<Intent> = intents
+                .iter()
+                .filter(|i| g.contacts.contains_key(&i.contact_id))
+                .cloned()
+                .collect();
+            self.complete_identity(g, &mine).await?;
+        }
+        self.counts.read_contacts += g.contacts.len() as u64;
+        Ok(())
+    }
+
+    /// Takes from the spool the records this partition must plan with what it holds: the
+    /// record linked to each of its contacts (planned apart, its stale copy could undo a write
+    /// of this partition) and the Contact of each converted Lead (R-SYNC-6), until nothing more
+    /// comes.
+    async fn take_related(&mut self, g: &mut Gathered) -> Result<(), Stop> {
+        let sync = self.store.sync();
+        loop {
+            let mut ids: BTreeSet<String> = BTreeSet::new();
+            for l in g.links.values() {
+                if !g.records.contains_key(&l.org_id) {
+                    ids.insert(l.org_id.clone());
+                }
+            }
+            for r in g.records.values() {
+                if let (true, Some(cid)) = (r.is_converted, &r.converted_contact_id)
+                    && !g.records.contains_key(cid)
+                {
+                    ids.insert(cid.clone());
+                }
+            }
+            let ids: Vec<String> = ids.into_iter().collect();
+            let taken = sync.spool_take_ids(self.spool_id, &ids).await?;
+            if taken.is_empty() {
+                return Ok(());
+            }
+            let added = g.add_records(taken);
+            g.add_links(sync.links_by_org_ids(&added).await?);
+        }
+    }
+
+    /// A full run read the whole org into the spool: the holders of an email this partition
+    /// holds outside its key range (a linked contact or record whose email differs from its
+    /// counterpart's) are still spooled, and are taken from there with our contacts holding
+    /// them.
+    async fn complete_from_spool(
+        &mut self,
+        g: &mut Gathered,
+        range: &KeyRange,
+    ) -> Result<(), Stop> {
+        let sync = self.store.sync();
+        let in_range = |e: &str| {
+            range.after.as_deref().is_none_or(|a| e > a)
+                && range.upto.as_deref().is_none_or(|u| e <= u)
+        };
+        let mut emails: BTreeSet<String> = BTreeSet::new();
+        for c in g.contacts.values() {
+            if !in_range(c.email.as_str()) {
+                emails.insert(c.email.as_str().to_owned());
+            }
+        }
+        for r in g.records.values() {
+            if let Some(e) = r.normalized_email()
+                && !in_range(e.as_str())
+            {
+                emails.insert(e.as_str().to_owned());
+            }
+        }
+        if emails.is_empty() {
+            return Ok(());
+        }
+        let parsed: Vec<Email> = emails.iter().filter_map(|e| Email::parse(e).ok()).collect();
+        let added = g.add_records(sync.spool_take_emails(self.spool_id, &parsed).await?);
+        g.add_links(sync.links_by_org_ids(&added).await?);
+        let mut new_contacts = Vec::new();
+        for c in sync.contacts_by_emails(&parsed).await? {
+            g.contacts.entry(c.id).or_insert_with(|| {
+                new_contacts.push(c.id);
+                c
+            });
+        }
+        g.add_links(sync.links_by_contacts(&new_contacts).await?);
+        self.take_related(g).await?;
+        let wanted: BTreeSet<ContactId> = g
+            .records
+            .keys()
+            .filter_map(|id| g.linked_org.get(id).copied())
+            .collect();
+        self.load_contacts(g, wanted).await?;
+        Ok(())
+    }
+
+    /// Plans one partition and applies it (a dry run returns the plan instead).
+    async fn plan_partition(&mut self, mut g: Gathered) -> Result<Option<Plan>, Stop> {
+        self.progress(Progress::Phase("planning"));
+        let sync = self.store.sync();
+        let ids: Vec<ContactId> = g.contacts.keys().copied().collect();
+        let times = sync.field_times(&ids).await?;
+        self.previous = std::mem::take(&mut g.links)
+            .into_values()
+            .map(|l| {
+                let link = SyncedLink {
+                    contact_id: core_id(l.contact_id),
+                    org_id: l.org_id,
+                    object: l.object,
+                    base: l.base,
+                };
+                (l.contact_id, link)
+            })
+            .collect();
+        let input = SyncInput {
+            contacts: std::mem::take(&mut g.contacts)
+                .into_values()
+                .map(|c| our_contact(&c, times.get(&c.id), &self.settings.app_base_url))
+                .collect(),
+            records: g.records.into_values().collect(),
+            links: self.previous.values().cloned().collect(),
+        };
+        drop(times);
+        let plan = lb_core::plan(
+            &self.mapping,
+            &self.settings.plan_config(),
+            &input,
+            &RunId::from(self.run_id.to_string()),
+        );
+        drop(input);
+        let summary = plan.summary();
+        self.counts.skipped += summary.skipped as u64;
+        for skip in plan
+            .skips
+            .iter()
+            .take(REPORTED_MAX.saturating_sub(self.counts.skips.len()))
+        {
+            self.counts.skips.push(SkipReport {
+                side: match skip.side {
+                    Side::Marketing => "marketing",
+                    Side::Crm => "crm",
+                },
+                id: skip.id.clone(),
+                object: skip.object.map(|o| o.api_name().to_owned()),
+                reason: skip.reason.to_string(),
+            });
+        }
+        for group in plan
+            .duplicate_groups
+            .iter()
+            .take(REPORTED_MAX.saturating_sub(self.counts.duplicates.len()))
+        {
+            self.counts.duplicates.push(DuplicateReport {
+                email: group.email.as_str().to_owned(),
+                records: group.members.iter().map(|m| m.id.clone()).collect(),
+                synced: group.primary.clone(),
+            });
+        }
+        self.counts.conflicts += summary.conflicts as u64;
+        self.counts.duplicate_groups += summary.duplicate_groups as u64;
+        self.counts.links_matched += summary.links_matched as u64;
+        self.counts.links_followed += summary.links_followed as u64;
+        if self.request.dry_run {
+            self.counts.crm.lead.created += summary.crm_creates as u64;
+            self.counts.crm.lead.updated += summary.crm_updates as u64;
+            self.counts.marketing.lead.created += summary.marketing_creates as u64;
+            self.counts.marketing.lead.updated += summary.marketing_updates as u64;
+            self.counts.seed_updates += summary.seed_updates as u64;
+            return Ok(Some(plan));
+        }
+        self.apply_plan(plan, &summary).await?;
+        Ok(None)
     }
 
     /// Checks the budget for a plan's writes, then applies it batch by batch.
@@ -1120,12 +1475,7 @@ impl RunCtx {
         let total = plan.pairs.len() as u64;
         let mut done = 0u64;
         for batch in plan.pairs.chunks(self.settings.batch_size.max(1)) {
-            if self
-                .request
-                .cancel
-                .as_ref()
-                .is_some_and(CancellationToken::is_cancelled)
-            {
+            if self.cancelled() {
                 return Err(Stop::Cancelled);
             }
             self.apply_batch(batch).await?;
@@ -1147,88 +1497,53 @@ impl RunCtx {
         Ok(())
     }
 
-    /// While the org's changes are read: loads the links of a page's records and leaves out
-    /// the linked ones unchanged since their last sync (as `drop_unchanged`), so a read-back
-    /// of our own writes never holds every record at once.
-    async fn prune_page(&self, g: &mut Gathered, ids: &[String]) -> Result<(), Stop> {
-        let Some(Tracking {
-            ours: Some(ours), ..
-        }) = &self.tracking
-        else {
+    /// While the org's changes are read: leaves out the linked records of a page unchanged
+    /// since their last sync (every mapped value equal to its base: our own writes coming
+    /// back with a new `SystemModstamp`, or a change to a field we do not map) when their
+    /// contact did not change here. The core would plan nothing for them; a read-back of
+    /// 1,000,000 records then costs neither spool space nor their contacts' loading.
+    /// Converted Leads always stay (R-SYNC-6).
+    async fn prune_page(&self, recs: &mut Vec<OrgRecord>) -> Result<(), Stop> {
+        let Some(Tracking { prune: true, .. }) = &self.tracking else {
             return Ok(());
         };
-        if ids.is_empty() {
+        if recs.is_empty() {
             return Ok(());
         }
-        g.add_links(self.store.sync().links_by_org_ids(ids).await?);
-        let mut dropped = Vec::new();
-        for id in ids {
-            let Some(r) = g.records.get(id) else { continue };
-            let Some(cid) = g.linked_org.get(id) else {
-                continue;
-            };
-            if ours.contains(cid) || r.is_converted {
-                continue;
-            }
-            let Some(link) = g.links.get(cid) else {
-                continue;
-            };
-            let unchanged = link.org_id == r.id
-                && link.object == r.object
-                && self.mapping.active_entries(r.object).all(|e| {
-                    link.base
-                        .get(&e.attribute)
-                        .is_some_and(|b| b.theirs == r.value(&e.field))
-                });
-            if unchanged {
-                dropped.push((id.clone(), *cid));
-            }
+        let sync = self.store.sync();
+        let ids: Vec<String> = recs.iter().map(|r| r.id.clone()).collect();
+        let links: HashMap<String, StoredLink> = sync
+            .links_by_org_ids(&ids)
+            .await?
+            .into_iter()
+            .map(|l| (l.org_id.clone(), l))
+            .collect();
+        if links.is_empty() {
+            return Ok(());
         }
-        for (id, cid) in dropped {
-            g.records.remove(&id);
-            g.linked_org.remove(&id);
-            g.links.remove(&cid);
-        }
-        Ok(())
-    }
-
-    /// Leaves out the linked org records read again with every mapped value equal to its
-    /// base (our own writes coming back with a new `SystemModstamp`, or a change to a field we
-    /// do not map) when their contact did not change here: the core would plan nothing for
-    /// them, and a full read-back of 100,000 records then costs neither their contacts' loading
-    /// nor planner memory. Converted Leads always stay (R-SYNC-6).
-    fn drop_unchanged(&self, g: &mut Gathered, ours: &BTreeSet<ContactId>) {
+        let linked: Vec<ContactId> = links.values().map(|l| l.contact_id).collect();
+        let changed: BTreeSet<ContactId> = sync
+            .spooled_ours(self.spool_id, &linked)
+            .await?
+            .into_iter()
+            .collect();
         let mapping = &self.mapping;
-        let links = &g.links;
-        let linked_org = &g.linked_org;
-        let mut dropped: Vec<ContactId> = Vec::new();
-        g.records.retain(|id, r| {
-            let Some(cid) = linked_org.get(id) else {
+        recs.retain(|r| {
+            let Some(link) = links.get(&r.id) else {
                 return true;
             };
-            if ours.contains(cid) || r.is_converted {
+            if changed.contains(&link.contact_id) || r.is_converted {
                 return true;
             }
-            let Some(link) = links.get(cid) else {
-                return true;
-            };
-            let unchanged = link.org_id == r.id
-                && link.object == r.object
+            let unchanged = link.object == r.object
                 && mapping.active_entries(r.object).all(|e| {
                     link.base
                         .get(&e.attribute)
                         .is_some_and(|b| b.theirs == r.value(&e.field))
                 });
-            if unchanged {
-                dropped.push(*cid);
-            }
             !unchanged
         });
-        for cid in dropped {
-            if let Some(l) = g.links.remove(&cid) {
-                g.linked_org.remove(&l.org_id);
-            }
-        }
+        Ok(())
     }
 
     async fn load_contacts(
@@ -1297,15 +1612,14 @@ impl RunCtx {
             if linked.is_none() || changed || seed_mode {
                 emails.insert(email.as_str().to_owned());
             }
-            if r.is_converted {
-                if let Some(cid) = &r.converted_contact_id {
-                    if !g.records.contains_key(cid) {
-                        by_id
-                            .entry(SObject::Contact)
-                            .or_default()
-                            .insert(cid.clone());
-                    }
-                }
+            if r.is_converted
+                && let Some(cid) = &r.converted_contact_id
+                && !g.records.contains_key(cid)
+            {
+                by_id
+                    .entry(SObject::Contact)
+                    .or_default()
+                    .insert(cid.clone());
             }
         }
         let mut added: Vec<String> = Vec::new();
@@ -1318,9 +1632,8 @@ impl RunCtx {
                         .map(|e| lb_salesforce::soql::quote(e))
                         .collect::<Vec<_>>()
                         .join(", ");
-                    let mut none = None;
                     added.extend(
-                        self.query_into(object, Some(format!("Email IN ({list})")), g, &mut none)
+                        self.query_into(object, Some(format!("Email IN ({list})")), g)
                             .await?,
                     );
                 }
@@ -1337,13 +1650,17 @@ impl RunCtx {
                     .map(|e| lb_salesforce::soql::quote(e))
                     .collect::<Vec<_>>()
                     .join(", ");
-                let mut none = None;
                 added.extend(
-                    self.query_into(object, Some(format!("Id IN ({list})")), g, &mut none)
+                    self.query_into(object, Some(format!("Id IN ({list})")), g)
                         .await?,
                 );
             }
         }
+        // Read live, they supersede their spooled copies (each record is planned once).
+        self.store
+            .sync()
+            .spool_take_ids(self.spool_id, &added)
+            .await?;
         // Our side: contacts holding those emails (and the emails of the records just found).
         for id in &added {
             if let Some(e) = g.records.get(id).and_then(OrgRecord::normalized_email) {
@@ -1355,15 +1672,21 @@ impl RunCtx {
         let found = sync.contacts_by_emails(&parsed).await?;
         let mut new_contacts: Vec<ContactId> = Vec::new();
         for c in found {
-            if !g.contacts.contains_key(&c.id) {
+            g.contacts.entry(c.id).or_insert_with(|| {
                 new_contacts.push(c.id);
-                g.contacts.insert(c.id, c);
-            }
+                c
+            });
         }
         g.add_links(sync.links_by_org_ids(&added).await?);
         g.add_links(sync.links_by_contacts(&new_contacts).await?);
+        // The records linked to the contacts just found, if spooled, come with them.
+        let before: BTreeSet<String> = g.records.keys().cloned().collect();
+        self.take_related(g).await?;
         let mut wanted = BTreeSet::new();
-        for id in &added {
+        for id in added
+            .iter()
+            .chain(g.records.keys().filter(|id| !before.contains(*id)))
+        {
             if let Some(c) = g.linked_org.get(id) {
                 wanted.insert(*c);
             }
@@ -1499,15 +1822,39 @@ impl RunCtx {
             collect(&updates, report, &mut crm_result, &mut stopped);
         }
 
-        // Our side.
+        // Our side: the batch's contact writes in one store transaction (`write_contacts`),
+        // each with its own outcome. Marketing writes wait for their org counterpart only when
+        // there is one.
+        let mut writes: Vec<ContactWrite> = Vec::new();
+        let mut write_of: HashMap<usize, usize> = HashMap::new();
+        for (i, p) in pairs.iter().enumerate() {
+            let Some(w) = &p.marketing else { continue };
+            if stopped.is_some() && p.crm.is_some() {
+                continue;
+            }
+            let input = contact_input(&w.values);
+            let write = match (w.op, p.contact_id.as_ref().and_then(store_id)) {
+                (PlanOp::Create, _) => ContactWrite::Create(input),
+                (PlanOp::Update, Some(id)) => ContactWrite::Update(id, input),
+                (PlanOp::Update, None) => continue,
+            };
+            write_of.insert(i, writes.len());
+            writes.push(write);
+        }
+        let mut written: Vec<Option<Result<Contact, StoreError>>> = self
+            .write_contacts(&writes)
+            .await?
+            .into_iter()
+            .map(Some)
+            .collect();
+        drop(writes);
         let now = OffsetDateTime::now_utc();
         for (i, p) in pairs.iter().enumerate() {
             let crm_outcome = crm_result.get(&i);
-            let crm_ok = match (&p.crm, crm_outcome) {
-                (None, _) => true,
-                (Some(_), Some(RecordResult::Saved { .. })) => true,
-                _ => false,
-            };
+            let crm_ok = matches!(
+                (&p.crm, crm_outcome),
+                (None, _) | (Some(_), Some(RecordResult::Saved { .. }))
+            );
             if let (Some(w), Some(outcome)) = (&p.crm, crm_outcome) {
                 match outcome {
                     RecordResult::Saved { .. } => match w.op {
@@ -1545,36 +1892,25 @@ impl RunCtx {
                     RecordResult::Unprocessed => {}
                 }
             }
-            if let (Some(w), Some(cid)) = (&p.crm, p.contact_id.as_ref().and_then(store_id)) {
-                if w.op == PlanOp::Create
-                    && matches!(
-                        crm_outcome,
-                        Some(RecordResult::Saved { .. } | RecordResult::Failed(_))
-                    )
-                {
-                    batch.clear_intents.push(cid);
-                }
+            if let (Some(w), Some(cid)) = (&p.crm, p.contact_id.as_ref().and_then(store_id))
+                && w.op == PlanOp::Create
+                && matches!(
+                    crm_outcome,
+                    Some(RecordResult::Saved { .. } | RecordResult::Failed(_))
+                )
+            {
+                batch.clear_intents.push(cid);
             }
-            // Marketing writes wait for their org counterpart only when there is one.
             let mut contact_id = p.contact_id.as_ref().and_then(store_id);
             let mut marketing_ok = true;
             if let Some(w) = &p.marketing {
                 if stopped.is_some() && p.crm.is_some() {
                     continue;
                 }
-                let input = contact_input(&w.values);
-                let result = match (w.op, contact_id) {
-                    (PlanOp::Create, _) => self
-                        .store
-                        .create_contact(&input, Origin::Sync)
-                        .await
-                        .map(|c| Some(c.id)),
-                    (PlanOp::Update, Some(id)) => self
-                        .store
-                        .update_contact(id, &input, Origin::Sync)
-                        .await
-                        .map(|_| None),
-                    (PlanOp::Update, None) => Ok(None),
+                let result = match write_of.get(&i).and_then(|&k| written[k].take()) {
+                    Some(Ok(c)) if w.op == PlanOp::Create => Ok(Some(c.id)),
+                    Some(Ok(_)) | None => Ok(None),
+                    Some(Err(e)) => Err(e),
                 };
                 let counts = self.counts.marketing.of(p.object);
                 match result {
@@ -1680,6 +2016,15 @@ impl RunCtx {
         }
     }
 
+    /// Writes a batch's contacts in one store transaction, each row with its own outcome
+    /// (an `Err` is the database itself failing: then nothing was written).
+    async fn write_contacts(
+        &self,
+        writes: &[ContactWrite],
+    ) -> Result<Vec<Result<Contact, StoreError>>, Stop> {
+        Ok(self.store.write_contacts(writes, Origin::Sync).await?)
+    }
+
     async fn apply_seed_updates(
         &mut self,
         seed: Vec<(String, Vec<lb_core::WrittenValue>)>,
@@ -1720,66 +2065,6 @@ impl RunCtx {
             None => Ok(()),
         }
     }
-}
-
-/// Splits the planner's input into about `size`-item parts that keep every email group
-/// whole: an org record goes by its email (the duplicate groups of R-SYNC-3 stay together), a
-/// linked contact and its link go with their record, an unlinked contact by its own email.
-/// One part when everything fits.
-fn partition(
-    contacts: Vec<lb_core::OurContact>,
-    records: Vec<OrgRecord>,
-    links: Vec<SyncedLink>,
-    size: usize,
-) -> Vec<SyncInput> {
-    let total = contacts.len() + records.len();
-    let parts = total.div_ceil(size).max(1);
-    if parts == 1 {
-        return vec![SyncInput {
-            contacts,
-            records,
-            links,
-        }];
-    }
-    let bucket = |email: Option<lb_core::Email>| -> usize {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        email
-            .map(|e| e.as_str().to_owned())
-            .unwrap_or_default()
-            .hash(&mut h);
-        (h.finish() % parts as u64) as usize
-    };
-    let mut out: Vec<SyncInput> = (0..parts).map(|_| SyncInput::default()).collect();
-    let mut record_part: HashMap<String, usize> = HashMap::new();
-    for r in records {
-        let p = bucket(r.normalized_email());
-        record_part.insert(r.id.clone(), p);
-        out[p].records.push(r);
-    }
-    let mut contact_part: HashMap<lb_core::ContactId, usize> = HashMap::new();
-    for l in &links {
-        if let Some(p) = record_part.get(&l.org_id) {
-            contact_part.insert(l.contact_id.clone(), *p);
-        }
-    }
-    for c in contacts {
-        let p = contact_part
-            .get(&c.id)
-            .copied()
-            .unwrap_or_else(|| bucket(c.normalized_email()));
-        contact_part.insert(c.id.clone(), p);
-        out[p].contacts.push(c);
-    }
-    for l in links {
-        let p = contact_part
-            .get(&l.contact_id)
-            .or_else(|| record_part.get(&l.org_id))
-            .copied()
-            .unwrap_or(0);
-        out[p].links.push(l);
-    }
-    out
 }
 
 /// Files a write report's outcomes under the pair indexes of its rows.

@@ -52,9 +52,16 @@ pub struct SyncSettings {
     pub batch_size: usize,
     /// Writes above this many rows use Bulk API 2.0.
     pub bulk_write_threshold: usize,
-    /// Contacts and records planned together at most (larger runs are planned and applied in
-    /// partitions of whole email groups, to bound memory).
+    /// Contacts and records planned together at most: a run spools what it read in the store
+    /// and plans and applies it in partitions of whole email groups (key ranges of about half
+    /// this many records and half this many contacts), so memory follows the partition.
     pub plan_partition: usize,
+    /// An org read whose first REST page says `totalSize` above this goes through one Bulk API
+    /// 2.0 query job instead of REST pages of 2,000 (a create, a few status polls and one
+    /// request per `bulk_query_page` records).
+    pub bulk_read_threshold: usize,
+    /// Records per Bulk query result page (each page is parsed whole: it bounds memory).
+    pub bulk_query_page: u32,
 }
 
 impl Default for SyncSettings {
@@ -70,7 +77,9 @@ impl Default for SyncSettings {
             app_base_url: "http://127.0.0.1:8080".into(),
             batch_size: 10_000,
             bulk_write_threshold: 2_000,
-            plan_partition: 20_000,
+            plan_partition: 10_000,
+            bulk_read_threshold: 20_000,
+            bulk_query_page: 10_000,
         }
     }
 }
@@ -96,6 +105,11 @@ impl SyncSettings {
         }
         if self.batch_size == 0 {
             return Err(EngineError::Invalid("batch_size must be at least 1".into()));
+        }
+        if self.bulk_query_page == 0 {
+            return Err(EngineError::Invalid(
+                "bulk_query_page must be at least 1".into(),
+            ));
         }
         Ok(())
     }

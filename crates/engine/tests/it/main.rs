@@ -8,4 +8,5 @@ mod deletes;
 mod faults;
 mod oauth_flows;
 mod seed_walk;
+mod spool;
 mod support;

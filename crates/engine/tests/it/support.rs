@@ -33,8 +33,10 @@ pub async fn world_with(config: lb_emulator::Config) -> World {
     let store = Store::open(&Database::Sqlite(dir.path().join("leadbridge.db")))
         .await
         .expect("store opens");
-    let mut settings = SyncSettings::default();
-    settings.app_base_url = APP.into();
+    let settings = SyncSettings {
+        app_base_url: APP.into(),
+        ..SyncSettings::default()
+    };
     settings.save(&store).await.expect("settings");
     let engine = Engine::new(store.clone(), MasterKey::generate());
     World {
