@@ -4,7 +4,7 @@
 //!
 //! Modules: `support` (process and client harness), `emulator_cli` (the emulator binary's
 //! contract), `simple_salesforce` and `jsforce` (issue 2's conformance proof), and the other
-//! subcommands' end-to-end tests (`contacts_cli`, `schema_forms_cli`, `e2e_sync`).
+//! subcommands' end-to-end tests (`contacts_cli`, `schema_forms_cli`, `tombstones_cli`, `e2e_sync`).
 
 mod contacts_cli;
 mod e2e_sync;
@@ -13,3 +13,4 @@ mod jsforce;
 mod schema_forms_cli;
 mod simple_salesforce;
 mod support;
+mod tombstones_cli;
