@@ -75,7 +75,7 @@ pub struct TombstoneListParams {
 
 /// One page of tombstones and the cursor of the next: `limit + 1` rows are read to know
 /// whether there is a next page (at the store's maximum of 1000, a full page always has one).
-pub async fn page(
+pub(crate) async fn page(
     store: &lb_store::Store,
     after: ContactId,
     limit: u32,

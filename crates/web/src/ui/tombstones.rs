@@ -190,3 +190,35 @@ pub(crate) async fn list(
         outcome,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use lb_core::SObject;
+    use lb_store::ContactId;
+    use lb_store::sync::tombstones::Tombstone;
+    use time::macros::datetime;
+
+    use super::{Lang, sentence};
+
+    #[test]
+    fn the_sentence_names_the_record_its_deletion_and_run_and_a_merge_winner() {
+        let mut t = Tombstone {
+            contact_id: ContactId(7),
+            org_id: "003000000000009AAA".into(),
+            object: SObject::Contact,
+            deleted_at: datetime!(2026-12-01 09:30 UTC),
+            master_id: None,
+            run_id: 12,
+            recorded_at: datetime!(2026-12-01 10:00 UTC),
+        };
+        assert_eq!(
+            sentence(Lang::En, &t),
+            "The Salesforce Contact 003000000000009AAA was deleted on 2026-12-01 09:30 UTC (run #12); this contact is no longer synced."
+        );
+        t.master_id = Some("003000000000010AAA".into());
+        assert_eq!(
+            sentence(Lang::Fr, &t),
+            "Le Contact Salesforce 003000000000009AAA a été supprimé le 2026-12-01 09:30 UTC (synchro n°12) ; ce contact n'est plus synchronisé. Il a été fusionné dans 003000000000010AAA, qui est lié à un autre contact."
+        );
+    }
+}
