@@ -14,13 +14,15 @@
 //!
 //! | backend    | pass      | baseline      | now           | ratio | peak RSS |
 //! |------------|-----------|---------------|---------------|-------|----------|
-//! | SQLite     | create    | 11,554 rows/s | 28,445 rows/s | 2.46× | 53 MiB   |
-//! | SQLite     | re-import | 56,795 rows/s | 67,967 rows/s | 1.20× | 55 MiB   |
-//! | PostgreSQL | create    |  7,838 rows/s | 22,390 rows/s | 2.86× | 35 MiB   |
-//! | PostgreSQL | re-import | 74,004 rows/s | 71,629 rows/s | 0.97× | 35 MiB   |
+//! | SQLite     | create    | 11,554 rows/s | 28,123 rows/s | 2.43× | 54 MiB   |
+//! | SQLite     | re-import | 56,795 rows/s | 79,492 rows/s | 1.40× | 57 MiB   |
+//! | PostgreSQL | create    |  7,838 rows/s | 25,747 rows/s | 3.28× | 38 MiB   |
+//! | PostgreSQL | re-import | 74,004 rows/s | 59,669 rows/s | 0.81× | 39 MiB   |
 //!
 //! The create pass writes 1,000,000 change-log rows (one per contact) where it wrote
-//! 12,000,000 (one per field). Peak RSS does not grow with the file (48 MiB on SQLite at 20,000 rows). The
+//! 12,000,000 (one per field); migration 0004 drops the unread `contacts_updated_at` index
+//! (PostgreSQL create 22,390 → 25,747 rows/s in that session, SQLite unchanged). Re-import
+//! figures vary ±20% between runs on this machine. Peak RSS does not grow with the file (48 MiB on SQLite at 20,000 rows). The
 //! aim, 50,000 rows/s on create, is not reached on this loaded machine.
 
 use std::io::{BufWriter, Write};
