@@ -22,8 +22,9 @@
 //! The create pass writes 1,000,000 change-log rows (one per contact) where it wrote
 //! 12,000,000 (one per field); migration 0004 drops the unread `contacts_updated_at` index
 //! (PostgreSQL create 22,390 → 25,747 rows/s in that session, SQLite unchanged). Re-import
-//! figures vary ±20% between runs on this machine. Peak RSS does not grow with the file (48 MiB on SQLite at 20,000 rows). The
-//! aim, 50,000 rows/s on create, is not reached on this loaded machine.
+//! figures vary ±20% between runs on this machine. Peak RSS does not grow with the file
+//! (48 MiB on SQLite at 20,000 rows). The aim, 50,000 rows/s on create, is not reached on this
+//! loaded machine.
 
 use std::io::{BufWriter, Write};
 use std::time::Instant;
