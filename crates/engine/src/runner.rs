@@ -549,6 +549,7 @@ impl Engine {
             retry_now: Retry::default(),
             tracking: None,
             stamps: Vec::new(),
+            stamps_kept: 0,
         };
         let result = run.execute().await;
         // What a run did not plan (stopped, cancelled) is read again by the next one.
@@ -750,6 +751,8 @@ struct RunCtx {
     tracking: Option<Tracking>,
     /// The stamps of the records read that may still fall in the next run's overlap window.
     stamps: Vec<(String, SObject, OffsetDateTime)>,
+    /// How many stamps the last trim kept.
+    stamps_kept: usize,
 }
 
 /// What the change read leaves out page by page.
@@ -989,6 +992,15 @@ impl RunCtx {
                 }
             }
             recs.push(rec);
+        }
+        // The stamps kept for the next overlap window: trimmed as the read goes (a read-back
+        // of 1,000,000 records must not hold 1,000,000 stamps).
+        if self.stamps.len() > 2 * self.stamps_kept + 10_000 {
+            let overlap = time::Duration::seconds(self.settings.overlap_seconds.max(0));
+            let high = *stamp;
+            self.stamps
+                .retain(|(_, o, s)| *o != object || high.is_none_or(|m| *s > m - overlap));
+            self.stamps_kept = self.stamps.len();
         }
         self.prune_page(&mut recs).await?;
         self.store
