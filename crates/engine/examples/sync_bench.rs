@@ -1,9 +1,10 @@
 //! Benchmark of the sync runtime (issue 6, "Proof"), run by hand, never in CI:
 //!
 //! ```sh
-//! cargo build -p leadbridge            # the emulator binary the bench starts
-//! cargo run -p lb-engine --example sync_bench -- [--contacts 100000] [--leads 100000] \
-//!     [--latency-ms 50] [--naive 1000] [--forms 30] [--bin target/debug/leadbridge]
+//! cargo build --release -p leadbridge  # the emulator binary the bench starts
+//! cargo run --release -p lb-engine --example sync_bench -- [--contacts 100000] \
+//!     [--leads 100000] [--latency-ms 50] [--naive 1000] [--forms 30] [--only push|pull|all] \
+//!     [--bin target/release/leadbridge]
 //! ```
 //!
 //! The org is the real `leadbridge emulator` binary as a child process with `--latency-ms`
@@ -18,19 +19,45 @@
 //!    `--naive` contacts, extrapolated to `--contacts` (running it in full at 50 ms a request
 //!    would take hours, which is the point).
 //!
-//! Figures (2026-11-29, 2-core VM shared with other builds, dev profile, emulator at 50 ms):
+//! Figures (2026-12-07, 2-core VM shared with other helpers' builds, `--release`, emulator
+//! `target/release/leadbridge`). Peak RSS is this process's VmHWM, reset at the start of each
+//! phase (`clear_refs`); the base is imported by a child process; `--only push|pull` runs one
+//! scenario per process (memory the allocator kept from an earlier phase counts otherwise).
+//!
+//! Before (the runner holding the whole read in memory, commit 71543a2), measured through
+//! `leadbridge sync` in its own process (`/usr/bin/time`), emulator at 50 ms:
+//!
+//! | run | wall | records/s | API requests | peak RSS |
+//! |---|---|---|---|---|
+//! | 100,000 contacts → org Leads (`sync --full`) | 54.0 s | 1,851 | 55 | 349 MB |
+//! | next run, own writes read back | 17.2 s | 5,820 | 51 (REST pages) | 78 MB |
+//! | 100,000 org Leads → contacts here (`sync --full`) | 133.5 s | 749 | 51 | 235 MB |
+//!
+//! After (spool + partitions of whole email groups, Bulk query for big reads, contact writes
+//! per batch):
 //!
 //! | phase | wall | records/s | API requests | peak RSS |
 //! |---|---|---|---|---|
-//! | 1. 100,000 contacts → org Leads (default: Bulk 2.0 per 10,000 batch) | 50.5 s | 1,981 | 55 | 348 MB |
-//! | 1. same, `BENCH_COLLECTIONS=1` (200 records a request) | 57.4 s | 1,743 | 505 (minimum 502) | 331 MB |
-//! | 2. next run, own writes read back | 12.9–14.9 s | ~7,000 | 51 (REST pages of 2,000) | same |
-//! | 3. incremental, 1% changed each side | 3.8–5.3 s | ~500 | 18–27 (minimum 7; the rest are overlap re-reads) | same |
-//! | 4. form → Lead in the org | p50 352–362 ms, p99 408–449 ms | | 3 per submission | |
-//! | 5. naive, 1 request per record (1,000 run) | 53.2 s | 19 | 100,000 for 100k, ≈5,300 s | |
-//! | 6. 100,000 org Leads → contacts here | 96.9 s | 1,032 | 51 (minimum 51) | 370 MB |
+//! | 1. 100,000 contacts → org Leads, 50 ms (partitions of 20,000) | 40.6 s | 2,463 | 52 | 166 MB¹ |
+//! | 2. next run, own writes read back, 50 ms | 9.3 s | 10,741 | 8 (minimum 8 with Bulk; 51 with REST) | ² |
+//! | 3. incremental, 1% changed each side, 50 ms | 4.0 s | 501 | 11 (minimum 7) | ¹ |
+//! | 4. form → Lead in the org, 50 ms | p50 270 ms, p99 283 ms | | 3 per submission | |
+//! | 5. naive, 1 request per record (1,000 run), 50 ms | 52.1 s | 19 | 100,000 for 100k (199× the minimum) | |
+//! | 6. 100,000 org Leads → contacts here, 50 ms (`--only pull`) | 29.2 s | 3,420 | 14 (minimum 14 with Bulk pages of 10,000; 51 with REST) | 92 MB |
+//! | 1. 1,000,000 contacts → org Leads, 0 ms (partitions of 10,000) | 470.0 s | 2,128 | 1,003 (collections minimum 5,002) | 102 MB |
+//! | 2. next run, 1,000,000 own writes read back, 0 ms | 37.3 s | 26,821 | 104 (minimum 104 with Bulk; 501 with REST) | 119 MB |
+//! | 3. incremental, 1% changed each side (10,000 + 10,000), 0 ms | 8.8 s | 2,270 | 20 | 168 MB³ |
 //!
-//! Peak RSS is the process high-water mark (cumulative across phases).
+//! ¹ one process for every phase, peaks then include what the allocator kept from the import
+//! and earlier phases (the import ran in-process in that run: 61 MB before phase 1).
+//! ² 247 MB before the overlap stamps were trimmed as the read goes (fixed since: 1M below).
+//! ³ includes what the bench's own edits of 20,000 records left in the allocator.
+//! The 1,000,000 rows: `--contacts 1000000 --latency-ms 0 --naive 0 --forms 0 --only push`
+//! (latency 0 for time; 378.8 s and 147 MB with partitions of 20,000 on a busier machine).
+//! Not run at 1,000,000: the org-Leads → here import (phase 6).
+//!
+//! Phase 1 uses one Bulk 2.0 ingest job per partition (`batch_size` 10,000 ≥ a partition's
+//! pairs): partitions of 10,000 (the default) cost twice the jobs of 20,000 for half the memory.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
