@@ -22,55 +22,31 @@
 //!   unlinked contact (its email is looked up; a new Lead is created if none exists).
 //!
 //! ## Why `queryAll` and not `sobjects/{type}/deleted`
-//! `queryAll` with `IsDeleted = true AND SystemModstamp > watermark − overlap` uses the same
-//! watermark as the change query, carries `MasterRecordId` (the replication resource only gives
-//! ids and dates, so merges could not be told from deletions), pages like any query, and has
-//! no 30-day window to fall out of (`INVALID_REPLICATION_DATE` after a long pause). Both see
-//! only what is still in the recycle bin (about 15 days); a record purged from it before a run
-//! reads it is missed by either. An idle run pays one extra query per object.
+//! The runner's change read itself goes through `queryAll` (REST, or a Bulk 2.0 `queryAll`
+//! job for big reads) with `IsDeleted` and `MasterRecordId` selected: deletions and merges
+//! arrive with the changes, bounded by the same `SystemModstamp > watermark − overlap`, and cost
+//! no request of their own (an idle run still costs one query per object). The replication
+//! resource only gives ids and dates (merges could not be told from deletions) and falls out of
+//! its 30-day window after a long pause (`INVALID_REPLICATION_DATE`). Both see only what is
+//! still in the recycle bin (about 15 days); a record purged before a run reads it is missed.
+//! [`read_deleted`] reads deletions alone (tests, tools).
 //!
-//! ## How the runner calls this
-//! (Written against the partitioned runner: `execute` → `read_org_changes` → `run_partitions`
-//! → `plan_partition`.)
-//! 1. **Where:** in `read_org_changes`, not for a targeted run (`Scope::Contacts`), after the
-//!    `SystemModstamp > watermark − overlap` change query of each object and before its
-//!    "read again by Id" section; with the same bound (the watermark before this run moves it):
-//!    ```ignore
-//!    let since = wm.lead.map(|t| t - overlap);   // Contact: wm.contact; full run: the same
-//!    let deleted = deletes::read_deleted(&client, SObject::Lead, since).await?;
-//!    let dc = if dry_run { /* count only: deleted.len() */ } else {
-//!        deletes::apply_deletes(&self.store, self.run_id, &deleted).await?
-//!    };
-//!    ```
-//!    `since = None` (the org had no record of that object when last read) reads the whole
-//!    recycle bin: one query, harmless. Reading deletions *after* the change query means a
-//!    record deleted between the two is seen as deleted; its spooled row (read while still
-//!    live) is then an unlinked record whose email [`Suppressed::emails`] leaves out (step 3).
-//! 2. **Re-read the masters:** `dc.relinked_masters` are org ids now linked to a contact of
-//!    ours whose values may differ from the link's bases: spool them with the retry ids
-//!    (`spool_query(object, Some("Id IN (...)"))`) so the merge's winner is synced in this run.
-//! 3. **Suppress:** once per run, before `run_partitions`, `let sup =
-//!    deletes::suppressed_all(&store).await?` (one COUNT when there is no tombstone; tombstones
-//!    are few); then in `plan_partition`, before building `SyncInput`: drop each contact with
-//!    `sup.contains(id)` from `g.contacts` (and its link), and each record of `g.records` whose
-//!    normalised email is in `sup.emails` (otherwise the planner sees an org holder of the
-//!    email without our contact and imports it as a new one); count each in `skipped` with a
-//!    `SkipReport` (side `marketing`, id, reason from [`Suppressed::reasons`] / [`skip_reason`];
-//!    side `crm` with the same reason for the records). [`suppressed`] does the same for a
-//!    given list of candidates.
-//! 4. **Watermarks:** deletions move no watermark: the change query's `SystemModstamp`
-//!    watermark already covers them (a deletion bumps `SystemModstamp`), and re-reading a
-//!    deletion inside the overlap is harmless ([`apply_deletes`] finds no link: `unlinked`).
-//! 5. **Run record:** add a field `deletes: DeleteCounts` to `RunCounts`
-//!    (`#[serde(default, skip_serializing_if = "DeleteCounts::is_empty")]`); add `dc.duplicates`
-//!    to `duplicate_groups` if the run page should show them there. `apply_deletes` commits in
-//!    one transaction, so a crash after it loses nothing and the re-run finds the work done.
-//!    API cost: one `queryAll` request per object per run (more only past 2,000 deletions).
+//! ## How the runner uses this (`runner.rs`)
+//! 1. `spool_page` routes each deleted row ([`deleted_record`]) aside; after each object's read
+//!    (and after the retry re-read by Id) `apply_org_deletes` calls [`apply_deletes`] (a dry run
+//!    only counts). A merge's winner newly linked is read again by Id in the same run.
+//! 2. Before planning, [`suppressed_all`] once per run; `suppress` then leaves each tombstoned
+//!    contact and the org records holding its email out of each partition, with a skip reason
+//!    ([`skip_reason`]). A record with that email *created after the deletion* means the CRM
+//!    re-created it on purpose: the tombstone is cleared and the pair syncs as usual.
+//! 3. Deletions move no watermark; re-reading one in the overlap finds no link (`unlinked`).
+//! 4. The run record carries [`DeleteCounts`] as `counts.deletes`; merges whose winner is
+//!    linked to another contact also count in `duplicate_groups`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use lb_core::SObject;
-use lb_salesforce::{Client, Filter, Soql};
+use lb_salesforce::{Client, Filter, Record, Soql};
 use lb_store::sync::tombstones::{DeleteOp, DeleteOutcome, Tombstone};
 use lb_store::{ContactId, Store, StoreError};
 use serde::Serialize;
@@ -124,6 +100,19 @@ impl DeleteCounts {
     pub fn is_empty(&self) -> bool {
         self.read == 0
     }
+
+    /// Adds another object's counts to these (a run reads Leads, then Contacts).
+    pub fn absorb(&mut self, other: DeleteCounts) {
+        self.read += other.read;
+        self.unlinked += other.unlinked;
+        self.tombstoned += other.tombstoned;
+        self.relinked += other.relinked;
+        self.duplicates += other.duplicates;
+        self.stale += other.stale;
+        self.relinked_masters.extend(other.relinked_masters);
+        let room = REPORTED_DELETES_MAX.saturating_sub(self.reports.len());
+        self.reports.extend(other.reports.into_iter().take(room));
+    }
 }
 
 /// One deletion that changed a link.
@@ -165,37 +154,51 @@ pub async fn read_deleted(
     let rows = client.query_all(soql).collect_all().await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        // queryAll also answers archived rows; only deletions matter here.
-        if row.get("IsDeleted") != Some(&Value::Bool(true)) {
-            continue;
+        if let Some(d) = deleted_record(object, &row)? {
+            out.push(d);
         }
-        let Some(id) = row.get("Id").and_then(Value::as_str) else {
-            return Err(EngineError::Invalid(format!(
-                "a deleted {} came back without an Id",
-                object.api_name()
-            )));
-        };
-        let stamp = row.get("SystemModstamp").and_then(Value::as_str);
-        let Some(deleted_at) = stamp.and_then(parse_sf_datetime) else {
-            return Err(EngineError::Invalid(format!(
-                "deleted {} {id}: unreadable SystemModstamp {stamp:?}",
-                object.api_name()
-            )));
-        };
-        let master_id = row
-            .get("MasterRecordId")
-            .and_then(Value::as_str)
-            .filter(|m| !m.is_empty())
-            .map(str::to_owned);
-        out.push(DeletedRecord {
-            id: id.to_owned(),
-            object,
-            deleted_at,
-            master_id,
-        });
     }
     out.sort_by(|a, b| (a.deleted_at, &a.id).cmp(&(b.deleted_at, &b.id)));
     Ok(out)
+}
+
+/// The deletion a `queryAll` row reports, `None` for a live row (queryAll also answers
+/// archived rows; only deletions matter). The runner's change read goes through `queryAll`
+/// and routes its deleted rows here, so deletions cost no request of their own.
+pub fn deleted_record(object: SObject, row: &Record) -> Result<Option<DeletedRecord>, EngineError> {
+    // Bulk query rows are CSV strings, typed by the describe when it is known.
+    let deleted = match row.get("IsDeleted") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    };
+    if !deleted {
+        return Ok(None);
+    }
+    let Some(id) = row.get("Id").and_then(Value::as_str) else {
+        return Err(EngineError::Invalid(format!(
+            "a deleted {} came back without an Id",
+            object.api_name()
+        )));
+    };
+    let stamp = row.get("SystemModstamp").and_then(Value::as_str);
+    let Some(deleted_at) = stamp.and_then(parse_sf_datetime) else {
+        return Err(EngineError::Invalid(format!(
+            "deleted {} {id}: unreadable SystemModstamp {stamp:?}",
+            object.api_name()
+        )));
+    };
+    let master_id = row
+        .get("MasterRecordId")
+        .and_then(Value::as_str)
+        .filter(|m| !m.is_empty())
+        .map(str::to_owned);
+    Ok(Some(DeletedRecord {
+        id: id.to_owned(),
+        object,
+        deleted_at,
+        master_id,
+    }))
 }
 
 /// The 15-character form of a Salesforce id (ids compare case-sensitively on it).
@@ -318,8 +321,9 @@ pub async fn apply_deletes(
 pub struct Suppressed {
     /// Each suppressed contact's tombstone.
     pub tombstones: BTreeMap<ContactId, Tombstone>,
-    /// Their emails (normalised): org records holding one are left out too.
-    pub emails: BTreeSet<String>,
+    /// Their emails (normalised) → the contact: org records holding one are left out too,
+    /// unless created in the org after the deletion (see the runner's suppression).
+    pub emails: BTreeMap<String, ContactId>,
 }
 
 impl Suppressed {
@@ -413,7 +417,7 @@ async fn with_emails(store: &Store, stones: Vec<Tombstone>) -> Result<Suppressed
     for t in stones {
         match store.contact(t.contact_id).await {
             Ok(c) => {
-                out.emails.insert(c.email.to_string());
+                out.emails.insert(c.email.to_string(), t.contact_id);
             }
             // The contact was deleted here since: nothing to suppress.
             Err(StoreError::NotFound { .. }) => continue,

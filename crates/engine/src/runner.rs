@@ -45,6 +45,7 @@ use crate::connection::{ConnectionSettings, client_config, load_credentials};
 use crate::convert::{
     contact_input, org_fields, org_record, our_contact, soql_datetime, typed_bulk_record,
 };
+use crate::deletes::{self, DeleteCounts, DeletedRecord, Suppressed};
 use crate::health::Health;
 use crate::settings::{FullResyncPolicy, SyncSettings, Watermarks, load_mapping};
 use crate::{EngineError, lock};
@@ -181,6 +182,10 @@ pub struct RunCounts {
     /// Each duplicate group of the org (R-SYNC-3), the first [`REPORTED_MAX`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub duplicates: Vec<DuplicateReport>,
+    /// Org records deleted or merged away since the last run, and what became of their links
+    /// (see [`crate::deletes`]); a dry run only counts them (`read`).
+    #[serde(default, skip_serializing_if = "DeleteCounts::is_empty")]
+    pub deletes: DeleteCounts,
 }
 
 /// How many skips and duplicate groups a run's record lists one by one.
@@ -550,6 +555,8 @@ impl Engine {
             tracking: None,
             stamps: Vec::new(),
             stamps_kept: 0,
+            suppressed: Suppressed::default(),
+            deleted: Vec::new(),
         };
         let result = run.execute().await;
         // What a run did not plan (stopped, cancelled) is read again by the next one.
@@ -753,6 +760,11 @@ struct RunCtx {
     stamps: Vec<(String, SObject, OffsetDateTime)>,
     /// How many stamps the last trim kept.
     stamps_kept: usize,
+    /// Contacts left out because their org record was deleted (their tombstone), read once
+    /// per run before planning.
+    suppressed: Suppressed,
+    /// Deleted and merged-away records the current object's read met (applied after it).
+    deleted: Vec<DeletedRecord>,
 }
 
 /// What the change read leaves out page by page.
@@ -882,6 +894,9 @@ impl RunCtx {
         if self.conn.knows_fields() {
             fields.retain(|f| self.conn.field_type(object, f).is_some());
         }
+        // The change read goes through `queryAll`: deletions and merges arrive with the
+        // changes (standard fields of every Lead and Contact).
+        fields.extend(["IsDeleted".to_string(), "MasterRecordId".to_string()]);
         fields
     }
 
@@ -935,7 +950,7 @@ impl RunCtx {
         stamp: &mut Option<OffsetDateTime>,
     ) -> Result<(), Stop> {
         let soql = self.soql(object, where_clause);
-        let mut pager = self.client.query(soql.clone());
+        let mut pager = self.client.query_all(soql.clone());
         let Some(first) = pager.next_page().await? else {
             return Ok(());
         };
@@ -947,7 +962,7 @@ impl RunCtx {
             // page is dropped (the job returns every record).
             drop(first);
             drop(pager);
-            let mut job = self.client.bulk_query(&soql, false).await?;
+            let mut job = self.client.bulk_query(&soql, true).await?;
             while let Some(rows) = job.next_page().await? {
                 let rows: Vec<Record> = rows
                     .into_iter()
@@ -974,6 +989,10 @@ impl RunCtx {
     ) -> Result<(), Stop> {
         let mut recs = Vec::with_capacity(rows.len());
         for r in rows {
+            if let Some(d) = deletes::deleted_record(object, &r)? {
+                self.deleted.push(d);
+                continue;
+            }
             let Some(rec) = org_record(object, &r) else {
                 continue;
             };
@@ -1065,6 +1084,14 @@ impl RunCtx {
                 SObject::Contact => read.contact = s,
             }
             self.trim_stamps(read.lead, read.contact);
+            // Deletions and merges came with the changes (`queryAll`): applied now, before
+            // anything is planned. A merge's winner is read again by Id below, so it syncs in
+            // this run. Deletions move no watermark; one re-read in the overlap changes nothing.
+            let masters = self.apply_org_deletes().await?;
+            match object {
+                SObject::Lead => self.retry_before.leads.extend(masters),
+                SObject::Contact => self.retry_before.org_contacts.extend(masters),
+            }
         }
         self.tracking = None;
         // Records whose write failed last time are read again by Id.
@@ -1085,9 +1112,33 @@ impl RunCtx {
                     self.spool_query(object, Some(format!("Id IN ({list})")), &mut none)
                         .await?;
                 }
+                // A retried record deleted or merged since: its winner waits for the next run.
+                let masters = self.apply_org_deletes().await?;
+                match object {
+                    SObject::Lead => self.retry_now.leads.extend(masters),
+                    SObject::Contact => self.retry_now.org_contacts.extend(masters),
+                }
             }
         }
         Ok(read)
+    }
+
+    /// Applies the deletions and merges the last read met (see [`crate::deletes`]); a dry run
+    /// only counts them. Returns the merge winners newly linked to our contacts.
+    async fn apply_org_deletes(&mut self) -> Result<Vec<String>, Stop> {
+        let deleted = std::mem::take(&mut self.deleted);
+        if deleted.is_empty() {
+            return Ok(Vec::new());
+        }
+        if self.request.dry_run {
+            self.counts.deletes.read += deleted.len() as u64;
+            return Ok(Vec::new());
+        }
+        let dc = deletes::apply_deletes(&self.store, self.run_id, &deleted).await?;
+        self.counts.duplicate_groups += dc.duplicates;
+        let masters = dc.relinked_masters.clone();
+        self.counts.deletes.absorb(dc);
+        Ok(masters)
     }
 
     /// Spools the ids of our contacts this run looks at (all of them for a full run: read
@@ -1171,7 +1222,9 @@ impl RunCtx {
         };
         let read_stamps = std::mem::take(&mut self.stamps);
 
-        // 3. Plan and apply partition by partition of whole email groups.
+        // 3. Plan and apply partition by partition of whole email groups, leaving out the
+        //    contacts whose org record was deleted.
+        self.suppressed = deletes::suppressed_all(&self.store).await?;
         self.run_partitions(resolved, &intents).await?;
         if self.request.dry_run {
             return Ok(());
@@ -1396,9 +1449,95 @@ impl RunCtx {
     }
 
     /// Plans one partition and applies it (a dry run returns the plan instead).
+    /// Leaves out of a partition the contacts whose org record was deleted (tombstoned, see
+    /// [`crate::deletes`]) and the org records holding their email, so no Lead a salesperson
+    /// deleted is re-created and no older duplicate is imported in its place. A record of that
+    /// email *created in the org after the deletion* means the CRM re-created it on purpose:
+    /// the tombstone is cleared and the pair syncs as usual (a dry run only says so).
+    async fn suppress(&mut self, g: &mut Gathered) -> Result<(), Stop> {
+        let email_of = |r: &OrgRecord| {
+            r.fields
+                .get("Email")
+                .and_then(|e| lb_core::contact::Email::parse(e).ok())
+                .map(|e| e.as_str().to_owned())
+        };
+        let mut recreated: BTreeSet<ContactId> = BTreeSet::new();
+        for r in g.records.values() {
+            let Some(cid) = email_of(r).and_then(|e| self.suppressed.emails.get(&e).copied())
+            else {
+                continue;
+            };
+            if self
+                .suppressed
+                .tombstones
+                .get(&cid)
+                .is_some_and(|t| r.created > t.deleted_at)
+            {
+                recreated.insert(cid);
+            }
+        }
+        for cid in recreated {
+            if !self.request.dry_run {
+                self.store.sync().clear_tombstone(cid).await?;
+            }
+            if let Some(t) = self.suppressed.tombstones.remove(&cid) {
+                self.suppressed.emails.retain(|_, c| *c != cid);
+                self.notes.push(format!(
+                    "contact {cid}: a {} with its email was created in the org after {} was deleted; its tombstone is cleared and it syncs again",
+                    t.object.api_name(),
+                    t.org_id
+                ));
+            }
+        }
+        let mut skips: Vec<SkipReport> = Vec::new();
+        let gone: Vec<ContactId> = g
+            .contacts
+            .keys()
+            .copied()
+            .filter(|id| self.suppressed.contains(*id))
+            .collect();
+        for id in gone {
+            g.contacts.remove(&id);
+            if let Some(l) = g.links.remove(&id) {
+                g.linked_org.remove(&l.org_id);
+            }
+            if let Some(t) = self.suppressed.tombstones.get(&id) {
+                skips.push(SkipReport {
+                    side: "marketing",
+                    id: id.to_string(),
+                    object: None,
+                    reason: deletes::skip_reason(t),
+                });
+            }
+        }
+        let suppressed = &self.suppressed;
+        g.records.retain(|id, r| {
+            let Some(t) = email_of(r)
+                .and_then(|e| suppressed.emails.get(&e))
+                .and_then(|cid| suppressed.tombstones.get(cid))
+            else {
+                return true;
+            };
+            skips.push(SkipReport {
+                side: "crm",
+                id: id.clone(),
+                object: Some(r.object.api_name().to_owned()),
+                reason: deletes::skip_reason(t),
+            });
+            false
+        });
+        self.counts.skipped += skips.len() as u64;
+        let room = REPORTED_MAX.saturating_sub(self.counts.skips.len());
+        self.counts.skips.extend(skips.into_iter().take(room));
+        Ok(())
+    }
+
     async fn plan_partition(&mut self, mut g: Gathered) -> Result<Option<Plan>, Stop> {
         self.progress(Progress::Phase("planning"));
         let sync = self.store.sync();
+        if !self.suppressed.is_empty() {
+            self.suppress(&mut g).await?;
+        }
         let ids: Vec<ContactId> = g.contacts.keys().copied().collect();
         let times = sync.field_times(&ids).await?;
         self.previous = std::mem::take(&mut g.links)

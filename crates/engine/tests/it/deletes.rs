@@ -220,7 +220,7 @@ async fn deleted_and_merged_leads_become_tombstones_or_new_links() {
         vec![deleted, loser]
     );
     assert!(
-        sup.emails.contains("deleted@example.com"),
+        sup.emails.contains_key("deleted@example.com"),
         "{:?}",
         sup.emails
     );
@@ -291,4 +291,98 @@ async fn a_deleted_org_contact_is_tombstoned_like_a_lead() {
     let recorded: Value = json!(counts);
     assert_eq!(recorded["tombstoned"], json!(1));
     assert_eq!(recorded["reports"][0]["outcome"], json!("tombstoned"));
+}
+
+/// Through the runner: the next incremental sync sees a deletion and a merge with its change
+/// query (no request of its own), keeps the contact, relinks the merged one to the winner, and
+/// never pushes the deleted Lead again — not even in a full resync — until a Lead with that
+/// email is created in the org after the deletion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runner_applies_org_deletes_and_never_recreates_a_deleted_lead() {
+    use lb_engine::{RunRequest, RunStatus, Scope, Trigger};
+    let w = world().await;
+    assert!(w.connect().await.ok);
+    let gone = w
+        .add_contact(json!({"email": "gone@example.com", "last_name": "Gone", "company": "Acme"}))
+        .await;
+    let merged = w
+        .add_contact(
+            json!({"email": "merged@example.com", "last_name": "Merged", "company": "Acme"}),
+        )
+        .await;
+    let first = w.sync().await;
+    assert_eq!(first.status, RunStatus::Succeeded, "{:?}", first.message);
+    let gone_lead = linked_org_id(&w, gone.id).await.expect("linked");
+    let merged_lead = linked_org_id(&w, merged.id).await.expect("linked");
+    let idle = w.sync().await;
+    let master = create_lead(&w, "Master", "master@example.com");
+    {
+        let mut org = w.em.emulator.org_mut();
+        org.delete(Some("Lead"), &gone_lead).unwrap();
+        org.merge(&MergeRequest {
+            object: "Lead".into(),
+            master_id: master.clone(),
+            master_fields: serde_json::Map::new(),
+            victim_ids: vec![merged_lead.clone()],
+        })
+        .expect("merged");
+    }
+
+    let run = w.sync().await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.message);
+    let d = &run.counts.deletes;
+    assert_eq!((d.read, d.tombstoned, d.relinked), (2, 1, 1), "{d:?}");
+    assert_eq!(linked_org_id(&w, gone.id).await, None);
+    assert_eq!(linked_org_id(&w, merged.id).await, Some(master.clone()));
+    assert!(
+        w.store.contact(gone.id).await.is_ok(),
+        "our contact is kept"
+    );
+    assert!(
+        run.api_requests <= idle.api_requests + 3,
+        "deletions ride on the change query; the extra requests are the winner read again by \
+         Id, its email looked up and our values written to it: {} vs idle {}",
+        run.api_requests,
+        idle.api_requests
+    );
+
+    // A full resync leaves the tombstoned contact out and says why.
+    let full = w
+        .engine
+        .run(RunRequest::new(Trigger::Manual, Scope::Full))
+        .await
+        .expect("run starts");
+    assert_eq!(full.status, RunStatus::Succeeded, "{:?}", full.message);
+    assert!(
+        w.org_leads("gone@example.com").is_empty(),
+        "never re-created"
+    );
+    assert!(
+        full.counts
+            .skips
+            .iter()
+            .any(|s| s.id == gone.id.to_string() && s.reason.contains("deleted")),
+        "{:?}",
+        full.counts.skips
+    );
+
+    // A Lead with the same email created in the org after the deletion: it syncs again.
+    let again = create_lead(&w, "Gone", "gone@example.com");
+    let back = w.sync().await;
+    assert_eq!(back.status, RunStatus::Succeeded, "{:?}", back.message);
+    assert_eq!(linked_org_id(&w, gone.id).await, Some(again));
+    assert!(
+        w.store
+            .sync()
+            .tombstones_for(&[gone.id])
+            .await
+            .unwrap()
+            .is_empty(),
+        "the tombstone is cleared"
+    );
+    assert_eq!(
+        w.org_leads("gone@example.com").len(),
+        1,
+        "no duplicate Lead"
+    );
 }
