@@ -3,90 +3,155 @@
 // statement text whatever the row count, so it is prepared once per connection and never
 // re-parsed, and there is no bind-parameter limit to chunk around.
 
+/// A batch of contacts as one array per column, in `CONTACT_ARRAYS` order (the `UNNEST`
+/// of both the insert and the update).
+struct ColumnArrays<'a> {
+    email: Vec<&'a str>,
+    first_name: Vec<Option<&'a str>>,
+    last_name: Vec<Option<&'a str>>,
+    company: Vec<Option<&'a str>>,
+    job_title: Vec<Option<&'a str>>,
+    phone: Vec<Option<&'a str>>,
+    score: Vec<i64>,
+    state: Vec<&'a str>,
+    stage: Vec<&'static str>,
+    lead_at: Vec<Option<i64>>,
+    mql_at: Vec<Option<i64>>,
+    sql_at: Vec<Option<i64>>,
+    customer_at: Vec<Option<i64>>,
+    source: Vec<Option<&'a str>>,
+    medium: Vec<Option<&'a str>>,
+    campaign: Vec<Option<&'a str>>,
+    custom: Vec<String>,
+    created_at: Vec<i64>,
+    updated_at: Vec<i64>,
+}
+
+/// The column arrays' SQL types, `$first` onwards, for an `UNNEST(...)`.
+fn contact_arrays(first: usize) -> String {
+    const TYPES: [&str; 19] = [
+        "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "BIGINT", "TEXT", "TEXT", "BIGINT", "BIGINT",
+        "BIGINT", "BIGINT", "TEXT", "TEXT", "TEXT", "TEXT", "BIGINT", "BIGINT",
+    ];
+    TYPES
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("${}::{t}[]", first + i))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl<'a> ColumnArrays<'a> {
+    fn of(contacts: &'a [Contact]) -> ColumnArrays<'a> {
+        let n = contacts.len();
+        let mut a = ColumnArrays {
+            email: Vec::with_capacity(n),
+            first_name: Vec::with_capacity(n),
+            last_name: Vec::with_capacity(n),
+            company: Vec::with_capacity(n),
+            job_title: Vec::with_capacity(n),
+            phone: Vec::with_capacity(n),
+            score: Vec::with_capacity(n),
+            state: Vec::with_capacity(n),
+            stage: Vec::with_capacity(n),
+            lead_at: Vec::with_capacity(n),
+            mql_at: Vec::with_capacity(n),
+            sql_at: Vec::with_capacity(n),
+            customer_at: Vec::with_capacity(n),
+            source: Vec::with_capacity(n),
+            medium: Vec::with_capacity(n),
+            campaign: Vec::with_capacity(n),
+            custom: Vec::with_capacity(n),
+            created_at: Vec::with_capacity(n),
+            updated_at: Vec::with_capacity(n),
+        };
+        for c in contacts {
+            let stages = &c.stage_reached;
+            a.email.push(c.email.as_str());
+            a.first_name.push(c.first_name.as_deref());
+            a.last_name.push(c.last_name.as_deref());
+            a.company.push(c.company.as_deref());
+            a.job_title.push(c.job_title.as_deref());
+            a.phone.push(c.phone.as_deref());
+            a.score.push(c.behaviour_score);
+            a.state.push(c.state.as_str());
+            a.stage.push(c.lifecycle_stage.name());
+            a.lead_at.push(stages.lead.map(to_micros));
+            a.mql_at.push(stages.mql.map(to_micros));
+            a.sql_at.push(stages.sql.map(to_micros));
+            a.customer_at.push(stages.customer.map(to_micros));
+            a.source.push(c.source.as_deref());
+            a.medium.push(c.medium.as_deref());
+            a.campaign.push(c.campaign.as_deref());
+            a.custom.push(custom_json(c));
+            a.created_at.push(to_micros(c.created_at));
+            a.updated_at.push(to_micros(c.updated_at));
+        }
+        a
+    }
+
+    /// Binds the arrays, in column order, after what `q` already has bound.
+    fn bind<'q>(
+        self,
+        q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>
+    where
+        'a: 'q,
+    {
+        q.bind(self.email)
+            .bind(self.first_name)
+            .bind(self.last_name)
+            .bind(self.company)
+            .bind(self.job_title)
+            .bind(self.phone)
+            .bind(self.score)
+            .bind(self.state)
+            .bind(self.stage)
+            .bind(self.lead_at)
+            .bind(self.mql_at)
+            .bind(self.sql_at)
+            .bind(self.customer_at)
+            .bind(self.source)
+            .bind(self.medium)
+            .bind(self.campaign)
+            .bind(self.custom)
+            .bind(self.created_at)
+            .bind(self.updated_at)
+    }
+}
+
+/// The contact columns the arrays fill, in their order.
+const CONTACT_COLUMNS: &str = "email, first_name, last_name, company, job_title, phone, \
+     behaviour_score, state, lifecycle_stage, lead_at, mql_at, sql_at, customer_at, source, medium, \
+     campaign, custom, created_at, updated_at";
+
 /// Inserts new contacts and fills in their ids.
 async fn insert_rows(conn: &mut Conn, contacts: &mut [Contact]) -> Result<(), StoreError> {
     if contacts.is_empty() {
         return Ok(());
     }
-    let n = contacts.len();
-    let mut email = Vec::with_capacity(n);
-    let mut first_name = Vec::with_capacity(n);
-    let mut last_name = Vec::with_capacity(n);
-    let mut company = Vec::with_capacity(n);
-    let mut job_title = Vec::with_capacity(n);
-    let mut phone = Vec::with_capacity(n);
-    let mut score = Vec::with_capacity(n);
-    let mut state = Vec::with_capacity(n);
-    let mut stage = Vec::with_capacity(n);
-    let mut lead_at = Vec::with_capacity(n);
-    let mut mql_at = Vec::with_capacity(n);
-    let mut sql_at = Vec::with_capacity(n);
-    let mut customer_at = Vec::with_capacity(n);
-    let mut source = Vec::with_capacity(n);
-    let mut medium = Vec::with_capacity(n);
-    let mut campaign = Vec::with_capacity(n);
-    let mut custom = Vec::with_capacity(n);
-    let mut created_at = Vec::with_capacity(n);
-    let mut updated_at = Vec::with_capacity(n);
-    for c in contacts.iter() {
-        let stages = &c.stage_reached;
-        email.push(c.email.as_str().to_owned());
-        first_name.push(c.first_name.clone());
-        last_name.push(c.last_name.clone());
-        company.push(c.company.clone());
-        job_title.push(c.job_title.clone());
-        phone.push(c.phone.clone());
-        score.push(c.behaviour_score);
-        state.push(c.state.clone());
-        stage.push(c.lifecycle_stage.name().to_owned());
-        lead_at.push(stages.lead.map(to_micros));
-        mql_at.push(stages.mql.map(to_micros));
-        sql_at.push(stages.sql.map(to_micros));
-        customer_at.push(stages.customer.map(to_micros));
-        source.push(c.source.clone());
-        medium.push(c.medium.clone());
-        campaign.push(c.campaign.clone());
-        custom.push(custom_json(c));
-        created_at.push(to_micros(c.created_at));
-        updated_at.push(to_micros(c.updated_at));
-    }
-    let ids: Vec<(i64, String)> = sqlx::query_as(
-        "INSERT INTO contacts (email, first_name, last_name, company, job_title, phone, behaviour_score, \
-         state, lifecycle_stage, lead_at, mql_at, sql_at, customer_at, source, medium, campaign, custom, \
-         created_at, updated_at) \
-         SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], \
-         $7::BIGINT[], $8::TEXT[], $9::TEXT[], $10::BIGINT[], $11::BIGINT[], $12::BIGINT[], $13::BIGINT[], \
-         $14::TEXT[], $15::TEXT[], $16::TEXT[], $17::TEXT[], $18::BIGINT[], $19::BIGINT[]) \
-         RETURNING id, email",
-    )
-    .bind(email)
-    .bind(first_name)
-    .bind(last_name)
-    .bind(company)
-    .bind(job_title)
-    .bind(phone)
-    .bind(score)
-    .bind(state)
-    .bind(stage)
-    .bind(lead_at)
-    .bind(mql_at)
-    .bind(sql_at)
-    .bind(customer_at)
-    .bind(source)
-    .bind(medium)
-    .bind(campaign)
-    .bind(custom)
-    .bind(created_at)
-    .bind(updated_at)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            StoreError::Corrupt("an email was inserted twice in one batch".into())
-        } else {
-            StoreError::from(e)
-        }
-    })?;
+    // Built once from constants (no data in it): prepared once per connection.
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "INSERT INTO contacts ({CONTACT_COLUMNS}) SELECT * FROM UNNEST({}) RETURNING id, email",
+            contact_arrays(1)
+        )
+    });
+    let rows = ColumnArrays::of(contacts)
+        .bind(sqlx::query(sqlx::AssertSqlSafe(SQL.as_str())))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Corrupt("an email was inserted twice in one batch".into())
+            } else {
+                StoreError::from(e)
+            }
+        })?;
+    let ids: Vec<(i64, String)> = rows
+        .iter()
+        .map(|r| Ok((sqlx::Row::try_get(r, 0)?, sqlx::Row::try_get(r, 1)?)))
+        .collect::<Result<_, sqlx::Error>>()?;
     if let [(id, _)] = ids.as_slice() {
         contacts[0].id = ContactId(*id);
         return Ok(());
@@ -163,85 +228,23 @@ async fn update_rows(conn: &mut Conn, contacts: &[Contact]) -> Result<(), StoreE
     if contacts.is_empty() {
         return Ok(());
     }
-    let n = contacts.len();
-    let mut id = Vec::with_capacity(n);
-    let mut email = Vec::with_capacity(n);
-    let mut first_name = Vec::with_capacity(n);
-    let mut last_name = Vec::with_capacity(n);
-    let mut company = Vec::with_capacity(n);
-    let mut job_title = Vec::with_capacity(n);
-    let mut phone = Vec::with_capacity(n);
-    let mut score = Vec::with_capacity(n);
-    let mut state = Vec::with_capacity(n);
-    let mut stage = Vec::with_capacity(n);
-    let mut lead_at = Vec::with_capacity(n);
-    let mut mql_at = Vec::with_capacity(n);
-    let mut sql_at = Vec::with_capacity(n);
-    let mut customer_at = Vec::with_capacity(n);
-    let mut source = Vec::with_capacity(n);
-    let mut medium = Vec::with_capacity(n);
-    let mut campaign = Vec::with_capacity(n);
-    let mut custom = Vec::with_capacity(n);
-    let mut created_at = Vec::with_capacity(n);
-    let mut updated_at = Vec::with_capacity(n);
-    for c in contacts {
-        let stages = &c.stage_reached;
-        id.push(c.id.0);
-        email.push(c.email.as_str());
-        first_name.push(c.first_name.as_deref());
-        last_name.push(c.last_name.as_deref());
-        company.push(c.company.as_deref());
-        job_title.push(c.job_title.as_deref());
-        phone.push(c.phone.as_deref());
-        score.push(c.behaviour_score);
-        state.push(c.state.as_str());
-        stage.push(c.lifecycle_stage.name());
-        lead_at.push(stages.lead.map(to_micros));
-        mql_at.push(stages.mql.map(to_micros));
-        sql_at.push(stages.sql.map(to_micros));
-        customer_at.push(stages.customer.map(to_micros));
-        source.push(c.source.as_deref());
-        medium.push(c.medium.as_deref());
-        campaign.push(c.campaign.as_deref());
-        custom.push(custom_json(c));
-        created_at.push(to_micros(c.created_at));
-        updated_at.push(to_micros(c.updated_at));
-    }
-    sqlx::query(
-        "UPDATE contacts AS c SET email = u.email, first_name = u.first_name, last_name = u.last_name, \
-         company = u.company, job_title = u.job_title, phone = u.phone, behaviour_score = u.behaviour_score, \
-         state = u.state, lifecycle_stage = u.lifecycle_stage, lead_at = u.lead_at, mql_at = u.mql_at, \
-         sql_at = u.sql_at, customer_at = u.customer_at, source = u.source, medium = u.medium, \
-         campaign = u.campaign, custom = u.custom, created_at = u.created_at, updated_at = u.updated_at \
-         FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], \
-         $8::BIGINT[], $9::TEXT[], $10::TEXT[], $11::BIGINT[], $12::BIGINT[], $13::BIGINT[], $14::BIGINT[], \
-         $15::TEXT[], $16::TEXT[], $17::TEXT[], $18::TEXT[], $19::BIGINT[], $20::BIGINT[]) \
-         AS u(id, email, first_name, last_name, company, job_title, phone, behaviour_score, state, \
-         lifecycle_stage, lead_at, mql_at, sql_at, customer_at, source, medium, campaign, custom, \
-         created_at, updated_at) \
-         WHERE c.id = u.id",
-    )
-    .bind(id)
-    .bind(email)
-    .bind(first_name)
-    .bind(last_name)
-    .bind(company)
-    .bind(job_title)
-    .bind(phone)
-    .bind(score)
-    .bind(state)
-    .bind(stage)
-    .bind(lead_at)
-    .bind(mql_at)
-    .bind(sql_at)
-    .bind(customer_at)
-    .bind(source)
-    .bind(medium)
-    .bind(campaign)
-    .bind(custom)
-    .bind(created_at)
-    .bind(updated_at)
-    .execute(&mut *conn)
-    .await?;
+    // Built once from constants (no data in it): prepared once per connection.
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let sets = CONTACT_COLUMNS
+            .split(',')
+            .map(|c| format!("{0} = u.{0}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "UPDATE contacts AS c SET {sets} FROM UNNEST($1::BIGINT[], {}) \
+             AS u(id, {CONTACT_COLUMNS}) WHERE c.id = u.id",
+            contact_arrays(2)
+        )
+    });
+    let ids: Vec<i64> = contacts.iter().map(|c| c.id.0).collect();
+    ColumnArrays::of(contacts)
+        .bind(sqlx::query(sqlx::AssertSqlSafe(SQL.as_str())).bind(ids))
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
