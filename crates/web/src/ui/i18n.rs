@@ -789,6 +789,96 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "This run did not record them one by one (it predates that).",
         "Cette exécution ne les a pas enregistrés un par un (elle est antérieure à cette fonction).",
     ),
+    // A run's org deletes (issue 6): `counts.deletes`, see `sync::deletes_view`.
+    (
+        "run.deletes",
+        "Deleted or merged in Salesforce",
+        "Supprimées ou fusionnées dans Salesforce",
+    ),
+    (
+        "run.deletes.read.one",
+        "{n} record deleted or merged away in Salesforce",
+        "{n} fiche supprimée ou fusionnée dans Salesforce",
+    ),
+    (
+        "run.deletes.read.other",
+        "{n} records deleted or merged away in Salesforce",
+        "{n} fiches supprimées ou fusionnées dans Salesforce",
+    ),
+    ("run.deletes.colon", ": ", " : "),
+    (
+        "run.deletes.tombstoned.one",
+        "{n} contact no longer synced (its Salesforce record was deleted)",
+        "{n} contact n'est plus synchronisé (sa fiche Salesforce a été supprimée)",
+    ),
+    (
+        "run.deletes.tombstoned.other",
+        "{n} contacts no longer synced (their Salesforce record was deleted)",
+        "{n} contacts ne sont plus synchronisés (leur fiche Salesforce a été supprimée)",
+    ),
+    (
+        "run.deletes.relinked.one",
+        "{n} contact relinked to the record it was merged into",
+        "{n} contact relié à la fiche qui a absorbé la sienne",
+    ),
+    (
+        "run.deletes.relinked.other",
+        "{n} contacts relinked to the record theirs was merged into",
+        "{n} contacts reliés à la fiche qui a absorbé la leur",
+    ),
+    (
+        "run.deletes.duplicates.one",
+        "{n} contact no longer synced (its record was merged into one linked to another contact)",
+        "{n} contact n'est plus synchronisé (sa fiche a été fusionnée dans une fiche liée à un autre contact)",
+    ),
+    (
+        "run.deletes.duplicates.other",
+        "{n} contacts no longer synced (their record was merged into one linked to another contact)",
+        "{n} contacts ne sont plus synchronisés (leur fiche a été fusionnée dans une fiche liée à un autre contact)",
+    ),
+    (
+        "run.deletes.unlinked.one",
+        "{n} not linked to any contact (nothing to do)",
+        "{n} n'était liée à aucun contact (rien à faire)",
+    ),
+    (
+        "run.deletes.unlinked.other",
+        "{n} not linked to any contact (nothing to do)",
+        "{n} n'étaient liées à aucun contact (rien à faire)",
+    ),
+    (
+        "run.deletes.stale.one",
+        "{n} left alone (its link changed during the run)",
+        "{n} laissée telle quelle (son lien a changé pendant la synchro)",
+    ),
+    (
+        "run.deletes.stale.other",
+        "{n} left alone (their link changed during the run)",
+        "{n} laissées telles quelles (leur lien a changé pendant la synchro)",
+    ),
+    (
+        "run.deletes.outcome.tombstoned",
+        "deleted: no longer synced",
+        "supprimée : n'est plus synchronisé",
+    ),
+    (
+        "run.deletes.outcome.relinked",
+        "merged: now linked to the winner",
+        "fusionnée : relié à la fiche gagnante",
+    ),
+    (
+        "run.deletes.outcome.duplicate",
+        "merged into a record linked to another contact: no longer synced",
+        "fusionnée dans une fiche liée à un autre contact : n'est plus synchronisé",
+    ),
+    (
+        "run.deletes.org_id",
+        "Salesforce record (deleted)",
+        "Fiche Salesforce (supprimée)",
+    ),
+    ("run.deletes.what", "What happened", "Ce qui s'est passé"),
+    ("run.deletes.master", "Merged into", "Fusionnée dans"),
+    ("run.deletes.other", "linked to contact", "liée au contact"),
     ("run.record", "Record", "Fiche"),
     ("run.running", "running", "en cours"),
     (
@@ -1254,6 +1344,18 @@ mod tests {
         }
         for o in ["user", "form", "api", "import", "sync"] {
             keys.push(format!("origin.{o}"));
+        }
+        for c in [
+            "read",
+            "tombstoned",
+            "relinked",
+            "duplicates",
+            "unlinked",
+            "stale",
+        ] {
+            for form in ["one", "other"] {
+                keys.push(format!("run.deletes.{c}.{form}"));
+            }
         }
         let missing: Vec<_> = keys
             .iter()

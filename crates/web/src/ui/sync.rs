@@ -607,6 +607,127 @@ struct RunPage {
     failures: Vec<FailureRow>,
     skips: Vec<SkipRow>,
     duplicates: Vec<DuplicateRow>,
+    deletes: Option<DeletesView>,
+}
+
+/// What the run's org deletes did, as the engine records it in `counts.deletes`
+/// (`lb_engine::deletes::DeleteCounts`, present only when the run read a deletion).
+#[derive(Deserialize, Default)]
+struct RecordedDeletes {
+    #[serde(default)]
+    read: u64,
+    #[serde(default)]
+    unlinked: u64,
+    #[serde(default)]
+    tombstoned: u64,
+    #[serde(default)]
+    relinked: u64,
+    #[serde(default)]
+    duplicates: u64,
+    #[serde(default)]
+    stale: u64,
+}
+
+/// One deletion that changed a link (`lb_engine::deletes::DeleteReport`).
+#[derive(Deserialize)]
+struct RecordedDeleteReport {
+    contact_id: i64,
+    object: String,
+    org_id: String,
+    outcome: String,
+    #[serde(default)]
+    master_id: Option<String>,
+    #[serde(default)]
+    other_contact: Option<i64>,
+}
+
+/// The "Deleted or merged in Salesforce" section of a run's page.
+pub(crate) struct DeletesView {
+    /// The counts in plain words.
+    summary: String,
+    /// Deletions that changed a link (tombstoned, relinked, duplicates): the reports cover the
+    /// first of them.
+    changed: u64,
+    rows: Vec<DeleteRow>,
+}
+
+pub(crate) struct DeleteRow {
+    contact_id: i64,
+    object: String,
+    org_id: String,
+    outcome: String,
+    /// The merge's winner and its link in Salesforce.
+    master: Option<(String, Option<String>)>,
+    /// For a duplicate: the contact already linked to the winner.
+    other_contact: Option<i64>,
+}
+
+/// `n` with the singular or plural wording of `key` (`{key}.one` / `{key}.other`, `{n}` filled).
+fn counted(lang: super::i18n::Lang, key: &str, n: u64) -> String {
+    let form = if n == 1 { "one" } else { "other" };
+    lang.t(&format!("{key}.{form}"))
+        .replace("{n}", &n.to_string())
+}
+
+/// The deletes' counts as a sentence: how many org records were deleted or merged away, then
+/// each non-zero outcome ("2 records deleted or merged away in Salesforce: 1 contact no longer
+/// synced (…), 1 contact relinked to the record it was merged into.").
+fn deletes_summary(lang: super::i18n::Lang, d: &RecordedDeletes) -> String {
+    let parts: Vec<String> = [
+        ("run.deletes.tombstoned", d.tombstoned),
+        ("run.deletes.relinked", d.relinked),
+        ("run.deletes.duplicates", d.duplicates),
+        ("run.deletes.unlinked", d.unlinked),
+        ("run.deletes.stale", d.stale),
+    ]
+    .into_iter()
+    .filter(|(_, n)| *n > 0)
+    .map(|(key, n)| counted(lang, key, n))
+    .collect();
+    let head = counted(lang, "run.deletes.read", d.read);
+    if parts.is_empty() {
+        format!("{head}.")
+    } else {
+        format!("{head}{}{}.", lang.t("run.deletes.colon"), parts.join(", "))
+    }
+}
+
+/// The section, from the run's counts; `None` when the run read no deletion (or recorded none:
+/// a run from before the engine read them).
+fn deletes_view(ctx: &Ctx, counts: &Value, instance: Option<&str>) -> Option<DeletesView> {
+    let stored = counts.get("deletes")?;
+    let d = RecordedDeletes::deserialize(stored).ok()?;
+    if d.read == 0 {
+        return None;
+    }
+    let rows = recorded::<RecordedDeleteReport>(stored, "reports")
+        .into_iter()
+        .map(|r| {
+            let outcome = match r.outcome.as_str() {
+                "tombstoned" => ctx.t("run.deletes.outcome.tombstoned").to_owned(),
+                "relinked" => ctx.t("run.deletes.outcome.relinked").to_owned(),
+                "duplicate" => ctx.t("run.deletes.outcome.duplicate").to_owned(),
+                other => other.to_owned(),
+            };
+            let master = r.master_id.map(|m| {
+                let link = instance.map(|base| record_url(base, &r.object, &m));
+                (m, link)
+            });
+            DeleteRow {
+                contact_id: r.contact_id,
+                object: r.object,
+                org_id: r.org_id,
+                outcome,
+                master,
+                other_contact: r.other_contact,
+            }
+        })
+        .collect();
+    Some(DeletesView {
+        summary: deletes_summary(ctx.lang, &d),
+        changed: d.tombstoned + d.relinked + d.duplicates,
+        rows,
+    })
 }
 
 /// A skip as the engine records it in the run's counts (`lb_engine::SkipReport`).
@@ -785,6 +906,7 @@ pub(crate) async fn run_page(
         .into_iter()
         .map(|d| duplicate_row(d, instance.as_deref()))
         .collect();
+    let deletes = deletes_view(&ctx, c, instance.as_deref());
     let row = run_row(&ctx, &run);
     render(&RunPage {
         ctx,
@@ -793,5 +915,55 @@ pub(crate) async fn run_page(
         failures,
         skips,
         duplicates,
+        deletes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::i18n::Lang;
+    use super::*;
+
+    #[test]
+    fn the_deletes_counts_read_as_a_sentence_of_their_non_zero_outcomes_in_both_languages() {
+        let d = RecordedDeletes {
+            read: 2,
+            tombstoned: 1,
+            relinked: 1,
+            ..RecordedDeletes::default()
+        };
+        assert_eq!(
+            deletes_summary(Lang::En, &d),
+            "2 records deleted or merged away in Salesforce: 1 contact no longer synced (its Salesforce record was deleted), 1 contact relinked to the record it was merged into."
+        );
+        assert_eq!(
+            deletes_summary(Lang::Fr, &d),
+            "2 fiches supprimées ou fusionnées dans Salesforce : 1 contact n'est plus synchronisé (sa fiche Salesforce a été supprimée), 1 contact relié à la fiche qui a absorbé la sienne."
+        );
+        let d = RecordedDeletes {
+            read: 7,
+            tombstoned: 2,
+            duplicates: 1,
+            unlinked: 3,
+            stale: 1,
+            ..RecordedDeletes::default()
+        };
+        assert_eq!(
+            deletes_summary(Lang::En, &d),
+            "7 records deleted or merged away in Salesforce: 2 contacts no longer synced (their Salesforce record was deleted), 1 contact no longer synced (its record was merged into one linked to another contact), 3 not linked to any contact (nothing to do), 1 left alone (its link changed during the run)."
+        );
+        assert_eq!(
+            deletes_summary(Lang::Fr, &d),
+            "7 fiches supprimées ou fusionnées dans Salesforce : 2 contacts ne sont plus synchronisés (leur fiche Salesforce a été supprimée), 1 contact n'est plus synchronisé (sa fiche a été fusionnée dans une fiche liée à un autre contact), 3 n'étaient liées à aucun contact (rien à faire), 1 laissée telle quelle (son lien a changé pendant la synchro)."
+        );
+        let one = RecordedDeletes {
+            read: 1,
+            unlinked: 1,
+            ..RecordedDeletes::default()
+        };
+        assert_eq!(
+            deletes_summary(Lang::En, &one),
+            "1 record deleted or merged away in Salesforce: 1 not linked to any contact (nothing to do)."
+        );
+    }
 }

@@ -1121,3 +1121,150 @@ async fn a_contact_whose_lead_was_deleted_says_so_and_can_be_synced_again() {
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }
+
+/// Issue 6: a run that read deletions and merges from Salesforce says on its page what they did
+/// — the counts in plain words and one row per contact whose link changed (its page, the
+/// deleted record, what happened, the merge's winner and the contact it is linked to) — in
+/// English and French; a run without deletions shows no such section.
+#[tokio::test]
+async fn a_runs_page_says_what_the_orgs_deletions_and_merges_did() {
+    let stack = Stack::start().await;
+    stack.connect().await;
+    let mut ids = Vec::new();
+    for name in ["gone", "merged", "loser", "winner"] {
+        let c = stack
+            .store
+            .create_contact(
+                serde_json::json!({"email": format!("{name}@example.com"), "last_name": name, "company": "Acme"})
+                    .as_object()
+                    .unwrap(),
+                lb_store::Origin::User,
+            )
+            .await
+            .unwrap();
+        ids.push(c.id);
+    }
+    let [gone, merged, loser, winner] = ids[..] else {
+        unreachable!()
+    };
+    let run = || async {
+        stack
+            .engine
+            .run(lb_engine::RunRequest::new(
+                lb_engine::Trigger::Manual,
+                lb_engine::Scope::Incremental,
+            ))
+            .await
+            .unwrap()
+    };
+    let first = run().await;
+    assert_eq!(first.status, lb_engine::RunStatus::Succeeded, "{first:?}");
+    let links = stack.store.sync().links_by_contacts(&ids).await.unwrap();
+    let lead = |id: lb_store::ContactId| {
+        links
+            .iter()
+            .find(|l| l.contact_id == id)
+            .map(|l| l.org_id.clone())
+            .expect("linked by the first sync")
+    };
+    let seeded = stack
+        .control(
+            "records",
+            serde_json::json!({"sobject": "Lead", "records": [
+                {"LastName": "Master", "Company": "Acme", "Email": "master@example.com"}]}),
+        )
+        .await;
+    let master = seeded["ids"][0].as_str().unwrap().to_owned();
+    {
+        let mut org = stack.org.emulator.org_mut();
+        org.delete(Some("Lead"), &lead(gone)).unwrap();
+        for (victim, into) in [(lead(merged), master.clone()), (lead(loser), lead(winner))] {
+            org.merge(&lb_emulator::state::merge::MergeRequest {
+                object: "Lead".into(),
+                master_id: into,
+                master_fields: serde_json::Map::new(),
+                victim_ids: vec![victim],
+            })
+            .expect("merged");
+        }
+    }
+    let second = run().await;
+    assert_eq!(second.status, lb_engine::RunStatus::Succeeded, "{second:?}");
+    let d = &second.counts.deletes;
+    assert_eq!(
+        (d.read, d.tombstoned, d.relinked, d.duplicates),
+        (3, 1, 1, 1),
+        "{d:?}"
+    );
+    let run_id = second.run_id.unwrap();
+
+    let mut v = Visitor::new(&stack.base_url);
+    v.sign_in().await;
+    let page = v.get(&format!("/sync/runs/{run_id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let body = &page.body;
+    assert!(
+        body.contains("<h2 id=\"deletes-title\">Deleted or merged in Salesforce</h2>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<p id=\"deletes-summary\">3 records deleted or merged away in Salesforce: 1 contact no longer synced (its Salesforce record was deleted), 1 contact relinked to the record it was merged into, 1 contact no longer synced (its record was merged into one linked to another contact).</p>"),
+        "{body}"
+    );
+    let table = &body[body.find("id=\"deletes\"").expect("a deletes table")..];
+    let table = &table[..table.find("</table>").unwrap()];
+    let row = |contact: lb_store::ContactId| {
+        table
+            .split("<tr>")
+            .find(|r| r.contains(&format!("<a href=\"/contacts/{contact}\">#{contact}</a>")))
+            .unwrap_or_else(|| panic!("contact {contact} is listed: {table}"))
+            .to_owned()
+    };
+    let tombstoned = row(gone);
+    assert!(
+        tombstoned.contains(&format!("<code>{}</code>", lead(gone)))
+            && tombstoned.contains("<td>Lead</td>")
+            && tombstoned.contains("deleted: no longer synced"),
+        "{tombstoned}"
+    );
+    let relinked = row(merged);
+    assert!(
+        relinked.contains("merged: now linked to the winner")
+            && relinked.contains(&format!(
+                "/lightning/r/Lead/{master}/view\"><code>{master}</code></a>"
+            )),
+        "{relinked}"
+    );
+    let duplicate = row(loser);
+    assert!(
+        duplicate.contains("merged into a record linked to another contact: no longer synced")
+            && duplicate.contains(&format!(
+                "(linked to contact <a href=\"/contacts/{winner}\">#{winner}</a>)"
+            )),
+        "{duplicate}"
+    );
+    assert_eq!(table.matches("<tr>").count(), 4, "header + 3 rows: {table}");
+
+    v.cookies.insert("lb_lang".to_owned(), "fr".to_owned());
+    let fr = v.get(&format!("/sync/runs/{run_id}")).await.body;
+    assert!(
+        fr.contains("Supprimées ou fusionnées dans Salesforce</h2>"),
+        "{fr}"
+    );
+    assert!(
+        fr.contains("3 fiches supprimées ou fusionnées dans Salesforce : 1 contact n&#39;est plus synchronisé (sa fiche Salesforce a été supprimée)"),
+        "{fr}"
+    );
+    assert!(
+        fr.contains("supprimée : n&#39;est plus synchronisé"),
+        "{fr}"
+    );
+
+    // The first run read no deletion: nothing new on its page.
+    let before = v
+        .get(&format!("/sync/runs/{}", first.run_id.unwrap()))
+        .await
+        .body;
+    assert!(!before.contains("deletes-title"), "{before}");
+    assert!(!before.contains("id=\"deletes\""), "{before}");
+}
