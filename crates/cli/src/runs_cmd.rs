@@ -1,6 +1,7 @@
 //! `leadbridge runs [--json]` and `leadbridge runs show ID [--json]`: the run history
 //! (R-SYNC-7): trigger, times, counts per side and object, API requests, and each failure with
-//! the org's `errorCode`, message and record.
+//! the org's `errorCode`, message and record; what the org's deletions and merges did
+//! (`counts.deletes`: the counts in plain words, each contact whose link changed).
 
 use std::process::ExitCode;
 
@@ -263,6 +264,88 @@ fn counts_text(counts: &serde_json::Value) -> Vec<String> {
             text(&group["synced"])
         ));
     }
+    lines.extend(deletes_text(&counts["deletes"]));
+    lines
+}
+
+/// What the org's deletions and merges did (`counts.deletes`, recorded when the run read any):
+/// the counts in plain words, then each contact whose link changed.
+fn deletes_text(deletes: &serde_json::Value) -> Vec<String> {
+    let n = |key: &str| deletes[key].as_u64().unwrap_or(0);
+    if n("read") == 0 {
+        return Vec::new();
+    }
+    let counted =
+        |n: u64, one: &str, other: &str| format!("{n} {}", if n == 1 { one } else { other });
+    let parts: Vec<String> = [
+        (
+            n("tombstoned"),
+            "contact no longer synced (its Salesforce record was deleted)",
+            "contacts no longer synced (their Salesforce record was deleted)",
+        ),
+        (
+            n("relinked"),
+            "contact relinked to the record it was merged into",
+            "contacts relinked to the record theirs was merged into",
+        ),
+        (
+            n("duplicates"),
+            "contact no longer synced (its record was merged into one linked to another contact)",
+            "contacts no longer synced (their record was merged into one linked to another contact)",
+        ),
+        (
+            n("unlinked"),
+            "not linked to any contact (nothing to do)",
+            "not linked to any contact (nothing to do)",
+        ),
+        (
+            n("stale"),
+            "left alone (its link changed during the run)",
+            "left alone (their link changed during the run)",
+        ),
+    ]
+    .into_iter()
+    .filter(|(n, _, _)| *n > 0)
+    .map(|(n, one, other)| counted(n, one, other))
+    .collect();
+    let head = counted(
+        n("read"),
+        "record deleted or merged away in Salesforce",
+        "records deleted or merged away in Salesforce",
+    );
+    let mut lines = vec![if parts.is_empty() {
+        format!("{head}.")
+    } else {
+        format!("{head}: {}.", parts.join(", "))
+    }];
+    let reports = deletes["reports"].as_array().map_or(&[][..], Vec::as_slice);
+    let changed = n("tombstoned") + n("relinked") + n("duplicates");
+    if !reports.is_empty() && (reports.len() as u64) < changed {
+        lines.push(format!(
+            "  (the first {} of {changed} deletions are listed)",
+            reports.len()
+        ));
+    }
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_owned();
+    for r in reports {
+        let contact = r["contact_id"]
+            .as_i64()
+            .map_or_else(|| "?".to_owned(), |id| id.to_string());
+        let record = format!("{} {}", text(&r["object"]), text(&r["org_id"]));
+        let master = text(&r["master_id"]);
+        let what = match r["outcome"].as_str().unwrap_or("") {
+            "tombstoned" => format!("{record} deleted in Salesforce: no longer synced"),
+            "relinked" => format!("{record} merged into {master}: now linked to it"),
+            "duplicate" => format!(
+                "{record} merged into {master}, linked to contact {}: no longer synced",
+                r["other_contact"]
+                    .as_i64()
+                    .map_or_else(|| "?".to_owned(), |id| id.to_string())
+            ),
+            other => format!("{record}: {other}"),
+        };
+        lines.push(format!("  contact {contact}: {what}"));
+    }
     lines
 }
 
@@ -311,6 +394,44 @@ mod tests {
                 .any(|l| l.contains("duplicate groups are listed"))
         );
         assert!(lines.contains(&"  skipped crm Lead 00Q1: no email".to_owned()));
+    }
+
+    #[test]
+    fn a_runs_deletes_read_as_plain_words_then_one_line_per_contact() {
+        let counts = json!({
+            "skipped": 1,
+            "deletes": {
+                "read": 4, "unlinked": 1, "tombstoned": 1, "relinked": 1, "duplicates": 1, "stale": 0,
+                "reports": [
+                    {"contact_id": 3, "object": "Lead", "org_id": "00Q3", "outcome": "tombstoned"},
+                    {"contact_id": 4, "object": "Lead", "org_id": "00Q4", "outcome": "relinked", "master_id": "00Q9"},
+                    {"contact_id": 5, "object": "Contact", "org_id": "0035", "outcome": "duplicate", "master_id": "0036", "other_contact": 6}
+                ]
+            }
+        });
+        let lines = super::counts_text(&counts);
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with("4 records"))
+            .unwrap_or_else(|| panic!("{lines:#?}"));
+        assert_eq!(
+            lines[at..],
+            [
+                "4 records deleted or merged away in Salesforce: 1 contact no longer synced (its Salesforce record was deleted), 1 contact relinked to the record it was merged into, 1 contact no longer synced (its record was merged into one linked to another contact), 1 not linked to any contact (nothing to do).",
+                "  contact 3: Lead 00Q3 deleted in Salesforce: no longer synced",
+                "  contact 4: Lead 00Q4 merged into 00Q9: now linked to it",
+                "  contact 5: Contact 0035 merged into 0036, linked to contact 6: no longer synced",
+            ]
+        );
+        // More changes than listed: said so. No deletion read: nothing said.
+        let many = json!({"deletes": {"read": 900, "tombstoned": 900, "reports": [
+            {"contact_id": 3, "object": "Lead", "org_id": "00Q3", "outcome": "tombstoned"}]}});
+        assert!(
+            super::counts_text(&many)
+                .contains(&"  (the first 1 of 900 deletions are listed)".to_owned())
+        );
+        let none = super::counts_text(&json!({"skipped": 0}));
+        assert!(!none.iter().any(|l| l.contains("Salesforce")), "{none:#?}");
     }
 
     #[test]

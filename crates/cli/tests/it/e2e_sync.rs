@@ -623,3 +623,105 @@ async fn connect_text_names_a_missing_secret_and_says_each_thing_once() {
         "absent fields are said once: {text}"
     );
 }
+
+/// Issue 6: a Lead deleted in Salesforce after it was synced: the next `leadbridge sync` reads
+/// the deletion, and `runs show ID` says what it did (the counts in plain words, the contact no
+/// longer synced) while `--json` carries the recorded counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_show_says_what_a_deletion_in_salesforce_did() {
+    let em = lb_emulator::spawn(lb_emulator::Config::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    connect_ok(dir.path(), &em);
+    let store = Store::open(&Database::in_data_dir(dir.path()))
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for name in ["gone", "kept"] {
+        let input: ContactInput =
+            json!({"email": format!("{name}@example.com"), "last_name": name, "company": "Acme"})
+                .as_object()
+                .cloned()
+                .unwrap();
+        ids.push(store.create_contact(&input, Origin::User).await.unwrap().id);
+    }
+    store.close().await;
+    let sync = || {
+        let out = leadbridge(dir.path())
+            .args(["sync", "--json"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json_of(&out)
+    };
+    let first = sync();
+    assert_eq!(first["status"], json!("succeeded"), "{first}");
+    let lead = em
+        .emulator
+        .org()
+        .find_by_field("Lead", "Email", "gone@example.com");
+    assert_eq!(lead.len(), 1, "{lead:?}");
+    em.emulator
+        .org_mut()
+        .delete(Some("Lead"), &lead[0])
+        .unwrap();
+    let second = sync();
+    assert_eq!(second["status"], json!("succeeded"), "{second}");
+    let run_id = second["run_id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("a run id in {second}"));
+    assert_eq!(
+        second["counts"]["deletes"]["tombstoned"],
+        json!(1),
+        "{second}"
+    );
+
+    let out = leadbridge(dir.path())
+        .args(["runs", "show", &run_id.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("  1 record deleted or merged away in Salesforce: 1 contact no longer synced (its Salesforce record was deleted).\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "    contact {}: Lead {} deleted in Salesforce: no longer synced\n",
+            ids[0], lead[0]
+        )),
+        "{text}"
+    );
+    assert!(!text.contains(&format!("contact {}:", ids[1])), "{text}");
+
+    let out = leadbridge(dir.path())
+        .args(["runs", "show", &run_id.to_string(), "--json"])
+        .output()
+        .unwrap();
+    let shown = json_of(&out);
+    let d = &shown["counts"]["deletes"];
+    assert_eq!(
+        (d["read"].as_u64(), d["tombstoned"].as_u64()),
+        (Some(1), Some(1)),
+        "{shown}"
+    );
+    assert_eq!(d["reports"][0]["contact_id"], json!(ids[0].0), "{shown}");
+    assert_eq!(d["reports"][0]["org_id"], json!(lead[0]), "{shown}");
+    assert_eq!(d["reports"][0]["outcome"], json!("tombstoned"), "{shown}");
+
+    // The first run read no deletion: its record says nothing of deletions.
+    let first_id = first["run_id"].as_i64().unwrap().to_string();
+    let out = leadbridge(dir.path())
+        .args(["runs", "show", &first_id])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("deleted or merged"), "{text}");
+}
