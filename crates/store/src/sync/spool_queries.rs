@@ -247,19 +247,7 @@ pub(crate) async fn spool_take_ids(
     run_id: i64,
     ids: &[String],
 ) -> Result<Vec<OrgRecord>, StoreError> {
-    let mut out = Vec::new();
-    for chunk in ids.chunks(IN_CHUNK) {
-        let mut qb = QueryBuilder::<Engine>::new("DELETE FROM sync_spool WHERE run_id = ");
-        qb.push_bind(run_id);
-        qb.push(" AND org_id IN (");
-        let mut list = qb.separated(", ");
-        for id in chunk {
-            list.push_bind(id.clone());
-        }
-        qb.push(")");
-        out.extend(take(qb, pool).await?);
-    }
-    Ok(out)
+    spool_take_in(pool, run_id, "org_id", ids).await
 }
 
 pub(crate) async fn spool_take_emails(
@@ -267,14 +255,27 @@ pub(crate) async fn spool_take_emails(
     run_id: i64,
     emails: &[Email],
 ) -> Result<Vec<OrgRecord>, StoreError> {
+    let keys: Vec<String> = emails.iter().map(|e| e.as_str().to_owned()).collect();
+    spool_take_in(pool, run_id, "email_norm", &keys).await
+}
+
+/// Takes out the run's spooled records whose `column` is one of `values`.
+async fn spool_take_in(
+    pool: &Pool,
+    run_id: i64,
+    column: &'static str,
+    values: &[String],
+) -> Result<Vec<OrgRecord>, StoreError> {
     let mut out = Vec::new();
-    for chunk in emails.chunks(IN_CHUNK) {
+    for chunk in values.chunks(IN_CHUNK) {
         let mut qb = QueryBuilder::<Engine>::new("DELETE FROM sync_spool WHERE run_id = ");
         qb.push_bind(run_id);
-        qb.push(" AND email_norm IN (");
+        qb.push(" AND ");
+        qb.push(column);
+        qb.push(" IN (");
         let mut list = qb.separated(", ");
-        for e in chunk {
-            list.push_bind(e.as_str().to_owned());
+        for v in chunk {
+            list.push_bind(v.clone());
         }
         qb.push(")");
         out.extend(take(qb, pool).await?);
