@@ -54,6 +54,19 @@ fn connect_ok(data_dir: &Path, em: &lb_emulator::RunningEmulator) -> std::proces
     out
 }
 
+/// Runs `leadbridge ARGS` (a `--json` command), expects exit code 0, returns its JSON.
+fn json_ok(dir: &std::path::Path, args: &[&str]) -> Value {
+    let out = leadbridge(dir).args(args).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json_of(&out)
+}
+
 fn json_of(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -112,27 +125,12 @@ async fn connect_sync_runs_and_status_through_the_binary() {
     store.create_contact(&input, Origin::User).await.unwrap();
     store.close().await;
 
-    let out = leadbridge(dir.path())
-        .args(["sync", "--dry-run", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let dry = json_of(&out);
+    let dry = json_ok(dir.path(), &["sync", "--dry-run", "--json"]);
     assert_eq!(dry["status"], json!("succeeded"));
     assert_eq!(dry["counts"]["crm"]["Lead"]["created"], json!(1));
     assert_eq!(lead_count(&em.emulator), 0, "a dry run writes nothing");
 
-    let out = leadbridge(dir.path())
-        .args(["sync", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let run = json_of(&out);
+    let run = json_ok(dir.path(), &["sync", "--json"]);
     assert_eq!(run["status"], json!("succeeded"));
     assert!(run["api_requests"].as_u64().unwrap() >= 3);
     assert_eq!(lead_count(&em.emulator), 1);
@@ -336,17 +334,7 @@ async fn a_sync_killed_with_sigkill_mid_run_then_run_again_creates_no_duplicate(
         store.close().await;
     }
 
-    let out = leadbridge(dir.path())
-        .args(["sync", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let second = json_of(&out);
+    let second = json_ok(dir.path(), &["sync", "--json"]);
     assert_eq!(second["status"], json!("succeeded"));
 
     // One Lead per email, every contact pushed.
@@ -647,19 +635,7 @@ async fn runs_show_says_what_a_deletion_in_salesforce_did() {
         ids.push(store.create_contact(&input, Origin::User).await.unwrap().id);
     }
     store.close().await;
-    let sync = || {
-        let out = leadbridge(dir.path())
-            .args(["sync", "--json"])
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        json_of(&out)
-    };
+    let sync = || json_ok(dir.path(), &["sync", "--json"]);
     let first = sync();
     assert_eq!(first["status"], json!("succeeded"), "{first}");
     let lead = em
@@ -701,11 +677,7 @@ async fn runs_show_says_what_a_deletion_in_salesforce_did() {
     );
     assert!(!text.contains(&format!("contact {}:", ids[1])), "{text}");
 
-    let out = leadbridge(dir.path())
-        .args(["runs", "show", &run_id.to_string(), "--json"])
-        .output()
-        .unwrap();
-    let shown = json_of(&out);
+    let shown = json_ok(dir.path(), &["runs", "show", &run_id.to_string(), "--json"]);
     let d = &shown["counts"]["deletes"];
     assert_eq!(
         (d["read"].as_u64(), d["tombstoned"].as_u64()),
