@@ -22,6 +22,7 @@ use bytes::Bytes;
 use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
+use time::OffsetDateTime;
 use tracing::{debug, warn};
 use url::Url;
 
@@ -132,6 +133,8 @@ pub(crate) struct State {
     limit: Option<LimitInfo>,
     counts: RequestCounts,
     pub(crate) version: Option<String>,
+    /// The org's clock: the latest `Date` header of any answer (see [`Client::server_time`]).
+    server_date: Option<OffsetDateTime>,
 }
 
 /// What a request sends as its body.
@@ -247,6 +250,7 @@ impl Client {
                     limit: None,
                     counts: RequestCounts::default(),
                     version: None,
+                    server_date: None,
                 }),
                 auth_gate: tokio::sync::Mutex::new(()),
                 describe: Mutex::new(Default::default()),
@@ -302,6 +306,28 @@ impl Client {
 
     pub(crate) fn record_limit(&self, info: LimitInfo) {
         self.state().limit = Some(info);
+    }
+
+    /// The org's clock as last seen: the `Date` header (whole seconds) of the latest answer
+    /// received, token endpoint included. A sync reading changes by `SystemModstamp` takes
+    /// this *before* sending its query as a lower bound of the instant the query ran, so its
+    /// next watermark can rest on the org's clock rather than on this machine's.
+    pub fn server_time(&self) -> Option<OffsetDateTime> {
+        self.state().server_date
+    }
+
+    fn record_date(&self, headers: &HeaderMap) {
+        if let Some(d) = headers
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_http_date)
+        {
+            let mut st = self.state();
+            // Answers may arrive out of order: the clock seen only moves forward.
+            if st.server_date.is_none_or(|old| d > old) {
+                st.server_date = Some(d);
+            }
+        }
     }
 
     /// The current session, logging in first if there is none.
@@ -394,6 +420,7 @@ impl Client {
             .await
             .map_err(|e| Error::Transport(format!("token endpoint: {e}")))?;
         drop(form);
+        self.record_date(resp.headers());
         let status = resp.status().as_u16();
         let body = resp
             .bytes()
@@ -558,6 +585,7 @@ impl Client {
             {
                 self.record_limit(info);
             }
+            self.record_date(resp.headers());
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
             let body = match resp.bytes().await {
@@ -721,6 +749,14 @@ mod tests {
     }
 
     #[test]
+    fn http_dates_are_read_as_utc_and_anything_else_is_ignored() {
+        let d = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        assert_eq!(d, time::macros::datetime!(1994-11-06 08:49:37 UTC));
+        assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), None);
+        assert_eq!(parse_http_date("06 Nov 1994"), None);
+    }
+
+    #[test]
     fn client_refuses_a_login_url_outside_the_allow_list() {
         let creds = Credentials::ClientCredentials {
             client_id: "ck".into(),
@@ -729,4 +765,14 @@ mod tests {
         let err = Client::new(ClientConfig::new("https://login.evil.example"), creds).unwrap_err();
         assert!(matches!(err, Error::Url(_)), "{err:?}");
     }
+}
+
+/// An HTTP `Date` header (IMF-fixdate, RFC 9110 §5.6.7: `Sun, 06 Nov 1994 08:49:37 GMT`).
+fn parse_http_date(v: &str) -> Option<OffsetDateTime> {
+    let fmt = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::PrimitiveDateTime::parse(v.trim(), &fmt)
+        .ok()
+        .map(|t| t.assume_utc())
 }

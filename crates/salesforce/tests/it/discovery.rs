@@ -21,6 +21,22 @@ async fn negotiates_the_highest_version_not_above_ours() {
 }
 
 #[tokio::test]
+async fn the_org_clock_is_read_from_every_answer() {
+    let org = org().await;
+    let client = org.client();
+    assert_eq!(client.server_time(), None, "nothing was asked yet");
+    let before = time::OffsetDateTime::now_utc() - time::Duration::seconds(2);
+    client.versions().await.unwrap();
+    let seen = client.server_time().expect("the answer's Date header");
+    let after = time::OffsetDateTime::now_utc() + time::Duration::seconds(1);
+    assert!(
+        seen >= before && seen <= after,
+        "{seen} not in [{before}, {after}]"
+    );
+    assert_eq!(seen.nanosecond(), 0, "HTTP dates are whole seconds");
+}
+
+#[tokio::test]
 async fn describe_is_fetched_once_per_connection() {
     let org = org().await;
     let client = org.client();
