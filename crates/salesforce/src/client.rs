@@ -725,6 +725,16 @@ pub(crate) fn parse_errors(body: &[u8]) -> Vec<lb_wire::ApiError> {
     )]
 }
 
+/// An HTTP `Date` header (IMF-fixdate, RFC 9110 §5.6.7: `Sun, 06 Nov 1994 08:49:37 GMT`).
+fn parse_http_date(v: &str) -> Option<OffsetDateTime> {
+    let fmt = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::PrimitiveDateTime::parse(v.trim(), &fmt)
+        .ok()
+        .map(|t| t.assume_utc())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -765,14 +775,4 @@ mod tests {
         let err = Client::new(ClientConfig::new("https://login.evil.example"), creds).unwrap_err();
         assert!(matches!(err, Error::Url(_)), "{err:?}");
     }
-}
-
-/// An HTTP `Date` header (IMF-fixdate, RFC 9110 §5.6.7: `Sun, 06 Nov 1994 08:49:37 GMT`).
-fn parse_http_date(v: &str) -> Option<OffsetDateTime> {
-    let fmt = time::macros::format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    time::PrimitiveDateTime::parse(v.trim(), &fmt)
-        .ok()
-        .map(|t| t.assume_utc())
 }
