@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use lb_core::{OrgRecord, OurContact, SObject, WrittenValue};
 use lb_salesforce::Record;
-use lb_store::{Contact, ContactInput};
+use lb_store::{Contact, ContactId, ContactInput};
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -147,6 +147,11 @@ pub(crate) fn typed_bulk_record(
     record
 }
 
+/// The contact's page in our app (`page_url`, sent to the Lead's `plezi_url`, R-FIELD-1).
+pub(crate) fn page_url(app_base_url: &str, id: ContactId) -> String {
+    format!("{}/contacts/{id}", app_base_url.trim_end_matches('/'))
+}
+
 /// Our contact into the core's snapshot, with the computed attributes (`page_url`, the
 /// contact's page in our app for `plezi_url` (R-FIELD-1), and `created_on`).
 pub(crate) fn our_contact(
@@ -156,14 +161,7 @@ pub(crate) fn our_contact(
 ) -> OurContact {
     let mut values = contact.values();
     values.remove("email");
-    values.insert(
-        PAGE_URL.into(),
-        format!(
-            "{}/contacts/{}",
-            app_base_url.trim_end_matches('/'),
-            contact.id
-        ),
-    );
+    values.insert(PAGE_URL.into(), page_url(app_base_url, contact.id));
     let d = contact.created_at.date();
     values.insert(
         CREATED_ON.into(),

@@ -28,11 +28,11 @@ use lb_core::{
     WriteOp as PlanOp,
 };
 use lb_salesforce::{
-    ApiError, Client, Credentials, Error as SfError, Record, RecordResult, WriteOp, WriteReport,
+    ApiError, Client, Credentials, Error as SfError, Record, RecordResult, WriteOp,
 };
 use lb_store::sync::{
-    BatchCommit, Intent, KeyRange, NewRun, OursSource, ProvenanceEntry, RunEnd, RunFailure,
-    RunRecord, RunStatus, StoredLink,
+    BatchCommit, Intent, KeyRange, NewRun, OursSource, OutboxKind, OutboxRow, ProvenanceEntry,
+    RetryKind, RunEnd, RunFailure, RunRecord, RunStatus, StoredLink,
 };
 use lb_store::{
     ChangeCursor, Contact, ContactId, ContactWrite, Email, MasterKey, Origin, Store, StoreError,
@@ -43,7 +43,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::connection::{ConnectionSettings, client_config, load_credentials};
 use crate::convert::{
-    contact_input, org_fields, org_record, our_contact, soql_datetime, typed_bulk_record,
+    PAGE_URL, contact_input, org_fields, org_record, our_contact, page_url, soql_datetime,
+    typed_bulk_record,
 };
 use crate::deletes::{self, DeleteCounts, DeletedRecord, Suppressed};
 use crate::health::Health;
@@ -284,27 +285,48 @@ impl std::fmt::Debug for Engine {
 }
 
 pub(crate) const SCHEDULE_KEY: &str = "scheduler";
+/// The state value older versions kept the retry set in (moved to the retry table once).
 const RETRY_KEY: &str = "retry";
 
-/// Records whose write failed in a run: the next runs read them again even though nothing
-/// changed, so a refused record is retried without blocking the others (no lost change).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-struct Retry {
+/// The retry set as older versions kept it (one JSON state value): read once, moved to the
+/// store's retry table ([`lb_store::sync::RetryKind`]).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+struct LegacyRetry {
+    #[serde(default)]
     contacts: BTreeSet<i64>,
+    #[serde(default)]
     leads: BTreeSet<String>,
+    #[serde(default)]
     org_contacts: BTreeSet<String>,
 }
 
-impl Retry {
-    fn union(mut self, other: &Retry) -> Retry {
-        self.contacts.extend(other.contacts.iter().copied());
-        self.leads.extend(other.leads.iter().cloned());
-        self.org_contacts.extend(other.org_contacts.iter().cloned());
-        self
-    }
+/// Outbox rows a Bulk job carries at most: a job's rows, their outcomes and the table the client
+/// uploads are in memory at once (about 1 KB a row at worst), so this bounds the flush's
+/// memory; 100,000 rows is also the Bulk job size Salesforce's own tools default to.
+const OUTBOX_JOB_ROWS: usize = 100_000;
+/// Outbox rows read per page while a job's rows are built.
+const OUTBOX_PAGE: usize = 5_000;
 
-    fn len(&self) -> usize {
-        self.contacts.len() + self.leads.len() + self.org_contacts.len()
+/// One entry of the run's outbox: a pair whose org write waits for the flush, with the link
+/// it had before (for [`PairPlan::link_after`]).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct OutboxEntry {
+    pair: PairPlan,
+    #[serde(default)]
+    previous: Option<SyncedLink>,
+}
+
+/// A seed update in the outbox.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct SeedEntry {
+    lead_id: String,
+    values: Vec<lb_core::WrittenValue>,
+}
+
+fn retry_kind(object: SObject) -> RetryKind {
+    match object {
+        SObject::Lead => RetryKind::Lead,
+        SObject::Contact => RetryKind::OrgContact,
     }
 }
 
@@ -517,6 +539,27 @@ impl Engine {
                 // (its watermarks did not move: this run reads the same records again).
                 sync.spool_discard_others(id, DRY_SPOOL_MAX_AGE_SECS)
                     .await?;
+                // Likewise its outbox: what it planned is planned again from the same reads.
+                sync.outbox_discard_others(id).await?;
+                // The retry set of older versions moves to the retry table.
+                if let Some(legacy) = sync.state_json::<LegacyRetry>(RETRY_KEY).await? {
+                    let mut ids: Vec<(RetryKind, String)> = Vec::new();
+                    ids.extend(
+                        legacy
+                            .contacts
+                            .iter()
+                            .map(|c| (RetryKind::Contact, c.to_string())),
+                    );
+                    ids.extend(legacy.leads.into_iter().map(|l| (RetryKind::Lead, l)));
+                    ids.extend(
+                        legacy
+                            .org_contacts
+                            .into_iter()
+                            .map(|c| (RetryKind::OrgContact, c)),
+                    );
+                    sync.retry_add(0, &ids).await?;
+                    sync.delete_state(RETRY_KEY).await?;
+                }
                 id
             }
             None => -(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000) as i64,
@@ -550,8 +593,11 @@ impl Engine {
             notes: Vec::new(),
             plan: None,
             previous: HashMap::new(),
-            retry_before: Retry::default(),
-            retry_now: Retry::default(),
+            masters: Vec::new(),
+            retry_new: Vec::new(),
+            url_rows: Vec::new(),
+            applied: 0,
+            planned: 0,
             tracking: None,
             stamps: Vec::new(),
             stamps_kept: 0,
@@ -559,17 +605,16 @@ impl Engine {
             deleted: Vec::new(),
         };
         let result = run.execute().await;
-        // What a run did not plan (stopped, cancelled) is read again by the next one.
+        // What a run did not plan or send (stopped, cancelled) is read again by the next one.
         sync.spool_clear(spool_id).await?;
-        if !request.dry_run {
+        if let Some(id) = run_id {
+            sync.outbox_clear(id).await?;
+            sync.retry_add(id, &std::mem::take(&mut run.retry_new))
+                .await?;
             // A complete run read every earlier retry again: its own failures replace them.
-            let complete = result.is_ok() && !matches!(request.scope, Scope::Contacts(_));
-            let retry = if complete {
-                run.retry_now.clone()
-            } else {
-                run.retry_before.clone().union(&run.retry_now)
-            };
-            sync.put_state_json(RETRY_KEY, &retry).await?;
+            if result.is_ok() && !matches!(request.scope, Scope::Contacts(_)) {
+                sync.retry_settle(id).await?;
+            }
         }
         outcome.api_requests = client.request_counts().since(&before).api_calls();
         outcome.counts = run.counts;
@@ -668,10 +713,13 @@ impl Engine {
             backlog: Backlog {
                 contacts_changed: sync.backlog(watermarks.ours).await?,
                 pending_creates: sync.intents().await?.len(),
-                retries: sync
-                    .state_json::<Retry>(RETRY_KEY)
-                    .await?
-                    .map_or(0, |r| r.len()),
+                retries: usize::try_from(sync.retry_len().await?).unwrap_or(0)
+                    + sync
+                        .state_json::<LegacyRetry>(RETRY_KEY)
+                        .await?
+                        .map_or(0, |r| {
+                            r.contacts.len() + r.leads.len() + r.org_contacts.len()
+                        }),
             },
             watermarks,
         })
@@ -752,8 +800,17 @@ struct RunCtx {
     /// The links as they were before this run, by contact (for `PairPlan::link_after`), for
     /// the partition being applied.
     previous: HashMap<ContactId, SyncedLink>,
-    retry_before: Retry,
-    retry_now: Retry,
+    /// Merge winners newly linked while reading the org: read again by Id in this run.
+    masters: Vec<(SObject, String)>,
+    /// Records to read again next time (failed writes), added to the store's retry table
+    /// after each recorded batch.
+    retry_new: Vec<(RetryKind, String)>,
+    /// The page link (`plezi_url`) updates of the contacts a batch created from Leads, put in
+    /// the outbox once the batch is recorded.
+    url_rows: Vec<OutboxRow>,
+    /// Pairs applied so far, and planned so far (for `Progress::Applied`).
+    applied: u64,
+    planned: u64,
     /// While reading the org's changes: what to leave out as it arrives (see `prune_page`).
     tracking: Option<Tracking>,
     /// The stamps of the records read that may still fall in the next run's overlap window.
@@ -1088,36 +1145,49 @@ impl RunCtx {
             // anything is planned. A merge's winner is read again by Id below, so it syncs in
             // this run. Deletions move no watermark; one re-read in the overlap changes nothing.
             let masters = self.apply_org_deletes().await?;
-            match object {
-                SObject::Lead => self.retry_before.leads.extend(masters),
-                SObject::Contact => self.retry_before.org_contacts.extend(masters),
-            }
+            self.masters
+                .extend(masters.into_iter().map(|m| (object, m)));
         }
         self.tracking = None;
-        // Records whose write failed last time are read again by Id.
+        // Records whose write failed last time (the retry table, page by page) and the merge
+        // winners just linked are read again by Id.
         if !full {
-            let retry = self.retry_before.clone();
-            for (object, ids) in [
-                (SObject::Lead, &retry.leads),
-                (SObject::Contact, &retry.org_contacts),
-            ] {
-                let ids: Vec<&String> = ids.iter().collect();
-                for chunk in ids.chunks(EMAIL_LOOKUP_CHUNK) {
-                    let list = chunk
-                        .iter()
-                        .map(|e| lb_salesforce::soql::quote(e))
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    let mut none = None;
-                    self.spool_query(object, Some(format!("Id IN ({list})")), &mut none)
+            let sync = self.store.sync();
+            for object in [SObject::Lead, SObject::Contact] {
+                let mut ids: Vec<String> = self
+                    .masters
+                    .iter()
+                    .filter(|(o, _)| *o == object)
+                    .map(|(_, id)| id.clone())
+                    .collect();
+                let mut after = String::new();
+                loop {
+                    let page = sync
+                        .retry_page(retry_kind(object), &after, EMAIL_LOOKUP_CHUNK as u32)
                         .await?;
+                    let last = page.last().cloned();
+                    ids.extend(page);
+                    while ids.len() >= EMAIL_LOOKUP_CHUNK || (last.is_none() && !ids.is_empty()) {
+                        let chunk: Vec<String> =
+                            ids.drain(..ids.len().min(EMAIL_LOOKUP_CHUNK)).collect();
+                        let list = chunk
+                            .iter()
+                            .map(|e| lb_salesforce::soql::quote(e))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        let mut none = None;
+                        self.spool_query(object, Some(format!("Id IN ({list})")), &mut none)
+                            .await?;
+                    }
+                    match last {
+                        Some(l) => after = l,
+                        None => break,
+                    }
                 }
                 // A retried record deleted or merged since: its winner waits for the next run.
                 let masters = self.apply_org_deletes().await?;
-                match object {
-                    SObject::Lead => self.retry_now.leads.extend(masters),
-                    SObject::Contact => self.retry_now.org_contacts.extend(masters),
-                }
+                self.retry_new
+                    .extend(masters.into_iter().map(|m| (retry_kind(object), m)));
             }
         }
         Ok(read)
@@ -1175,13 +1245,22 @@ impl RunCtx {
         }
         if !resolved.full {
             if !resolved.targeted {
-                let retry: Vec<ContactId> = self
-                    .retry_before
-                    .contacts
-                    .iter()
-                    .map(|id| ContactId(*id))
-                    .collect();
-                sync.spool_ours(self.spool_id, &retry).await?;
+                // Contacts whose write failed last time, page by page.
+                let mut after = String::new();
+                loop {
+                    let page = sync
+                        .retry_page(RetryKind::Contact, &after, CHANGE_PAGE)
+                        .await?;
+                    let Some(last) = page.last().cloned() else {
+                        break;
+                    };
+                    let ids: Vec<ContactId> = page
+                        .iter()
+                        .filter_map(|id| id.parse().ok().map(ContactId))
+                        .collect();
+                    sync.spool_ours(self.spool_id, &ids).await?;
+                    after = last;
+                }
             }
             // Leftover intents: creates that may have reached the org before a crash.
             let ids: Vec<ContactId> = intents.iter().map(|i| i.contact_id).collect();
@@ -1206,7 +1285,6 @@ impl RunCtx {
                     .into(),
             );
         }
-        self.retry_before = sync.state_json(RETRY_KEY).await?.unwrap_or_default();
         let intents = sync.intents().await?;
 
         // 1. Ours: the ids of our changed contacts go to the spool.
@@ -1229,6 +1307,10 @@ impl RunCtx {
         if self.request.dry_run {
             return Ok(());
         }
+
+        // 4. The org's writes, kept in the outbox while the partitions were planned: sent in
+        //    jobs as large as the client allows, then recorded chunk by chunk.
+        self.flush_outbox().await?;
         if self.counts.duplicate_groups > 0 {
             self.notes.push(format!(
                 "{} duplicate group(s) in the org (same email on several records, R-SYNC-3): the first record of each is synced",
@@ -1236,7 +1318,7 @@ impl RunCtx {
             ));
         }
 
-        // 4. Everything read was applied: the watermarks move.
+        // 5. Everything read was applied: the watermarks move.
         if !targeted {
             let overlap = time::Duration::seconds(self.settings.overlap_seconds.max(0));
             wm.lead = read.lead;
@@ -1612,39 +1694,304 @@ impl RunCtx {
         Ok(None)
     }
 
-    /// Checks the budget for a plan's writes, then applies it batch by batch.
-    async fn apply_plan(&mut self, plan: Plan, summary: &lb_core::Summary) -> Result<(), Stop> {
-        // Budget: the writes must fit before the first one is sent.
-        let chunk = lb_salesforce::writes::COLLECTION_CHUNK;
-        let writes = summary.crm_creates.div_ceil(chunk)
-            + summary.crm_updates.div_ceil(chunk)
-            + summary.seed_updates.div_ceil(chunk);
-        if writes > 0 {
-            self.client.check_budget(writes as u64).await?;
-        }
+    /// Applies a plan's pairs that write only to our side at once, batch by batch; the pairs
+    /// that write to the org (and the seed updates) go to the run's outbox, sent once every
+    /// partition is planned ([`RunCtx::flush_outbox`]). A pair whose contact or record already
+    /// waits in the outbox (planned by an earlier partition) is left to the next run, which
+    /// reads it again (retry table): planned twice from one state, it could create twice.
+    async fn apply_plan(&mut self, plan: Plan, _summary: &lb_core::Summary) -> Result<(), Stop> {
         self.progress(Progress::Phase("applying"));
-        let total = plan.pairs.len() as u64;
-        let mut done = 0u64;
-        for batch in plan.pairs.chunks(self.settings.batch_size.max(1)) {
+        let sync = self.store.sync();
+        let Plan {
+            pairs,
+            duplicate_groups,
+            ..
+        } = plan;
+        let contacts: Vec<ContactId> = pairs
+            .iter()
+            .filter_map(|p| p.contact_id.as_ref().and_then(store_id))
+            .collect();
+        let org_ids: Vec<String> = pairs.iter().filter_map(|p| p.org_id.clone()).collect();
+        let (taken_contacts, taken_org) = sync
+            .outbox_claimed(self.run_id, &contacts, &org_ids)
+            .await?;
+        let taken_contacts: BTreeSet<ContactId> = taken_contacts.into_iter().collect();
+        let taken_org: BTreeSet<String> = taken_org.into_iter().collect();
+        let mut now: Vec<PairPlan> = Vec::new();
+        let mut later: Vec<OutboxRow> = Vec::new();
+        for p in pairs {
+            let cid = p.contact_id.as_ref().and_then(store_id);
+            if cid.is_some_and(|c| taken_contacts.contains(&c))
+                || p.org_id.as_ref().is_some_and(|o| taken_org.contains(o))
+            {
+                if let Some(c) = cid {
+                    self.retry_new.push((RetryKind::Contact, c.0.to_string()));
+                }
+                if let Some(o) = &p.org_id {
+                    self.retry_new.push((retry_kind(p.object), o.clone()));
+                }
+                continue;
+            }
+            let Some(crm) = &p.crm else {
+                now.push(p);
+                continue;
+            };
+            let kind = match crm.op {
+                PlanOp::Create => OutboxKind::Create,
+                PlanOp::Update => OutboxKind::Update,
+            };
+            let entry = OutboxEntry {
+                previous: cid.and_then(|c| self.previous.get(&c).cloned()),
+                pair: p,
+            };
+            later.push(OutboxRow {
+                kind,
+                contact_id: cid,
+                org_id: entry.pair.org_id.clone(),
+                entry: encode(&entry)?,
+            });
+        }
+        for g in &duplicate_groups {
+            for s in &g.seed_updates {
+                let entry = SeedEntry {
+                    lead_id: s.lead_id.clone(),
+                    values: s.values.clone(),
+                };
+                later.push(OutboxRow {
+                    kind: OutboxKind::Seed,
+                    contact_id: None,
+                    org_id: Some(s.lead_id.clone()),
+                    entry: encode(&entry)?,
+                });
+            }
+        }
+        drop(duplicate_groups);
+        self.planned += (now.len() + later.len()) as u64;
+        sync.outbox_put(self.run_id, &later).await?;
+        drop(later);
+        let empty = HashMap::new();
+        for batch in now.chunks(self.settings.batch_size.max(1)) {
             if self.cancelled() {
                 return Err(Stop::Cancelled);
             }
-            self.apply_batch(batch).await?;
-            done += batch.len() as u64;
-            self.progress(Progress::Applied { done, total });
+            self.record_batch(batch, &empty, false).await?;
+            self.applied += batch.len() as u64;
+            self.progress(Progress::Applied {
+                done: self.applied,
+                total: self.planned,
+            });
         }
-        let seed: Vec<(String, Vec<lb_core::WrittenValue>)> = plan
-            .duplicate_groups
-            .iter()
-            .flat_map(|g| {
-                g.seed_updates
-                    .iter()
-                    .map(|s| (s.lead_id.clone(), s.values.clone()))
-            })
-            .collect();
-        if !seed.is_empty() {
-            self.apply_seed_updates(seed).await?;
+        Ok(())
+    }
+
+    /// Sends the run's outbox: Lead creates, then Lead updates (the page links of contacts
+    /// created from Leads included), then seed updates, each in jobs of up to
+    /// [`OUTBOX_JOB_ROWS`] rows read from the store page by page (the client carries a write
+    /// of more than `bulk_write_threshold` rows as one Bulk job), after one budget check for
+    /// the whole outbox. After each job its pairs are read back and recorded batch by batch
+    /// (marketing side, counts, failures, links, bases, provenance). A create's intent is
+    /// journalled before its job is sent. A stop leaves the rest unsent (and the watermarks
+    /// unmoved); a cancellation is honoured between jobs.
+    async fn flush_outbox(&mut self) -> Result<(), Stop> {
+        let sync = self.store.sync();
+        let kinds = [OutboxKind::Create, OutboxKind::Update, OutboxKind::Seed];
+        let mut cost = 0u64;
+        for kind in kinds {
+            let n = sync.outbox_len(self.run_id, Some(kind)).await? as usize;
+            let job_cost = |rows: usize| {
+                if rows == 0 {
+                    0
+                } else if rows > self.settings.bulk_write_threshold {
+                    lb_salesforce::policy::BULK_INGEST_TYPICAL_CALLS
+                } else {
+                    rows.div_ceil(lb_salesforce::writes::COLLECTION_CHUNK) as u64
+                }
+            };
+            cost += (n / OUTBOX_JOB_ROWS) as u64 * job_cost(OUTBOX_JOB_ROWS)
+                + job_cost(n % OUTBOX_JOB_ROWS);
         }
+        if cost == 0 {
+            return Ok(());
+        }
+        // Budget: the writes must fit before the first one is sent.
+        self.client.check_budget(cost).await?;
+        for kind in kinds {
+            let mut after = 0i64;
+            loop {
+                if self.cancelled() {
+                    return Err(Stop::Cancelled);
+                }
+                // The job's rows, page by page (intents journalled before anything is sent).
+                let mut rows: Vec<Record> = Vec::new();
+                let mut entries = 0usize;
+                let mut last = after;
+                while entries < OUTBOX_JOB_ROWS {
+                    let want = OUTBOX_PAGE.min(OUTBOX_JOB_ROWS - entries);
+                    let page = sync
+                        .outbox_page(self.run_id, kind, last, None, want as u32)
+                        .await?;
+                    let Some((id, _)) = page.last() else {
+                        break;
+                    };
+                    last = *id;
+                    entries += page.len();
+                    let got = page.len();
+                    let mut intents = Vec::new();
+                    for (_, row) in &page {
+                        if let Some(r) = self.outbox_record(row, &mut intents)? {
+                            rows.push(r);
+                        }
+                    }
+                    if !intents.is_empty() {
+                        sync.put_intents(self.run_id, &intents).await?;
+                    }
+                    if got < want {
+                        break;
+                    }
+                }
+                if entries == 0 {
+                    break;
+                }
+                let op = match kind {
+                    OutboxKind::Create => WriteOp::Insert,
+                    OutboxKind::Update | OutboxKind::Seed => WriteOp::Update,
+                };
+                let mut results: Vec<RecordResult> = vec![RecordResult::Unprocessed; rows.len()];
+                let report = self.client.write(&op, "Lead", rows).await;
+                for o in report.outcomes {
+                    if let Some(slot) = results.get_mut(o.row) {
+                        *slot = o.result;
+                    }
+                }
+                let stopped = report.stopped;
+                // Recorded batch by batch, read back in the same order (row by row).
+                let mut cursor = after;
+                let mut next_row = 0usize;
+                loop {
+                    let page = sync
+                        .outbox_page(
+                            self.run_id,
+                            kind,
+                            cursor,
+                            Some(last),
+                            self.settings.batch_size.max(1) as u32,
+                        )
+                        .await?;
+                    let Some((id, _)) = page.last() else {
+                        break;
+                    };
+                    cursor = *id;
+                    let n = page.len() as u64;
+                    if kind == OutboxKind::Seed {
+                        self.record_seed(&page, &mut results, &mut next_row).await?;
+                    } else {
+                        let mut pairs = Vec::with_capacity(page.len());
+                        let mut crm_result = HashMap::new();
+                        self.previous.clear();
+                        for (i, (_, row)) in page.into_iter().enumerate() {
+                            let entry: OutboxEntry = decode(&row.entry)?;
+                            if sendable(&entry.pair) {
+                                if let Some(r) = results.get_mut(next_row) {
+                                    crm_result
+                                        .insert(i, std::mem::replace(r, RecordResult::Unprocessed));
+                                }
+                                next_row += 1;
+                            }
+                            if let (Some(cid), Some(prev)) = (row.contact_id, entry.previous) {
+                                self.previous.insert(cid, prev);
+                            }
+                            pairs.push(entry.pair);
+                        }
+                        self.record_batch(&pairs, &crm_result, stopped.is_some())
+                            .await?;
+                    }
+                    self.applied += n;
+                    self.progress(Progress::Applied {
+                        done: self.applied,
+                        total: self.planned,
+                    });
+                }
+                if let Some(e) = stopped {
+                    return Err(Stop::Sf(e));
+                }
+                after = last;
+            }
+        }
+        Ok(())
+    }
+
+    /// The org row of one outbox entry (`None`: nothing to send, e.g. an update without an
+    /// Id); a create's intent is added to `intents`.
+    fn outbox_record(
+        &self,
+        row: &OutboxRow,
+        intents: &mut Vec<Intent>,
+    ) -> Result<Option<Record>, Stop> {
+        if row.kind == OutboxKind::Seed {
+            let seed: SeedEntry = decode(&row.entry)?;
+            let mut r = org_fields(&seed.values, SObject::Lead, &self.conn);
+            r.insert("Id".into(), serde_json::Value::String(seed.lead_id));
+            return Ok(Some(r));
+        }
+        let entry: OutboxEntry = decode(&row.entry)?;
+        let p = &entry.pair;
+        if !sendable(p) {
+            return Ok(None);
+        }
+        let Some(w) = &p.crm else {
+            return Ok(None);
+        };
+        let mut r = org_fields(&w.values, SObject::Lead, &self.conn);
+        match w.op {
+            PlanOp::Create => {
+                if let (Some(cid), Some(email)) =
+                    (p.contact_id.as_ref().and_then(store_id), email_of(p))
+                {
+                    intents.push(Intent {
+                        contact_id: cid,
+                        email,
+                    });
+                }
+            }
+            PlanOp::Update => {
+                r.insert(
+                    "Id".into(),
+                    serde_json::Value::String(p.org_id.clone().unwrap_or_default()),
+                );
+            }
+        }
+        Ok(Some(r))
+    }
+
+    /// Records one batch of seed updates of a sent job.
+    async fn record_seed(
+        &mut self,
+        page: &[(i64, OutboxRow)],
+        results: &mut [RecordResult],
+        next_row: &mut usize,
+    ) -> Result<(), Stop> {
+        let mut batch = BatchCommit {
+            run_id: self.run_id,
+            ..BatchCommit::default()
+        };
+        for (_, row) in page {
+            let seed: SeedEntry = decode(&row.entry)?;
+            let result = results
+                .get_mut(*next_row)
+                .map(|r| std::mem::replace(r, RecordResult::Unprocessed));
+            *next_row += 1;
+            match result {
+                Some(RecordResult::Saved { .. }) => self.counts.seed_updates += 1,
+                Some(RecordResult::Failed(errors)) => {
+                    let f =
+                        self.failure(Side::Crm, SObject::Lead, Some(seed.lead_id), None, &errors);
+                    batch.failures.push(f);
+                }
+                _ => {}
+            }
+        }
+        self.failures.extend(batch.failures.iter().cloned());
+        self.store.sync().commit_batch(&batch).await?;
         Ok(())
     }
 
@@ -1881,97 +2228,33 @@ impl RunCtx {
         f
     }
 
-    async fn apply_batch(&mut self, pairs: &[PairPlan]) -> Result<(), Stop> {
+    /// Records one batch of pairs whose org writes are done (`crm_result`, by index in
+    /// `pairs`; none for pairs without one): writes their marketing side in one store
+    /// transaction, then records counts, failures, links, bases, provenance and settled intents
+    /// in one `commit_batch`. When the org work `stopped`, a pair whose org write was not done
+    /// is left out whole (its marketing write waits for it). The page links of the contacts
+    /// created here from Leads go to the outbox after the commit.
+    async fn record_batch(
+        &mut self,
+        pairs: &[PairPlan],
+        crm_result: &HashMap<usize, RecordResult>,
+        stopped: bool,
+    ) -> Result<(), Stop> {
         let sync = self.store.sync();
         let mut batch = BatchCommit {
             run_id: self.run_id,
             ..BatchCommit::default()
         };
-        let email_of = |p: &PairPlan| -> Option<String> {
-            [&p.crm, &p.marketing]
-                .into_iter()
-                .flatten()
-                .flat_map(|w| w.values.iter())
-                .find(|v| v.attribute == "email")
-                .and_then(|v| v.value.clone())
+        // A marketing write waits for its org counterpart: left out when the org work stopped
+        // before that counterpart was done.
+        let waits = |i: usize| {
+            stopped
+                && pairs[i].crm.is_some()
+                && !matches!(
+                    crm_result.get(&i),
+                    Some(RecordResult::Saved { .. } | RecordResult::Failed(_))
+                )
         };
-
-        // Org creates: the intent first, so a crash after the create is reconciled by email.
-        let creates: Vec<usize> = (0..pairs.len())
-            .filter(|&i| {
-                pairs[i]
-                    .crm
-                    .as_ref()
-                    .is_some_and(|w| w.op == PlanOp::Create)
-            })
-            .collect();
-        let mut intents = Vec::new();
-        for &i in &creates {
-            if let (Some(cid), Some(email)) = (
-                pairs[i].contact_id.as_ref().and_then(store_id),
-                email_of(&pairs[i]),
-            ) {
-                intents.push(Intent {
-                    contact_id: cid,
-                    email,
-                });
-            }
-        }
-        if !intents.is_empty() {
-            sync.put_intents(self.run_id, &intents).await?;
-        }
-        let mut crm_result: HashMap<usize, RecordResult> = HashMap::new();
-        let mut stopped: Option<SfError> = None;
-        if !creates.is_empty() {
-            let rows: Vec<Record> = creates
-                .iter()
-                .map(|&i| {
-                    org_fields(
-                        &pairs[i]
-                            .crm
-                            .as_ref()
-                            .map(|w| w.values.clone())
-                            .unwrap_or_default(),
-                        SObject::Lead,
-                        &self.conn,
-                    )
-                })
-                .collect();
-            let report = self.client.write(&WriteOp::Insert, "Lead", rows).await;
-            collect(&creates, report, &mut crm_result, &mut stopped);
-        }
-        let updates: Vec<usize> = (0..pairs.len())
-            .filter(|&i| {
-                pairs[i]
-                    .crm
-                    .as_ref()
-                    .is_some_and(|w| w.op == PlanOp::Update)
-                    && pairs[i].org_id.is_some()
-            })
-            .collect();
-        if !updates.is_empty() && stopped.is_none() {
-            let rows: Vec<Record> = updates
-                .iter()
-                .map(|&i| {
-                    let mut r = org_fields(
-                        &pairs[i]
-                            .crm
-                            .as_ref()
-                            .map(|w| w.values.clone())
-                            .unwrap_or_default(),
-                        SObject::Lead,
-                        &self.conn,
-                    );
-                    r.insert(
-                        "Id".into(),
-                        serde_json::Value::String(pairs[i].org_id.clone().unwrap_or_default()),
-                    );
-                    r
-                })
-                .collect();
-            let report = self.client.write(&WriteOp::Update, "Lead", rows).await;
-            collect(&updates, report, &mut crm_result, &mut stopped);
-        }
 
         // Our side: the batch's contact writes in one store transaction (`write_contacts`),
         // each with its own outcome. Marketing writes wait for their org counterpart only when
@@ -1980,7 +2263,7 @@ impl RunCtx {
         let mut write_of: HashMap<usize, usize> = HashMap::new();
         for (i, p) in pairs.iter().enumerate() {
             let Some(w) = &p.marketing else { continue };
-            if stopped.is_some() && p.crm.is_some() {
+            if waits(i) {
                 continue;
             }
             let input = contact_input(&w.values);
@@ -2015,7 +2298,7 @@ impl RunCtx {
                     RecordResult::Failed(errors) => {
                         self.counts.crm.lead.failed += 1;
                         if let Some(cid) = p.contact_id.as_ref().and_then(store_id) {
-                            self.retry_now.contacts.insert(cid.0);
+                            self.retry_new.push((RetryKind::Contact, cid.0.to_string()));
                         }
                         let record = match w.op {
                             PlanOp::Create => p.contact_id.as_ref().map(|c| format!("contact {c}")),
@@ -2054,10 +2337,11 @@ impl RunCtx {
             }
             let mut contact_id = p.contact_id.as_ref().and_then(store_id);
             let mut marketing_ok = true;
+            if waits(i) {
+                continue;
+            }
+            let mut created_from_lead: Option<(ContactId, String)> = None;
             if let Some(w) = &p.marketing {
-                if stopped.is_some() && p.crm.is_some() {
-                    continue;
-                }
                 let result = match write_of.get(&i).and_then(|&k| written[k].take()) {
                     Some(Ok(c)) if w.op == PlanOp::Create => Ok(Some(c.id)),
                     Some(Ok(_)) | None => Ok(None),
@@ -2073,10 +2357,9 @@ impl RunCtx {
                         if let Some(new_id) = created {
                             contact_id = Some(new_id);
                             // The new contact's page link (`plezi_url`) can only go to its Lead
-                            // now that it has an id: the next run reads both again for it.
+                            // now that it has an id: it goes through the outbox in this run.
                             if let (SObject::Lead, Some(oid)) = (p.object, &p.org_id) {
-                                self.retry_now.contacts.insert(new_id.0);
-                                self.retry_now.leads.insert(oid.clone());
+                                created_from_lead = Some((new_id, oid.clone()));
                             }
                         }
                     }
@@ -2087,10 +2370,7 @@ impl RunCtx {
                     ) => {
                         counts.failed += 1;
                         if let Some(oid) = &p.org_id {
-                            match p.object {
-                                SObject::Lead => self.retry_now.leads.insert(oid.clone()),
-                                SObject::Contact => self.retry_now.org_contacts.insert(oid.clone()),
-                            };
+                            self.retry_new.push((retry_kind(p.object), oid.clone()));
                         }
                         marketing_ok = false;
                         let code = match &e {
@@ -2129,6 +2409,9 @@ impl RunCtx {
                 crm_ok,
                 marketing_ok,
             ) {
+                if let Some((new_id, lead_id)) = created_from_lead.take() {
+                    self.push_page_url(new_id, lead_id, &link)?;
+                }
                 batch.links.push(StoredLink {
                     contact_id: cid,
                     org_id: link.org_id,
@@ -2161,10 +2444,78 @@ impl RunCtx {
         }
         self.failures.extend(batch.failures.iter().cloned());
         sync.commit_batch(&batch).await?;
-        match stopped {
-            Some(e) => Err(Stop::Sf(e)),
-            None => Ok(()),
+        // After the commit: the link the page link's entry starts from is stored.
+        let urls = std::mem::take(&mut self.url_rows);
+        sync.outbox_put(self.run_id, &urls).await?;
+        self.planned += urls.len() as u64;
+        Ok(())
+    }
+
+    /// Queues the page link (`page_url`, the Lead's `plezi_url`: R-FIELD-1) of a contact just
+    /// created from Lead `lead_id`, as an update of that Lead in the outbox, with the base it
+    /// leaves once sent (so the next run has nothing to send). Only when the mapping sends
+    /// `page_url` to Leads.
+    fn push_page_url(
+        &mut self,
+        contact: ContactId,
+        lead_id: String,
+        link: &SyncedLink,
+    ) -> Result<(), Stop> {
+        let Some(entry) = self
+            .mapping
+            .active_entries(SObject::Lead)
+            .find(|e| e.attribute == PAGE_URL)
+        else {
+            return Ok(());
+        };
+        if !matches!(
+            entry.effective_direction(),
+            lb_core::Direction::ToCrm | lb_core::Direction::Both
+        ) {
+            return Ok(());
         }
+        let url = Some(page_url(&self.settings.app_base_url, contact));
+        let pair = PairPlan {
+            contact_id: Some(core_id(contact)),
+            org_id: Some(lead_id.clone()),
+            object: SObject::Lead,
+            link: lb_core::LinkChange::Unchanged,
+            crm: Some(lb_core::RecordWrite {
+                op: PlanOp::Update,
+                values: vec![lb_core::WrittenValue {
+                    attribute: PAGE_URL.to_owned(),
+                    field: entry.field.clone(),
+                    value: url.clone(),
+                    provenance: lb_core::Provenance {
+                        side: Side::Marketing,
+                        run: RunId::from(self.run_id.to_string()),
+                        rule: lb_core::Rule::FirstSync,
+                    },
+                }],
+            }),
+            marketing: None,
+            conflicts: Vec::new(),
+            held: Vec::new(),
+            base_changes: vec![lb_core::BaseUpdate {
+                attribute: PAGE_URL.to_owned(),
+                base: lb_core::FieldBase {
+                    ours: url.clone(),
+                    theirs: url,
+                    entry: entry.fingerprint(),
+                },
+            }],
+        };
+        let row = OutboxRow {
+            kind: OutboxKind::Update,
+            contact_id: Some(contact),
+            org_id: Some(lead_id),
+            entry: encode(&OutboxEntry {
+                pair,
+                previous: Some(link.clone()),
+            })?,
+        };
+        self.url_rows.push(row);
+        Ok(())
     }
 
     /// Writes a batch's contacts in one store transaction, each row with its own outcome
@@ -2175,62 +2526,31 @@ impl RunCtx {
     ) -> Result<Vec<Result<Contact, StoreError>>, Stop> {
         Ok(self.store.write_contacts(writes, Origin::Sync).await?)
     }
-
-    async fn apply_seed_updates(
-        &mut self,
-        seed: Vec<(String, Vec<lb_core::WrittenValue>)>,
-    ) -> Result<(), Stop> {
-        let rows: Vec<Record> = seed
-            .iter()
-            .map(|(id, values)| {
-                let mut r = org_fields(values, SObject::Lead, &self.conn);
-                r.insert("Id".into(), serde_json::Value::String(id.clone()));
-                r
-            })
-            .collect();
-        let report = self.client.write(&WriteOp::Update, "Lead", rows).await;
-        let mut batch = BatchCommit {
-            run_id: self.run_id,
-            ..BatchCommit::default()
-        };
-        for o in &report.outcomes {
-            match &o.result {
-                RecordResult::Saved { .. } => self.counts.seed_updates += 1,
-                RecordResult::Failed(errors) => {
-                    let f = self.failure(
-                        Side::Crm,
-                        SObject::Lead,
-                        Some(seed[o.row].0.clone()),
-                        None,
-                        errors,
-                    );
-                    batch.failures.push(f);
-                }
-                _ => {}
-            }
-        }
-        self.failures.extend(batch.failures.iter().cloned());
-        self.store.sync().commit_batch(&batch).await?;
-        match report.stopped {
-            Some(e) => Err(Stop::Sf(e)),
-            None => Ok(()),
-        }
-    }
 }
 
-/// Files a write report's outcomes under the pair indexes of its rows.
-fn collect(
-    indexes: &[usize],
-    report: WriteReport,
-    into: &mut HashMap<usize, RecordResult>,
-    stopped: &mut Option<SfError>,
-) {
-    for o in report.outcomes {
-        if let Some(&i) = indexes.get(o.row) {
-            into.insert(i, o.result);
-        }
-    }
-    if stopped.is_none() {
-        *stopped = report.stopped;
-    }
+/// Whether an outbox pair has an org row to send (an update needs the record's Id).
+fn sendable(p: &PairPlan) -> bool {
+    p.crm
+        .as_ref()
+        .is_some_and(|w| w.op == PlanOp::Create || p.org_id.is_some())
+}
+
+/// A pair's email (the value written to either side).
+fn email_of(p: &PairPlan) -> Option<String> {
+    [&p.crm, &p.marketing]
+        .into_iter()
+        .flatten()
+        .flat_map(|w| w.values.iter())
+        .find(|v| v.attribute == "email")
+        .and_then(|v| v.value.clone())
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<String, Stop> {
+    serde_json::to_string(value)
+        .map_err(|e| Stop::Store(StoreError::Corrupt(format!("outbox entry: {e}"))))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, Stop> {
+    serde_json::from_str(raw)
+        .map_err(|e| Stop::Store(StoreError::Corrupt(format!("outbox entry: {e}"))))
 }

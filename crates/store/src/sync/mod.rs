@@ -2,7 +2,9 @@
 //! history with every failure, the intent journal of Lead creations, and a small key/value
 //! table for watermarks, settings, connection and health. Migrations `0100_*` of both backends.
 //! The read spool of a run ([`spool`](self::KeyRange): what a run read, taken out partition by
-//! partition so the runner's memory follows the partition) is migration `0110_*`.
+//! partition so the runner's memory follows the partition) is migration `0110_*`; the run's
+//! outbox of org writes and the retry table ([`OutboxRow`], [`RetryKind`]: what a run sends to
+//! the org once every partition is planned, and the records to read again) are `0130_*`.
 //!
 //! **Invariants.**
 //! - [`SyncStore::commit_batch`] writes the links, provenance, failures and cleared intents of
@@ -398,6 +400,9 @@ impl SyncStore {
 
 mod spool;
 pub use spool::{KeyRange, OursSource, spool_key};
+
+mod outbox;
+pub use outbox::{OutboxKind, OutboxRow, RetryKind};
 
 pub(crate) fn side_name(side: Side) -> &'static str {
     match side {
