@@ -98,11 +98,12 @@ pub enum Scope {
 /// Progress of a run, for progress bars.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Progress {
-    /// A phase starts ("reading the org", "planning", "applying").
+    /// A phase starts ("reading the org", "planning", "applying", "sending to the org").
     Phase(&'static str),
     /// Records read so far from the org.
     Read { records: u64 },
-    /// Pairs applied so far, out of `total`.
+    /// Pairs applied so far in the whole run, out of `total`: the pairs planned so far (the
+    /// run's total once every partition is planned, before the outbox is sent).
     Applied { done: u64, total: u64 },
 }
 
@@ -1813,6 +1814,7 @@ impl RunCtx {
         if cost == 0 {
             return Ok(());
         }
+        self.progress(Progress::Phase("sending to the org"));
         // Budget: the writes must fit before the first one is sent.
         self.client.check_budget(cost).await?;
         for kind in kinds {

@@ -188,3 +188,170 @@ impl SyncStore {
         outbox_dispatch!(self, retry_settle(run_id))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{OutboxKind, OutboxRow, RetryKind};
+    use crate::model::ContactId;
+    use crate::{Database, Store};
+
+    /// A fresh database on the test server (`TEST_POSTGRES_URL`), or `None`.
+    async fn postgres() -> Option<Store> {
+        use sqlx::Connection;
+        let admin_url = std::env::var("TEST_POSTGRES_URL").ok()?;
+        let name = format!("t_outbox_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let mut url = url::Url::parse(&admin_url).unwrap();
+        url.set_path(&name);
+        Some(
+            Store::open(&Database::from_url(url.as_str()).unwrap())
+                .await
+                .unwrap(),
+        )
+    }
+
+    async fn both(f: impl AsyncFn(&Store)) {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = Store::open(&Database::in_data_dir(&dir.path().join("data")))
+            .await
+            .unwrap();
+        f(&sqlite).await;
+        match postgres().await {
+            Some(pg) => f(&pg).await,
+            None => eprintln!("TEST_POSTGRES_URL not set: PostgreSQL variant not run"),
+        }
+    }
+
+    fn row(kind: OutboxKind, contact: Option<i64>, org: Option<&str>, entry: &str) -> OutboxRow {
+        OutboxRow {
+            kind,
+            contact_id: contact.map(ContactId),
+            org_id: org.map(str::to_owned),
+            entry: entry.to_owned(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_outbox_is_read_back_in_order_by_kind_and_range_and_never_outlives_its_run() {
+        both(async |store: &Store| {
+            let sync = store.sync();
+            let mut rows = Vec::new();
+            for i in 0..1_200 {
+                let kind = if i % 3 == 0 {
+                    OutboxKind::Create
+                } else {
+                    OutboxKind::Update
+                };
+                let org = format!("00Q{i:05}");
+                let org = (kind == OutboxKind::Update).then_some(org.as_str());
+                rows.push(row(kind, Some(i), org, &format!("{{\"n\":{i}}}")));
+            }
+            rows.push(row(OutboxKind::Seed, None, Some("00Qseed"), "{}"));
+            sync.outbox_put(5, &rows).await.unwrap();
+            sync.outbox_put(6, &rows[..10]).await.unwrap();
+            assert_eq!(sync.outbox_len(5, None).await.unwrap(), 1_201);
+            assert_eq!(
+                sync.outbox_len(5, Some(OutboxKind::Create)).await.unwrap(),
+                400
+            );
+            assert_eq!(sync.outbox_len(5, Some(OutboxKind::Seed)).await.unwrap(), 1);
+            // Page by page, in the order put; a bounded range reads the same rows again.
+            let mut after = 0;
+            let mut seen = Vec::new();
+            loop {
+                let page = sync
+                    .outbox_page(5, OutboxKind::Update, after, None, 300)
+                    .await
+                    .unwrap();
+                let Some((last, _)) = page.last() else {
+                    break;
+                };
+                after = *last;
+                seen.extend(page);
+            }
+            assert_eq!(seen.len(), 800);
+            let expected: Vec<&OutboxRow> = rows
+                .iter()
+                .filter(|r| r.kind == OutboxKind::Update)
+                .collect();
+            assert!(seen.iter().map(|(_, r)| r).eq(expected.iter().copied()));
+            let (lo, hi) = (seen[99].0, seen[199].0);
+            let again = sync
+                .outbox_page(5, OutboxKind::Update, lo, Some(hi), 1_000)
+                .await
+                .unwrap();
+            assert_eq!(again, seen[100..200].to_vec());
+            // Who already waits in the outbox.
+            let (c, o) = sync
+                .outbox_claimed(
+                    5,
+                    &[ContactId(3), ContactId(5_000)],
+                    &["00Q00001".into(), "00Q00003".into(), "00Qseed".into()],
+                )
+                .await
+                .unwrap();
+            assert_eq!(c, vec![ContactId(3)]);
+            let mut o = o;
+            o.sort();
+            assert_eq!(o, vec!["00Q00001".to_string(), "00Qseed".to_string()]);
+            // Run 5 died; run 7 holds the lease and discards every other run's outbox.
+            sync.outbox_put(7, &rows[..2]).await.unwrap();
+            assert_eq!(sync.outbox_discard_others(7).await.unwrap(), 1_211);
+            assert_eq!(sync.outbox_len(5, None).await.unwrap(), 0);
+            assert_eq!(sync.outbox_len(7, None).await.unwrap(), 2);
+            sync.outbox_clear(7).await.unwrap();
+            assert_eq!(sync.outbox_len(7, None).await.unwrap(), 0);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn retries_page_in_order_and_a_complete_run_settles_the_older_ones() {
+        both(async |store: &Store| {
+            let sync = store.sync();
+            let contacts: Vec<(RetryKind, String)> = [9, 10, 2, 100, 2]
+                .iter()
+                .map(|i: &i64| (RetryKind::Contact, i.to_string()))
+                .collect();
+            sync.retry_add(3, &contacts).await.unwrap();
+            sync.retry_add(
+                3,
+                &[
+                    (RetryKind::Lead, "00Qb".into()),
+                    (RetryKind::Lead, "00Qa".into()),
+                ],
+            )
+            .await
+            .unwrap();
+            assert_eq!(sync.retry_len().await.unwrap(), 6);
+            let first = sync.retry_page(RetryKind::Contact, "", 2).await.unwrap();
+            assert_eq!(first, vec!["2", "9"], "numeric order for contact ids");
+            let rest = sync.retry_page(RetryKind::Contact, "9", 10).await.unwrap();
+            assert_eq!(rest, vec!["10", "100"]);
+            assert_eq!(
+                sync.retry_page(RetryKind::Lead, "", 10).await.unwrap(),
+                vec!["00Qa", "00Qb"]
+            );
+            // Run 4 failed contact 9 again, then completed: only its own failures stay.
+            sync.retry_add(4, &[(RetryKind::Contact, "9".into())])
+                .await
+                .unwrap();
+            assert_eq!(sync.retry_settle(4).await.unwrap(), 5);
+            assert_eq!(
+                sync.retry_page(RetryKind::Contact, "", 10).await.unwrap(),
+                vec!["9"]
+            );
+            assert!(
+                sync.retry_page(RetryKind::OrgContact, "", 10)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+        })
+        .await;
+    }
+}
