@@ -348,21 +348,63 @@ impl Suppressed {
     }
 }
 
+/// Why a run leaves a tombstoned contact (and the org records holding its email) out: the
+/// run records its `Display` as the skip reason. Like [`lb_core::plan::SkipReason`], each kind
+/// has a stable [`code`](TombstoneSkip::code), so the web app can recognise a recorded reason
+/// and say it in the page's language (`lb-web`'s `ui/engine_texts.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TombstoneSkip {
+    #[error(
+        "its Salesforce {object} {org_id} was deleted in the org on {when}; not synced (no Lead is re-created) until its deletion tombstone is cleared"
+    )]
+    DeletedInOrg {
+        object: String,
+        org_id: String,
+        when: String,
+    },
+    #[error(
+        "its Salesforce {object} {org_id} was merged into {master_id} on {when}, which is linked to another contact; not synced until its deletion tombstone is cleared"
+    )]
+    MergedIntoLinked {
+        object: String,
+        org_id: String,
+        master_id: String,
+        when: String,
+    },
+}
+
+impl TombstoneSkip {
+    pub fn of(t: &Tombstone) -> TombstoneSkip {
+        let object = t.object.api_name().to_owned();
+        let org_id = t.org_id.clone();
+        let when = crate::convert::soql_datetime(t.deleted_at);
+        match &t.master_id {
+            Some(m) => TombstoneSkip::MergedIntoLinked {
+                object,
+                org_id,
+                master_id: m.clone(),
+                when,
+            },
+            None => TombstoneSkip::DeletedInOrg {
+                object,
+                org_id,
+                when,
+            },
+        }
+    }
+
+    /// A stable identifier of the reason (snake_case), distinct from every `SkipReason` code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TombstoneSkip::DeletedInOrg { .. } => "deleted_in_org",
+            TombstoneSkip::MergedIntoLinked { .. } => "merged_into_linked",
+        }
+    }
+}
+
 /// The skip reason of a tombstoned contact, in plain words.
 pub fn skip_reason(t: &Tombstone) -> String {
-    let when = crate::convert::soql_datetime(t.deleted_at);
-    match &t.master_id {
-        Some(m) => format!(
-            "its Salesforce {} {} was merged into {m} on {when}, which is linked to another contact; not synced until its deletion tombstone is cleared",
-            t.object.api_name(),
-            t.org_id
-        ),
-        None => format!(
-            "its Salesforce {} {} was deleted in the org on {when}; not synced (no Lead is re-created) until its deletion tombstone is cleared",
-            t.object.api_name(),
-            t.org_id
-        ),
-    }
+    TombstoneSkip::of(t).to_string()
 }
 
 /// Every tombstoned contact, with its email: what a run suppresses (full or incremental).

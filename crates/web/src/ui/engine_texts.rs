@@ -17,6 +17,7 @@ use std::sync::LazyLock;
 
 use lb_core::model::ContactId;
 use lb_core::plan::SkipReason;
+use lb_engine::deletes::TombstoneSkip;
 
 use super::Lang;
 
@@ -110,9 +111,28 @@ static SKIP_PATTERNS: LazyLock<Vec<(&'static str, Pattern)>> = LazyLock::new(|| 
         SkipReason::EmailTakenHere { contact_id: id(0) },
         SkipReason::ConflictingLink { other: s(0) },
     ];
+    // The engine's own reasons for a contact whose org record was deleted (issue 6).
+    let tombstones = [
+        TombstoneSkip::DeletedInOrg {
+            object: s(0),
+            org_id: s(1),
+            when: s(2),
+        },
+        TombstoneSkip::MergedIntoLinked {
+            object: s(0),
+            org_id: s(1),
+            master_id: s(2),
+            when: s(3),
+        },
+    ];
     samples
         .iter()
         .map(|r| (r.code(), Pattern::of(&r.to_string())))
+        .chain(
+            tombstones
+                .iter()
+                .map(|r| (r.code(), Pattern::of(&r.to_string()))),
+        )
         .collect()
 });
 
@@ -141,6 +161,12 @@ fn skip_fr(code: &str) -> Option<&'static str> {
         }
         "email_taken_here" => "le contact {0} d'ici a déjà cet email",
         "conflicting_link" => "l'entrée contient un second lien pour cette fiche ({0})",
+        "deleted_in_org" => {
+            "son {0} Salesforce {1} a été supprimé dans l'org le {2} ; non synchronisé (aucun Lead n'est recréé) tant que sa suppression n'est pas levée (« Synchroniser à nouveau »)"
+        }
+        "merged_into_linked" => {
+            "son {0} Salesforce {1} a été fusionné dans {2} le {3}, qui est lié à un autre contact ; non synchronisé tant que sa suppression n'est pas levée (« Synchroniser à nouveau »)"
+        }
         _ => return None,
     })
 }
@@ -313,12 +339,20 @@ mod tests {
         }
     }
 
+    /// Same for the engine's tombstone reasons.
+    #[allow(dead_code)]
+    fn listed_tombstone(r: &TombstoneSkip) {
+        match r {
+            TombstoneSkip::DeletedInOrg { .. } | TombstoneSkip::MergedIntoLinked { .. } => {}
+        }
+    }
+
     #[test]
     fn every_skip_reason_has_a_pattern_and_a_french_wording() {
         assert_eq!(
             SKIP_PATTERNS.len(),
-            12,
-            "one pattern per variant listed in `listed`"
+            12 + 2,
+            "one pattern per variant listed in `listed` and per `TombstoneSkip`"
         );
         for (code, pattern) in SKIP_PATTERNS.iter() {
             assert!(skip_fr(code).is_some(), "no French for {code}");
@@ -366,6 +400,24 @@ mod tests {
             assert_eq!(recorded_skip_reason(Lang::En, &recorded), recorded);
             assert_eq!(skip_reason(Lang::Fr, &reason), fr);
         }
+        // The engine's tombstone reasons, recorded before they had a code, too.
+        let deleted = "its Salesforce Lead 00Q000000000001AAA was deleted in the org on 2026-11-30T14:05:00Z; not synced (no Lead is re-created) until its deletion tombstone is cleared";
+        assert_eq!(
+            recorded_skip_reason(Lang::Fr, deleted),
+            "son Lead Salesforce 00Q000000000001AAA a été supprimé dans l'org le 2026-11-30T14:05:00Z ; non synchronisé (aucun Lead n'est recréé) tant que sa suppression n'est pas levée (« Synchroniser à nouveau »)"
+        );
+        let merged = TombstoneSkip::MergedIntoLinked {
+            object: "Lead".into(),
+            org_id: "00Q000000000002AAA".into(),
+            master_id: "00Q000000000003AAA".into(),
+            when: "2026-11-30T14:05:00Z".into(),
+        }
+        .to_string();
+        assert_eq!(
+            recorded_skip_reason(Lang::Fr, &merged),
+            "son Lead Salesforce 00Q000000000002AAA a été fusionné dans 00Q000000000003AAA le 2026-11-30T14:05:00Z, qui est lié à un autre contact ; non synchronisé tant que sa suppression n'est pas levée (« Synchroniser à nouveau »)"
+        );
+        assert_eq!(recorded_skip_reason(Lang::En, &merged), merged);
         // A text from another version is shown as recorded.
         assert_eq!(
             recorded_skip_reason(Lang::Fr, "some future reason"),

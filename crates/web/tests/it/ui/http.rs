@@ -1268,3 +1268,74 @@ async fn a_runs_page_says_what_the_orgs_deletions_and_merges_did() {
     assert!(!before.contains("deletes-title"), "{before}");
     assert!(!before.contains("id=\"deletes\""), "{before}");
 }
+
+/// Issue 6: the reason a run records for a contact left out because its Lead was deleted in
+/// Salesforce is said in French on a French page (Accept-Language), like every other skip
+/// reason, and as recorded on an English one.
+#[tokio::test]
+async fn a_deleted_leads_skip_reason_is_said_in_french() {
+    let stack = Stack::start().await;
+    stack.connect().await;
+    let ann = stack
+        .store
+        .create_contact(
+            serde_json::json!({"email": "ann@example.com", "last_name": "Ann", "company": "Acme"})
+                .as_object()
+                .unwrap(),
+            lb_store::Origin::User,
+        )
+        .await
+        .unwrap()
+        .id;
+    let run = |scope| async {
+        stack
+            .engine
+            .run(lb_engine::RunRequest::new(
+                lb_engine::Trigger::Manual,
+                scope,
+            ))
+            .await
+            .unwrap()
+    };
+    let first = run(lb_engine::Scope::Incremental).await;
+    assert_eq!(first.status, lb_engine::RunStatus::Succeeded, "{first:?}");
+    let lead = stack.store.sync().links_by_contacts(&[ann]).await.unwrap()[0]
+        .org_id
+        .clone();
+    stack
+        .org
+        .emulator
+        .org_mut()
+        .delete(Some("Lead"), &lead)
+        .unwrap();
+    let second = run(lb_engine::Scope::Incremental).await;
+    assert_eq!(second.counts.deletes.tombstoned, 1, "{second:?}");
+    // A full resync reads every contact: the tombstoned one is skipped with the reason.
+    let full = run(lb_engine::Scope::Full).await;
+    assert_eq!(full.status, lb_engine::RunStatus::Succeeded, "{full:?}");
+    let run_id = full.run_id.unwrap();
+
+    let mut v = Visitor::new(&stack.base_url);
+    v.sign_in().await;
+    let url = format!("{}/sync/runs/{run_id}", stack.base_url);
+    let en = v.send(v.http.get(&url)).await.body;
+    assert!(
+        en.contains(&format!(
+            "its Salesforce Lead {lead} was deleted in the org on "
+        )),
+        "{en}"
+    );
+    let fr = v
+        .send(v.http.get(&url).header("accept-language", "fr-FR,fr;q=0.9"))
+        .await
+        .body;
+    let skips = &fr[fr.find("id=\"skips\"").expect("a skips table")..];
+    let skips = &skips[..skips.find("</table>").unwrap()];
+    assert!(
+        skips.contains(&format!(
+            "son Lead Salesforce {lead} a été supprimé dans l&#39;org le "
+        )) && skips.contains("aucun Lead n&#39;est recréé"),
+        "{skips}"
+    );
+    assert!(!skips.contains("was deleted in the org"), "{skips}");
+}
