@@ -30,13 +30,13 @@ use serde::Serialize;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tokio::sync::broadcast;
-use tokio::sync::oneshot::error::TryRecvError;
 
 pub mod auth;
 mod import;
 mod model;
 mod rows;
 pub mod secrets;
+mod submit;
 pub mod sync;
 mod time_fmt;
 mod validate;
@@ -246,34 +246,9 @@ pub struct Store {
     /// them out of SQLite's busy handler, whose sleeps of up to 100 ms would ruin latency.
     /// Other processes (a CLI import next to `serve`) still meet `busy_timeout`.
     sqlite_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
-    /// Group commit of form submissions (see [`Store::submit_form`]).
-    submissions: std::sync::Arc<SubmissionQueue>,
+    /// Group commit of form submissions and the form cache (see the `submit` module).
+    submissions: std::sync::Arc<submit::SubmissionQueue>,
 }
-
-/// Submissions waiting to be written, and the right to write the next batch.
-#[derive(Default)]
-struct SubmissionQueue {
-    pending: std::sync::Mutex<Vec<PendingSubmission>>,
-    leader: tokio::sync::Mutex<()>,
-}
-
-/// A checked submission waiting for the writer (see [`Store::submit_form`]); the form and the
-/// patch were read and checked before the write lock (forms and the schema only ever grow, so
-/// what was valid then is valid now), which keeps the serialised section to the writes.
-pub(crate) struct SubmissionWrite {
-    pub(crate) form: Form,
-    pub(crate) schema: Schema,
-    pub(crate) patch: Patch,
-    pub(crate) payload: String,
-}
-
-struct PendingSubmission {
-    write: SubmissionWrite,
-    reply: tokio::sync::oneshot::Sender<Result<SubmissionOutcome, StoreError>>,
-}
-
-/// At most this many submissions share a transaction.
-const SUBMISSION_BATCH_MAX: usize = 256;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -295,6 +270,16 @@ mod sqlite_queries {
     const BACKEND: super::Backend = super::Backend::Sqlite;
     include!("queries.rs");
     include!("write_batch.rs");
+    include!("submit_batch.rs");
+
+    async fn insert_submissions(
+        conn: &mut Conn,
+        jobs: &[SubmissionWrite],
+        saved: &[Saved],
+        at: time::OffsetDateTime,
+    ) -> Result<Vec<i64>, StoreError> {
+        insert_submissions_values(conn, jobs, saved, at).await
+    }
 
     // SQLite's bulk statements are the multi-row VALUES ones of `queries.rs`.
     async fn insert_rows(conn: &mut Conn, contacts: &mut [Contact]) -> Result<(), StoreError> {
@@ -334,6 +319,8 @@ mod postgres_queries {
     include!("queries.rs");
     include!("write_batch.rs");
     include!("bulk_postgres.rs");
+    include!("submit_batch.rs");
+    include!("submit_postgres.rs");
 }
 
 /// Calls the same query function on whichever backend this store uses.
@@ -449,7 +436,9 @@ impl Store {
                 "a state needs 1 to 40 characters",
             ));
         }
-        dispatch_write!(self, add_state(name))
+        let states = dispatch_write!(self, add_state(name))?;
+        self.submissions.forget_forms(None);
+        Ok(states)
     }
 
     pub async fn custom_fields(&self) -> Result<Vec<CustomField>, StoreError> {
@@ -462,7 +451,9 @@ impl Store {
         field: &NewCustomField,
     ) -> Result<CustomField, StoreError> {
         let checked = check_new_field(field)?;
-        dispatch_write!(self, add_custom_field(&checked))
+        let field = dispatch_write!(self, add_custom_field(&checked))?;
+        self.submissions.forget_forms(None);
+        Ok(field)
     }
 
     // ---- contacts ----
@@ -642,10 +633,10 @@ impl Store {
         redirect_url: Option<&str>,
     ) -> Result<Form, StoreError> {
         let redirect = check_redirect_url(redirect_url)?;
-        dispatch_write!(self, set_form_redirect_url(id, redirect.as_deref()))?.ok_or_else(|| {
-            StoreError::NotFound {
-                what: format!("form {id}"),
-            }
+        let form = dispatch_write!(self, set_form_redirect_url(id, redirect.as_deref()));
+        self.submissions.forget_forms(Some(id));
+        form?.ok_or_else(|| StoreError::NotFound {
+            what: format!("form {id}"),
         })
     }
 
@@ -657,95 +648,6 @@ impl Store {
         dispatch!(self, form(id))?.ok_or_else(|| StoreError::NotFound {
             what: format!("form {id}"),
         })
-    }
-
-    /// Accepts a submission: maps the inputs, creates or updates the contact by email, adds the
-    /// form's `score_increment` to `behaviour_score` (capped at 50), records the submission,
-    /// all in one transaction; then emits [`ContactEvent::FormSubmitted`].
-    ///
-    /// Rules: empty inputs are ignored; inputs the form does not map are kept in the recorded
-    /// payload only; `source`, `medium` and `campaign` keep their first value (first-touch
-    /// attribution).
-    ///
-    /// **Group commit.** Writers are serialised through commit (see the crate docs), so one
-    /// commit per submission caps the rate at one disk flush per submission. Instead the
-    /// submissions that arrive while a batch is being written queue up; the next one to get the
-    /// writer's turn writes all queued ones in one transaction, and each caller gets its own
-    /// outcome after that commit. If the batch fails, each of its submissions is retried alone
-    /// so that one bad write does not fail the others.
-    pub async fn submit_form(
-        &self,
-        form_id: i64,
-        inputs: &[(String, String)],
-    ) -> Result<SubmissionOutcome, StoreError> {
-        // Read and check outside the write lock: only the writes are serialised.
-        let form = self.form(form_id).await?;
-        let schema = self.schema().await?;
-        let (patch, payload) = submission_patch(&form, &schema, inputs)?;
-        let (reply, mut outcome) = tokio::sync::oneshot::channel();
-        lock_pending(&self.submissions).push(PendingSubmission {
-            write: SubmissionWrite {
-                form,
-                schema,
-                patch,
-                payload,
-            },
-            reply,
-        });
-        let outcome = {
-            let _turn = self.submissions.leader.lock().await;
-            loop {
-                match outcome.try_recv() {
-                    // A batch carried this submission (an earlier turn's, or ours).
-                    Ok(done) => break done,
-                    // The batch's task was lost (runtime shutting down): nothing was committed
-                    // for it, say so rather than wait forever.
-                    Err(TryRecvError::Closed) => {
-                        break Err(StoreError::Database(sqlx::Error::WorkerCrashed));
-                    }
-                    // Still queued (more than a batch was waiting): write the next batch.
-                    Err(TryRecvError::Empty) => {}
-                }
-                let jobs: Vec<PendingSubmission> = {
-                    let mut pending = lock_pending(&self.submissions);
-                    let n = pending.len().min(SUBMISSION_BATCH_MAX);
-                    pending.drain(..n).collect()
-                };
-                // A task of its own, so that a caller that goes away (a closed HTTP connection)
-                // does not abandon the others' submissions mid-batch.
-                let store = self.clone();
-                let _ = tokio::spawn(async move { store.write_submissions(jobs).await }).await;
-            }
-        }?;
-        self.emit(ContactEvent::FormSubmitted {
-            form_id,
-            submission_id: outcome.submission.id,
-            contact_id: outcome.contact.id,
-        });
-        Ok(outcome)
-    }
-
-    async fn write_submissions(&self, jobs: Vec<PendingSubmission>) {
-        let (writes, replies): (Vec<_>, Vec<_>) =
-            jobs.into_iter().map(|j| (j.write, j.reply)).unzip();
-        match dispatch_write!(self, submit_batch(&writes)) {
-            Ok(outcomes) => {
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    let _ = reply.send(Ok(outcome));
-                }
-            }
-            Err(err) if writes.len() == 1 => {
-                if let Some(reply) = replies.into_iter().next() {
-                    let _ = reply.send(Err(err));
-                }
-            }
-            Err(_) => {
-                for (write, reply) in writes.into_iter().zip(replies) {
-                    let one = dispatch_write!(self, submit_batch(std::slice::from_ref(&write)));
-                    let _ = reply.send(one.map(|mut o| o.remove(0)));
-                }
-            }
-        }
     }
 
     /// Submissions of one form, newest first, `before` a submission id (keyset pagination).
@@ -864,55 +766,6 @@ impl Store {
             });
         }
     }
-}
-
-fn lock_pending(queue: &SubmissionQueue) -> std::sync::MutexGuard<'_, Vec<PendingSubmission>> {
-    // The lock is only held to push or drain: a panic cannot leave the vector half-changed.
-    queue
-        .pending
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Maps a submission's inputs through its form into a checked patch (email required) and the
-/// recorded payload (every input, mapped or not, as JSON). Problems name the form's inputs,
-/// which is what the submitter knows.
-fn submission_patch(
-    form: &Form,
-    schema: &Schema,
-    inputs: &[(String, String)],
-) -> Result<(Patch, String), StoreError> {
-    let mut input = ContactInput::new();
-    let mut payload = BTreeMap::new();
-    for (name, value) in inputs {
-        if let Some(target) = form.mapping.get(name) {
-            input.insert(target.clone(), serde_json::Value::String(value.clone()));
-        }
-        payload.insert(name.clone(), value.clone());
-    }
-    let input_of = |target: &str| {
-        form.mapping
-            .iter()
-            .find(|(_, t)| t.as_str() == target)
-            .map(|(i, _)| i.clone())
-            .unwrap_or_else(|| target.to_owned())
-    };
-    let patch = parse_input(&input, schema, Blank::Ignored).map_err(|problems| {
-        StoreError::Invalid(
-            problems
-                .into_iter()
-                .map(|p| Problem {
-                    field: input_of(&p.field),
-                    ..p
-                })
-                .collect(),
-        )
-    })?;
-    if patch.email().is_none() {
-        return Err(StoreError::invalid(&input_of("email"), "is required"));
-    }
-    let payload = serde_json::to_string(&payload).unwrap_or_else(|_| "{}".into());
-    Ok((patch, payload))
 }
 
 const RESERVED_FIELD_NAMES: [&str; 6] = [

@@ -15,7 +15,7 @@ use crate::rows::{
 use crate::time_fmt::{now, to_micros};
 use crate::validate::{self, Apply, Blank, Change, ContactInput, Patch, Schema};
 use crate::write::{ContactWrite, Saved, Target, WriteOp, fields_json};
-use crate::{BEHAVIOUR_SCORE_MAX, Backend, Email, StoreError, SubmissionWrite};
+use crate::{BEHAVIOUR_SCORE_MAX, Backend, Email, StoreError};
 
 type Pool = sqlx::Pool<Engine>;
 type Conn = <Engine as sqlx::Database>::Connection;
@@ -659,74 +659,6 @@ async fn load_form(conn: &mut Conn, id: i64) -> Result<Option<Form>, StoreError>
 pub(crate) async fn form(pool: &Pool, id: i64) -> Result<Option<Form>, StoreError> {
     let mut conn = pool.acquire().await?;
     load_form(&mut conn, id).await
-}
-
-/// Writes several submissions in one transaction, in order (a later one sees the contact an
-/// earlier one created): each creates or updates its contact by email through the batch writer
-/// (first-touch attribution, the form's score increment), then every submission record is
-/// inserted in one statement. One commit for all; any error rolls all of them back.
-pub(crate) async fn submit_batch(
-    pool: &Pool,
-    jobs: &[SubmissionWrite],
-) -> Result<Vec<SubmissionOutcome>, StoreError> {
-    let Some(first) = jobs.first() else {
-        return Ok(Vec::new());
-    };
-    let mut tx = begin_write(pool).await?;
-    let at = now();
-    let ops = jobs
-        .iter()
-        .map(|job| WriteOp {
-            target: Target::Upsert,
-            patch: job.patch.clone(),
-            mode: Apply::FirstTouch,
-            score_increment: Some(job.form.score_increment),
-        })
-        .collect();
-    // States are only ever appended: every job's schema has the same default state.
-    let saved = write_ops(&mut tx, &first.schema, ops, Origin::Form, at)
-        .await?
-        .into_iter()
-        .collect::<Result<Vec<Saved>, StoreError>>()?;
-    let mut qb = QueryBuilder::<Engine>::new(
-        "INSERT INTO form_submissions (form_id, contact_id, created, payload, submitted_at) ",
-    );
-    qb.push_values(jobs.iter().zip(&saved), |mut b, (job, saved)| {
-        b.push_bind(job.form.id)
-            .push_bind(saved.contact.id.0)
-            .push_bind(i64::from(saved.created))
-            .push_bind(job.payload.as_str())
-            .push_bind(to_micros(at));
-    });
-    qb.push(" RETURNING id");
-    let mut ids: Vec<i64> = qb.build_query_scalar().fetch_all(&mut *tx).await?;
-    // Ids are handed out in VALUES order; RETURNING's order is not promised.
-    ids.sort_unstable();
-    if ids.len() != jobs.len() {
-        return Err(StoreError::Corrupt(
-            "a submission insert returned the wrong number of ids".into(),
-        ));
-    }
-    tx.commit().await?;
-    jobs.iter()
-        .zip(saved)
-        .zip(ids)
-        .map(|((job, saved), id)| {
-            Ok(SubmissionOutcome {
-                submission: Submission {
-                    id,
-                    form_id: job.form.id,
-                    contact_id: saved.contact.id,
-                    created_contact: saved.created,
-                    payload: serde_json::from_str(&job.payload).map_err(|_| {
-                        StoreError::Corrupt("a submission's payload is not JSON".into())
-                    })?,
-                    submitted_at: at,
-                },
-                contact: saved.contact,
-            })
-        })
-        .collect()
 }
 
 pub(crate) async fn submissions(

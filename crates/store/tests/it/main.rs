@@ -10,4 +10,5 @@ mod contacts;
 mod forms;
 mod import;
 mod secrets;
+mod submissions;
 mod sync_runtime;
