@@ -65,6 +65,7 @@ fn credentials(args: &ConnectArgs) -> anyhow::Result<Credentials> {
             .username
             .clone()
             .ok_or_else(|| anyhow::anyhow!("--private-key needs --username"))?;
+        check_private_key(key)?;
         return Ok(Credentials::JwtBearer {
             client_id: args.client_id.clone(),
             username,
@@ -104,6 +105,39 @@ fn credentials(args: &ConnectArgs) -> anyhow::Result<Credentials> {
              (client credentials), or --private-key FILE with --username (JWT bearer)"
         ),
     }
+}
+
+/// The key file must be readable and hold an unencrypted private key in PEM form: checked here
+/// so that a wrong path or file (the connected app's certificate, typically) is named as such
+/// before anything is sent, instead of reading as a refusal by Salesforce.
+fn check_private_key(path: &std::path::Path) -> anyhow::Result<()> {
+    let text = std::fs::read(path)
+        .map_err(|e| anyhow::anyhow!("cannot read --private-key {}: {e}", path.display()))?;
+    let text = String::from_utf8_lossy(&text);
+    let wanted = "give the RSA private key (PEM: -----BEGIN PRIVATE KEY----- or -----BEGIN RSA \
+                  PRIVATE KEY-----) whose certificate is uploaded to the connected app";
+    if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+        anyhow::bail!(
+            "--private-key {} is encrypted with a passphrase: decrypt it first \
+             (openssl pkey -in KEY -out KEY.pem); {wanted}",
+            path.display()
+        );
+    }
+    if text.contains("-----BEGIN PRIVATE KEY-----")
+        || text.contains("-----BEGIN RSA PRIVATE KEY-----")
+    {
+        return Ok(());
+    }
+    let held = if text.contains("-----BEGIN CERTIFICATE-----") {
+        "a certificate (what is uploaded to the connected app), not a private key"
+    } else if text.contains("-----BEGIN PUBLIC KEY-----")
+        || text.contains("-----BEGIN RSA PUBLIC KEY-----")
+    {
+        "a public key, not a private key"
+    } else {
+        "no PEM private key"
+    };
+    anyhow::bail!("--private-key {} holds {held}: {wanted}", path.display())
 }
 
 pub fn run(global: &GlobalArgs, args: ConnectArgs) -> anyhow::Result<ExitCode> {

@@ -4,8 +4,9 @@
 //!
 //! Modules: `support` (process and client harness), `emulator_cli` (the emulator binary's
 //! contract), `simple_salesforce` and `jsforce` (issue 2's conformance proof), and the other
-//! subcommands' end-to-end tests (`contacts_cli`, `schema_forms_cli`, `tombstones_cli`, `e2e_sync`).
+//! subcommands' end-to-end tests (`connect_cli`, `contacts_cli`, `schema_forms_cli`, `tombstones_cli`, `e2e_sync`).
 
+mod connect_cli;
 mod contacts_cli;
 mod e2e_sync;
 mod emulator_cli;
