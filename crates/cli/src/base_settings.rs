@@ -29,8 +29,8 @@ pub struct GlobalArgs {
         value_name = "URL"
     )]
     pub database_url: Option<String>,
-    /// TOML config file (keys: data_dir, database_url, listen, base_url); flags and environment
-    /// variables win over it.
+    /// TOML config file (keys: data_dir, database_url, listen, base_url, cors_origins); flags
+    /// and environment variables win over it.
     #[arg(long, env = "LEADBRIDGE_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -49,7 +49,7 @@ pub struct SubcommandArgs {
     #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
     /// TOML config file (also LEADBRIDGE_CONFIG; keys: data_dir, database_url, listen,
-    /// base_url); flags and environment variables win over it.
+    /// base_url, cors_origins); flags and environment variables win over it.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -189,15 +189,33 @@ pub async fn app_base_url(
         }
     }
     let url = sync.app_base_url;
-    let warning = is_loopback_url(&url).then(|| loopback_warning(&url, given.is_some()));
+    let origin = match given {
+        Some(_) => BaseUrlOrigin::Given,
+        None if url == lb_engine::SyncSettings::default().app_base_url => BaseUrlOrigin::Default,
+        None => BaseUrlOrigin::Recorded,
+    };
+    let warning = is_loopback_url(&url).then(|| loopback_warning(&url, origin));
     Ok((url, warning))
 }
 
-fn loopback_warning(url: &str, given: bool) -> String {
-    let why = if given {
-        "is a loopback address"
-    } else {
-        "is the default (no base URL is set), a loopback address"
+/// Where the base URL a command uses came from, for the warning's wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BaseUrlOrigin {
+    /// This command's flag, the environment or the config file.
+    Given,
+    /// Nothing ever set one.
+    Default,
+    /// `serve` (its `--base-url` or listen address) or an earlier `--base-url` recorded it.
+    Recorded,
+}
+
+fn loopback_warning(url: &str, origin: BaseUrlOrigin) -> String {
+    let why = match origin {
+        BaseUrlOrigin::Given => "is a loopback address",
+        BaseUrlOrigin::Default => "is the default (no base URL is set), a loopback address",
+        BaseUrlOrigin::Recorded => {
+            "(recorded by `serve` or an earlier --base-url) is a loopback address"
+        }
     };
     format!(
         "the app's base URL {url} {why}: plezi_url in Salesforce will point to {url}/contacts/ID, \

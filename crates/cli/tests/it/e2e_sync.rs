@@ -269,6 +269,26 @@ async fn a_loopback_base_url_is_warned_about_and_base_url_sets_plezi_url() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+
+    // A loopback URL given once is recorded too: later runs warn about it without claiming
+    // that no base URL is set.
+    let stderr_of = |args: &[&str]| {
+        let out = leadbridge(dir.path()).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let given = stderr_of(&["sync", "--dry-run", "--base-url", "http://localhost:9000/"]);
+    assert!(
+        given.contains("warning: the app's base URL http://localhost:9000 is a loopback address"),
+        "{given}"
+    );
+    let recorded = stderr_of(&["sync", "--dry-run"]);
+    assert!(
+        recorded.contains(
+            "warning: the app's base URL http://localhost:9000 (recorded by `serve` or an earlier --base-url) is a loopback address"
+        ) && !recorded.contains("no base URL is set"),
+        "{recorded}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
