@@ -27,7 +27,11 @@ enum ApiKeyCommand {
         json: bool,
     },
     /// List the keys (never their tokens).
-    List,
+    List {
+        /// Print them as one JSON array.
+        #[arg(long)]
+        json: bool,
+    },
     /// Revoke a key by id.
     Revoke { id: i64 },
 }
@@ -47,24 +51,52 @@ pub fn run(global: &GlobalArgs, args: ApiKeyArgs) -> anyhow::Result<ExitCode> {
                     eprintln!("API key {} ('{}') created; the token above is shown only once.", key.id, key.name);
                 }
             }
-            ApiKeyCommand::List => {
-                outln!("{:>4}  {:<24} {:<14} {:<22} {:<22} {}", "ID", "NAME", "PREFIX", "CREATED", "LAST USED", "REVOKED");
-                for key in store.api_keys().await? {
-                    outln!(
-                        "{:>4}  {:<24} {:<14} {:<22} {:<22} {}",
-                        key.id,
-                        key.name,
-                        key.prefix,
-                        rfc3339(key.created_at),
-                        key.last_used_at.map(rfc3339).unwrap_or_else(|| "-".into()),
-                        key.revoked_at.map(rfc3339).unwrap_or_else(|| "-".into())
-                    );
+            ApiKeyCommand::List { json } => {
+                let keys = store.api_keys().await?;
+                if json {
+                    let keys: Vec<_> = keys
+                        .iter()
+                        .map(|k| {
+                            serde_json::json!({
+                                "id": k.id,
+                                "name": k.name,
+                                "prefix": k.prefix,
+                                "created_at": rfc3339(k.created_at),
+                                "last_used_at": k.last_used_at.map(rfc3339),
+                                "revoked_at": k.revoked_at.map(rfc3339),
+                            })
+                        })
+                        .collect();
+                    outln!("{}", serde_json::Value::Array(keys));
+                } else if keys.is_empty() {
+                    outln!("no API keys (create one with `leadbridge api-key create --name NAME`)");
+                } else {
+                    // Times are RFC 3339 with microseconds: 27 characters.
+                    outln!("{:>4}  {:<24} {:<14} {:<27} {:<27} {}", "ID", "NAME", "PREFIX", "CREATED", "LAST USED", "REVOKED");
+                    for key in keys {
+                        outln!(
+                            "{:>4}  {:<24} {:<14} {:<27} {:<27} {}",
+                            key.id,
+                            key.name,
+                            key.prefix,
+                            rfc3339(key.created_at),
+                            key.last_used_at.map(rfc3339).unwrap_or_else(|| "-".into()),
+                            key.revoked_at.map(rfc3339).unwrap_or_else(|| "-".into())
+                        );
+                    }
                 }
             }
-            ApiKeyCommand::Revoke { id } => {
-                store.revoke_api_key(id).await?;
-                outln!("API key {id} revoked");
-            }
+            ApiKeyCommand::Revoke { id } => match store.revoke_api_key(id).await {
+                Ok(()) => outln!("API key {id} revoked"),
+                // Not found is the user's answer, not a failure of the tool (exit 1, as
+                // `contacts show` for an unknown contact).
+                Err(lb_store::StoreError::NotFound { .. }) => {
+                    eprintln!("no active API key {id} (see `leadbridge api-key list`)");
+                    store.close().await;
+                    return Ok(ExitCode::from(1));
+                }
+                Err(e) => return Err(e.into()),
+            },
         }
         store.close().await;
         Ok(ExitCode::SUCCESS)

@@ -196,3 +196,62 @@ fn serve_answers_the_api_with_a_cli_created_key_and_stops_on_sigterm() {
     #[cfg(not(unix))]
     server.kill().unwrap();
 }
+
+/// `api-key list --json` is one parseable array (never a token); revoking an unknown or
+/// already revoked key says so and exits 1, like any other "not found".
+#[test]
+fn api_keys_are_listed_as_json_and_an_unknown_key_is_not_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let empty = leadbridge(&data, &["api-key", "list", "--json"]);
+    assert_eq!(empty.status.code(), Some(0), "{}", stderr(&empty));
+    assert_eq!(stdout(&empty).trim(), "[]");
+    let none = leadbridge(&data, &["api-key", "list"]);
+    assert!(
+        stdout(&none).starts_with("no API keys"),
+        "{}",
+        stdout(&none)
+    );
+
+    let created = leadbridge(&data, &["api-key", "create", "--name", "zapier"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let token = stdout(&created).trim().to_owned();
+    let listed = leadbridge(&data, &["api-key", "list", "--json"]);
+    assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
+    let keys: serde_json::Value = serde_json::from_str(&stdout(&listed)).unwrap();
+    assert_eq!(keys.as_array().map(Vec::len), Some(1), "{keys}");
+    assert_eq!(keys[0]["id"], 1);
+    assert_eq!(keys[0]["name"], "zapier");
+    assert_eq!(keys[0]["revoked_at"], serde_json::Value::Null);
+    assert!(
+        token.starts_with(keys[0]["prefix"].as_str().unwrap()),
+        "{keys}"
+    );
+    assert!(
+        !stdout(&listed).contains(&token),
+        "the token is never listed"
+    );
+    let table = stdout(&leadbridge(&data, &["api-key", "list"]));
+    let header = table.lines().next().unwrap();
+    let row = table.lines().nth(1).unwrap();
+    assert_eq!(
+        header.find("LAST USED"),
+        row.find(" -").map(|at| at + 1),
+        "columns line up: {table}"
+    );
+
+    let revoked = leadbridge(&data, &["api-key", "revoke", "1"]);
+    assert_eq!(revoked.status.code(), Some(0), "{}", stderr(&revoked));
+    for id in ["1", "99"] {
+        let again = leadbridge(&data, &["api-key", "revoke", id]);
+        assert_eq!(again.status.code(), Some(1), "{id}: {}", stderr(&again));
+        assert!(
+            stderr(&again).contains(&format!("no active API key {id}")),
+            "{}",
+            stderr(&again)
+        );
+    }
+    let listed = leadbridge(&data, &["api-key", "list", "--json"]);
+    let keys: serde_json::Value = serde_json::from_str(&stdout(&listed)).unwrap();
+    assert!(keys[0]["revoked_at"].is_string(), "{keys}");
+}
