@@ -34,7 +34,8 @@ enum FormsCommand {
 /// How browsers reach the app (the snippet's and the submission URL's host).
 #[derive(Debug, Args)]
 struct BaseUrlArg {
-    /// [default: the config file's base_url, else the URL `serve` last recorded].
+    /// How browsers reach the app: the host of the submission URL and of the snippet's
+    /// action [default: the config file's base_url, else the URL `serve` last recorded].
     #[arg(long, env = "LEADBRIDGE_BASE_URL", value_name = "URL")]
     base_url: Option<String>,
 }
@@ -50,6 +51,7 @@ struct ListArgs {
 
 #[derive(Debug, Args)]
 struct CreateArgs {
+    /// The form's name in the app and in `forms list` (1–200 characters).
     #[arg(long)]
     name: String,
     /// An input mapped to an attribute or custom field, as INPUT=ATTRIBUTE (repeatable; one
