@@ -49,7 +49,16 @@ pub(crate) async fn show(
         name
     };
 
+    let t = |key| lang.t(key);
     let mut body = String::new();
+    // A salesperson lands here from Salesforce (plezi_url): the way on into the app.
+    let _ = writeln!(
+        body,
+        "<p class=\"nav\" id=\"contact-nav\"><a href=\"/contacts\">← {}</a> · <a href=\"/contacts/{}/sync\">{}</a></p>",
+        escape(t("nav.contacts")),
+        contact.id,
+        escape(t("contacts.sync_status"))
+    );
     let _ = write!(
         body,
         "<h1>{}</h1>\n<p class=\"email\">{}</p>\n",
@@ -60,7 +69,11 @@ pub(crate) async fn show(
         body.push_str(notice);
         body.push('\n');
     }
-    body.push_str("<h2>Attributes</h2>\n<dl class=\"attributes\">\n");
+    let _ = writeln!(
+        body,
+        "<h2>{}</h2>\n<dl class=\"attributes\">",
+        escape(t("page.contact.attributes"))
+    );
     for attribute in Attribute::ALL {
         let value = contact.value(attribute.name()).unwrap_or_default();
         let _ = writeln!(
@@ -79,7 +92,11 @@ pub(crate) async fn show(
             escape(&value)
         );
     }
-    body.push_str("</dl>\n<h2>Lifecycle</h2>\n<ol class=\"lifecycle\">\n");
+    let _ = writeln!(
+        body,
+        "</dl>\n<h2>{}</h2>\n<ol class=\"lifecycle\">",
+        escape(t("page.contact.lifecycle"))
+    );
     for stage in LifecycleStage::ALL {
         let reached = contact.stage_reached.get(stage).map(rfc3339);
         let current = if stage == contact.lifecycle_stage {
@@ -91,10 +108,18 @@ pub(crate) async fn show(
             body,
             "<li{current}>{} — {}</li>",
             stage.name().to_uppercase(),
-            reached.as_deref().unwrap_or("not reached")
+            reached.as_deref().unwrap_or(t("page.contact.not_reached"))
         );
     }
-    body.push_str("</ol>\n<h2>History</h2>\n<table class=\"history\">\n<tr><th>When</th><th>Field</th><th>Value</th><th>Origin</th></tr>\n");
+    let _ = writeln!(
+        body,
+        "</ol>\n<h2>{}</h2>\n<table class=\"history\">\n<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        escape(t("page.contact.history")),
+        escape(t("contacts.when")),
+        escape(t("page.contact.field")),
+        escape(t("contacts.value")),
+        escape(t("contacts.origin"))
+    );
     for change in history.iter().rev().take(HISTORY_SHOWN) {
         let _ = writeln!(
             body,
@@ -102,7 +127,7 @@ pub(crate) async fn show(
             rfc3339(change.changed_at),
             escape(&change.field),
             escape(change.value.as_deref().unwrap_or("")),
-            change.origin
+            escape(lang.t(&format!("origin.{}", change.origin.name())))
         );
     }
     body.push_str("</table>\n");

@@ -284,6 +284,16 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "This setup link has been used or has expired. Sign in, or run `leadbridge admin create`.",
         "Ce lien d'installation a déjà servi ou a expiré. Connectez-vous, ou lancez `leadbridge admin create`.",
     ),
+    // The contact page (`pages/contact.rs`, plezi_url's target).
+    ("page.contact.attributes", "Attributes", "Attributs"),
+    ("page.contact.lifecycle", "Lifecycle", "Cycle de vie"),
+    (
+        "page.contact.not_reached",
+        "not reached",
+        "pas encore atteinte",
+    ),
+    ("page.contact.history", "History", "Historique"),
+    ("page.contact.field", "Field", "Champ"),
     ("contacts.attribute", "Attribute", "Attribut"),
     ("contacts.company", "Company", "Société"),
     ("contacts.email", "Email", "Email"),

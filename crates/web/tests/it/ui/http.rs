@@ -1339,3 +1339,62 @@ async fn a_deleted_leads_skip_reason_is_said_in_french() {
     );
     assert!(!skips.contains("was deleted in the org"), "{skips}");
 }
+
+/// R-FIELD-1: the contact page a salesperson opens from Salesforce (`plezi_url`) speaks the
+/// reader's language like the rest of the app (its headings, lifecycle and history were
+/// English on a French page) and leads on into the app: the contacts and the contact's sync
+/// status.
+#[tokio::test]
+async fn the_contact_page_speaks_french_and_links_into_the_app() {
+    let stack = Stack::start().await;
+    let contact = stack
+        .store
+        .create_contact(
+            serde_json::json!({"email": "eve@example.com", "last_name": "Eve"})
+                .as_object()
+                .unwrap(),
+            lb_store::Origin::Form,
+        )
+        .await
+        .unwrap();
+    let mut v = Visitor::new(&stack.base_url);
+    v.sign_in().await;
+    let url = format!("{}/contacts/{}", stack.base_url, contact.id);
+    let fr = v
+        .send(v.http.get(&url).header("accept-language", "fr"))
+        .await
+        .body;
+    for expected in [
+        "<html lang=\"fr\">",
+        "<h2>Attributs</h2>",
+        "<h2>Cycle de vie</h2>",
+        "MQL — pas encore atteinte",
+        "<h2>Historique</h2>",
+        "<th>Quand</th><th>Champ</th><th>Valeur</th><th>Origine</th>",
+        "<td>une soumission de formulaire</td>",
+    ] {
+        assert!(fr.contains(expected), "{expected}: {fr}");
+    }
+    for english in ["Attributes", "Lifecycle", "not reached", "History"] {
+        assert!(!fr.contains(english), "{english}: {fr}");
+    }
+    let nav = format!(
+        "<p class=\"nav\" id=\"contact-nav\"><a href=\"/contacts\">← Contacts</a> · <a href=\"/contacts/{}/sync\">État de synchronisation</a></p>",
+        contact.id
+    );
+    assert!(fr.contains(&nav), "{fr}");
+
+    let en = v.send(v.http.get(&url)).await.body;
+    assert!(
+        en.contains("<h2>Attributes</h2>") && en.contains("MQL — not reached"),
+        "{en}"
+    );
+    assert!(en.contains("<td>a form submission</td>"), "{en}");
+    assert!(
+        en.contains(&format!(
+            "<a href=\"/contacts/{}/sync\">Sync status</a>",
+            contact.id
+        )),
+        "{en}"
+    );
+}
