@@ -298,6 +298,86 @@ static ORG_MOVED: LazyLock<Pattern> = LazyLock::new(|| {
     ))
 });
 
+/// The notes a run records in its message, one per line (`lb_engine::runner`), English with
+/// `{n}` placeholders, and their French. Recognised like the skip reasons: a reworded English
+/// note is shown as recorded (the web tests run the engine and read these pages in French).
+const RUN_NOTES: &[(&str, &str)] = &[
+    (
+        "{0} record(s) failed; each is listed with the org's error in `leadbridge runs show {1}`",
+        "{0} fiche(s) en échec ; chacune est listée avec l'erreur de l'org dans `leadbridge runs show {1}`",
+    ),
+    (
+        "the mapping changed since the last full sync: this run was a full resync (R-SYNC-5)",
+        "le mapping a changé depuis la dernière synchro complète : cette synchro était une resynchronisation complète (R-SYNC-5)",
+    ),
+    (
+        "the mapping changed since the last full sync: run `leadbridge sync --full` to bring every contact up to date (R-SYNC-5)",
+        "le mapping a changé depuis la dernière synchro complète : lancez une resynchronisation complète (`leadbridge sync --full`) pour mettre chaque contact à jour (R-SYNC-5)",
+    ),
+    (
+        "{0} duplicate group(s) in the org (same email on several records, R-SYNC-3): the first record of each is synced",
+        "{0} groupe(s) de doublons dans l'org (même email sur plusieurs fiches, R-SYNC-3) : la première fiche de chaque groupe est synchronisée",
+    ),
+    (
+        "contact {0}: a {1} with its email was created in the org after {2} was deleted; its tombstone is cleared and it syncs again",
+        "contact {0} : un {1} avec son email a été créé dans l'org après la suppression de {2} ; il n'est plus exclu et se synchronise de nouveau",
+    ),
+    (
+        "stopped by shutdown; the next run continues from here",
+        "arrêtée par l'arrêt du serveur ; la prochaine synchro reprend à partir d'ici",
+    ),
+    (
+        "Credentials rejected: Salesforce refused the {0} login ({1}: {2}). The sync is paused and nothing is lost; it resumes by itself once new credentials are saved (`leadbridge connect`).",
+        "Identifiants refusés : Salesforce a refusé la connexion {0} ({1} : {2}). La synchronisation est en pause et rien n'est perdu ; elle reprend d'elle-même dès que de nouveaux identifiants sont enregistrés (`leadbridge connect`).",
+    ),
+    (
+        "the contact base failed: {0}",
+        "la base de contacts a échoué : {0}",
+    ),
+];
+
+static RUN_NOTE_PATTERNS: LazyLock<Vec<(Pattern, &'static str)>> = LazyLock::new(|| {
+    RUN_NOTES
+        .iter()
+        .map(|(en, fr)| {
+            let mut marked = (*en).to_owned();
+            for n in 0..4 {
+                marked = marked.replace(&format!("{{{n}}}"), &mark(n));
+            }
+            (Pattern::of(&marked), *fr)
+        })
+        .collect()
+});
+
+/// A run's recorded message (its notes, one per line), in `lang`: each known note and
+/// credential guidance line translated, any other line shown as recorded.
+pub(crate) fn run_message(lang: Lang, message: &str) -> String {
+    if lang == Lang::En {
+        return message.to_owned();
+    }
+    message
+        .lines()
+        .map(|line| {
+            if let Some(fr) = RUN_NOTE_PATTERNS
+                .iter()
+                .find_map(|(pattern, fr)| Some(fill(fr, &pattern.captures(line)?)))
+            {
+                return fr;
+            }
+            if GUIDANCE_FR.iter().any(|(en, _)| *en == line) {
+                let fr = guidance_line(lang, line);
+                return if line.starts_with(WHAT_TO_DO) {
+                    format!("Que faire : {fr}")
+                } else {
+                    fr
+                };
+            }
+            guidance_line(lang, line)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// One guidance line for a page under a "What to do" heading, in `lang`.
 pub(crate) fn guidance_line(lang: Lang, line: &str) -> String {
     if lang == Lang::Fr {
@@ -423,6 +503,31 @@ mod tests {
             recorded_skip_reason(Lang::Fr, "some future reason"),
             "some future reason"
         );
+    }
+
+    #[test]
+    fn run_notes_are_said_in_french_line_by_line_and_unknown_lines_kept() {
+        let message = "2 duplicate group(s) in the org (same email on several records, R-SYNC-3): the first record of each is synced\n\
+            contact 7: a Lead with its email was created in the org after 00Q000000000001AAA was deleted; its tombstone is cleared and it syncs again\n\
+            something new";
+        assert_eq!(
+            run_message(Lang::Fr, message),
+            "2 groupe(s) de doublons dans l'org (même email sur plusieurs fiches, R-SYNC-3) : la première fiche de chaque groupe est synchronisée\n\
+             contact 7 : un Lead avec son email a été créé dans l'org après la suppression de 00Q000000000001AAA ; il n'est plus exclu et se synchronise de nouveau\n\
+             something new"
+        );
+        assert_eq!(run_message(Lang::En, message), message);
+        let what = "What to do: reset the password AND the security token and enter both here, or switch to an OAuth flow that does not expire (web-server login with a refresh token, client credentials, or JWT bearer).";
+        assert!(run_message(Lang::Fr, what).starts_with("Que faire : réinitialisez"));
+        for (en, fr) in RUN_NOTES {
+            for n in 0..4 {
+                assert_eq!(
+                    en.contains(&format!("{{{n}}}")),
+                    fr.contains(&format!("{{{n}}}")),
+                    "{en}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -208,7 +208,8 @@ fn run_row(ctx: &Ctx, r: &RunRecord) -> RunRow {
         failed: count(c, &["failed"]),
         conflicts: count(c, &["conflicts"]),
         api_requests: r.api_requests,
-        message: r.message.clone().unwrap_or_default(),
+        // The engine records its notes in English: said in the page's language.
+        message: super::engine_texts::run_message(ctx.lang, r.message.as_deref().unwrap_or("")),
     }
 }
 

@@ -1398,3 +1398,86 @@ async fn the_contact_page_speaks_french_and_links_into_the_app() {
         "{en}"
     );
 }
+
+/// A run's notes (duplicate groups, R-SYNC-3; a tombstone cleared because the org re-created
+/// the Lead, issue 6) are said in French on a French run page, one per line, like its skip
+/// reasons.
+#[tokio::test]
+async fn a_runs_notes_are_said_in_french() {
+    let stack = Stack::start().await;
+    stack.connect().await;
+    let ann = stack
+        .store
+        .create_contact(
+            serde_json::json!({"email": "ann@example.com", "last_name": "Ann", "company": "Acme"})
+                .as_object()
+                .unwrap(),
+            lb_store::Origin::User,
+        )
+        .await
+        .unwrap()
+        .id;
+    let run = || async {
+        stack
+            .engine
+            .run(lb_engine::RunRequest::new(
+                lb_engine::Trigger::Manual,
+                lb_engine::Scope::Incremental,
+            ))
+            .await
+            .unwrap()
+    };
+    run().await;
+    let lead = stack.store.sync().links_by_contacts(&[ann]).await.unwrap()[0]
+        .org_id
+        .clone();
+    stack
+        .org
+        .emulator
+        .org_mut()
+        .delete(Some("Lead"), &lead)
+        .unwrap();
+    assert_eq!(run().await.counts.deletes.tombstoned, 1);
+    // A salesperson creates ann's Lead again, and two Leads share another email.
+    stack
+        .control(
+            "records",
+            serde_json::json!({"sobject": "Lead", "records": [
+                {"LastName": "Ann", "Company": "Acme", "Email": "ann@example.com"},
+                {"LastName": "Dup", "Company": "Acme", "Email": "dup@example.com"},
+                {"LastName": "Dup", "Company": "Acme", "Email": "dup@example.com"}]}),
+        )
+        .await;
+    let third = run().await;
+    assert_eq!(third.status, lb_engine::RunStatus::Succeeded, "{third:?}");
+    let message = third.message.clone().unwrap_or_default();
+    assert!(
+        message.contains("duplicate group(s)") && message.contains("its tombstone is cleared"),
+        "{message}"
+    );
+
+    let mut v = Visitor::new(&stack.base_url);
+    v.sign_in().await;
+    v.cookies.insert("lb_lang".to_owned(), "fr".to_owned());
+    let fr = v
+        .get(&format!("/sync/runs/{}", third.run_id.unwrap()))
+        .await
+        .body;
+    let shown = &fr[fr
+        .find("<dd id=\"run-message\">")
+        .expect("the run's message")..];
+    let shown = &shown[..shown.find("</dd>").unwrap()];
+    assert!(
+        shown.contains(
+            "1 groupe(s) de doublons dans l&#39;org (même email sur plusieurs fiches, R-SYNC-3)"
+        ),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!(
+            "contact {ann} : un Lead avec son email a été créé dans l&#39;org après la suppression de {lead} ; il n&#39;est plus exclu et se synchronise de nouveau"
+        )),
+        "{shown}"
+    );
+    assert!(!shown.contains("duplicate group"), "{shown}");
+}
