@@ -133,8 +133,8 @@ pub(crate) struct State {
     limit: Option<LimitInfo>,
     counts: RequestCounts,
     pub(crate) version: Option<String>,
-    /// The org's clock: the latest `Date` header of any answer (see [`Client::server_time`]).
-    server_date: Option<OffsetDateTime>,
+    /// How far the org's clock is at least ahead of ours (see [`Client::server_time`]).
+    clock_offset: Option<time::Duration>,
 }
 
 /// What a request sends as its body.
@@ -250,7 +250,7 @@ impl Client {
                     limit: None,
                     counts: RequestCounts::default(),
                     version: None,
-                    server_date: None,
+                    clock_offset: None,
                 }),
                 auth_gate: tokio::sync::Mutex::new(()),
                 describe: Mutex::new(Default::default()),
@@ -308,24 +308,30 @@ impl Client {
         self.state().limit = Some(info);
     }
 
-    /// The org's clock as last seen: the `Date` header (whole seconds) of the latest answer
-    /// received, token endpoint included. A sync reading changes by `SystemModstamp` takes
-    /// this *before* sending its query as a lower bound of the instant the query ran, so its
-    /// next watermark can rest on the org's clock rather than on this machine's.
+    /// A lower bound of the org's clock now. Each answer's `Date` header (whole seconds) was
+    /// written by the org before this machine received it, so `Date − local receipt time` is
+    /// at most the true offset between the two clocks; the largest such value seen, added to
+    /// this machine's clock, is never ahead of the org's. A sync reading changes by
+    /// `SystemModstamp` takes it just before sending its query: every record stamped
+    /// `overlap` before it had committed when the query ran, so its next watermark can rest
+    /// on the org's time of the read rather than on the newest record it saw. `None` until an
+    /// answer carried a `Date`.
     pub fn server_time(&self) -> Option<OffsetDateTime> {
-        self.state().server_date
+        let offset = self.state().clock_offset?;
+        Some(OffsetDateTime::now_utc() + offset)
     }
 
     fn record_date(&self, headers: &HeaderMap) {
+        let received = OffsetDateTime::now_utc();
         if let Some(d) = headers
             .get(reqwest::header::DATE)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_http_date)
         {
+            let offset = d - received;
             let mut st = self.state();
-            // Answers may arrive out of order: the clock seen only moves forward.
-            if st.server_date.is_none_or(|old| d > old) {
-                st.server_date = Some(d);
+            if st.clock_offset.is_none_or(|old| offset > old) {
+                st.clock_offset = Some(offset);
             }
         }
     }
