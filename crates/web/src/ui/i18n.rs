@@ -203,6 +203,7 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "Non synchronisés (supprimés dans Salesforce)",
     ),
     ("tomb.contacts", "contacts", "contacts"),
+    ("tomb.contact", "contact", "contact"),
     // Errors.
     (
         "error.title",
@@ -1166,6 +1167,11 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "Que faire, cause la plus probable en premier :",
     ),
     ("sync.backlog", "Waiting to be sent", "En attente d'envoi"),
+    (
+        "sync.backlog_contact",
+        "contact changed since the last complete run",
+        "contact modifié depuis la dernière synchro complète",
+    ),
     (
         "sync.backlog_contacts",
         "contacts changed since the last complete run",

@@ -326,7 +326,12 @@ async fn build_page(state: &UiState, ctx: &Ctx, notice: Option<&str>) -> Result<
         chart,
         backlog: status.backlog.contacts_changed,
         pending_creates: status.backlog.pending_creates,
-        next_run: status.next_run,
+        // Recorded as RFC 3339 by the scheduler: shown like every other time on the page.
+        next_run: status.next_run.map(|at| {
+            time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339)
+                .map(super::when)
+                .unwrap_or(at)
+        }),
         interval_minutes: status.interval_minutes,
         notice,
         tombstones,

@@ -1090,7 +1090,7 @@ async fn a_contact_whose_lead_was_deleted_says_so_and_can_be_synced_again() {
         sync.body
             .contains("Non synchronisés (supprimés dans Salesforce)")
     );
-    assert!(sync.body.contains("1 contacts</a>"));
+    assert!(sync.body.contains(">1 contact</a>"));
     // "Sync again" from the list goes back to the list.
     let list = v.get("/sync/deleted").await;
     assert!(list.body.contains("Supprimés dans Salesforce"));
@@ -1480,4 +1480,58 @@ async fn a_runs_notes_are_said_in_french() {
         "{shown}"
     );
     assert!(!shown.contains("duplicate group"), "{shown}");
+}
+
+/// The sync page's schedule shows the next run like every other time on the page (it showed
+/// the scheduler's raw RFC 3339 with nanoseconds), and one contact is "1 contact", not
+/// "1 contacts", in the backlog and the count left out of the sync.
+#[tokio::test]
+async fn the_sync_page_says_the_next_run_and_single_counts_in_plain_words() {
+    let stack = Stack::start().await;
+    let ann = stack
+        .store
+        .create_contact(
+            serde_json::json!({"email": "ann@example.com", "last_name": "Ann"})
+                .as_object()
+                .unwrap(),
+            lb_store::Origin::User,
+        )
+        .await
+        .unwrap()
+        .id;
+    crate::support::tombstone(&stack.store, &[(ann, "00Q000000000001AAA")]).await;
+    // What a running scheduler (this process: alive) publishes.
+    stack
+        .store
+        .sync()
+        .put_state_json(
+            "scheduler",
+            &serde_json::json!({"pid": std::process::id(), "next_run_at": "2031-05-06T07:08:09.123456789Z"}),
+        )
+        .await
+        .unwrap();
+    let mut v = Visitor::new(&stack.base_url);
+    v.sign_in().await;
+    let en = v.get("/sync").await.body;
+    assert!(en.contains("next run 2031-05-06 07:08 UTC</dd>"), "{en}");
+    assert!(
+        en.contains("<dd id=\"tombstone-count\"><a href=\"/sync/deleted\">1 contact</a></dd>"),
+        "{en}"
+    );
+    let backlog = &en[en.find("<dd id=\"backlog\">").expect("the backlog")..];
+    let backlog = &backlog[..backlog.find("</dd>").unwrap()];
+    assert!(
+        backlog.ends_with(">1 contact changed since the last complete run"),
+        "{backlog}"
+    );
+    v.cookies.insert("lb_lang".to_owned(), "fr".to_owned());
+    let fr = v.get("/sync").await.body;
+    assert!(
+        fr.contains("prochaine synchro 2031-05-06 07:08 UTC</dd>"),
+        "{fr}"
+    );
+    assert!(
+        fr.contains("1 contact modifié depuis la dernière synchro complète"),
+        "{fr}"
+    );
 }
