@@ -1819,12 +1819,19 @@ impl RunCtx {
         self.client.check_budget(cost).await?;
         for kind in kinds {
             let mut after = 0i64;
+            let mut left = sync.outbox_len(self.run_id, Some(kind)).await? as usize;
             loop {
                 if self.cancelled() {
                     return Err(Stop::Cancelled);
                 }
                 // The job's rows, page by page (intents journalled before anything is sent).
-                let mut rows: Vec<Record> = Vec::new();
+                let bulk = self
+                    .client
+                    .config()
+                    .write_policy
+                    .choose_write(left.min(OUTBOX_JOB_ROWS))
+                    == lb_salesforce::WriteMethod::Bulk;
+                let mut rows = JobRows::new(bulk);
                 let mut entries = 0usize;
                 let mut last = after;
                 while entries < OUTBOX_JOB_ROWS {
@@ -1858,8 +1865,9 @@ impl RunCtx {
                     OutboxKind::Create => WriteOp::Insert,
                     OutboxKind::Update | OutboxKind::Seed => WriteOp::Update,
                 };
+                left = left.saturating_sub(entries);
                 let mut results: Vec<RecordResult> = vec![RecordResult::Unprocessed; rows.len()];
-                let report = self.client.write(&op, "Lead", rows).await;
+                let report = rows.send(&self.client, &op).await;
                 for o in report.outcomes {
                     if let Some(slot) = results.get_mut(o.row) {
                         *slot = o.result;
@@ -2527,6 +2535,69 @@ impl RunCtx {
         writes: &[ContactWrite],
     ) -> Result<Vec<Result<Contact, StoreError>>, Stop> {
         Ok(self.store.write_contacts(writes, Origin::Sync).await?)
+    }
+}
+
+/// The rows of one outbox job: JSON records for collections, or only their CSV cells for a
+/// Bulk job (a job of 100,000 rows would otherwise hold a JSON map per row besides the cells
+/// the client uploads).
+struct JobRows {
+    bulk: bool,
+    records: Vec<Record>,
+    columns: Vec<String>,
+    cells: Vec<Vec<String>>,
+}
+
+impl JobRows {
+    fn new(bulk: bool) -> JobRows {
+        JobRows {
+            bulk,
+            records: Vec::new(),
+            columns: Vec::new(),
+            cells: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, record: Record) {
+        if !self.bulk {
+            self.records.push(record);
+            return;
+        }
+        let mut row = vec![String::new(); self.columns.len()];
+        for (field, value) in record {
+            let at = match self.columns.iter().position(|c| *c == field) {
+                Some(i) => i,
+                None => {
+                    self.columns.push(field);
+                    row.push(String::new());
+                    self.columns.len() - 1
+                }
+            };
+            row[at] = lb_salesforce::bulk::cell(Some(&value));
+        }
+        self.cells.push(row);
+    }
+
+    fn len(&self) -> usize {
+        if self.bulk {
+            self.cells.len()
+        } else {
+            self.records.len()
+        }
+    }
+
+    async fn send(self, client: &Client, op: &WriteOp) -> lb_salesforce::WriteReport {
+        if !self.bulk {
+            return client.write(op, "Lead", self.records).await;
+        }
+        let JobRows {
+            columns, mut cells, ..
+        } = self;
+        // A column first met after a row leaves that row's cell empty (the field untouched).
+        for row in &mut cells {
+            row.resize(columns.len(), String::new());
+        }
+        client.bulk_ingest_cells(op, "Lead", columns, cells).await
     }
 }
 

@@ -65,8 +65,8 @@ impl JobKind {
 }
 
 /// A CSV cell for a JSON value. In Bulk 2.0 CSV an empty cell leaves the field as is and
-/// `#N/A` sets it to null.
-fn cell(v: Option<&Value>) -> String {
+/// `#N/A` sets it to null. Public for [`Client::bulk_ingest_cells`]'s callers.
+pub fn cell(v: Option<&Value>) -> String {
     match v {
         None => String::new(),
         Some(Value::Null) => "#N/A".to_owned(),
@@ -221,6 +221,25 @@ fn parse_query_csv(body: &[u8]) -> Result<Vec<Record>, Error> {
 impl Client {
     /// Runs `op` over `rows` as one Bulk API 2.0 ingest job and maps the results back.
     pub async fn bulk_ingest(&self, op: &WriteOp, sobject: &str, rows: Vec<Record>) -> WriteReport {
+        let Table {
+            columns,
+            rows: cells,
+        } = table(op, &rows);
+        // Only the uploaded cells are needed from here on.
+        drop(rows);
+        self.bulk_ingest_cells(op, sobject, columns, cells).await
+    }
+
+    /// [`Client::bulk_ingest`] for rows given as their CSV cells under `columns` (each cell
+    /// encoded with [`cell`]; `Id` among the columns for an update): a large write without a
+    /// JSON map per row. Outcomes are by index in `rows`.
+    pub async fn bulk_ingest_cells(
+        &self,
+        op: &WriteOp,
+        sobject: &str,
+        columns: Vec<String>,
+        rows: Vec<Vec<String>>,
+    ) -> WriteReport {
         let mut report = WriteReport {
             method: WriteMethod::Bulk,
             outcomes: (0..rows.len())
@@ -239,7 +258,6 @@ impl Client {
             report.stopped = Some(e.into());
             return report;
         }
-        let Table { columns, rows } = table(op, &rows);
         // One upload per job, at most ~100 MB of CSV each (Salesforce's advice for the 150 MB
         // base64 cap): larger writes run as several jobs, one after the other.
         let max_bytes = self.config().bulk.max_upload_bytes;
