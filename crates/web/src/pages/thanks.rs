@@ -77,7 +77,7 @@ pub(crate) fn refused(headers: &HeaderMap, form_id: i64, err: &ApiError) -> Resp
                     format!(
                         "<li data-field=\"{0}\"><strong>{0}</strong>: {1}</li>",
                         escape(&p.field),
-                        escape(&p.message)
+                        escape(&crate::ui::engine_texts::input_problem(lang, &p.message))
                     )
                 })
                 .collect();

@@ -1,4 +1,5 @@
-//! Texts the sync writes in English, said in the page's language.
+//! Texts the sync (and the contact base's validation) write in English, said in the page's
+//! language.
 //!
 //! **Skip reasons.** A run records each skipped record with its reason as English text (the
 //! `Display` of [`lb_core::plan::SkipReason`], stored by the engine in the run's counts). Nothing
@@ -336,18 +337,8 @@ const RUN_NOTES: &[(&str, &str)] = &[
     ),
 ];
 
-static RUN_NOTE_PATTERNS: LazyLock<Vec<(Pattern, &'static str)>> = LazyLock::new(|| {
-    RUN_NOTES
-        .iter()
-        .map(|(en, fr)| {
-            let mut marked = (*en).to_owned();
-            for n in 0..4 {
-                marked = marked.replace(&format!("{{{n}}}"), &mark(n));
-            }
-            (Pattern::of(&marked), *fr)
-        })
-        .collect()
-});
+static RUN_NOTE_PATTERNS: LazyLock<Vec<(Pattern, &'static str)>> =
+    LazyLock::new(|| templates(RUN_NOTES));
 
 /// A run's recorded message (its notes, one per line), in `lang`: each known note and
 /// credential guidance line translated, any other line shown as recorded.
@@ -358,10 +349,7 @@ pub(crate) fn run_message(lang: Lang, message: &str) -> String {
     message
         .lines()
         .map(|line| {
-            if let Some(fr) = RUN_NOTE_PATTERNS
-                .iter()
-                .find_map(|(pattern, fr)| Some(fill(fr, &pattern.captures(line)?)))
-            {
+            if let Some(fr) = translated(&RUN_NOTE_PATTERNS, line) {
                 return fr;
             }
             if GUIDANCE_FR.iter().any(|(en, _)| *en == line) {
@@ -376,6 +364,69 @@ pub(crate) fn run_message(lang: Lang, message: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The contact base's answers to a bad input value (`lb_store`'s validation, `lb_core`'s
+/// `EmailError`), as a form's visitor sees them on the refusal page, and their French.
+const INPUT_PROBLEMS: &[(&str, &str)] = &[
+    ("is required", "est obligatoire"),
+    ("the email is blank", "l'email est vide"),
+    (
+        "`{0}` is not a valid email address",
+        "« {0} » n'est pas une adresse email valide",
+    ),
+    ("is longer than {0} characters", "dépasse {0} caractères"),
+    (
+        "'{0}' is not a phone number",
+        "« {0} » n'est pas un numéro de téléphone",
+    ),
+    ("'{0}' is not a number", "« {0} » n'est pas un nombre"),
+    (
+        "'{0}' is not a date (YYYY-MM-DD)",
+        "« {0} » n'est pas une date (AAAA-MM-JJ)",
+    ),
+    (
+        "'{0}' is not a boolean (true/false, yes/no)",
+        "« {0} » n'est ni oui ni non (oui/non, yes/no, true/false)",
+    ),
+    (
+        "'{0}' is not one of: {1}",
+        "« {0} » ne fait pas partie des valeurs possibles : {1}",
+    ),
+    ("unknown field", "champ inconnu"),
+];
+
+static INPUT_PROBLEM_PATTERNS: LazyLock<Vec<(Pattern, &'static str)>> =
+    LazyLock::new(|| templates(INPUT_PROBLEMS));
+
+/// `(English, French)` templates with `{n}` placeholders as patterns.
+fn templates(list: &'static [(&'static str, &'static str)]) -> Vec<(Pattern, &'static str)> {
+    list.iter()
+        .map(|(en, fr)| {
+            let mut marked = (*en).to_owned();
+            for n in 0..4 {
+                marked = marked.replace(&format!("{{{n}}}"), &mark(n));
+            }
+            (Pattern::of(&marked), *fr)
+        })
+        .collect()
+}
+
+fn translated(patterns: &[(Pattern, &'static str)], text: &str) -> Option<String> {
+    patterns
+        .iter()
+        .find_map(|(pattern, fr)| Some(fill(fr, &pattern.captures(text)?)))
+}
+
+/// What is wrong with one input value (a validation problem's message), in `lang`; a message
+/// from another version is shown as it came.
+pub(crate) fn input_problem(lang: Lang, message: &str) -> String {
+    match lang {
+        Lang::En => message.to_owned(),
+        Lang::Fr => {
+            translated(&INPUT_PROBLEM_PATTERNS, message).unwrap_or_else(|| message.to_owned())
+        }
+    }
 }
 
 /// One guidance line for a page under a "What to do" heading, in `lang`.
@@ -526,6 +577,38 @@ mod tests {
                     fr.contains(&format!("{{{n}}}")),
                     "{en}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn input_problems_are_said_in_french_with_their_values() {
+        let cases = [
+            (
+                lb_core::contact::Email::parse("bad")
+                    .unwrap_err()
+                    .to_string(),
+                "« bad » n'est pas une adresse email valide",
+            ),
+            ("is required".to_owned(), "est obligatoire"),
+            (
+                "is longer than 255 characters".to_owned(),
+                "dépasse 255 caractères",
+            ),
+            (
+                "'nope' is not one of: saas, r&d".to_owned(),
+                "« nope » ne fait pas partie des valeurs possibles : saas, r&d",
+            ),
+            ("something else".to_owned(), "something else"),
+        ];
+        for (en, fr) in cases {
+            assert_eq!(input_problem(Lang::Fr, &en), fr);
+            assert_eq!(input_problem(Lang::En, &en), en);
+        }
+        for (en, fr) in INPUT_PROBLEMS {
+            for n in 0..4 {
+                let slot = format!("{{{n}}}");
+                assert_eq!(en.contains(&slot), fr.contains(&slot), "{en}");
             }
         }
     }

@@ -35,7 +35,7 @@ use lb_store::{MasterKey, Store};
 pub mod auth;
 mod chart;
 mod contacts;
-mod engine_texts;
+pub(crate) mod engine_texts;
 mod forms;
 pub mod i18n;
 mod mapping;

@@ -351,6 +351,19 @@ both_backends!(
             "{}",
             refused.text
         );
+        // What is wrong is said in the page's language too, with the value given.
+        assert!(
+            refused
+                .text
+                .contains("<strong>mail</strong>: « not-an-email » n&#39;est pas une adresse email valide</li>"),
+            "{}",
+            refused.text
+        );
+        assert!(
+            !refused.text.contains("is not a valid email"),
+            "{}",
+            refused.text
+        );
         assert!(
             refused
                 .text
