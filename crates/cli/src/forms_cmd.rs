@@ -133,7 +133,7 @@ pub fn run(global: &GlobalArgs, args: FormsArgs) -> anyhow::Result<ExitCode> {
                         .with_context(|| format!("the form id '{}' is not a number", a.id))?;
                 match store.form(id).await {
                     Ok(form) => {
-                        show(&form, &base_url, a.json);
+                        show(&form, &store.schema().await?, &base_url, a.json);
                         Ok(ExitCode::SUCCESS)
                     }
                     Err(StoreError::NotFound { what }) => {
@@ -222,10 +222,10 @@ async fn create(
     Ok(ExitCode::SUCCESS)
 }
 
-fn show(form: &Form, base_url: &str, json: bool) {
+fn show(form: &Form, schema: &lb_store::Schema, base_url: &str, json: bool) {
     if json {
         let mut value = form_json(form, base_url);
-        value["snippet"] = Value::String(lb_web::ui::form_snippet(base_url, form));
+        value["snippet"] = Value::String(lb_web::ui::form_snippet(base_url, form, schema));
         outln!("{value}");
         return;
     }
@@ -242,7 +242,10 @@ fn show(form: &Form, base_url: &str, json: bool) {
     outln!("submission URL:  {}", submission_url(form, base_url));
     outln!();
     outln!("HTML to paste into a page:");
-    outln!("{}", lb_web::ui::form_snippet(base_url, form).trim_end());
+    outln!(
+        "{}",
+        lb_web::ui::form_snippet(base_url, form, schema).trim_end()
+    );
 }
 
 fn submission_url(form: &Form, base_url: &str) -> String {

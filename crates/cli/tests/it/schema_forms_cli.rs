@@ -354,3 +354,67 @@ fn serve_answers_cross_origin_calls_for_configured_origins_only() {
     #[cfg(not(unix))]
     server.kill().unwrap();
 }
+
+/// The HTML `forms show` prints offers each input the control its attribute takes: the allowed
+/// values of a picklist as a list (a visitor could type a value the submission refuses into a
+/// text box), yes/no, number and date controls.
+#[test]
+fn a_forms_snippet_offers_the_allowed_values_of_picklists_and_typed_controls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    for args in [
+        &[
+            "fields", "add", "industry", "--type", "picklist", "--values", "saas,r&d",
+        ][..],
+        &["fields", "add", "newsletter", "--type", "boolean"],
+        &["fields", "add", "employees", "--type", "number"],
+        &["fields", "add", "renewal", "--type", "date"],
+    ] {
+        let out = leadbridge(d, args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+    }
+    let created = leadbridge(
+        d,
+        &[
+            "forms",
+            "create",
+            "--name",
+            "Demo",
+            "--field",
+            "email=email",
+            "--field",
+            "ind=industry",
+            "--field",
+            "nl=newsletter",
+            "--field",
+            "n=employees",
+            "--field",
+            "r=renewal",
+            "--base-url",
+            "https://app.example",
+        ],
+    );
+    assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+    let shown = leadbridge(
+        d,
+        &["forms", "show", "1", "--base-url", "https://app.example"],
+    );
+    let html = stdout(&shown);
+    for expected in [
+        "<select name=\"ind\">\n      <option value=\"\"></option>\n      <option value=\"saas\">saas</option>\n      <option value=\"r&amp;d\">r&amp;d</option>\n    </select>",
+        "<option value=\"true\">yes</option>\n      <option value=\"false\">no</option>",
+        "<input type=\"number\" name=\"n\" step=\"any\">",
+        "<input type=\"date\" name=\"r\">",
+        "<input type=\"email\" name=\"email\" required>",
+    ] {
+        assert!(html.contains(expected), "{expected}\n{html}");
+    }
+    let json = json(&leadbridge(d, &["forms", "show", "1", "--json"]));
+    assert!(
+        json["snippet"]
+            .as_str()
+            .unwrap()
+            .contains("<select name=\"nl\">"),
+        "{json}"
+    );
+}

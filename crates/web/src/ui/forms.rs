@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use lb_store::{Form, NewForm, StoreError};
+use lb_store::{FieldKind, Form, NewForm, StoreError};
 use serde::Deserialize;
 
 use super::{Ctx, UiError, UiState, render, when};
@@ -249,7 +249,11 @@ async fn detail(
             Ok(found) => found,
             Err(err) => return UiError::from(err).into_page(ctx),
         };
-    let snippet = snippet(&state.base_url, &form);
+    let schema = match state.store.schema().await {
+        Ok(schema) => schema,
+        Err(err) => return UiError::from(err).into_page(ctx),
+    };
+    let snippet = snippet(&state.base_url, &form, &schema);
     let submissions = submissions
         .iter()
         .map(|s| {
@@ -283,31 +287,61 @@ async fn detail(
 }
 
 /// The HTML a marketer pastes into a web page: a plain form posting to the public endpoint.
-pub fn snippet(base_url: &str, form: &Form) -> String {
+/// Each input is the control its attribute takes, from `schema`'s custom fields: a list of the
+/// allowed values for a picklist, so a visitor cannot type a value the submission would
+/// refuse; a number, date or yes/no control for those kinds; email and phone keyboards.
+/// (A form cannot set the score, state or lifecycle stage.)
+pub fn snippet(base_url: &str, form: &Form, schema: &lb_store::Schema) -> String {
     let mut html = format!(
         "<form method=\"post\" action=\"{}{}\" accept-charset=\"utf-8\">\n",
         base_url,
         submission_path(form.id)
     );
     for (input, attribute) in &form.mapping {
-        let kind = match attribute.as_str() {
-            "email" => "email",
-            "phone" => "tel",
-            _ => "text",
+        let field = schema.fields.iter().find(|f| &f.name == attribute);
+        let label = field
+            .map(|f| f.label.clone())
+            .unwrap_or_else(|| attribute.replace('_', " "));
+        let name = escape(input);
+        let control = match (attribute.as_str(), field.map(|f| f.kind)) {
+            ("email", _) => format!("<input type=\"email\" name=\"{name}\" required>"),
+            ("phone", _) => format!("<input type=\"tel\" name=\"{name}\">"),
+            (_, Some(FieldKind::Picklist)) => select(
+                &name,
+                field
+                    .into_iter()
+                    .flat_map(|f| f.options.iter().map(|o| (o.as_str(), o.as_str()))),
+            ),
+            (_, Some(FieldKind::Boolean)) => {
+                select(&name, [("true", "yes"), ("false", "no")].into_iter())
+            }
+            (_, Some(FieldKind::Number)) => {
+                format!("<input type=\"number\" name=\"{name}\" step=\"any\">")
+            }
+            (_, Some(FieldKind::Date)) => format!("<input type=\"date\" name=\"{name}\">"),
+            _ => format!("<input type=\"text\" name=\"{name}\">"),
         };
-        let required = if attribute == "email" {
-            " required"
-        } else {
-            ""
-        };
-        let label = attribute.replace('_', " ");
         html.push_str(&format!(
-            "  <label>{}\n    <input type=\"{kind}\" name=\"{}\"{required}>\n  </label>\n",
-            escape(&label),
-            escape(input)
+            "  <label>{}\n    {control}\n  </label>\n",
+            escape(&label)
         ));
     }
     html.push_str("  <button type=\"submit\">Send</button>\n</form>\n");
+    html
+}
+
+/// A `<select>` of `(value, text)` options after an empty one (nothing chosen: the value is
+/// left alone).
+fn select<'a>(name: &str, options: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let mut html = format!("<select name=\"{name}\">\n      <option value=\"\"></option>\n");
+    for (value, text) in options {
+        html.push_str(&format!(
+            "      <option value=\"{}\">{}</option>\n",
+            escape(value),
+            escape(text)
+        ));
+    }
+    html.push_str("    </select>");
     html
 }
 
@@ -345,7 +379,11 @@ mod tests {
             redirect_url: None,
             created_at: time::OffsetDateTime::UNIX_EPOCH,
         };
-        let html = snippet("https://app.example", &form);
+        let schema = lb_store::Schema {
+            states: vec!["new".into()],
+            fields: Vec::new(),
+        };
+        let html = snippet("https://app.example", &form, &schema);
         assert!(
             html.starts_with(
                 "<form method=\"post\" action=\"https://app.example/api/v1/forms/7/submissions\""

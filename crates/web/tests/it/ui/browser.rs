@@ -732,7 +732,7 @@ function send() {{
     .catch(e => {{ document.getElementById("read").textContent = "blocked"; }});
 }}
 </script></body></html>"#,
-        snippet = lb_web::ui::form_snippet(&base, &form),
+        snippet = lb_web::ui::form_snippet(&base, &form, &stack.store.schema().await.unwrap()),
         submit = submit_url,
         contacts = format!("{base}/api/v1/contacts"),
         key = secrecy::ExposeSecret::expose_secret(&key),
