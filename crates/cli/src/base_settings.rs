@@ -205,7 +205,8 @@ enum BaseUrlOrigin {
     Given,
     /// Nothing ever set one.
     Default,
-    /// `serve` (its `--base-url` or listen address) or an earlier `--base-url` recorded it.
+    /// `serve` (its `--base-url` or listen address), `demo` or an earlier `--base-url`
+    /// recorded it.
     Recorded,
 }
 
@@ -214,7 +215,7 @@ fn loopback_warning(url: &str, origin: BaseUrlOrigin) -> String {
         BaseUrlOrigin::Given => "is a loopback address",
         BaseUrlOrigin::Default => "is the default (no base URL is set), a loopback address",
         BaseUrlOrigin::Recorded => {
-            "(recorded by `serve` or an earlier --base-url) is a loopback address"
+            "(recorded earlier by `serve`, `demo` or a --base-url) is a loopback address"
         }
     };
     format!(

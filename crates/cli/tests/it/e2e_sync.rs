@@ -285,7 +285,7 @@ async fn a_loopback_base_url_is_warned_about_and_base_url_sets_plezi_url() {
     let recorded = stderr_of(&["sync", "--dry-run"]);
     assert!(
         recorded.contains(
-            "warning: the app's base URL http://localhost:9000 (recorded by `serve` or an earlier --base-url) is a loopback address"
+            "warning: the app's base URL http://localhost:9000 (recorded earlier by `serve`, `demo` or a --base-url) is a loopback address"
         ) && !recorded.contains("no base URL is set"),
         "{recorded}"
     );
