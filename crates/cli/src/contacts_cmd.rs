@@ -304,8 +304,22 @@ async fn show(store: &Store, a: ShowArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     };
     let last = store.last_changes(contact.id).await?;
+    // Where the contact stands with Salesforce: its linked record, or why it is left out.
+    let sync = store.sync();
+    let link = sync.links_by_contacts(&[contact.id]).await?.pop();
+    let stone = sync.tombstones_for(&[contact.id]).await?.pop();
     if a.json {
         let mut value = contact_json(&contact);
+        value["salesforce"] = json!({
+            "linked": link.as_ref().map(|l| json!({"object": l.object.api_name(), "id": l.org_id})),
+            "tombstone": stone.as_ref().map(|t| json!({
+                "object": t.object.api_name(),
+                "org_id": t.org_id,
+                "deleted_at": rfc3339(t.deleted_at),
+                "master_id": t.master_id,
+                "run_id": t.run_id,
+            })),
+        });
         value["last_changes"] = last
             .iter()
             .map(|(f, l)| {
@@ -341,6 +355,31 @@ async fn show(store: &Store, a: ShowArgs) -> anyhow::Result<ExitCode> {
         outln!("    {:<9} {reached}", stage.name());
     }
     outln!("  updated_at       {}", rfc3339(contact.updated_at));
+    match (&link, &stone) {
+        (_, Some(t)) => {
+            let merged = t
+                .master_id
+                .as_deref()
+                .map(|m| format!(" (merged into {m}, linked to another contact)"))
+                .unwrap_or_default();
+            outln!(
+                "  salesforce       left out of the sync: its {} {} was deleted in Salesforce on {}{merged}; \
+                 `leadbridge contacts resync {}` syncs it again",
+                t.object.api_name(),
+                t.org_id,
+                rfc3339(t.deleted_at),
+                contact.id
+            );
+        }
+        (Some(l), None) => outln!(
+            "  salesforce       linked to {} {}",
+            l.object.api_name(),
+            l.org_id
+        ),
+        (None, None) => {
+            outln!("  salesforce       not linked yet (the next sync looks its email up)")
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -522,9 +561,10 @@ async fn tombstones(store: &Store, a: TombstonesArgs) -> anyhow::Result<ExitCode
     } else if total == 0 {
         writeln!(out, "no contact is left out of the sync")?;
     } else {
+        let contacts = if total == 1 { "contact" } else { "contacts" };
         writeln!(
             out,
-            "{total} contacts left out of the sync; `leadbridge contacts resync ID` syncs one again"
+            "{total} {contacts} left out of the sync; `leadbridge contacts resync ID` syncs one again"
         )?;
     }
     out.flush()?;

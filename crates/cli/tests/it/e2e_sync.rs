@@ -663,6 +663,24 @@ async fn runs_show_says_what_a_deletion_in_salesforce_did() {
         .org()
         .find_by_field("Lead", "Email", "gone@example.com");
     assert_eq!(lead.len(), 1, "{lead:?}");
+    // `contacts show` names the Lead the sync linked the contact to.
+    let shown = leadbridge(dir.path())
+        .args(["contacts", "show", &ids[0].to_string()])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains(&format!("  salesforce       linked to Lead {}\n", lead[0])),
+        "{shown}"
+    );
+    let shown = json_ok(
+        dir.path(),
+        &["contacts", "show", "gone@example.com", "--json"],
+    );
+    assert_eq!(
+        shown["salesforce"],
+        json!({"linked": {"object": "Lead", "id": lead[0]}, "tombstone": null})
+    );
     em.emulator
         .org_mut()
         .delete(Some("Lead"), &lead[0])

@@ -128,6 +128,28 @@ fn contacts_tombstones_lists_them_and_resync_clears_one() {
         "{text}"
     );
 
+    // `contacts show` says where a contact stands with Salesforce.
+    let shown = stdout(&leadbridge(&data, &["contacts", "show", "2"]));
+    assert!(
+        shown.contains(
+            "  salesforce       left out of the sync: its Lead 00Q000000000002AAA was deleted in Salesforce on 2026-11-30T14:05:00Z; `leadbridge contacts resync 2` syncs it again\n"
+        ),
+        "{shown}"
+    );
+    let shown = stdout(&leadbridge(&data, &["contacts", "show", "3"]));
+    assert!(
+        shown.contains("  salesforce       not linked yet (the next sync looks its email up)\n"),
+        "{shown}"
+    );
+    let shown = leadbridge(&data, &["contacts", "show", "bob@example.com", "--json"]);
+    let value: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(value["salesforce"]["linked"], serde_json::Value::Null);
+    assert_eq!(
+        value["salesforce"]["tombstone"]["org_id"],
+        "00Q000000000002AAA"
+    );
+    assert_eq!(value["salesforce"]["tombstone"]["run_id"], run);
+
     let json = leadbridge(&data, &["contacts", "tombstones", "--json"]);
     assert!(json.status.success(), "{}", stderr(&json));
     let rows: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
@@ -171,6 +193,13 @@ fn contacts_tombstones_lists_them_and_resync_clears_one() {
         .map(|r| r["contact_id"].as_i64().unwrap())
         .collect();
     assert_eq!(ids, vec![2]);
+    let one = stdout(&leadbridge(&data, &["contacts", "tombstones"]));
+    assert!(
+        one.ends_with(
+            "\n1 contact left out of the sync; `leadbridge contacts resync ID` syncs one again\n"
+        ),
+        "{one}"
+    );
     // --data-dir after the subcommand works like the environment variable.
     let flag = Command::new(env!("CARGO_BIN_EXE_leadbridge"))
         .env_remove("LEADBRIDGE_DATA_DIR")
