@@ -145,16 +145,16 @@ async fn demo(global: GlobalArgs, data_dir: PathBuf, args: DemoArgs) -> anyhow::
         .await?;
     let c = &outcome.counts;
     outln!(
-        "First sync (run {}): {} — {} Leads created in the org, {} contacts created here from Leads and {} from flagged Contacts, \
-         {} skipped, {} duplicate group(s), {} API requests.",
+        "First sync (run {}): {} — {} created in the org, {} created here from Leads and {} from flagged Contacts, \
+         {} skipped, {}, {}.",
         outcome.run_id.unwrap_or(0),
         outcome.status.name(),
-        c.crm.lead.created,
-        c.marketing.lead.created,
+        count(c.crm.lead.created, "Lead", "Leads"),
+        count(c.marketing.lead.created, "contact", "contacts"),
         c.marketing.contact.created,
         c.skipped,
-        c.duplicate_groups,
-        outcome.api_requests
+        count(c.duplicate_groups, "duplicate group", "duplicate groups"),
+        count(outcome.api_requests, "API request", "API requests")
     );
     if let Some(m) = &outcome.message {
         outln!("  {}", m.replace('\n', "\n  "));
@@ -484,4 +484,10 @@ async fn seed_contacts(store: &Store) -> anyhow::Result<()> {
         })
         .await?;
     Ok(())
+}
+
+/// `n` and the noun, singular for one.
+fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
 }

@@ -417,6 +417,11 @@ fn demo_comes_back_up_after_its_org_password_was_expired() {
     );
     let text = String::from_utf8_lossy(&first.stdout);
     assert!(text.contains("The demo has stopped (--no-serve)"), "{text}");
+    // The seed: 2 Leads created, 1 contact from a Lead, 1 duplicate group (counts in words).
+    assert!(
+        text.contains("— 2 Leads created in the org, 1 contact created here from Leads and 2 from flagged Contacts, 5 skipped, 1 duplicate group, "),
+        "{text}"
+    );
     assert!(
         !text.contains("Open http") && !text.contains("while this runs"),
         "--no-serve exits: nothing to open: {text}"
