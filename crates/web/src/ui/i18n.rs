@@ -325,11 +325,7 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "Pas encore lié à une fiche Salesforce.",
     ),
     ("contacts.object", "Object", "Objet"),
-    (
-        "contacts.page",
-        "Public contact page",
-        "Page publique du contact",
-    ),
+    ("contacts.page", "Contact page", "Fiche du contact"),
     (
         "contacts.provenance",
         "Who set each value",
