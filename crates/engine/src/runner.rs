@@ -305,8 +305,9 @@ struct LegacyRetry {
 /// uploads are in memory at once (about 1 KB a row at worst), so this bounds the flush's
 /// memory; 100,000 rows is also the Bulk job size Salesforce's own tools default to.
 const OUTBOX_JOB_ROWS: usize = 100_000;
-/// Outbox rows read per page while a job's rows are built.
-const OUTBOX_PAGE: usize = 5_000;
+/// Outbox rows read per page while a job's rows are built, and put per statement group while
+/// a partition is planned (small: each is a few KB of JSON, transient).
+const OUTBOX_PAGE: usize = 1_000;
 
 /// One entry of the run's outbox: a pair whose org write waits for the flush, with the link
 /// it had before (for [`PairPlan::link_after`]).
@@ -1136,7 +1137,21 @@ impl RunCtx {
                 SObject::Lead => read.lead,
                 SObject::Contact => read.contact,
             };
+            // A lower bound of the org's clock as the query is sent (one second of margin
+            // more): every record stamped `overlap` before it had committed when the query
+            // ran. The next run reads from there rather than from the newest stamp seen, so a
+            // large write is read back by the run after it, not again by every run within the
+            // overlap window that follows.
+            let floor = self
+                .client
+                .server_time()
+                .map(|d| d - time::Duration::seconds(1));
             self.spool_query(object, filter, &mut s).await?;
+            if let Some(f) = floor
+                && s.is_none_or(|m| f > m)
+            {
+                s = Some(f);
+            }
             match object {
                 SObject::Lead => read.lead = s,
                 SObject::Contact => read.contact = s,
@@ -1751,6 +1766,11 @@ impl RunCtx {
                 org_id: entry.pair.org_id.clone(),
                 entry: encode(&entry)?,
             });
+            if later.len() >= OUTBOX_PAGE {
+                self.planned += later.len() as u64;
+                sync.outbox_put(self.run_id, &later).await?;
+                later.clear();
+            }
         }
         for g in &duplicate_groups {
             for s in &g.seed_updates {

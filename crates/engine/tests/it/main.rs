@@ -12,3 +12,4 @@ mod outbox;
 mod seed_walk;
 mod spool;
 mod support;
+mod watermark;
