@@ -178,6 +178,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::UnsupportedMediaType(
                 "send the body as JSON with 'Content-Type: application/json'".into(),
             )),
+            // Over the API's body limit: 413 like a form submission, not "invalid input".
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::TooLarge(super::API_MAX_BYTES))
+            }
             Err(rejection) => Err(ApiError::invalid("(body)", rejection.body_text())),
         }
     }

@@ -126,6 +126,17 @@ both_backends!(
         assert_eq!(bad_id.problem_fields(), ["(path)"]);
         let bad_limit = app.get("/api/v1/contacts?limit=0").await;
         assert_eq!(bad_limit.problem_fields(), ["limit"]);
+        // A body over the API's limit is 413, as for a form submission, not "invalid input".
+        let huge = json!({"email": "big@example.com", "first_name": "x".repeat(2 << 20)});
+        let too_large = app.send_json(Method::POST, "/api/v1/contacts", huge).await;
+        assert_eq!(
+            too_large.status,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "{}",
+            too_large.text
+        );
+        assert_eq!(too_large.content_type, "application/problem+json");
+        assert_eq!(too_large.json()["status"], 413);
         assert_eq!(app.state.store.count_contacts().await.unwrap(), 0);
     }
 );
