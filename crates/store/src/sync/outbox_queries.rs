@@ -47,12 +47,13 @@ pub(crate) async fn outbox_put(
         let mut qb = QueryBuilder::<Engine>::new(
             "INSERT INTO sync_outbox (run_id, kind, contact_id, org_id, entry, created_at) ",
         );
+        // Bound by reference: a partition's entries are not copied again.
         qb.push_values(chunk, |mut b, r| {
             b.push_bind(run_id)
                 .push_bind(r.kind.name())
                 .push_bind(r.contact_id.map(|c| c.0))
-                .push_bind(r.org_id.clone())
-                .push_bind(r.entry.clone())
+                .push_bind(r.org_id.as_deref())
+                .push_bind(r.entry.as_str())
                 .push_bind(at);
         });
         qb.build().execute(&mut *tx).await?;
