@@ -24,11 +24,13 @@ pub struct AdminArgs {
 enum AdminCommand {
     /// Create an administrator (password from LEADBRIDGE_ADMIN_PASSWORD or the first line of stdin).
     Create {
+        /// The name to sign in with (case-insensitive).
         #[arg(long)]
         username: String,
     },
     /// Replace an administrator's password (signs out all their sessions).
     SetPassword {
+        /// The administrator whose password is replaced.
         #[arg(long)]
         username: String,
     },

@@ -33,7 +33,10 @@ enum ApiKeyCommand {
         json: bool,
     },
     /// Revoke a key by id.
-    Revoke { id: i64 },
+    Revoke {
+        /// The key's id (the first column of `leadbridge api-key list`).
+        id: i64,
+    },
 }
 
 pub fn run(global: &GlobalArgs, args: ApiKeyArgs) -> anyhow::Result<ExitCode> {

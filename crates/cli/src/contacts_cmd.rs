@@ -50,16 +50,22 @@ enum ContactsCommand {
 
 #[derive(Debug, Args)]
 struct AddArgs {
+    /// The email address, the contact's identity (unique here, matched case-insensitively).
     #[arg(long)]
     email: String,
+    /// First name.
     #[arg(long)]
     first_name: Option<String>,
+    /// Last name (Salesforce requires one to create a Lead).
     #[arg(long)]
     last_name: Option<String>,
+    /// Company (Salesforce requires one to create a Lead).
     #[arg(long)]
     company: Option<String>,
+    /// Job title.
     #[arg(long)]
     job_title: Option<String>,
+    /// Phone number.
     #[arg(long)]
     phone: Option<String>,
     /// 0–50.
@@ -71,10 +77,13 @@ struct AddArgs {
     /// lead, mql, sql or customer.
     #[arg(long)]
     lifecycle_stage: Option<String>,
+    /// Where the contact came from (e.g. webinar).
     #[arg(long)]
     source: Option<String>,
+    /// The medium that brought it (e.g. email, cpc).
     #[arg(long)]
     medium: Option<String>,
+    /// The campaign that brought it.
     #[arg(long)]
     campaign: Option<String>,
     /// A custom field, as NAME=VALUE (repeatable).
@@ -90,8 +99,10 @@ struct ListArgs {
     /// Case-insensitive substring of email, first name, last name or company.
     #[arg(long)]
     search: Option<String>,
+    /// Only contacts in this state.
     #[arg(long)]
     state: Option<String>,
+    /// Only contacts at this lifecycle stage: lead, mql, sql or customer.
     #[arg(long)]
     lifecycle_stage: Option<String>,
     /// At most this many contacts (1–1000).
@@ -112,12 +123,14 @@ struct ListArgs {
 struct ShowArgs {
     /// Contact id or email.
     contact: String,
+    /// Print the contact as JSON.
     #[arg(long)]
     json: bool,
 }
 
 #[derive(Debug, Args)]
 struct ImportArgs {
+    /// The CSV file: a header row with `email` and any other attribute or custom field names.
     file: PathBuf,
     /// Print the report as JSON.
     #[arg(long)]

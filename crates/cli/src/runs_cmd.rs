@@ -26,7 +26,9 @@ pub struct RunsArgs {
 pub enum RunsAction {
     /// One run with every failure.
     Show {
+        /// The run's id (the first column of `leadbridge runs`).
         id: i64,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },

@@ -740,3 +740,70 @@ async fn runs_show_says_what_a_deletion_in_salesforce_did() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains("deleted or merged"), "{text}");
 }
+
+/// `--help` of every command (found by walking the `Commands:` lists) describes each of its
+/// options and arguments: a new user reads them to learn what to pass.
+#[test]
+fn every_option_and_argument_of_every_command_has_a_description() {
+    fn help(path: &[String]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_leadbridge"))
+            .args(path)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{path:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+    let is_item = |line: &str| {
+        let t = line.trim_start();
+        let indent = line.len() - t.len();
+        (2..=6).contains(&indent)
+            && (t.starts_with('-') || t.starts_with('<') || t.starts_with('['))
+    };
+    let mut missing = Vec::new();
+    let mut todo = vec![Vec::<String>::new()];
+    let mut seen = 0;
+    while let Some(path) = todo.pop() {
+        seen += 1;
+        let text = help(&path);
+        let lines: Vec<&str> = text.lines().collect();
+        let mut section = "";
+        for (i, line) in lines.iter().enumerate() {
+            if !line.starts_with(' ') {
+                section = line.trim_end_matches(':');
+                continue;
+            }
+            match section {
+                "Commands" => {
+                    let name = line.split_whitespace().next().unwrap_or("");
+                    if name != "help" && !name.is_empty() {
+                        let mut sub = path.clone();
+                        sub.push(name.to_owned());
+                        todo.push(sub);
+                    }
+                }
+                "Options" | "Arguments" if is_item(line) => {
+                    let t = line.trim();
+                    // Same line: the spec, two spaces or more, the description.
+                    let same_line = t
+                        .split_once("  ")
+                        .is_some_and(|(_, rest)| !rest.trim().is_empty());
+                    // Next line: an indented description.
+                    let next_line = lines.get(i + 1).is_some_and(|next| {
+                        !is_item(next) && next.starts_with("        ") && !next.trim().is_empty()
+                    });
+                    if !same_line && !next_line {
+                        missing.push(format!("{} {t}", path.join(" ")));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(seen > 20, "walked {seen} commands");
+    assert!(
+        missing.is_empty(),
+        "no description:\n{}",
+        missing.join("\n")
+    );
+}
