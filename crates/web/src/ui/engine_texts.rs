@@ -429,6 +429,52 @@ pub(crate) fn input_problem(lang: Lang, message: &str) -> String {
     }
 }
 
+/// The connection report's sentences (`lb_salesforce::Edition::explain`, the engine's field
+/// checks), and their French.
+const CONNECTION_TEXTS: &[(&str, &str)] = &[
+    (
+        "{0} includes the Salesforce API.",
+        "{0} inclut l'API Salesforce.",
+    ),
+    (
+        "{0} has the Salesforce API only with the API add-on, which Salesforce sells separately.",
+        "{0} n'a l'API Salesforce qu'avec l'option API, que Salesforce vend séparément.",
+    ),
+    (
+        "{0} does not include the Salesforce API; the connector needs Enterprise, Unlimited, Performance or Developer edition (or Professional with the API add-on).",
+        "{0} n'inclut pas l'API Salesforce ; le connecteur demande l'édition Enterprise, Unlimited, Performance ou Developer (ou Professional avec l'option API).",
+    ),
+    (
+        "Salesforce reports the edition as '{0}'; API access could not be determined.",
+        "Salesforce indique l'édition « {0} » ; l'accès à l'API n'a pas pu être déterminé.",
+    ),
+    (
+        "missing: run `leadbridge connect --create-fields` or create it in Setup",
+        "absent : cochez la création des champs manquants (`leadbridge connect --create-fields`) ou créez-le dans la Configuration de Salesforce",
+    ),
+    (
+        "optional; not mapped until it exists",
+        "facultatif ; pas de mapping tant qu'il n'existe pas",
+    ),
+    (
+        "is of type {0}, expected {1}",
+        "est de type {0}, attendu : {1}",
+    ),
+    ("could not be created: {0}", "n'a pas pu être créé : {0}"),
+];
+
+static CONNECTION_PATTERNS: LazyLock<Vec<(Pattern, &'static str)>> =
+    LazyLock::new(|| templates(CONNECTION_TEXTS));
+
+/// A sentence of the connection report (the edition in plain words, a field check's detail),
+/// in `lang`; an unknown one as it came.
+pub(crate) fn connection_text(lang: Lang, text: &str) -> String {
+    match lang {
+        Lang::En => text.to_owned(),
+        Lang::Fr => translated(&CONNECTION_PATTERNS, text).unwrap_or_else(|| text.to_owned()),
+    }
+}
+
 /// One guidance line for a page under a "What to do" heading, in `lang`.
 pub(crate) fn guidance_line(lang: Lang, line: &str) -> String {
     if lang == Lang::Fr {
@@ -579,6 +625,34 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_edition_is_explained_in_french_for_every_kind_of_api_access() {
+        for (org_type, expected) in [
+            (
+                "Developer Edition",
+                "Developer Edition inclut l'API Salesforce.",
+            ),
+            (
+                "Professional Edition",
+                "Professional Edition n'a l'API Salesforce qu'avec l'option API",
+            ),
+            (
+                "Group Edition",
+                "Group Edition n'inclut pas l'API Salesforce",
+            ),
+            ("Mystery Edition", "Salesforce indique l'édition « "),
+        ] {
+            let en = lb_salesforce::Edition::parse(org_type).explain();
+            let fr = connection_text(Lang::Fr, &en);
+            assert!(fr.starts_with(expected), "{en} → {fr}");
+            assert_eq!(connection_text(Lang::En, &en), en);
+        }
+        assert_eq!(
+            connection_text(Lang::Fr, "is of type Number, expected Text"),
+            "est de type Number, attendu : Text"
+        );
     }
 
     #[test]

@@ -250,7 +250,7 @@ async fn build_page(
             name: o.name.clone(),
             id: o.id.clone(),
             edition: o.edition.clone(),
-            edition_explained: o.edition_explained.clone(),
+            edition_explained: super::engine_texts::connection_text(ctx.lang, &o.edition_explained),
             api_available: o.api_available,
             api_version: o.api_version.clone(),
             sandbox: o.is_sandbox,
@@ -324,7 +324,10 @@ fn report_view(ctx: &Ctx, r: &ConnectReport, at: OffsetDateTime) -> ReportView {
                 required: f.required,
                 status: ctx.t(status),
                 status_class,
-                detail: f.detail.clone().unwrap_or_default(),
+                detail: super::engine_texts::connection_text(
+                    ctx.lang,
+                    f.detail.as_deref().unwrap_or_default(),
+                ),
             }
         })
         .collect();

@@ -1535,3 +1535,28 @@ async fn the_sync_page_says_the_next_run_and_single_counts_in_plain_words() {
         "{fr}"
     );
 }
+
+/// R-CONN-4: the edition "in plain words" is said in the page's language (it was the English
+/// sentence on the French settings page).
+#[tokio::test]
+async fn the_orgs_edition_is_explained_in_french() {
+    let stack = Stack::start().await;
+    stack.connect().await;
+    let mut v = Visitor::new(&stack.base_url);
+    v.sign_in().await;
+    let en = v.get("/settings/salesforce").await.body;
+    assert!(
+        en.contains(
+            "<dd id=\"edition\">Developer Edition — Developer Edition includes the Salesforce API.</dd>"
+        ),
+        "{en}"
+    );
+    v.cookies.insert("lb_lang".to_owned(), "fr".to_owned());
+    let fr = v.get("/settings/salesforce").await.body;
+    assert!(
+        fr.contains(
+            "<dd id=\"edition\">Developer Edition — Developer Edition inclut l&#39;API Salesforce.</dd>"
+        ),
+        "{fr}"
+    );
+}
