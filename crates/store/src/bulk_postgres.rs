@@ -1,7 +1,10 @@
 // PostgreSQL's bulk inserts, included in `postgres_queries` after `queries.rs` (SQLite uses the
-// multi-row VALUES versions there). Each column is bound as one array and `UNNEST`ed: one
-// statement text whatever the row count, so it is prepared once per connection and never
-// re-parsed, and there is no bind-parameter limit to chunk around.
+// multi-row VALUES versions there). Small batches (a form submission, an API write): each
+// column is bound as one array and `UNNEST`ed: one statement text whatever the row count, so it
+// is prepared once per connection and never re-parsed, one round trip. Big batches (an import,
+// a sync's batch; from `COPY_MIN_ROWS` rows): binary `COPY … FROM STDIN`, PostgreSQL's bulk
+// path (rows buffered into pages, far less per-row work and WAL), with the contacts' ids taken
+// from their sequence first so that nothing needs to come back.
 
 /// A batch of contacts as one array per column, in `CONTACT_ARRAYS` order (the `UNNEST`
 /// of both the insert and the update).
@@ -30,8 +33,8 @@ struct ColumnArrays<'a> {
 /// The column arrays' SQL types, `$first` onwards, for an `UNNEST(...)`.
 fn contact_arrays(first: usize) -> String {
     const TYPES: [&str; 19] = [
-        "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "BIGINT", "TEXT", "TEXT", "BIGINT", "BIGINT",
-        "BIGINT", "BIGINT", "TEXT", "TEXT", "TEXT", "TEXT", "BIGINT", "BIGINT",
+        "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "BIGINT", "TEXT", "TEXT", "BIGINT",
+        "BIGINT", "BIGINT", "BIGINT", "TEXT", "TEXT", "TEXT", "TEXT", "BIGINT", "BIGINT",
     ];
     TYPES
         .iter()
@@ -125,10 +128,17 @@ const CONTACT_COLUMNS: &str = "email, first_name, last_name, company, job_title,
      behaviour_score, state, lifecycle_stage, lead_at, mql_at, sql_at, customer_at, source, medium, \
      campaign, custom, created_at, updated_at";
 
-/// Inserts new contacts and fills in their ids.
+/// Batches from this many rows are written with `COPY`; below, with the `UNNEST` statements
+/// (a `COPY` costs two more round trips, a loss for a handful of rows).
+const COPY_MIN_ROWS: usize = 1000;
+
+/// Inserts new contacts and fills in their ids (increasing in slice order).
 async fn insert_rows(conn: &mut Conn, contacts: &mut [Contact]) -> Result<(), StoreError> {
     if contacts.is_empty() {
         return Ok(());
+    }
+    if contacts.len() >= COPY_MIN_ROWS {
+        return copy_contacts(conn, contacts).await;
     }
     // Built once from constants (no data in it): prepared once per connection.
     static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
@@ -178,6 +188,9 @@ async fn insert_changes(
 ) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
+    }
+    if rows.len() >= COPY_MIN_ROWS {
+        return copy_changes(conn, rows, origin, at).await;
     }
     let mut ids = Vec::with_capacity(rows.len());
     let mut fields = Vec::with_capacity(rows.len());
@@ -247,4 +260,160 @@ async fn update_rows(conn: &mut Conn, contacts: &[Contact]) -> Result<(), StoreE
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+/// The contact columns of a `COPY`: the id first, then `CONTACT_COLUMNS`.
+const COPY_CONTACTS: &str = "COPY contacts (id, email, first_name, last_name, company, job_title, \
+     phone, behaviour_score, state, lifecycle_stage, lead_at, mql_at, sql_at, customer_at, source, \
+     medium, campaign, custom, created_at, updated_at) FROM STDIN (FORMAT binary)";
+
+/// [`insert_rows`] of a big batch: ids from the table's sequence (one round trip, in slice
+/// order), then the rows in one binary `COPY`.
+async fn copy_contacts(conn: &mut Conn, contacts: &mut [Contact]) -> Result<(), StoreError> {
+    let mut ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('contacts', 'id')) \
+         FROM generate_series(1, $1))",
+    )
+    .bind(contacts.len() as i64)
+    .fetch_one(&mut *conn)
+    .await?;
+    if ids.len() != contacts.len() {
+        return Err(StoreError::Corrupt(
+            "the contact id sequence gave the wrong number of ids".into(),
+        ));
+    }
+    // Taken in increasing order while this writer holds the lock; sorted all the same so that
+    // ids follow the slice whatever order the array was built in.
+    ids.sort_unstable();
+    let mut copy = BinaryCopy::with_capacity(contacts.len() * 256);
+    for (c, id) in contacts.iter_mut().zip(ids) {
+        c.id = ContactId(id);
+        let stages = &c.stage_reached;
+        copy.row(20);
+        copy.int8(Some(id));
+        copy.text(Some(c.email.as_str()));
+        copy.text(c.first_name.as_deref());
+        copy.text(c.last_name.as_deref());
+        copy.text(c.company.as_deref());
+        copy.text(c.job_title.as_deref());
+        copy.text(c.phone.as_deref());
+        copy.int8(Some(c.behaviour_score));
+        copy.text(Some(c.state.as_str()));
+        copy.text(Some(c.lifecycle_stage.name()));
+        copy.int8(stages.lead.map(to_micros));
+        copy.int8(stages.mql.map(to_micros));
+        copy.int8(stages.sql.map(to_micros));
+        copy.int8(stages.customer.map(to_micros));
+        copy.text(c.source.as_deref());
+        copy.text(c.medium.as_deref());
+        copy.text(c.campaign.as_deref());
+        copy.json(&c.custom);
+        copy.int8(Some(to_micros(c.created_at)));
+        copy.int8(Some(to_micros(c.updated_at)));
+    }
+    copy.send(conn, COPY_CONTACTS).await.map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::Corrupt("an email was inserted twice in one batch".into())
+        } else {
+            StoreError::from(e)
+        }
+    })?;
+    Ok(())
+}
+
+/// [`insert_changes`] of a big batch in one binary `COPY`. Ids come from the column's default,
+/// evaluated row after row in the order sent: the slice's order.
+async fn copy_changes(
+    conn: &mut Conn,
+    rows: &[(ContactId, Vec<Change>)],
+    origin: Origin,
+    at: time::OffsetDateTime,
+) -> Result<(), StoreError> {
+    let at = to_micros(at);
+    let mut copy = BinaryCopy::with_capacity(rows.len() * 320);
+    let mut fields = String::with_capacity(512);
+    for (id, changes) in rows {
+        fields.clear();
+        crate::write::push_fields_json(&mut fields, changes);
+        copy.row(4);
+        copy.int8(Some(id.0));
+        copy.text(Some(origin.name()));
+        copy.int8(Some(at));
+        copy.text(Some(&fields));
+    }
+    copy.send(
+        conn,
+        "COPY contact_changes (contact_id, origin, changed_at, fields) FROM STDIN (FORMAT binary)",
+    )
+    .await?;
+    Ok(())
+}
+
+/// The data of a binary `COPY … FROM STDIN (FORMAT binary)`: a signature, then per row its
+/// field count and each field as a length (-1 for NULL) and its binary value (`text`: the UTF-8
+/// bytes; `bigint`: 8 bytes big-endian). No escaping, so no value can be misread.
+struct BinaryCopy {
+    buf: Vec<u8>,
+}
+
+impl BinaryCopy {
+    fn with_capacity(bytes: usize) -> BinaryCopy {
+        let mut buf = Vec::with_capacity(bytes + 21);
+        buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+        buf.extend_from_slice(&0i32.to_be_bytes()); // flags: no OIDs
+        buf.extend_from_slice(&0i32.to_be_bytes()); // no header extension
+        BinaryCopy { buf }
+    }
+
+    fn row(&mut self, fields: i16) {
+        self.buf.extend_from_slice(&fields.to_be_bytes());
+    }
+
+    fn text(&mut self, value: Option<&str>) {
+        match value {
+            Some(v) => {
+                self.buf
+                    .extend_from_slice(&field_len(v.len()).to_be_bytes());
+                self.buf.extend_from_slice(v.as_bytes());
+            }
+            None => self.buf.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+    }
+
+    fn int8(&mut self, value: Option<i64>) {
+        match value {
+            Some(v) => {
+                self.buf.extend_from_slice(&8i32.to_be_bytes());
+                self.buf.extend_from_slice(&v.to_be_bytes());
+            }
+            None => self.buf.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+    }
+
+    /// A text field holding `value` as JSON, written in place.
+    fn json(&mut self, value: &impl serde::Serialize) {
+        let at = self.buf.len();
+        self.buf.extend_from_slice(&0i32.to_be_bytes());
+        if serde_json::to_writer(&mut self.buf, value).is_err() {
+            // A map of strings always serialises; keep the column's default all the same.
+            self.buf.truncate(at + 4);
+            self.buf.extend_from_slice(b"{}");
+        }
+        let len = field_len(self.buf.len() - at - 4);
+        self.buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
+    }
+
+    /// Runs `statement` (a `COPY … FROM STDIN (FORMAT binary)`) with these rows.
+    async fn send(mut self, conn: &mut Conn, statement: &str) -> Result<u64, sqlx::Error> {
+        self.buf.extend_from_slice(&(-1i16).to_be_bytes()); // trailer
+        let mut copy = conn.copy_in_raw(statement).await?;
+        copy.send(self.buf).await?;
+        copy.finish().await
+    }
+}
+
+/// A field's length as the format's 32-bit count. Values are at most a few thousand bytes
+/// (validated lengths), far below `i32::MAX`.
+fn field_len(len: usize) -> i32 {
+    i32::try_from(len).unwrap_or(i32::MAX)
 }

@@ -1,7 +1,8 @@
 //! CSV import and export of contacts.
 //!
 //! An import streams the file: rows are read, checked and written in batches (one transaction
-//! per batch), so memory stays flat whatever the file's size. A row whose email exists updates
+//! per batch), so memory stays flat whatever the file's size. The next batch is read and checked
+//! while the previous one is written (see `BatchWriter`). A row whose email exists updates
 //! that contact (non-empty cells only: an empty cell leaves the value as it is), the others
 //! create contacts. A bad row is rejected with its problems and the others are kept.
 //!
@@ -121,6 +122,13 @@ impl Store {
         }
 
         let mut report = ImportReport::default();
+        let mut writer = BatchWriter {
+            store: self.clone(),
+            schema: std::sync::Arc::new(schema),
+            pending: None,
+            yields: tokio::runtime::Handle::current().runtime_flavor()
+                == tokio::runtime::RuntimeFlavor::CurrentThread,
+        };
         let mut batch: Vec<(u64, Patch)> = Vec::with_capacity(options.batch_size);
         let mut record = csv::StringRecord::new();
         loop {
@@ -130,14 +138,16 @@ impl Store {
                 Ok(true) => {
                     report.rows += 1;
                     let row = record.position().map_or(line, |p| p.line());
-                    match parse_row(&headers, &record, &schema) {
+                    match parse_row(&headers, &record, &writer.schema) {
                         Ok(patch) => batch.push((row, patch)),
                         Err(problems) => reject(&mut report, options, row, problems),
                     }
                 }
                 Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
                     // The accepted batches so far are committed; say where reading stopped.
-                    self.flush(&schema, &mut batch, &mut report).await?;
+                    writer.finish(&mut report).await?;
+                    writer.start(&mut batch, options.batch_size);
+                    writer.finish(&mut report).await?;
                     return Err(StoreError::Invalid(vec![Problem {
                         row: Some(line),
                         field: "(file)".into(),
@@ -156,30 +166,91 @@ impl Store {
                 }
             }
             if batch.len() >= options.batch_size {
-                self.flush(&schema, &mut batch, &mut report).await?;
+                // The previous batch must be committed before this one starts (one writer at
+                // a time, batches commit in file order).
+                writer.finish(&mut report).await?;
+                writer.start(&mut batch, options.batch_size);
                 progress(csv.position().byte());
+            } else if writer.yields
+                && report.rows % YIELD_EVERY_ROWS == 0
+                && writer.pending.is_some()
+            {
+                tokio::task::yield_now().await;
             }
         }
-        self.flush(&schema, &mut batch, &mut report).await?;
+        writer.finish(&mut report).await?;
+        writer.start(&mut batch, 0);
+        writer.finish(&mut report).await?;
         progress(csv.position().byte());
         Ok(report)
     }
+}
 
-    async fn flush(
-        &self,
-        schema: &crate::Schema,
-        batch: &mut Vec<(u64, Patch)>,
-        report: &mut ImportReport,
-    ) -> Result<(), StoreError> {
+/// Rows parsed between two yields to the batch being written (see [`BatchWriter`]).
+const YIELD_EVERY_ROWS: u64 = 256;
+
+/// The import's pipeline: one batch is written (in a task of its own) while the next one is
+/// read and checked, so the CSV work and the database's work overlap (2 cores: one each). At
+/// most one batch is in flight and the next starts only once it committed, so batches still
+/// commit one after another in file order and memory holds at most two batches.
+struct BatchWriter {
+    store: Store,
+    schema: std::sync::Arc<crate::Schema>,
+    pending: Option<AbortOnDrop<Result<BatchOutcome, StoreError>>>,
+    /// On a current-thread runtime the batch being written only advances while this task
+    /// waits: the reading then yields every [`YIELD_EVERY_ROWS`] rows to let it take its next
+    /// step. A multi-thread runtime writes it on another thread, and yielding would only cost.
+    yields: bool,
+}
+
+impl BatchWriter {
+    /// Starts writing `batch` (left empty, with `capacity` for the next one). The caller has
+    /// waited for the previous batch ([`BatchWriter::finish`]).
+    fn start(&mut self, batch: &mut Vec<(u64, Patch)>, capacity: usize) {
+        debug_assert!(self.pending.is_none());
         if batch.is_empty() {
-            return Ok(());
+            return;
         }
-        let outcome = self.import_batch(schema, std::mem::take(batch)).await?;
+        let rows = std::mem::replace(batch, Vec::with_capacity(capacity));
+        let store = self.store.clone();
+        let schema = self.schema.clone();
+        self.pending = Some(AbortOnDrop(tokio::spawn(async move {
+            let outcome = store.import_batch(&schema, rows).await?;
+            // Right after the commit, in this task: a batch that committed always has its
+            // events, even when the import was dropped meanwhile.
+            store.emit_changed(&outcome.changed, Origin::Import);
+            Ok(outcome)
+        })));
+    }
+
+    /// Waits for the batch in flight, if any, and counts it.
+    async fn finish(&mut self, report: &mut ImportReport) -> Result<(), StoreError> {
+        let Some(mut pending) = self.pending.take() else {
+            return Ok(());
+        };
+        let outcome = match (&mut pending.0).await {
+            Ok(result) => result?,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => {
+                return Err(StoreError::Corrupt(format!(
+                    "an import batch was lost: {e}"
+                )));
+            }
+        };
         report.created += outcome.created;
         report.updated += outcome.updated;
         report.unchanged += outcome.unchanged;
-        self.emit_changed(&outcome.changed, Origin::Import);
         Ok(())
+    }
+}
+
+/// A spawned batch write that is cancelled (its transaction rolled back) when the import is
+/// dropped before it finished, as an import that is not pipelined would be.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -312,58 +312,61 @@ async fn update_row(conn: &mut Conn, c: &Contact) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Inserts new contacts in multi-row VALUES statements and fills in their ids. `insert_rows`
-/// is this on SQLite; PostgreSQL binds arrays instead (`bulk_postgres.rs`).
+/// Inserts new contacts in multi-row VALUES statements and fills in their ids (increasing in
+/// slice order). `insert_rows` is this on SQLite; PostgreSQL binds arrays or copies
+/// (`bulk_postgres.rs`). The ids are chosen here, after the highest ever given (AUTOINCREMENT's
+/// `sqlite_sequence`, which the insert moves on): this runs in a `BEGIN IMMEDIATE` transaction,
+/// so no other writer can take them meanwhile, and nothing needs to come back from the insert.
 #[allow(dead_code)] // the PostgreSQL build uses its array version
 async fn insert_rows_values(conn: &mut Conn, contacts: &mut [Contact]) -> Result<(), StoreError> {
-    for chunk in contacts.chunks_mut(CONTACT_INSERT_CHUNK) {
+    if contacts.is_empty() {
+        return Ok(());
+    }
+    let last: i64 = sqlx::query_scalar(
+        "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'contacts'), 0), \
+         COALESCE((SELECT MAX(id) FROM contacts), 0))",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    for (c, id) in contacts.iter_mut().zip(last + 1..) {
+        c.id = ContactId(id);
+    }
+    for chunk in contacts.chunks(CONTACT_INSERT_CHUNK) {
         let mut qb = QueryBuilder::<Engine>::new(
-            "INSERT INTO contacts (email, first_name, last_name, company, job_title, phone, behaviour_score, \
-             state, lifecycle_stage, lead_at, mql_at, sql_at, customer_at, source, medium, campaign, custom, \
-             created_at, updated_at) ",
+            "INSERT INTO contacts (id, email, first_name, last_name, company, job_title, phone, \
+             behaviour_score, state, lifecycle_stage, lead_at, mql_at, sql_at, customer_at, source, \
+             medium, campaign, custom, created_at, updated_at) ",
         );
         qb.push_values(chunk.iter(), |mut b, c| {
             let stages = &c.stage_reached;
-            b.push_bind(c.email.as_str().to_owned())
-                .push_bind(c.first_name.clone())
-                .push_bind(c.last_name.clone())
-                .push_bind(c.company.clone())
-                .push_bind(c.job_title.clone())
-                .push_bind(c.phone.clone())
+            b.push_bind(c.id.0)
+                .push_bind(c.email.as_str())
+                .push_bind(c.first_name.as_deref())
+                .push_bind(c.last_name.as_deref())
+                .push_bind(c.company.as_deref())
+                .push_bind(c.job_title.as_deref())
+                .push_bind(c.phone.as_deref())
                 .push_bind(c.behaviour_score)
-                .push_bind(c.state.clone())
+                .push_bind(c.state.as_str())
                 .push_bind(c.lifecycle_stage.name())
                 .push_bind(stages.lead.map(to_micros))
                 .push_bind(stages.mql.map(to_micros))
                 .push_bind(stages.sql.map(to_micros))
                 .push_bind(stages.customer.map(to_micros))
-                .push_bind(c.source.clone())
-                .push_bind(c.medium.clone())
-                .push_bind(c.campaign.clone())
+                .push_bind(c.source.as_deref())
+                .push_bind(c.medium.as_deref())
+                .push_bind(c.campaign.as_deref())
                 .push_bind(custom_json(c))
                 .push_bind(to_micros(c.created_at))
                 .push_bind(to_micros(c.updated_at));
         });
-        qb.push(" RETURNING id, email");
-        let ids: Vec<(i64, String)> =
-            qb.build_query_as()
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        StoreError::Corrupt("an email was inserted twice in one batch".into())
-                    } else {
-                        StoreError::from(e)
-                    }
-                })?;
-        // RETURNING order is not promised by SQL: match the ids back by email.
-        let by_email: HashMap<String, i64> = ids.into_iter().map(|(id, e)| (e, id)).collect();
-        for c in chunk.iter_mut() {
-            c.id =
-                ContactId(*by_email.get(c.email.as_str()).ok_or_else(|| {
-                    StoreError::Corrupt(format!("no id returned for {}", c.email))
-                })?);
-        }
+        qb.build().execute(&mut *conn).await.map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Corrupt("an email was inserted twice in one batch".into())
+            } else {
+                StoreError::from(e)
+            }
+        })?;
     }
     Ok(())
 }

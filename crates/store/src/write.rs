@@ -71,20 +71,25 @@ pub(crate) struct Saved {
 /// The `fields` column of a change-log row: a JSON object in the order of `changes`.
 pub(crate) fn fields_json(changes: &[Change]) -> String {
     let mut out = String::with_capacity(16 + changes.len() * 32);
+    push_fields_json(&mut out, changes);
+    out
+}
+
+/// [`fields_json`] appended to `out` (a buffer reused row after row).
+pub(crate) fn push_fields_json(out: &mut String, changes: &[Change]) {
     out.push('{');
     for (i, (field, value)) in changes.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        push_json_string(&mut out, field);
+        push_json_string(out, field);
         out.push(':');
         match value {
-            Some(v) => push_json_string(&mut out, v),
+            Some(v) => push_json_string(out, v),
             None => out.push_str("null"),
         }
     }
     out.push('}');
-    out
 }
 
 fn push_json_string(out: &mut String, s: &str) {

@@ -8,7 +8,10 @@
 enum Outcome {
     Done {
         slot: usize,
-        contact: Contact,
+        /// The contact as this operation left it; `None` while that is still the slot's state
+        /// (filled in before a later operation of the batch changes the slot), so that a batch
+        /// of distinct contacts copies none.
+        contact: Option<Contact>,
         created: bool,
         changed: bool,
     },
@@ -56,6 +59,8 @@ async fn write_ops(
 
     // Every contact the batch touches, by slot; `is_new` slots get their ids at the insert.
     let mut slots: Vec<Contact> = Vec::with_capacity(found.len() + ops.len());
+    // The outcome that holds each slot's current state as `Done { contact: None }`, if any.
+    let mut current_outcome: Vec<Option<usize>> = Vec::with_capacity(slots.capacity());
     let mut is_new: Vec<bool> = Vec::with_capacity(slots.capacity());
     let mut by_id: HashMap<i64, usize> = HashMap::with_capacity(found.len());
     let mut by_email: HashMap<String, usize> = HashMap::with_capacity(slots.capacity());
@@ -67,7 +72,10 @@ async fn write_ops(
         by_email.insert(contact.email.as_str().to_owned(), slots.len());
         slots.push(contact);
         is_new.push(false);
+        current_outcome.push(None);
     }
+    // Slots from here on are the batch's new contacts, in order (see the insert below).
+    let first_new = slots.len();
 
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(ops.len());
     // (slot, changes) per changing operation, in order: the change-log rows.
@@ -121,12 +129,13 @@ async fn write_ops(
             let changes = validate::apply(&mut contact, &patch, true, mode, at);
             let slot = slots.len();
             by_email.insert(contact.email.as_str().to_owned(), slot);
-            slots.push(contact.clone());
+            slots.push(contact);
             is_new.push(true);
+            current_outcome.push(Some(outcomes.len()));
             log.push((slot, changes));
             outcomes.push(Outcome::Done {
                 slot,
-                contact,
+                contact: None,
                 created: true,
                 changed: true,
             });
@@ -142,20 +151,28 @@ async fn write_ops(
             });
             continue;
         }
-        let mut contact = slots[slot].clone();
-        let changes = validate::apply(&mut contact, &patch, false, mode, at);
+        // The slot's state is about to change: an earlier outcome that shares it keeps a copy.
+        if let Some(earlier) = current_outcome[slot].take()
+            && let Outcome::Done { contact, .. } = &mut outcomes[earlier]
+        {
+            *contact = Some(slots[slot].clone());
+        }
+        let old_email = slots[slot].email.clone();
+        let contact = &mut slots[slot];
+        let changes = validate::apply(contact, &patch, false, mode, at);
+        current_outcome[slot] = Some(outcomes.len());
         if changes.is_empty() {
             outcomes.push(Outcome::Done {
                 slot,
-                contact,
+                contact: None,
                 created: false,
                 changed: false,
             });
             continue;
         }
         contact.updated_at = at;
-        if contact.email != slots[slot].email {
-            by_email.remove(slots[slot].email.as_str());
+        if contact.email != old_email {
+            by_email.remove(old_email.as_str());
             by_email.insert(contact.email.as_str().to_owned(), slot);
             email_moved |= !is_new[slot];
         }
@@ -163,11 +180,10 @@ async fn write_ops(
             updates.push(slot);
             update_states.push(contact.clone());
         }
-        slots[slot] = contact.clone();
         log.push((slot, changes));
         outcomes.push(Outcome::Done {
             slot,
-            contact,
+            contact: None,
             created: false,
             changed: true,
         });
@@ -189,30 +205,34 @@ async fn write_ops(
         let finals: Vec<Contact> = last.iter().map(|&s| slots[s].clone()).collect();
         update_rows(conn, &finals).await?;
     }
-    let new_slots: Vec<usize> = (0..slots.len()).filter(|&s| is_new[s]).collect();
-    if !new_slots.is_empty() {
-        let mut created: Vec<Contact> = new_slots.iter().map(|&s| slots[s].clone()).collect();
-        insert_rows(conn, &mut created).await?;
-        for (&s, contact) in new_slots.iter().zip(created) {
-            slots[s].id = contact.id;
-        }
-    }
+    // The new contacts are the last slots, in the order their operations came.
+    debug_assert!(is_new[first_new..].iter().all(|&n| n) && !is_new[..first_new].contains(&true));
+    insert_rows(conn, &mut slots[first_new..]).await?;
     let rows: Vec<(ContactId, Vec<Change>)> = log
         .into_iter()
         .map(|(s, changes)| (slots[s].id, changes))
         .collect();
     insert_changes(conn, &rows, origin, at).await?;
 
+    let ids: Vec<ContactId> = slots.iter().map(|c| c.id).collect();
+    let mut finals: Vec<Option<Contact>> = slots.into_iter().map(Some).collect();
     Ok(outcomes
         .into_iter()
         .map(|outcome| match outcome {
             Outcome::Done {
                 slot,
-                mut contact,
+                contact,
                 created,
                 changed,
             } => {
-                contact.id = slots[slot].id;
+                // `None`: the slot's final state, which no other outcome holds.
+                let mut contact = match contact {
+                    Some(contact) => contact,
+                    None => finals[slot].take().ok_or_else(|| {
+                        StoreError::Corrupt("two writes of a batch shared a state".into())
+                    })?,
+                };
+                contact.id = ids[slot];
                 Ok(Saved {
                     contact,
                     created,
@@ -221,7 +241,7 @@ async fn write_ops(
             }
             Outcome::Taken { email, slot } => Err(StoreError::EmailTaken {
                 email,
-                existing: slots[slot].id,
+                existing: ids[slot],
             }),
             Outcome::Failed(err) => Err(err),
         })

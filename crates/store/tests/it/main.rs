@@ -9,6 +9,7 @@ mod batch;
 mod contacts;
 mod forms;
 mod import;
+mod import_bulk;
 mod secrets;
 mod submissions;
 mod sync_runtime;
