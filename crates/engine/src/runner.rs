@@ -12,13 +12,29 @@
 //!    spool, completed as the core's input contract asks (`gather`: links, the record linked to
 //!    each contact and the Contact of each converted Lead taken from the spool too, the contacts
 //!    linked to its records, then every holder of a sensitive email — looked up in the org, or
-//!    in the spool for a full run), planned with `lb_core::plan`, checked against the API
-//!    budget, and applied before the next is loaded.
-//! 3. **Apply** (`apply_batch`): journal intents, create/update Leads through the client
-//!    (collections or Bulk by volume), write our contacts, then record links, bases, provenance,
-//!    failures and cleared intents in one transaction per batch.
-//! 4. **Watermarks** move only when everything read was applied; the spool is cleared at the
-//!    end whatever happened (a run that stopped is read again by the next one).
+//!    in the spool for a full run) and planned with `lb_core::plan`. Its pairs that write only
+//!    to our side are applied at once (`apply_plan` → `record_batch`); the pairs that write to
+//!    the org (Lead creates and updates) and the seed updates go to the run's **outbox** in the
+//!    store (`lb_store::sync` outbox: the serialized `PairPlan` and the link before it). A pair
+//!    whose contact or record already waits in the outbox (planned by an earlier partition) is
+//!    left to the next run through the retry table, never planned twice from one state.
+//! 3. **Outbox** (`flush_outbox`), once every partition is planned: one budget check for the
+//!    whole outbox, then Lead creates, Lead updates and seed updates, each in jobs of up to
+//!    [`OUTBOX_JOB_ROWS`] rows read from the store page by page (one Bulk 2.0 ingest job for a
+//!    100,000-contact push instead of one per partition; collections for small volumes, as the
+//!    client's policy decides). A create's intent is journalled before its job is sent. After
+//!    each job its pairs are read back batch by batch and recorded (`record_batch`): their
+//!    marketing side (which waits for its org write), counts, failures, links, bases,
+//!    provenance and settled intents in one `commit_batch` per batch.
+//! 4. **Page links**: a contact created here from an org Lead gets its `page_url` (the Lead's
+//!    `plezi_url`, R-FIELD-1, known only once the contact has an id) as a Lead update in the
+//!    outbox of the same run, with the base it leaves (`push_page_url`): sent with the other
+//!    updates, so the next run neither re-reads the Lead by Id nor sends anything.
+//! 5. **Watermarks** move only when everything read was applied and sent; the spool and the
+//!    outbox are cleared at the end whatever happened (a run that stopped is read and planned
+//!    again by the next one; a dead run's are discarded by the next leased run). Records whose
+//!    write failed go to the retry table (`lb_store::sync::RetryKind`), read again page by
+//!    page by the next runs; a complete run settles the older rows.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -256,8 +272,8 @@ pub struct Backlog {
     pub contacts_changed: i64,
     /// Lead creations whose outcome is not recorded yet (settled by the next run).
     pub pending_creates: usize,
-    /// Records read again by the next run: their last write failed, or a value can only
-    /// follow now (a contact created here from a Lead gets its page link sent back).
+    /// Records read again by the next run because their last write failed (the store's
+    /// retry table).
     pub retries: usize,
 }
 
