@@ -212,27 +212,41 @@ async fn insert_changes(
     Ok(())
 }
 
-/// The contacts with any of these emails or ids (two index scans, one round trip).
+/// The contacts with any of these emails or ids (one round trip). With only emails (an import)
+/// or only ids, one index scan: the `OR` of both is a bitmap scan that costs twice as much.
 async fn load_contacts(
     conn: &mut Conn,
     emails: &[&str],
     ids: &[i64],
 ) -> Result<Vec<Contact>, StoreError> {
-    if emails.is_empty() && ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    sqlx::query_as::<_, ContactRow>(concat!(
-        "SELECT ",
-        contact_columns!(),
-        " FROM contacts WHERE email = ANY($1::TEXT[]) OR id = ANY($2::BIGINT[])"
-    ))
-    .bind(emails)
-    .bind(ids)
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .map(Contact::try_from)
-    .collect()
+    let query = match (emails.is_empty(), ids.is_empty()) {
+        (true, true) => return Ok(Vec::new()),
+        (false, true) => sqlx::query_as::<_, ContactRow>(concat!(
+            "SELECT ",
+            contact_columns!(),
+            " FROM contacts WHERE email = ANY($1::TEXT[])"
+        ))
+        .bind(emails),
+        (true, false) => sqlx::query_as::<_, ContactRow>(concat!(
+            "SELECT ",
+            contact_columns!(),
+            " FROM contacts WHERE id = ANY($1::BIGINT[])"
+        ))
+        .bind(ids),
+        (false, false) => sqlx::query_as::<_, ContactRow>(concat!(
+            "SELECT ",
+            contact_columns!(),
+            " FROM contacts WHERE email = ANY($1::TEXT[]) OR id = ANY($2::BIGINT[])"
+        ))
+        .bind(emails)
+        .bind(ids),
+    };
+    query
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(Contact::try_from)
+        .collect()
 }
 
 /// Writes contacts' current state over their rows, in one statement. No two of them may swap
@@ -285,7 +299,7 @@ async fn copy_contacts(conn: &mut Conn, contacts: &mut [Contact]) -> Result<(), 
     // Taken in increasing order while this writer holds the lock; sorted all the same so that
     // ids follow the slice whatever order the array was built in.
     ids.sort_unstable();
-    let mut copy = BinaryCopy::with_capacity(contacts.len() * 256);
+    let mut copy = BinaryCopy::start(conn, COPY_CONTACTS).await?;
     for (c, id) in contacts.iter_mut().zip(ids) {
         c.id = ContactId(id);
         let stages = &c.stage_reached;
@@ -310,8 +324,9 @@ async fn copy_contacts(conn: &mut Conn, contacts: &mut [Contact]) -> Result<(), 
         copy.json(&c.custom);
         copy.int8(Some(to_micros(c.created_at)));
         copy.int8(Some(to_micros(c.updated_at)));
+        copy.row_done().await?;
     }
-    copy.send(conn, COPY_CONTACTS).await.map_err(|e| {
+    copy.finish().await.map_err(|e| {
         if is_unique_violation(&e) {
             StoreError::Corrupt("an email was inserted twice in one batch".into())
         } else {
@@ -330,7 +345,11 @@ async fn copy_changes(
     at: time::OffsetDateTime,
 ) -> Result<(), StoreError> {
     let at = to_micros(at);
-    let mut copy = BinaryCopy::with_capacity(rows.len() * 320);
+    let mut copy = BinaryCopy::start(
+        conn,
+        "COPY contact_changes (contact_id, origin, changed_at, fields) FROM STDIN (FORMAT binary)",
+    )
+    .await?;
     let mut fields = String::with_capacity(512);
     for (id, changes) in rows {
         fields.clear();
@@ -340,33 +359,46 @@ async fn copy_changes(
         copy.text(Some(origin.name()));
         copy.int8(Some(at));
         copy.text(Some(&fields));
+        copy.row_done().await?;
     }
-    copy.send(
-        conn,
-        "COPY contact_changes (contact_id, origin, changed_at, fields) FROM STDIN (FORMAT binary)",
-    )
-    .await?;
+    copy.finish().await?;
     Ok(())
 }
 
-/// The data of a binary `COPY … FROM STDIN (FORMAT binary)`: a signature, then per row its
+/// A binary `COPY … FROM STDIN (FORMAT binary)` being sent: a signature, then per row its
 /// field count and each field as a length (-1 for NULL) and its binary value (`text`: the UTF-8
-/// bytes; `bigint`: 8 bytes big-endian). No escaping, so no value can be misread.
-struct BinaryCopy {
+/// bytes; `bigint`: 8 bytes big-endian). No escaping, so no value can be misread. Rows go out
+/// every [`COPY_CHUNK_BYTES`], so the server stores the first rows while the next are encoded.
+struct BinaryCopy<'c> {
+    copy: sqlx::postgres::PgCopyIn<&'c mut sqlx::PgConnection>,
     buf: Vec<u8>,
 }
 
-impl BinaryCopy {
-    fn with_capacity(bytes: usize) -> BinaryCopy {
-        let mut buf = Vec::with_capacity(bytes + 21);
+/// Bytes of rows sent to the server at a time.
+const COPY_CHUNK_BYTES: usize = 64 * 1024;
+
+impl<'c> BinaryCopy<'c> {
+    /// Runs `statement` (a `COPY … FROM STDIN (FORMAT binary)`), ready for rows.
+    async fn start(conn: &'c mut Conn, statement: &str) -> Result<BinaryCopy<'c>, sqlx::Error> {
+        let copy = conn.copy_in_raw(statement).await?;
+        let mut buf = Vec::with_capacity(COPY_CHUNK_BYTES + 4096);
         buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
         buf.extend_from_slice(&0i32.to_be_bytes()); // flags: no OIDs
         buf.extend_from_slice(&0i32.to_be_bytes()); // no header extension
-        BinaryCopy { buf }
+        Ok(BinaryCopy { copy, buf })
     }
 
     fn row(&mut self, fields: i16) {
         self.buf.extend_from_slice(&fields.to_be_bytes());
+    }
+
+    /// Sends the rows so far once they fill a chunk.
+    async fn row_done(&mut self) -> Result<(), sqlx::Error> {
+        if self.buf.len() >= COPY_CHUNK_BYTES {
+            self.copy.send(self.buf.as_slice()).await?;
+            self.buf.clear();
+        }
+        Ok(())
     }
 
     fn text(&mut self, value: Option<&str>) {
@@ -403,12 +435,11 @@ impl BinaryCopy {
         self.buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
     }
 
-    /// Runs `statement` (a `COPY … FROM STDIN (FORMAT binary)`) with these rows.
-    async fn send(mut self, conn: &mut Conn, statement: &str) -> Result<u64, sqlx::Error> {
-        self.buf.extend_from_slice(&(-1i16).to_be_bytes()); // trailer
-        let mut copy = conn.copy_in_raw(statement).await?;
-        copy.send(self.buf).await?;
-        copy.finish().await
+    /// Sends the last rows and the trailer; the server's answer (rows copied, or its error).
+    async fn finish(mut self) -> Result<u64, sqlx::Error> {
+        self.buf.extend_from_slice(&(-1i16).to_be_bytes());
+        self.copy.send(self.buf.as_slice()).await?;
+        self.copy.finish().await
     }
 }
 
