@@ -529,7 +529,7 @@ async fn tombstones(store: &Store, a: TombstonesArgs) -> anyhow::Result<ExitCode
         if total == 0 && !page.is_empty() && !a.json {
             writeln!(
                 out,
-                "{:>8}  {:<36} {:<8} {:<18} {:<20} {:>6}  MERGED INTO",
+                "{:>8}  {:<36} {:<8} {:<18} {:<27} {:>6}  MERGED INTO",
                 "CONTACT", "EMAIL", "OBJECT", "ORG ID", "DELETED AT", "RUN"
             )?;
         }
@@ -552,7 +552,7 @@ async fn tombstones(store: &Store, a: TombstonesArgs) -> anyhow::Result<ExitCode
             } else {
                 writeln!(
                     out,
-                    "{:>8}  {:<36} {:<8} {:<18} {:<20} {:>6}  {}",
+                    "{:>8}  {:<36} {:<8} {:<18} {:<27} {:>6}  {}",
                     t.contact_id.0,
                     email.unwrap_or("-"),
                     t.object.api_name(),

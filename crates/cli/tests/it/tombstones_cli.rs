@@ -68,7 +68,12 @@ fn record_deletions(data_dir: &Path, deleted: &[(i64, &str)]) -> i64 {
                 contact_id: ContactId(*id),
                 org_id: (*org).to_owned(),
                 object: lb_core::SObject::Lead,
-                deleted_at: time::macros::datetime!(2026-11-30 14:05 UTC),
+                // Contact 2's deletion carries microseconds, as the org's times do.
+                deleted_at: if *id == 2 {
+                    time::macros::datetime!(2026-11-30 14:05:00.123456 UTC)
+                } else {
+                    time::macros::datetime!(2026-11-30 14:05 UTC)
+                },
                 master_id: None,
             })
             .collect();
@@ -105,9 +110,28 @@ fn contacts_tombstones_lists_them_and_resync_clears_one() {
         lines[0].contains("ORG ID") && lines[0].contains("DELETED AT"),
         "{text}"
     );
-    for (line, (id, email, org)) in lines[1..3].iter().zip([
-        (1, "ann@example.com", "00Q000000000001AAA"),
-        (2, "bob@example.com", "00Q000000000002AAA"),
+    // Columns line up whatever the deletion time's precision (microseconds: 27 characters).
+    let run_end = |line: &str, run: &str| line.rfind(run).map(|at| at + run.len());
+    for line in &lines[1..3] {
+        assert_eq!(
+            run_end(lines[0], "RUN"),
+            run_end(line, &format!(" {run}")),
+            "{text}"
+        );
+    }
+    for (line, (id, email, org, at)) in lines[1..3].iter().zip([
+        (
+            1,
+            "ann@example.com",
+            "00Q000000000001AAA",
+            "2026-11-30T14:05:00Z",
+        ),
+        (
+            2,
+            "bob@example.com",
+            "00Q000000000002AAA",
+            "2026-11-30T14:05:00.123456Z",
+        ),
     ]) {
         let cols: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(
@@ -117,7 +141,7 @@ fn contacts_tombstones_lists_them_and_resync_clears_one() {
                 email,
                 "Lead",
                 org,
-                "2026-11-30T14:05:00Z",
+                at,
                 run.to_string().as_str()
             ],
             "{text}"
@@ -132,7 +156,7 @@ fn contacts_tombstones_lists_them_and_resync_clears_one() {
     let shown = stdout(&leadbridge(&data, &["contacts", "show", "2"]));
     assert!(
         shown.contains(
-            "  salesforce       left out of the sync: its Lead 00Q000000000002AAA was deleted in Salesforce on 2026-11-30T14:05:00Z; `leadbridge contacts resync 2` syncs it again\n"
+            "  salesforce       left out of the sync: its Lead 00Q000000000002AAA was deleted in Salesforce on 2026-11-30T14:05:00.123456Z; `leadbridge contacts resync 2` syncs it again\n"
         ),
         "{shown}"
     );
