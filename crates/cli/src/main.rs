@@ -95,8 +95,61 @@ fn main() -> std::process::ExitCode {
         // The reader stopped early (`| head`): not a failure (see `output`).
         Err(err) if output::is_broken_pipe(&err) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", chain_text(&err));
             std::process::ExitCode::from(2)
         }
+    }
+}
+
+/// The error and its causes on one line, like `{:#}`, without a cause its parent already
+/// quotes: library errors often put their source in their own message too, which printed
+/// "…: No such file or directory (os error 2): No such file or directory (os error 2)".
+fn chain_text(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use anyhow::Context;
+
+    #[test]
+    fn a_cause_already_quoted_by_its_parent_is_not_repeated() {
+        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let said = io.to_string();
+        #[derive(Debug)]
+        struct Quoting(std::io::Error);
+        impl std::fmt::Display for Quoting {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "cannot prepare the data directory: {}", self.0)
+            }
+        }
+        impl std::error::Error for Quoting {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let err: anyhow::Result<()> = Err(Quoting(io)).context("preparing /data");
+        let text = super::chain_text(&err.unwrap_err());
+        assert_eq!(
+            text,
+            format!("preparing /data: cannot prepare the data directory: {said}")
+        );
+        let plain: anyhow::Result<()> =
+            Err(std::io::Error::other("disk full")).context("writing the list");
+        assert_eq!(
+            super::chain_text(&plain.unwrap_err()),
+            "writing the list: disk full"
+        );
     }
 }

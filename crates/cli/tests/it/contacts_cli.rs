@@ -255,3 +255,22 @@ fn api_keys_are_listed_as_json_and_an_unknown_key_is_not_found() {
     let keys: serde_json::Value = serde_json::from_str(&stdout(&listed)).unwrap();
     assert!(keys[0]["revoked_at"].is_string(), "{keys}");
 }
+
+/// A data directory that cannot be made is named with the system's reason, said once (the
+/// reason used to be repeated after each cause that quoted it).
+#[test]
+fn an_unusable_data_directory_is_named_with_its_reason_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let out = leadbridge(&file.join("data"), &["contacts", "list"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(
+        err.contains(&file.join("data").display().to_string()),
+        "{err}"
+    );
+    let reason = std::io::Error::from_raw_os_error(20).to_string();
+    assert_eq!(err.matches(&reason).count(), 1, "{err}");
+}
