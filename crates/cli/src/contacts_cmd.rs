@@ -434,14 +434,19 @@ async fn import(store: &Store, a: ImportArgs) -> anyhow::Result<ExitCode> {
     let report = match result {
         Ok(report) => report,
         Err(StoreError::Invalid(problems)) => {
+            let hints = import_hints(&problems);
             anyhow::bail!(
-                "{} was not imported:\n{}",
+                "{} was not imported:\n{}{}",
                 a.file.display(),
                 problems
                     .iter()
                     .map(|p| format!("  {p}"))
                     .collect::<Vec<_>>()
-                    .join("\n")
+                    .join("\n"),
+                hints
+                    .iter()
+                    .map(|h| format!("\nhint: {h}"))
+                    .collect::<String>()
             )
         }
         Err(e) => return Err(e.into()),
@@ -456,6 +461,40 @@ async fn import(store: &Store, a: ImportArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// What to do about a header the import refused: the usual causes of unknown columns (a file
+/// saved with ';' between columns, as spreadsheets do in French locales; headers written as
+/// labels; a custom field not defined yet).
+fn import_hints(problems: &[lb_store::Problem]) -> Vec<String> {
+    let unknown: Vec<&str> = problems
+        .iter()
+        .filter(|p| p.message.starts_with("unknown column"))
+        .map(|p| p.field.as_str())
+        .collect();
+    let mut hints = Vec::new();
+    if unknown.iter().any(|c| c.contains(';')) {
+        hints.push(
+            "the header looks separated by ';': leadbridge reads comma-separated files \
+             (save the sheet as CSV with commas)"
+                .to_owned(),
+        );
+    } else if let Some(label) = unknown
+        .iter()
+        .find(|c| **c != c.trim().to_lowercase().replace([' ', '-'], "_"))
+    {
+        hints.push(format!(
+            "column names are attribute names, lower case with underscores: '{label}' → '{}'",
+            label.trim().to_lowercase().replace([' ', '-'], "_")
+        ));
+    } else if !unknown.is_empty() {
+        hints.push(
+            "a custom field's column is imported once the field exists: \
+             `leadbridge fields add NAME --type text|number|date|picklist|boolean`"
+                .to_owned(),
+        );
+    }
+    hints
 }
 
 fn print_report(report: &ImportReport, elapsed: std::time::Duration) {

@@ -274,3 +274,35 @@ fn an_unusable_data_directory_is_named_with_its_reason_once() {
     let reason = std::io::Error::from_raw_os_error(20).to_string();
     assert_eq!(err.matches(&reason).count(), 1, "{err}");
 }
+
+/// An import whose header is refused says what to do about it: a file saved with ';' between
+/// columns, headers written as labels, a custom field not defined yet.
+#[test]
+fn a_refused_import_header_comes_with_what_to_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let cases = [
+        (
+            "email;first_name\nann@example.com;Ann\n",
+            "hint: the header looks separated by ';'",
+        ),
+        (
+            "Email,First Name\nann@example.com,Ann\n",
+            "hint: column names are attribute names, lower case with underscores: 'Email' → 'email'",
+        ),
+        (
+            "email,industry\nann@example.com,saas\n",
+            "hint: a custom field's column is imported once the field exists: `leadbridge fields add NAME",
+        ),
+    ];
+    for (i, (csv, hint)) in cases.into_iter().enumerate() {
+        let file = tmp.path().join(format!("{i}.csv"));
+        std::fs::write(&file, csv).unwrap();
+        let out = leadbridge(&data, &["contacts", "import", file.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains("unknown column"), "{}", stderr(&out));
+        assert!(stderr(&out).contains(hint), "{hint}\n{}", stderr(&out));
+    }
+    let count = leadbridge(&data, &["contacts", "list", "--json"]);
+    assert_eq!(stdout(&count).trim(), "[]", "nothing imported");
+}
