@@ -14,7 +14,7 @@ use crate::sync_cmd::open_base;
 pub struct RunsArgs {
     #[command(subcommand)]
     pub action: Option<RunsAction>,
-    /// How many runs to list, newest first.
+    /// How many runs to list, newest first (1–1000).
     #[arg(long, default_value_t = 20)]
     pub limit: u32,
     /// Print JSON.
@@ -40,6 +40,10 @@ pub fn run(global: &GlobalArgs, args: RunsArgs) -> anyhow::Result<ExitCode> {
         let sync = store.sync();
         let code = match args.action {
             None => {
+                // The store clamps its page size: 0 would silently list one run.
+                if !(1..=1000).contains(&args.limit) {
+                    anyhow::bail!("--limit must be between 1 and 1000");
+                }
                 let runs = sync.runs(None, args.limit).await?;
                 if args.json {
                     let list: Vec<serde_json::Value> =

@@ -146,6 +146,17 @@ async fn connect_sync_runs_and_status_through_the_binary() {
         "the dry run is not recorded"
     );
     assert_eq!(runs[0]["status"], json!("succeeded"));
+    // A limit of 0 is refused like `contacts list --limit 0` (it listed one run).
+    let zero = leadbridge(dir.path())
+        .args(["runs", "--limit", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(zero.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&zero.stderr).contains("--limit must be between 1 and 1000"),
+        "{}",
+        String::from_utf8_lossy(&zero.stderr)
+    );
     let out = leadbridge(dir.path())
         .args(["status", "--json"])
         .output()
