@@ -199,7 +199,7 @@ pub(crate) async fn sync_status(
                     attribute: p.attribute,
                     value: p.value.unwrap_or_default(),
                     run_id: p.run_id,
-                    rule: p.rule,
+                    rule: rule_text(&ctx, &p.rule),
                     written: when(p.written_at),
                 })
                 .collect();
@@ -248,4 +248,72 @@ pub(crate) fn record_url(instance_url: &str, object: &str, id: &str) -> String {
         "{}/lightning/r/{object}/{id}/view",
         instance_url.trim_end_matches('/')
     )
+}
+
+/// The rule that decided a value, as the engine records it (`lb_core::plan::Rule`'s `Debug`:
+/// `Created`, `ConflictResolved(CrmWins)`…), in plain words in the page's language; an unknown
+/// rule (another version's) as recorded.
+fn rule_text(ctx: &Ctx, recorded: &str) -> String {
+    let (name, policy) = match recorded.split_once('(') {
+        Some((name, rest)) => (name, Some(rest.trim_end_matches(')'))),
+        None => (recorded, None),
+    };
+    let key = match name {
+        "Propagated" => "rule.propagated",
+        "ConflictResolved" => "rule.conflict_resolved",
+        "DirectionSource" => "rule.direction_source",
+        "FirstSync" => "rule.first_sync",
+        "Created" => "rule.created",
+        "RequiredFallback" => "rule.required_fallback",
+        "DuplicateSeed" => "rule.duplicate_seed",
+        _ => return recorded.to_owned(),
+    };
+    let policy = policy.and_then(|p| match p {
+        "MostRecent" => Some("map.conflict.most_recent"),
+        "CrmWins" => Some("map.conflict.crm_wins"),
+        "MarketingWins" => Some("map.conflict.marketing_wins"),
+        _ => None,
+    });
+    match policy {
+        Some(p) => format!("{} ({})", ctx.t(key), ctx.t(p)),
+        None => ctx.t(key).to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod rule_tests {
+    #[test]
+    fn every_rule_and_policy_has_its_words() {
+        for key in [
+            "rule.propagated",
+            "rule.conflict_resolved",
+            "rule.direction_source",
+            "rule.first_sync",
+            "rule.created",
+            "rule.required_fallback",
+            "rule.duplicate_seed",
+            "map.conflict.most_recent",
+            "map.conflict.crm_wins",
+            "map.conflict.marketing_wins",
+        ] {
+            assert!(super::super::i18n::has_key(key), "{key}");
+        }
+        // The names the engine records: `lb_core::plan::Rule`'s Debug.
+        use lb_core::mapping::ConflictPolicy;
+        use lb_core::plan::Rule;
+        for (rule, name) in [
+            (Rule::Propagated, "Propagated"),
+            (
+                Rule::ConflictResolved(ConflictPolicy::CrmWins),
+                "ConflictResolved(CrmWins)",
+            ),
+            (Rule::DirectionSource, "DirectionSource"),
+            (Rule::FirstSync, "FirstSync"),
+            (Rule::Created, "Created"),
+            (Rule::RequiredFallback, "RequiredFallback"),
+            (Rule::DuplicateSeed, "DuplicateSeed"),
+        ] {
+            assert_eq!(format!("{rule:?}"), name);
+        }
+    }
 }

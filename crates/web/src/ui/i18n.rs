@@ -332,6 +332,38 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "Origine de chaque valeur",
     ),
     ("contacts.rule", "Rule", "Règle"),
+    // Why a synced value was written (`lb_core::plan::Rule`).
+    (
+        "rule.propagated",
+        "changed on one side only",
+        "modifié d'un seul côté",
+    ),
+    (
+        "rule.conflict_resolved",
+        "changed on both sides",
+        "modifié des deux côtés",
+    ),
+    (
+        "rule.direction_source",
+        "changed on both sides; the mapping's direction decides",
+        "modifié des deux côtés ; le sens du mapping décide",
+    ),
+    (
+        "rule.first_sync",
+        "first sync of this field",
+        "première synchro de ce champ",
+    ),
+    ("rule.created", "new record", "nouvelle fiche"),
+    (
+        "rule.required_fallback",
+        "default value for a field Salesforce requires",
+        "valeur par défaut d'un champ exigé par Salesforce",
+    ),
+    (
+        "rule.duplicate_seed",
+        "copied from the first record of its duplicate group",
+        "copié de la première fiche de son groupe de doublons",
+    ),
     ("contacts.run", "Run", "Synchro"),
     ("contacts.score", "Score", "Score"),
     (

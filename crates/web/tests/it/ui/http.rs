@@ -1560,3 +1560,40 @@ async fn the_orgs_edition_is_explained_in_french() {
         "{fr}"
     );
 }
+
+/// A contact's sync page says in plain words, in the page's language, which rule wrote each
+/// value (it showed the engine's `Created`, `ConflictResolved(CrmWins)`).
+#[tokio::test]
+async fn the_rule_behind_each_synced_value_is_said_in_plain_words() {
+    let stack = Stack::start().await;
+    stack.connect().await;
+    let ann = stack
+        .store
+        .create_contact(
+            serde_json::json!({"email": "ann@example.com", "last_name": "Ann", "company": "Acme"})
+                .as_object()
+                .unwrap(),
+            lb_store::Origin::User,
+        )
+        .await
+        .unwrap()
+        .id;
+    let run = stack
+        .engine
+        .run(lb_engine::RunRequest::new(
+            lb_engine::Trigger::Manual,
+            lb_engine::Scope::Incremental,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(run.status, lb_engine::RunStatus::Succeeded, "{run:?}");
+    let mut v = Visitor::new(&stack.base_url);
+    v.sign_in().await;
+    let page = format!("/contacts/{ann}/sync");
+    let en = v.get(&page).await.body;
+    assert!(en.contains("<td>new record</td>"), "{en}");
+    assert!(!en.contains("<td>Created</td>"), "{en}");
+    v.cookies.insert("lb_lang".to_owned(), "fr".to_owned());
+    let fr = v.get(&page).await.body;
+    assert!(fr.contains("<td>nouvelle fiche</td>"), "{fr}");
+}
