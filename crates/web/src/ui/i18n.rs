@@ -128,6 +128,8 @@ const ENTRIES: &[(&str, &str, &str)] = &[
     ("common.search", "Search", "Rechercher"),
     ("common.next_page", "Next page", "Page suivante"),
     ("common.never", "never", "jamais"),
+    // Before a value: French puts a (non-breaking) space before the colon.
+    ("common.colon", ": ", "\u{a0}: "),
     (
         "common.open_in_salesforce",
         "Open in Salesforce",

@@ -1596,4 +1596,10 @@ async fn the_rule_behind_each_synced_value_is_said_in_plain_words() {
     v.cookies.insert("lb_lang".to_owned(), "fr".to_owned());
     let fr = v.get(&page).await.body;
     assert!(fr.contains("<td>nouvelle fiche</td>"), "{fr}");
+    // French puts a space before the colon; English does not.
+    assert!(
+        fr.contains("<h1>État de synchronisation\u{a0}: ann@example.com</h1>"),
+        "{fr}"
+    );
+    assert!(en.contains("<h1>Sync status: ann@example.com</h1>"), "{en}");
 }
