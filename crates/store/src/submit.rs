@@ -220,6 +220,21 @@ pub(crate) fn submission_patch(
     schema: &Schema,
     inputs: &[(String, String)],
 ) -> Result<(Patch, String), StoreError> {
+    // PostgreSQL cannot store a NUL character in text: refuse it here, naming the input, on
+    // both backends, rather than fail the write with a database error.
+    let nul: Vec<Problem> = inputs
+        .iter()
+        .filter(|(name, value)| name.contains('\0') || value.contains('\0'))
+        .map(|(name, _)| {
+            Problem::new(
+                &name.replace('\0', "\\0"),
+                "contains a NUL character (\\0), which cannot be stored".into(),
+            )
+        })
+        .collect();
+    if !nul.is_empty() {
+        return Err(StoreError::Invalid(nul));
+    }
     let mut input = ContactInput::new();
     let mut payload = BTreeMap::new();
     for (name, value) in inputs {

@@ -342,3 +342,40 @@ async fn a_write_that_fails_in_a_batch_fails_alone_and_the_order_is_kept() {
         assert_eq!(ids.len(), 4, "warm-up + 3");
     }
 }
+
+#[tokio::test]
+async fn a_nul_character_is_refused_naming_the_input_and_the_others_proceed() {
+    for (store, _, _dir) in store_and_url().await {
+        let f = form(
+            &store,
+            "f",
+            &[("email", "email"), ("name", "first_name")],
+            1,
+        )
+        .await;
+        for bad in [
+            inputs(&[("email", "a@example.com"), ("name", "A\0nn")]),
+            inputs(&[("email", "a@example.com"), ("no\0te", "x")]),
+        ] {
+            let err = store.submit_form(f.id, &bad).await.unwrap_err();
+            let StoreError::Invalid(problems) = err else {
+                panic!("{err:?}, {store:?}")
+            };
+            assert_eq!(problems.len(), 1);
+            assert!(
+                ["name", "no\\0te"].contains(&problems[0].field.as_str()),
+                "{problems:?}"
+            );
+            assert!(problems[0].message.contains("NUL"), "{problems:?}");
+        }
+        let ok = store
+            .submit_form(
+                f.id,
+                &inputs(&[("email", "a@example.com"), ("name", "Ann")]),
+            )
+            .await
+            .unwrap();
+        assert_eq!(ok.contact.first_name.as_deref(), Some("Ann"));
+        assert_eq!(store.submissions(f.id, None, 10).await.unwrap().len(), 1);
+    }
+}
