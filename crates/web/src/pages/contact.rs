@@ -24,19 +24,19 @@ pub(crate) async fn show(
     notice: Option<&str>,
 ) -> Response {
     let Ok(id) = raw_id.parse::<i64>() else {
-        return not_found(raw_id);
+        return not_found(raw_id, lang);
     };
     let contact = match store.contact(ContactId(id)).await {
         Ok(c) => c,
-        Err(StoreError::NotFound { .. }) => return not_found(raw_id),
-        Err(e) => return failure(e),
+        Err(StoreError::NotFound { .. }) => return not_found(raw_id, lang),
+        Err(e) => return failure(e, lang),
     };
     let (schema, history) = match (
         store.schema().await,
         store.contact_history(contact.id).await,
     ) {
         (Ok(s), Ok(h)) => (s, h),
-        (Err(e), _) | (_, Err(e)) => return failure(e),
+        (Err(e), _) | (_, Err(e)) => return failure(e, lang),
     };
     let name = [contact.first_name.as_deref(), contact.last_name.as_deref()]
         .into_iter()
@@ -134,10 +134,6 @@ pub(crate) async fn show(
     Html(page_in(lang.code(), &title, &body)).into_response()
 }
 
-fn page(title: &str, body: &str) -> String {
-    page_in("en", title, body)
-}
-
 fn page_in(lang: &str, title: &str, body: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"{lang}\">\n<head><meta charset=\"utf-8\"><title>{} · leadbridge</title>\
@@ -146,21 +142,32 @@ fn page_in(lang: &str, title: &str, body: &str) -> String {
     )
 }
 
-fn not_found(raw_id: &str) -> Response {
+fn not_found(raw_id: &str, lang: crate::ui::Lang) -> Response {
+    let title = lang.t("page.contact.not_found");
     let body = format!(
-        "<h1>Contact not found</h1>\n<p>There is no contact {}.</p>\n",
-        escape(raw_id)
+        "<h1>{}</h1>\n<p>{}</p>\n<p><a href=\"/contacts\">← {}</a></p>\n",
+        escape(title),
+        escape(&lang.t("page.contact.no_such").replace("{id}", raw_id)),
+        escape(lang.t("nav.contacts"))
     );
     (
         StatusCode::NOT_FOUND,
-        Html(page("Contact not found", &body)),
+        Html(page_in(lang.code(), title, &body)),
     )
         .into_response()
 }
 
-fn failure(err: StoreError) -> Response {
+fn failure(err: StoreError, lang: crate::ui::Lang) -> Response {
     tracing::error!(error = %err, "contact page failed");
-    let body =
-        "<h1>Something went wrong</h1>\n<p>The error has been logged; try again shortly.</p>\n";
-    (StatusCode::SERVICE_UNAVAILABLE, Html(page("Error", body))).into_response()
+    let title = lang.t("page.contact.failed");
+    let body = format!(
+        "<h1>{}</h1>\n<p>{}</p>\n",
+        escape(title),
+        escape(lang.t("page.contact.failed_body"))
+    );
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Html(page_in(lang.code(), title, &body)),
+    )
+        .into_response()
 }

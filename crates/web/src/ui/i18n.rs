@@ -297,6 +297,26 @@ const ENTRIES: &[(&str, &str, &str)] = &[
     ),
     ("page.contact.history", "History", "Historique"),
     ("page.contact.field", "Field", "Champ"),
+    (
+        "page.contact.not_found",
+        "Contact not found",
+        "Contact introuvable",
+    ),
+    (
+        "page.contact.no_such",
+        "There is no contact {id}.",
+        "Il n'y a pas de contact {id}.",
+    ),
+    (
+        "page.contact.failed",
+        "Something went wrong",
+        "Une erreur est survenue",
+    ),
+    (
+        "page.contact.failed_body",
+        "The error has been logged; try again shortly.",
+        "L'erreur a été enregistrée ; réessayez dans un instant.",
+    ),
     ("contacts.attribute", "Attribute", "Attribut"),
     ("contacts.company", "Company", "Société"),
     ("contacts.email", "Email", "Email"),

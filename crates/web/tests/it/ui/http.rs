@@ -1396,6 +1396,20 @@ async fn the_contact_page_speaks_french_and_links_into_the_app() {
             contact.id
         )),
         "{en}"
+    ); // An unknown contact is said in French too.
+    let missing = v
+        .send(
+            v.http
+                .get(format!("{}/contacts/424242", stack.base_url))
+                .header("accept-language", "fr"),
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(
+        missing.body.contains("<h1>Contact introuvable</h1>")
+            && missing.body.contains("Il n&#39;y a pas de contact 424242."),
+        "{}",
+        missing.body
     );
 }
 
