@@ -168,29 +168,32 @@ both_backends!(form_mapping_errors_name_the_mapping_entry, |app| {
     assert_eq!(listed, json!([]));
 });
 
-both_backends!(a_nul_character_in_a_submission_is_a_422_naming_the_input, |app| {
-    let form = newsletter(app).await;
-    let uri = format!("/api/v1/forms/{form}/submissions");
-    let bad = app
-        .request(
-            Method::POST,
-            &uri,
-            false,
-            Some("application/x-www-form-urlencoded"),
-            "mail=zoe%40example.com&fname=Zo%00e",
-        )
-        .await;
-    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
-    assert_eq!(bad.problem_fields(), ["fname"]);
-    let good = app
-        .request(
-            Method::POST,
-            &uri,
-            false,
-            Some("application/x-www-form-urlencoded"),
-            "mail=zoe%40example.com&fname=Zoe",
-        )
-        .await;
-    assert_eq!(good.status, StatusCode::CREATED, "{}", good.text);
-    assert_eq!(good.json()["created_contact"], true);
-});
+both_backends!(
+    a_nul_character_in_a_submission_is_a_422_naming_the_input,
+    |app| {
+        let form = newsletter(app).await;
+        let uri = format!("/api/v1/forms/{form}/submissions");
+        let bad = app
+            .request(
+                Method::POST,
+                &uri,
+                false,
+                Some("application/x-www-form-urlencoded"),
+                "mail=zoe%40example.com&fname=Zo%00e",
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
+        assert_eq!(bad.problem_fields(), ["fname"]);
+        let good = app
+            .request(
+                Method::POST,
+                &uri,
+                false,
+                Some("application/x-www-form-urlencoded"),
+                "mail=zoe%40example.com&fname=Zoe",
+            )
+            .await;
+        assert_eq!(good.status, StatusCode::CREATED, "{}", good.text);
+        assert_eq!(good.json()["created_contact"], true);
+    }
+);
