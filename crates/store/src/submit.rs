@@ -26,8 +26,8 @@
 //! A batch writes inside a savepoint; if it fails, the transaction goes back to the savepoint
 //! and writes each submission alone (a savepoint each) still holding the lock, so one bad write
 //! fails only itself and arrival order is kept. Replies and [`ContactEvent::FormSubmitted`] go
-//! out after the commit; a caller that goes away (closed HTTP connection) abandons nothing, the
-//! batch runs in a task of its own.
+//! out after the commit; a caller that goes away (closed HTTP connection) abandons nothing:
+//! waiting for the turn and the batch run in tasks of their own.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -155,22 +155,33 @@ impl Store {
             },
             reply,
         });
-        while !queue.is_taken(number) {
-            let turn = Arc::clone(&queue.turn).lock_owned().await;
-            if queue.is_taken(number) {
-                break;
-            }
-            // This caller starts the next batch; it hands the turn on once it has taken its
-            // submissions, and this loop then sees whether ours was among them (more than a
-            // batch may be queued ahead of it).
+        if !queue.is_taken(number) {
+            // In a task of its own: a caller that goes away (closed HTTP connection) while it
+            // waits for the turn must not leave its submission queued until the next one.
             let store = self.clone();
-            tokio::spawn(async move { store.write_submission_batch(turn).await });
+            tokio::spawn(async move { store.start_batches_until_taken(number).await });
         }
         // The sender is dropped unanswered only if the batch's task was lost (runtime shutting
         // down): nothing was committed for it, say so rather than wait forever.
         outcome
             .await
             .unwrap_or(Err(StoreError::Database(sqlx::Error::WorkerCrashed)))
+    }
+
+    /// Starts batches, one turn at a time, until submission `number` has been taken into one.
+    async fn start_batches_until_taken(self, number: u64) {
+        let queue = &self.submissions;
+        while !queue.is_taken(number) {
+            let turn = Arc::clone(&queue.turn).lock_owned().await;
+            if queue.is_taken(number) {
+                break;
+            }
+            // This task starts the next batch, which hands the turn on once it has taken its
+            // submissions; the loop then sees whether this one was among them (more than a
+            // batch may be queued ahead of it).
+            let store = self.clone();
+            tokio::spawn(async move { store.write_submission_batch(turn).await });
+        }
     }
 
     /// The form (and the schema it was checked with), from the cache or the database.

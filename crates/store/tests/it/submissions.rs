@@ -4,6 +4,7 @@
 //! multi-threaded runtime.
 
 use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
 
 use lb_store::{
     ChangeCursor, ContactInput, Database, Form, NewCustomField, NewForm, Origin, Store, StoreError,
@@ -377,5 +378,34 @@ async fn a_nul_character_is_refused_naming_the_input_and_the_others_proceed() {
             .unwrap();
         assert_eq!(ok.contact.first_name.as_deref(), Some("Ann"));
         assert_eq!(store.submissions(f.id, None, 10).await.unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_submission_whose_caller_went_away_is_still_written() {
+    for (store, _, _dir) in store_and_url().await {
+        let f = form(&store, "f", &[("email", "email")], 1).await;
+        store
+            .submit_form(f.id, &inputs(&[("email", "warm@example.com")]))
+            .await
+            .unwrap();
+        let mut events = store.subscribe();
+        // Polled once (the form is cached: it queues its submission), then dropped, as when
+        // the HTTP connection closes; no other submission follows.
+        let gone = inputs(&[("email", "gone@example.com")]);
+        let mut once = Box::pin(store.submit_form(f.id, &gone));
+        let polled =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(once.as_mut().poll(cx))).await;
+        assert!(polled.is_pending(), "{polled:?}");
+        drop(once);
+        let event = tokio::time::timeout(std::time::Duration::from_secs(30), events.recv())
+            .await
+            .expect("the queued submission was never written")
+            .unwrap();
+        let lb_store::ContactEvent::FormSubmitted { contact_id, .. } = event else {
+            panic!("{event:?}")
+        };
+        let contact = store.contact(contact_id).await.unwrap();
+        assert_eq!(contact.email.as_str(), "gone@example.com");
     }
 }
