@@ -1910,7 +1910,8 @@ impl RunCtx {
                     }
                 }
                 let stopped = report.stopped;
-                // Recorded batch by batch, read back in the same order (row by row).
+                // Recorded batch by batch (at most `OUTBOX_PAGE` pairs: a pair's provenance is a
+                // row per value), read back in the same order (row by row).
                 let mut cursor = after;
                 let mut next_row = 0usize;
                 loop {
@@ -1920,7 +1921,7 @@ impl RunCtx {
                             kind,
                             cursor,
                             Some(last),
-                            self.settings.batch_size.max(1) as u32,
+                            self.settings.batch_size.clamp(1, OUTBOX_PAGE) as u32,
                         )
                         .await?;
                     let Some((id, _)) = page.last() else {
