@@ -175,7 +175,27 @@ pub fn router(state: UiState) -> Router {
             state.clone(),
             auth::gate,
         ))
+        .fallback(unknown_page)
         .with_state(state)
+}
+
+/// Any other address: a page in the reader's language with the way back, instead of an empty
+/// 404 (a mistyped or outdated link from Salesforce or a bookmark). It says nothing about the
+/// data, so it needs no session. An unknown API path keeps its bare 404.
+async fn unknown_page(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Response {
+    if uri.path().starts_with("/api/") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let lang = Lang::negotiate(&headers);
+    let body = format!(
+        "<!doctype html>\n<html lang=\"{}\">\n<head><meta charset=\"utf-8\"><title>{} · leadbridge</title>\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=\"stylesheet\" href=\"/assets/ui.css\"></head>\n\
+         <body>\n<main>\n<h1 id=\"not-found\">{}</h1>\n<p><a href=\"/\">leadbridge</a></p>\n</main>\n</body>\n</html>\n",
+        lang.code(),
+        lang.t("error.title"),
+        lang.t("error.not_found"),
+    );
+    (StatusCode::NOT_FOUND, Html(body)).into_response()
 }
 
 /// `?resync=done|none` after a "Sync again" (see [`tombstones`]).

@@ -1617,3 +1617,36 @@ async fn the_rule_behind_each_synced_value_is_said_in_plain_words() {
     );
     assert!(en.contains("<h1>Sync status: ann@example.com</h1>"), "{en}");
 }
+
+/// A mistyped or outdated address is a page in the reader's language with the way back (it
+/// was an empty 404), without a session; an unknown API path stays a bare 404.
+#[tokio::test]
+async fn an_unknown_address_is_a_page_in_the_readers_language() {
+    let stack = Stack::start().await;
+    let mut v = Visitor::new(&stack.base_url);
+    let fr = v
+        .send(
+            v.http
+                .get(format!("{}/contacts/1/nope", stack.base_url))
+                .header("accept-language", "fr"),
+        )
+        .await;
+    assert_eq!(fr.status, StatusCode::NOT_FOUND);
+    assert!(
+        fr.body.contains("<html lang=\"fr\">")
+            && fr
+                .body
+                .contains("<h1 id=\"not-found\">Cette page n'existe pas.</h1>")
+            && fr.body.contains("<a href=\"/\">"),
+        "{}",
+        fr.body
+    );
+    let en = v.get("/nope").await;
+    assert_eq!(en.status, StatusCode::NOT_FOUND);
+    assert!(en.body.contains("This page does not exist."), "{}", en.body);
+    let api = v.get("/api/v1/nope").await;
+    assert_eq!(api.status, StatusCode::NOT_FOUND);
+    assert!(!api.body.contains("<html"), "{}", api.body);
+    // The pages behind the gate still need a session.
+    assert_eq!(v.get("/contacts").await.status, StatusCode::SEE_OTHER);
+}
