@@ -200,7 +200,7 @@ fn print_human(r: &ConnectReport) {
             outln!("{}", org.edition_explained);
         }
         (None, true) => outln!("Logged in at {}", r.instance_url.as_deref().unwrap_or("?")),
-        (None, false) => outln!("Could not log in ({} flow).", r.grant),
+        (None, false) => outln!("Could not log in ({} flow).", flow_words(&r.grant)),
     }
     if let Some(n) = &r.notice {
         outln!("Note: {n}");
@@ -263,5 +263,16 @@ fn print_human(r: &ConnectReport) {
     }
     if r.ok {
         outln!("Ready: run `leadbridge sync` (or `leadbridge serve` to sync every 2 hours).");
+    }
+}
+
+/// The flow's name in a sentence (the report names it as the saved connection does).
+fn flow_words(grant: &str) -> &str {
+    match grant {
+        "password" => "username-password",
+        "client_credentials" => "client-credentials",
+        "jwt_bearer" => "JWT bearer",
+        "refresh_token" => "web OAuth",
+        other => other,
     }
 }

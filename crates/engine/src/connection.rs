@@ -123,6 +123,8 @@ pub struct ConnectReport {
     pub ok: bool,
     pub logged_in: bool,
     pub saved: bool,
+    /// The OAuth flow, named as the saved connection and `status` name it: `password`,
+    /// `client_credentials`, `jwt_bearer` or `refresh_token` (web OAuth).
     pub grant: String,
     pub notice: Option<String>,
     pub instance_url: Option<String>,
@@ -233,7 +235,7 @@ pub async fn connect(
         ok: false,
         logged_in: false,
         saved: false,
-        grant: grant.to_string(),
+        grant: grant_name(grant).to_owned(),
         notice: (grant == GrantKind::Password).then(|| PASSWORD_FLOW_NOTICE.to_owned()),
         instance_url: None,
         org: None,

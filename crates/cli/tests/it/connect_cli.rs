@@ -71,8 +71,8 @@ async fn connect_works_with_client_credentials_and_with_a_jwt_private_key() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let report = json_of(&out);
-    // (`connect --json` names the grant as lb-engine's report does; `status` as it is saved.)
-    assert_eq!(report["grant"], "client-credentials", "{report}");
+    // `connect --json` and `status --json` name the grant alike (as it is saved).
+    assert_eq!(report["grant"], "client_credentials", "{report}");
     assert_eq!(report["ok"], true, "{report}");
     let status = leadbridge(dir.path())
         .args(["status", "--json"])

@@ -333,7 +333,7 @@ async fn the_client_credentials_flow_connects_syncs_and_keeps_its_secret_encrypt
     };
     let report = w.connect_with(creds).await;
     assert!(report.ok, "{report:?}");
-    assert_eq!(report.grant, "client-credentials");
+    assert_eq!(report.grant, "client_credentials");
     assert!(
         report.notice.is_none(),
         "no legacy-flow notice for client credentials"
