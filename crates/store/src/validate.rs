@@ -171,6 +171,13 @@ fn set_field(
     text: Option<String>,
 ) -> Result<(), Problem> {
     let problem = |message: String| Problem::new(name, message);
+    // PostgreSQL cannot store a NUL character in text (and SQLite would cut C strings at it):
+    // refused here, for this value, on every path and both backends alike.
+    if text.as_deref().is_some_and(|t| t.contains('\0')) {
+        return Err(problem(
+            "contains a NUL character (\\0), which cannot be stored".into(),
+        ));
+    }
     let Some(attribute) = Attribute::from_name(name) else {
         let Some(field) = schema.field(name) else {
             return Err(unknown_field(name));

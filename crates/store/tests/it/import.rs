@@ -165,3 +165,30 @@ both_backends!(
         assert_eq!(page.contacts.len(), 3);
     }
 );
+
+both_backends!(
+    a_nul_character_refuses_its_row_naming_the_field_the_batch_goes_on,
+    |store| {
+        // PostgreSQL cannot store NUL in text: without the check the whole batch failed there.
+        let csv = "email,first_name,company\n\
+               ann@example.com,Ann,Acme\n\
+               nul@example.com,N\u{0}l,Acme\n\
+               ben@example.com,Ben,Acme\n";
+        let report = import(store, csv).await.unwrap();
+        assert_eq!((report.created, report.rejected), (2, 1), "{report:?}");
+        let r = &report.rejections[0];
+        assert_eq!(r.row, 3);
+        assert_eq!(r.problems[0].field, "first_name");
+        assert!(r.problems[0].message.contains("NUL"), "{r:?}");
+        // The API path refuses it the same way, and nothing was half-written.
+        let err = store
+            .create_contact(
+                &input(serde_json::json!({"email": "nul2@example.com", "company": "a\u{0}b"})),
+                Origin::Api,
+            )
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("company"), "{err}");
+        assert_eq!(store.count_contacts().await.unwrap(), 2);
+    }
+);
