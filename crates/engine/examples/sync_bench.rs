@@ -56,8 +56,29 @@
 //! (latency 0 for time; 378.8 s and 147 MB with partitions of 20,000 on a busier machine).
 //! Not run at 1,000,000: the org-Leads → here import (phase 6).
 //!
-//! Phase 1 uses one Bulk 2.0 ingest job per partition (`batch_size` 10,000 ≥ a partition's
+//! Phase 1 used one Bulk 2.0 ingest job per partition (`batch_size` 10,000 ≥ a partition's
 //! pairs): partitions of 10,000 (the default) cost twice the jobs of 20,000 for half the memory.
+//!
+//! With the outbox (the Lead writes of every partition kept in the store, then sent in jobs of
+//! up to 100,000 rows; a contact created from a Lead gets its `plezi_url` in the same run, so
+//! the pull's minimum now includes one Bulk update job per 100,000 Leads). Same machine, same
+//! day, `--latency-ms 50 --naive 0 --forms 0` unless said; phases 1–3 `--only push`:
+//!
+//! | phase | wall | records/s | API requests | peak RSS |
+//! |---|---|---|---|---|
+//! | 1. 100,000 contacts → org Leads, 50 ms | 53.1 s | 1,884 | 10 (was 52: 5.2× fewer; Bulk minimum 7 with 1 poll, the rest are polls) | 178 MB |
+//! | 2. next run, own writes read back, 50 ms | 7.6 s | 13,190 | 14 (minimum 14) | 154 MB¹ |
+//! | 3. incremental, 1% changed each side, 50 ms | 1.1 s | 1,776 | 7 (was 11–19; minimum 7) | ¹ |
+//! | 6. 100,000 org Leads → contacts here, 50 ms | 50.3 s | 1,988 | 20, `plezi_url` of all 100,000 Leads included (minimum 19; was 14 without them, then ~334 Id re-reads + 5 for the update next run) | 269 MB⁴ |
+//! | 6. 1,000,000 org Leads → contacts here, 0 ms (`--only pull`) | 436.3 s | 2,292 | 170, `plezi_url` included (minimum 154 with ten 100,000-row update jobs; was ~3,300 Id re-reads next run) | 260 MB⁴ |
+//!
+//! | 6. the same 1,000,000, after the record pass in batches of 1,000 (a `cargo test` ran during its first 3 min) | 660.4 s | 1,514 | 172 | 189 MB |
+//!
+//! ⁴ before the record pass was cut to batches of 1,000 pairs (phase 1 went 281 → 178 MB and
+//! the 1M pull 260 → 189 MB with that change). The rest of the peak is glibc's
+//! per-thread arenas: phase 1 measured 144 MB with `MALLOC_ARENA_MAX=2` (before that change).
+//! A 1,000,000-row job is not one Bulk job: the client maps results back by uploaded values held
+//! in memory (~300 bytes a row), so jobs are capped at 100,000 rows (`OUTBOX_JOB_ROWS`).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
