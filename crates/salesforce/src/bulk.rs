@@ -3,7 +3,9 @@
 //!
 //! Invariants:
 //! - A job's calls are: create, upload, close, polls (with backoff: the interval doubles from
-//!   `BulkConfig::poll_initial` up to `poll_max`), then one request per result file or page.
+//!   `BulkConfig::poll_initial` up to `poll_max`; an ingest job's first wait is at least the
+//!   time its rows take at [`INGEST_ROWS_PER_SEC`], as polling sooner cannot find it done),
+//!   then one request per result file or page.
 //! - The CSV is encoded while it is sent (a stream of encoded chunks), never held twice.
 //! - Every input row gets exactly one outcome. Salesforce's result files echo the uploaded
 //!   columns but not the row order, so rows are matched back by their uploaded values (rows
@@ -17,6 +19,20 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
+
+/// Rows an ingest job processes per second at best (a guess on the fast side: Salesforce's
+/// own processing with triggers and rules is slower). A job's first status poll waits at
+/// least `rows / INGEST_ROWS_PER_SEC`: each earlier poll is an API call that cannot find the
+/// job done.
+pub const INGEST_ROWS_PER_SEC: usize = 50_000;
+
+/// The wait before a job's first status poll: `poll_initial`, or longer for a large ingest
+/// job (see [`INGEST_ROWS_PER_SEC`]), never above `poll_max`.
+fn first_poll_delay(initial: Duration, max: Duration, rows: usize) -> Duration {
+    let expected =
+        Duration::from_millis((rows as u64).saturating_mul(1000) / INGEST_ROWS_PER_SEC as u64);
+    initial.max(expected).min(max.max(initial))
+}
 
 use bytes::Bytes;
 use lb_wire::ApiError;
@@ -392,7 +408,9 @@ impl Client {
             }
         }
         let fetched = async {
-            let done = self.wait_for_job(JobKind::Ingest, &job.id).await?;
+            let done = self
+                .wait_for_job(JobKind::Ingest, &job.id, row_count)
+                .await?;
             // Skip result files the job info proves empty: each download is an API call.
             let total = row_count as u64;
             let processed = done.number_records_processed;
@@ -502,10 +520,15 @@ impl Client {
         .json()
     }
 
-    async fn wait_for_job(&self, kind: JobKind, job_id: &str) -> Result<JobInfo, Error> {
+    async fn wait_for_job(
+        &self,
+        kind: JobKind,
+        job_id: &str,
+        rows: usize,
+    ) -> Result<JobInfo, Error> {
         let cfg = self.config().bulk;
         let start = Instant::now();
-        let mut delay = cfg.poll_initial;
+        let mut delay = first_poll_delay(cfg.poll_initial, cfg.poll_max, rows);
         loop {
             // Wait before every poll, the first included: a job is never done the instant it
             // is closed, and an early poll is a wasted API call.
@@ -551,7 +574,7 @@ impl Client {
             )?)
             .await?
             .json()?;
-        let done = self.wait_for_job(JobKind::Query, &job.id).await?;
+        let done = self.wait_for_job(JobKind::Query, &job.id, 0).await?;
         if done.state != "JobComplete" {
             return Err(Error::BulkJob {
                 job_id: done.id,
@@ -571,6 +594,21 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_large_ingest_job_is_first_polled_once_it_can_be_done() {
+        let (initial, max) = (Duration::from_millis(500), Duration::from_secs(30));
+        assert_eq!(first_poll_delay(initial, max, 0), initial, "query jobs");
+        assert_eq!(first_poll_delay(initial, max, 2_001), initial, "small jobs");
+        assert_eq!(
+            first_poll_delay(initial, max, 100_000),
+            Duration::from_secs(2)
+        );
+        assert_eq!(first_poll_delay(initial, max, 10_000_000), max, "capped");
+        // A test configuration with tiny delays keeps them.
+        let tiny = Duration::from_millis(1);
+        assert_eq!(first_poll_delay(tiny, tiny, 100_000), tiny);
+    }
 
     #[test]
     fn bulk_error_cells_keep_code_message_and_fields() {
