@@ -426,3 +426,42 @@ pub(crate) fn parse_object(raw: &str) -> Result<SObject, StoreError> {
         other => Err(StoreError::Corrupt(format!("unknown object {other}"))),
     }
 }
+
+/// Test databases for the sync modules' unit tests: each test runs on SQLite, then on a fresh
+/// database of the test PostgreSQL server when `TEST_POSTGRES_URL` is set.
+#[cfg(test)]
+pub(crate) mod test_db {
+    use crate::{Database, Store};
+
+    /// A fresh database on the test server (`TEST_POSTGRES_URL`), or `None`.
+    async fn postgres(prefix: &str) -> Option<Store> {
+        use sqlx::Connection;
+        let admin_url = std::env::var("TEST_POSTGRES_URL").ok()?;
+        let name = format!("t_{prefix}_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let mut url = url::Url::parse(&admin_url).unwrap();
+        url.set_path(&name);
+        Some(
+            Store::open(&Database::from_url(url.as_str()).unwrap())
+                .await
+                .unwrap(),
+        )
+    }
+
+    /// Runs `f` on a fresh SQLite store, then on a fresh PostgreSQL one if configured.
+    pub(crate) async fn both(prefix: &str, f: impl AsyncFn(&Store)) {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = Store::open(&Database::in_data_dir(&dir.path().join("data")))
+            .await
+            .unwrap();
+        f(&sqlite).await;
+        match postgres(prefix).await {
+            Some(pg) => f(&pg).await,
+            None => eprintln!("TEST_POSTGRES_URL not set: PostgreSQL variant not run"),
+        }
+    }
+}

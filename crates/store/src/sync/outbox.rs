@@ -191,40 +191,10 @@ impl SyncStore {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_db::both;
     use super::{OutboxKind, OutboxRow, RetryKind};
+    use crate::Store;
     use crate::model::ContactId;
-    use crate::{Database, Store};
-
-    /// A fresh database on the test server (`TEST_POSTGRES_URL`), or `None`.
-    async fn postgres() -> Option<Store> {
-        use sqlx::Connection;
-        let admin_url = std::env::var("TEST_POSTGRES_URL").ok()?;
-        let name = format!("t_outbox_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let mut url = url::Url::parse(&admin_url).unwrap();
-        url.set_path(&name);
-        Some(
-            Store::open(&Database::from_url(url.as_str()).unwrap())
-                .await
-                .unwrap(),
-        )
-    }
-
-    async fn both(f: impl AsyncFn(&Store)) {
-        let dir = tempfile::tempdir().unwrap();
-        let sqlite = Store::open(&Database::in_data_dir(&dir.path().join("data")))
-            .await
-            .unwrap();
-        f(&sqlite).await;
-        match postgres().await {
-            Some(pg) => f(&pg).await,
-            None => eprintln!("TEST_POSTGRES_URL not set: PostgreSQL variant not run"),
-        }
-    }
 
     fn row(kind: OutboxKind, contact: Option<i64>, org: Option<&str>, entry: &str) -> OutboxRow {
         OutboxRow {
@@ -237,7 +207,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_outbox_is_read_back_in_order_by_kind_and_range_and_never_outlives_its_run() {
-        both(async |store: &Store| {
+        both("outbox", async |store: &Store| {
             let sync = store.sync();
             let mut rows = Vec::new();
             for i in 0..1_200 {
@@ -311,7 +281,7 @@ mod tests {
 
     #[tokio::test]
     async fn retries_page_in_order_and_a_complete_run_settles_the_older_ones() {
-        both(async |store: &Store| {
+        both("outbox", async |store: &Store| {
             let sync = store.sync();
             let contacts: Vec<(RetryKind, String)> = [9, 10, 2, 100, 2]
                 .iter()

@@ -191,13 +191,14 @@ impl SyncStore {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_db::both;
     use std::collections::BTreeMap;
 
     use lb_core::{OrgRecord, SObject};
     use time::OffsetDateTime;
 
     use super::{KeyRange, OursSource};
-    use crate::{ContactInput, Database, Origin, Store};
+    use crate::{ContactInput, Origin, Store};
 
     fn record(id: &str, email: Option<&str>) -> OrgRecord {
         let t = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
@@ -218,40 +219,9 @@ mod tests {
         }
     }
 
-    /// A fresh database on the test server (`TEST_POSTGRES_URL`), or `None`.
-    async fn postgres() -> Option<Store> {
-        use sqlx::Connection;
-        let admin_url = std::env::var("TEST_POSTGRES_URL").ok()?;
-        let name = format!("t_spool_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let mut url = url::Url::parse(&admin_url).unwrap();
-        url.set_path(&name);
-        Some(
-            Store::open(&Database::from_url(url.as_str()).unwrap())
-                .await
-                .unwrap(),
-        )
-    }
-
-    async fn both(f: impl AsyncFn(&Store)) {
-        let dir = tempfile::tempdir().unwrap();
-        let sqlite = Store::open(&Database::in_data_dir(&dir.path().join("data")))
-            .await
-            .unwrap();
-        f(&sqlite).await;
-        match postgres().await {
-            Some(pg) => f(&pg).await,
-            None => eprintln!("TEST_POSTGRES_URL not set: PostgreSQL variant not run"),
-        }
-    }
-
     #[tokio::test]
     async fn key_ranges_take_every_spooled_record_once_and_in_whole_email_groups() {
-        both(async |store: &Store| {
+        both("spool", async |store: &Store| {
             let sync = store.sync();
             let mut recs: Vec<OrgRecord> = (0..20)
                 .map(|i| {
@@ -321,7 +291,7 @@ mod tests {
 
     #[tokio::test]
     async fn our_contacts_come_by_email_range_and_a_dead_runs_spool_is_discarded() {
-        both(async |store: &Store| {
+        both("spool", async |store: &Store| {
             let sync = store.sync();
             let mut ids = Vec::new();
             for i in 0..6 {
