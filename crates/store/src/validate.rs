@@ -91,7 +91,11 @@ pub enum Blank {
     Ignored,
 }
 
-/// Checks raw input against the schema; every problem is reported.
+/// The key under which a contact's custom fields are read (and may be written).
+const CUSTOM_GROUP: &str = "custom";
+
+/// Checks raw input against the schema; every problem is reported. Custom fields are given at
+/// the top level or grouped under `custom`.
 pub fn parse_input(
     input: &ContactInput,
     schema: &Schema,
@@ -99,12 +103,12 @@ pub fn parse_input(
 ) -> Result<Patch, Vec<Problem>> {
     let mut patch = Patch::default();
     let mut problems = Vec::new();
-    for (name, value) in input {
+    let mut one = |name: &str, value: &Value, problems: &mut Vec<Problem>| {
         let text = match value_text(value) {
             Ok(t) => t,
             Err(message) => {
                 problems.push(Problem::new(name, message));
-                continue;
+                return;
             }
         };
         let text = text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
@@ -112,11 +116,29 @@ pub fn parse_input(
             if !schema.is_known(name) {
                 problems.push(unknown_field(name));
             }
-            continue;
+            return;
         }
         if let Err(message) = set_field(&mut patch, schema, name, text) {
             problems.push(message);
         }
+    };
+    for (name, value) in input {
+        // Custom fields may also come grouped under `custom`, the shape a contact is read in,
+        // so what a client read can be written back.
+        if let (CUSTOM_GROUP, Value::Object(fields)) = (name.as_str(), value) {
+            for (field, value) in fields {
+                if Attribute::from_name(field).is_some() {
+                    problems.push(Problem::new(
+                        &format!("{CUSTOM_GROUP}.{field}"),
+                        format!("{field} is not a custom field: give it at the top level"),
+                    ));
+                } else {
+                    one(field, value, &mut problems);
+                }
+            }
+            continue;
+        }
+        one(name, value, &mut problems);
     }
     if problems.is_empty() {
         Ok(patch)

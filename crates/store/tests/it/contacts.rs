@@ -427,3 +427,47 @@ fn postgres_password_never_shows_in_debug() {
     assert!(!shown.contains("s3cret"), "{shown}");
     assert!(shown.contains("db.local"), "{shown}");
 }
+
+both_backends!(
+    custom_fields_may_be_written_in_the_shape_they_are_read,
+    |store| {
+        store
+            .add_custom_field(&NewCustomField {
+                name: "industry".into(),
+                label: None,
+                kind: FieldKind::Text,
+                options: Vec::new(),
+            })
+            .await
+            .unwrap();
+        let c = store
+            .create_contact(
+                &input(json!({"email": "grouped@example.com", "custom": {"industry": "Retail"}})),
+                Origin::Api,
+            )
+            .await
+            .unwrap();
+        assert_eq!(c.custom.get("industry").map(String::as_str), Some("Retail"));
+        // The API reads a contact's custom fields under `custom`: written back the same way.
+        let patch = input(json!({"custom": {"industry": "Banking"}, "company": "Acme"}));
+        let c2 = store
+            .update_contact(c.id, &patch, Origin::Api)
+            .await
+            .unwrap();
+        assert_eq!(
+            c2.custom.get("industry").map(String::as_str),
+            Some("Banking")
+        );
+        // An attribute inside the group, or an unknown field there, is named.
+        let err = store
+            .update_contact(
+                c.id,
+                &input(json!({"custom": {"company": "X", "nope": "Y"}})),
+                Origin::Api,
+            )
+            .await
+            .unwrap_err();
+        let fields: Vec<String> = problems(err).into_iter().map(|(f, _)| f).collect();
+        assert_eq!(fields, ["custom.company", "nope"]);
+    }
+);

@@ -107,7 +107,8 @@ fn typed(kind: Option<FieldKind>, text: &str) -> Value {
 }
 
 /// The fields of a contact to create or change. Every key is optional on PATCH; `null` or ""
-/// clears a field. Custom fields go at the top level under their names.
+/// clears a field. Custom fields go at the top level under their names, or grouped under
+/// `custom` as a contact is read.
 #[derive(Debug, Deserialize, ToSchema)]
 #[allow(dead_code)] // Documentation only: handlers read a JSON object to tell null from absent.
 pub struct ContactIn {
@@ -129,6 +130,10 @@ pub struct ContactIn {
     pub campaign: Option<String>,
     /// RFC 3339 or YYYY-MM-DD; taken into account on creation only.
     pub created_at: Option<String>,
+    /// Custom fields by name (as in a contact read back); they may also be given at the top
+    /// level.
+    #[schema(value_type = Option<Object>)]
+    pub custom: Option<BTreeMap<String, Value>>,
 }
 
 /// A page of contacts.

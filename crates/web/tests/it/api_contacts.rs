@@ -242,6 +242,22 @@ both_backends!(custom_fields_are_added_and_typed_in_contacts, |app| {
         .await
         .json();
     assert_eq!(c["custom"], json!({"budget": 1200, "tier": "Gold"}));
+    // Written back in the shape it was read: `custom` with its JSON types.
+    let mut edited = c["custom"].clone();
+    edited["budget"] = json!(1500);
+    let path = format!("/api/v1/contacts/{}", c["id"]);
+    let back = app
+        .send_json(Method::PATCH, &path, json!({"custom": edited}))
+        .await;
+    assert_eq!(back.status, StatusCode::OK, "{}", back.text);
+    assert_eq!(
+        back.json()["custom"],
+        json!({"budget": 1500, "tier": "Gold"})
+    );
+    let wrong = app
+        .send_json(Method::PATCH, &path, json!({"custom": {"company": "X"}}))
+        .await;
+    assert_eq!(wrong.problem_fields(), ["custom.company"]);
     let states = app
         .send_json(Method::POST, "/api/v1/states", json!({"name": "nurturing"}))
         .await
