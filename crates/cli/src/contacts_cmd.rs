@@ -464,8 +464,8 @@ async fn import(store: &Store, a: ImportArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// What to do about a header the import refused: the usual causes of unknown columns (a file
-/// saved with ';' between columns, as spreadsheets do in French locales; headers written as
-/// labels; a custom field not defined yet).
+/// saved with ';' between columns, as spreadsheets do in French locales; a custom field not
+/// defined yet). Headers written as labels ("First Name") are read as their column.
 fn import_hints(problems: &[lb_store::Problem]) -> Vec<String> {
     let unknown: Vec<&str> = problems
         .iter()
@@ -479,14 +479,6 @@ fn import_hints(problems: &[lb_store::Problem]) -> Vec<String> {
              (save the sheet as CSV with commas)"
                 .to_owned(),
         );
-    } else if let Some(label) = unknown
-        .iter()
-        .find(|c| **c != c.trim().to_lowercase().replace([' ', '-'], "_"))
-    {
-        hints.push(format!(
-            "column names are attribute names, lower case with underscores: '{label}' → '{}'",
-            label.trim().to_lowercase().replace([' ', '-'], "_")
-        ));
     } else if !unknown.is_empty() {
         hints.push(
             "a custom field's column is imported once the field exists: \

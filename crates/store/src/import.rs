@@ -14,7 +14,7 @@ use std::io::{Read, Write};
 
 use serde::Serialize;
 
-use crate::validate::{Patch, parse_cells};
+use crate::validate::{Patch, Schema, parse_cells};
 use crate::{ContactId, Origin, Problem, Store, StoreError};
 
 /// How an import proceeds.
@@ -94,7 +94,7 @@ impl Store {
                 )])
             })?
             .iter()
-            .map(|h| h.trim().trim_start_matches('\u{feff}').to_owned())
+            .map(|h| column_of(h.trim().trim_start_matches('\u{feff}'), &schema))
             .collect();
         let mut problems = Vec::new();
         let mut seen = HashSet::new();
@@ -252,6 +252,22 @@ impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// The column a header names: the name itself when it is one, else the one it spells with
+/// other case or with spaces or hyphens for underscores ("Email", "First Name" from a
+/// spreadsheet); an unknown header is kept as written, to be reported.
+fn column_of(header: &str, schema: &Schema) -> String {
+    if schema.is_known(header) {
+        return header.to_owned();
+    }
+    let loose = |s: &str| s.to_lowercase().replace([' ', '-'], "_");
+    let wanted = loose(header);
+    schema
+        .column_names()
+        .into_iter()
+        .find(|c| loose(c) == wanted)
+        .unwrap_or_else(|| header.to_owned())
 }
 
 fn header_problem(field: &str, message: String) -> Problem {

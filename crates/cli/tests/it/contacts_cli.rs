@@ -276,7 +276,7 @@ fn an_unusable_data_directory_is_named_with_its_reason_once() {
 }
 
 /// An import whose header is refused says what to do about it: a file saved with ';' between
-/// columns, headers written as labels, a custom field not defined yet.
+/// columns, a custom field not defined yet. Headers written as labels are read as their column.
 #[test]
 fn a_refused_import_header_comes_with_what_to_do() {
     let tmp = tempfile::tempdir().unwrap();
@@ -285,10 +285,6 @@ fn a_refused_import_header_comes_with_what_to_do() {
         (
             "email;first_name\nann@example.com;Ann\n",
             "hint: the header looks separated by ';'",
-        ),
-        (
-            "Email,First Name\nann@example.com,Ann\n",
-            "hint: column names are attribute names, lower case with underscores: 'Email' → 'email'",
         ),
         (
             "email,industry\nann@example.com,saas\n",
@@ -305,4 +301,19 @@ fn a_refused_import_header_comes_with_what_to_do() {
     }
     let count = leadbridge(&data, &["contacts", "list", "--json"]);
     assert_eq!(stdout(&count).trim(), "[]", "nothing imported");
+    // A spreadsheet's headers ("Email", "First Name", "Job-Title") are the columns they spell.
+    let file = tmp.path().join("labels.csv");
+    std::fs::write(
+        &file,
+        "Email,First Name,Job-Title\nann@example.com,Ann,CTO\n",
+    )
+    .unwrap();
+    let out = leadbridge(&data, &["contacts", "import", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let show = leadbridge(&data, &["contacts", "show", "ann@example.com", "--json"]);
+    let c: serde_json::Value = serde_json::from_str(&stdout(&show)).unwrap();
+    assert_eq!(
+        (c["first_name"].as_str(), c["job_title"].as_str()),
+        (Some("Ann"), Some("CTO"))
+    );
 }
