@@ -516,6 +516,12 @@ mod tests {
             .credentials("forged", SecretString::from("c"), "ck", None, "https://x")
             .unwrap_err();
         assert_eq!(err.failure, crate::AuthFailure::Local);
+        let said = err.to_string();
+        assert!(
+            said.contains("could not be prepared here; nothing was sent to Salesforce")
+                && !said.contains("Salesforce refused"),
+            "{said}"
+        );
         assert!(
             login
                 .credentials(

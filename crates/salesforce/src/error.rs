@@ -152,7 +152,7 @@ pub enum AuthFailure {
 
 /// A refusal at the token endpoint, with plain-words guidance. Never retried.
 #[derive(Clone, PartialEq, Eq, thiserror::Error)]
-#[error("Salesforce refused the {grant} login ({error}: {description}). {}", self.guidance().join(" "))]
+#[error("{}", self.sentence())]
 pub struct AuthError {
     pub failure: AuthFailure,
     pub grant: GrantKind,
@@ -234,6 +234,22 @@ impl AuthError {
             description: description.into(),
             status: 0,
         }
+    }
+
+    /// The refusal in one sentence with what to do; a local failure says nothing was sent.
+    fn sentence(&self) -> String {
+        let what = if self.failure == AuthFailure::Local {
+            format!(
+                "The {} login could not be prepared here; nothing was sent to Salesforce ({})",
+                self.grant, self.description
+            )
+        } else {
+            format!(
+                "Salesforce refused the {} login ({}: {})",
+                self.grant, self.error, self.description
+            )
+        };
+        format!("{what}. {}", self.guidance().join(" "))
     }
 
     /// What the user must do, in plain words, most likely cause first (R-CONN-6).
