@@ -81,14 +81,14 @@ impl RetryKind {
 pub(crate) const OUTBOX_CHUNK: usize = 500;
 
 mod sqlite_outbox {
+    use crate::sync::sqlite_sync::begin_write;
     type Engine = sqlx::Sqlite;
-    const BACKEND: crate::Backend = crate::Backend::Sqlite;
     include!("outbox_queries.rs");
 }
 
 mod postgres_outbox {
+    use crate::sync::postgres_sync::begin_write;
     type Engine = sqlx::Postgres;
-    const BACKEND: crate::Backend = crate::Backend::Postgres;
     include!("outbox_queries.rs");
 }
 

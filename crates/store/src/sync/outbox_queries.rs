@@ -8,26 +8,10 @@ use crate::sync::outbox::{OUTBOX_CHUNK, OutboxKind, OutboxRow, RetryKind};
 use crate::time_fmt::{now, to_micros};
 
 type Pool = sqlx::Pool<Engine>;
-type Tx = sqlx::Transaction<'static, Engine>;
 
 /// Ids per `IN (...)` list.
 const IN_CHUNK: usize = 900;
-/// The sync's writer lock (the same key as `sync/queries.rs`).
-const SYNC_LOCK_KEY: i64 = 0x6c62_7379;
-
-async fn begin_write(pool: &Pool) -> Result<Tx, StoreError> {
-    match BACKEND {
-        crate::Backend::Sqlite => Ok(pool.begin_with("BEGIN IMMEDIATE").await?),
-        crate::Backend::Postgres => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(SYNC_LOCK_KEY)
-                .execute(&mut *tx)
-                .await?;
-            Ok(tx)
-        }
-    }
-}
+// Write transactions: `begin_write` of `sync/queries.rs` (the sync's writer lock).
 
 fn parse_kind(raw: &str) -> Result<OutboxKind, StoreError> {
     [OutboxKind::Create, OutboxKind::Update, OutboxKind::Seed]

@@ -26,7 +26,9 @@ const PROVENANCE_CHUNK: usize = 1_000;
 /// Not the contact base's key: the sync's writers serialise among themselves.
 const SYNC_LOCK_KEY: i64 = 0x6c62_7379;
 
-async fn begin_write(pool: &Pool) -> Result<Tx, StoreError> {
+/// A write transaction of the sync's state: serialised with every other sync writer (the
+/// spool and the outbox use it too).
+pub(in crate::sync) async fn begin_write(pool: &Pool) -> Result<Tx, StoreError> {
     match BACKEND {
         Backend::Sqlite => Ok(pool.begin_with("BEGIN IMMEDIATE").await?),
         Backend::Postgres => {

@@ -42,14 +42,14 @@ pub enum OursSource {
 pub(crate) const SPOOL_CHUNK: usize = 1_000;
 
 mod sqlite_spool {
+    use crate::sync::sqlite_sync::begin_write;
     type Engine = sqlx::Sqlite;
-    const BACKEND: crate::Backend = crate::Backend::Sqlite;
     include!("spool_queries.rs");
 }
 
 mod postgres_spool {
+    use crate::sync::postgres_sync::begin_write;
     type Engine = sqlx::Postgres;
-    const BACKEND: crate::Backend = crate::Backend::Postgres;
     include!("spool_queries.rs");
 }
 
