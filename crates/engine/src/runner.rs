@@ -1867,7 +1867,11 @@ impl RunCtx {
                     .write_policy
                     .choose_write(left.min(OUTBOX_JOB_ROWS))
                     == lb_salesforce::WriteMethod::Bulk;
-                let mut rows = JobRows::new(bulk);
+                let op = match kind {
+                    OutboxKind::Create => WriteOp::Insert,
+                    OutboxKind::Update | OutboxKind::Seed => WriteOp::Update,
+                };
+                let mut rows = JobRows::new(bulk, &op);
                 let mut entries = 0usize;
                 let mut last = after;
                 while entries < OUTBOX_JOB_ROWS {
@@ -1897,10 +1901,6 @@ impl RunCtx {
                 if entries == 0 {
                     break;
                 }
-                let op = match kind {
-                    OutboxKind::Create => WriteOp::Insert,
-                    OutboxKind::Update | OutboxKind::Seed => WriteOp::Update,
-                };
                 left = left.saturating_sub(entries);
                 let mut results: Vec<RecordResult> = vec![RecordResult::Unprocessed; rows.len()];
                 let report = rows.send(&self.client, &op).await;
@@ -2575,66 +2575,42 @@ impl RunCtx {
     }
 }
 
-/// The rows of one outbox job: JSON records for collections, or only their CSV cells for a
-/// Bulk job (a job of 100,000 rows would otherwise hold a JSON map per row besides the cells
+/// The rows of one outbox job: JSON records for collections, or only their CSV lines for a
+/// Bulk job (a job of 100,000 rows would otherwise hold a JSON map per row besides the CSV
 /// the client uploads).
-struct JobRows {
-    bulk: bool,
-    records: Vec<Record>,
-    columns: Vec<String>,
-    cells: Vec<Vec<String>>,
+enum JobRows {
+    Records(Vec<Record>),
+    Csv(lb_salesforce::bulk::CsvRows),
 }
 
 impl JobRows {
-    fn new(bulk: bool) -> JobRows {
-        JobRows {
-            bulk,
-            records: Vec::new(),
-            columns: Vec::new(),
-            cells: Vec::new(),
+    fn new(bulk: bool, op: &WriteOp) -> JobRows {
+        if bulk {
+            JobRows::Csv(lb_salesforce::bulk::CsvRows::new(op))
+        } else {
+            JobRows::Records(Vec::new())
         }
     }
 
     fn push(&mut self, record: Record) {
-        if !self.bulk {
-            self.records.push(record);
-            return;
+        match self {
+            JobRows::Records(records) => records.push(record),
+            JobRows::Csv(rows) => rows.push(&record),
         }
-        let mut row = vec![String::new(); self.columns.len()];
-        for (field, value) in record {
-            let at = match self.columns.iter().position(|c| *c == field) {
-                Some(i) => i,
-                None => {
-                    self.columns.push(field);
-                    row.push(String::new());
-                    self.columns.len() - 1
-                }
-            };
-            row[at] = lb_salesforce::bulk::cell(Some(&value));
-        }
-        self.cells.push(row);
     }
 
     fn len(&self) -> usize {
-        if self.bulk {
-            self.cells.len()
-        } else {
-            self.records.len()
+        match self {
+            JobRows::Records(records) => records.len(),
+            JobRows::Csv(rows) => rows.len(),
         }
     }
 
     async fn send(self, client: &Client, op: &WriteOp) -> lb_salesforce::WriteReport {
-        if !self.bulk {
-            return client.write(op, "Lead", self.records).await;
+        match self {
+            JobRows::Records(records) => client.write(op, "Lead", records).await,
+            JobRows::Csv(rows) => client.bulk_ingest_rows(op, "Lead", rows).await,
         }
-        let JobRows {
-            columns, mut cells, ..
-        } = self;
-        // A column first met after a row leaves that row's cell empty (the field untouched).
-        for row in &mut cells {
-            row.resize(columns.len(), String::new());
-        }
-        client.bulk_ingest_cells(op, "Lead", columns, cells).await
     }
 }
 

@@ -17,7 +17,7 @@
 //!   read (network, allowance, budget), its rows are reported indeterminate, never unprocessed,
 //!   so they are not sent again blindly.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Rows an ingest job processes per second at best (a guess on the fast side: Salesforce's
@@ -53,9 +53,96 @@ use crate::writes::{RecordOutcome, RecordResult, WriteMethod, WriteOp, WriteRepo
 /// Rows encoded per streamed chunk.
 const ROWS_PER_CHUNK: usize = 1_000;
 
-/// A row's CSV size, counting quotes and separators generously.
-fn row_bytes(cells: &[String]) -> usize {
-    cells.iter().map(|c| c.len() + 3).sum::<usize>() + 1
+/// The rows of an ingest job, encoded to their CSV lines as they are added, in one buffer:
+/// a job of 100,000 rows holds its upload (~25 MB) and a span per row, not a `String` per
+/// cell nor a JSON map per row. Columns are the union of the rows' fields in the order first
+/// met; a row without a field leaves its cell empty (in Bulk 2.0 CSV: the field is left as
+/// is), a JSON null is `#N/A` (the field is cleared). A delete job has the `Id` column only.
+#[derive(Debug, Default)]
+pub struct CsvRows {
+    columns: Vec<String>,
+    id_only: bool,
+    buf: Vec<u8>,
+    /// Per row: where its line ends in `buf` and how many cells it wrote (later columns are
+    /// empty cells added when the line is sent).
+    rows: Vec<(usize, u32)>,
+}
+
+impl CsvRows {
+    /// Rows for a job of `op`.
+    pub fn new(op: &WriteOp) -> CsvRows {
+        let id_only = matches!(op, WriteOp::Delete);
+        CsvRows {
+            columns: if id_only {
+                vec!["Id".to_owned()]
+            } else {
+                Vec::new()
+            },
+            id_only,
+            ..CsvRows::default()
+        }
+    }
+
+    /// Adds a record (its `attributes` aside) as the next row.
+    pub fn push(&mut self, record: &Record) {
+        let mut cells: Vec<(usize, &Value)> = Vec::with_capacity(record.len());
+        for (field, value) in record {
+            if field == "attributes" || (self.id_only && field != "Id") {
+                continue;
+            }
+            let at = match self.columns.iter().position(|c| c == field) {
+                Some(i) => i,
+                None => {
+                    self.columns.push(field.clone());
+                    self.columns.len() - 1
+                }
+            };
+            cells.push((at, value));
+        }
+        cells.sort_unstable_by_key(|(at, _)| *at);
+        let width = cells.last().map_or(0, |(at, _)| at + 1);
+        let mut next = cells.into_iter().peekable();
+        let mut text = String::new();
+        for i in 0..width {
+            if i > 0 {
+                self.buf.push(b',');
+            }
+            if let Some((_, v)) = next.next_if(|(at, _)| *at == i) {
+                text.clear();
+                cell_text(v, &mut text);
+                push_cell(&mut self.buf, &text);
+            }
+        }
+        self.rows.push((self.buf.len(), width as u32));
+    }
+
+    /// The number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether there is no row.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Appends row `i`'s line, as uploaded (every column, `\n` excluded), to `out`.
+    fn line_into(&self, i: usize, out: &mut Vec<u8>) {
+        let start = if i == 0 { 0 } else { self.rows[i - 1].0 };
+        let (end, width) = self.rows[i];
+        let from = out.len();
+        out.extend_from_slice(&self.buf[start..end]);
+        let pad = self.columns.len().saturating_sub((width as usize).max(1));
+        out.resize(out.len() + pad, b',');
+        end_line(out, from);
+    }
+
+    /// Row `i`'s size in the upload.
+    fn line_len(&self, i: usize) -> usize {
+        let start = if i == 0 { 0 } else { self.rows[i - 1].0 };
+        let (end, width) = self.rows[i];
+        end - start + self.columns.len().saturating_sub((width as usize).max(1)) + 3
+    }
 }
 
 /// Ingest or query.
@@ -80,53 +167,62 @@ impl JobKind {
     }
 }
 
-/// A CSV cell for a JSON value. In Bulk 2.0 CSV an empty cell leaves the field as is and
-/// `#N/A` sets it to null. Public for [`Client::bulk_ingest_cells`]'s callers.
-pub fn cell(v: Option<&Value>) -> String {
+/// A JSON value's text in a Bulk CSV cell (see [`CsvRows`]).
+fn cell_text(v: &Value, out: &mut String) {
     match v {
-        None => String::new(),
-        Some(Value::Null) => "#N/A".to_owned(),
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Bool(b)) => b.to_string(),
-        Some(Value::Number(n)) => n.to_string(),
-        Some(other) => other.to_string(),
+        Value::Null => out.push_str("#N/A"),
+        Value::String(s) => out.push_str(s),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        other => out.push_str(&other.to_string()),
     }
 }
 
-fn csv_line(cells: &[String]) -> Result<Vec<u8>, Error> {
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
-    w.write_record(cells)
-        .map_err(|e| Error::Protocol(format!("CSV: {e}")))?;
-    w.into_inner()
-        .map_err(|e| Error::Protocol(format!("CSV: {e}")))
-}
-
-/// The uploaded cells of each row, and the header.
-struct Table {
-    columns: Vec<String>,
-    rows: Vec<Vec<String>>,
-}
-
-fn table(op: &WriteOp, rows: &[Record]) -> Table {
-    let mut columns: Vec<String> = Vec::new();
-    if matches!(op, WriteOp::Delete) {
-        columns.push("Id".into());
-    } else {
-        for r in rows {
-            for k in r.keys() {
-                if k != "attributes" && !columns.iter().any(|c| c == k) {
-                    columns.push(k.clone());
-                }
+/// Appends a CSV cell (RFC 4180: quoted when it holds a comma, a quote or a line break).
+fn push_cell(out: &mut Vec<u8>, text: &str) {
+    if text
+        .bytes()
+        .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+    {
+        out.push(b'"');
+        for b in text.bytes() {
+            if b == b'"' {
+                out.push(b'"');
             }
+            out.push(b);
         }
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(text.as_bytes());
     }
-    let rows = rows
-        .iter()
-        .map(|r| columns.iter().map(|c| cell(r.get(c))).collect())
-        .collect();
-    Table { columns, rows }
+}
+
+/// Ends a line begun at `from`: a line of one empty cell is written `""` (an empty line is
+/// no row at all to a CSV reader).
+fn end_line(out: &mut Vec<u8>, from: usize) {
+    if out.len() == from {
+        out.extend_from_slice(b"\"\"");
+    }
+}
+
+/// One line of `cells`, encoded as [`CsvRows`] encodes its rows.
+fn encode_line<'a>(cells: impl IntoIterator<Item = &'a str>, out: &mut Vec<u8>) {
+    let from = out.len();
+    for (i, c) in cells.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_cell(out, c);
+    }
+    end_line(out, from);
+}
+
+/// A row's key in the result index: 128 bits of SHA-256 of its line (rows are matched back
+/// by their uploaded values; a collision between two different lines is out of reach).
+fn line_key(line: &[u8]) -> u128 {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(line);
+    u128::from_le_bytes(d[..16].try_into().expect("16 bytes"))
 }
 
 /// Parses `sf__Error`: `CODE:message:fields --` (fields may be empty).
@@ -235,26 +331,23 @@ fn parse_query_csv(body: &[u8]) -> Result<Vec<Record>, Error> {
 }
 
 impl Client {
-    /// Runs `op` over `rows` as one Bulk API 2.0 ingest job and maps the results back.
+    /// Runs `op` over `rows` as Bulk API 2.0 ingest jobs and maps the results back.
     pub async fn bulk_ingest(&self, op: &WriteOp, sobject: &str, rows: Vec<Record>) -> WriteReport {
-        let Table {
-            columns,
-            rows: cells,
-        } = table(op, &rows);
-        // Only the uploaded cells are needed from here on.
-        drop(rows);
-        self.bulk_ingest_cells(op, sobject, columns, cells).await
+        let mut csv = CsvRows::new(op);
+        for r in rows {
+            csv.push(&r);
+        }
+        self.bulk_ingest_rows(op, sobject, csv).await
     }
 
-    /// [`Client::bulk_ingest`] for rows given as their CSV cells under `columns` (each cell
-    /// encoded with [`cell`]; `Id` among the columns for an update): a large write without a
-    /// JSON map per row. Outcomes are by index in `rows`.
-    pub async fn bulk_ingest_cells(
+    /// [`Client::bulk_ingest`] for rows already encoded (see [`CsvRows`]): a large write
+    /// without a JSON map per row. Outcomes are by index in `rows`. One job per ~100 MB of
+    /// CSV (Salesforce's advice for the 150 MB base64 cap), one after the other.
+    pub async fn bulk_ingest_rows(
         &self,
         op: &WriteOp,
         sobject: &str,
-        columns: Vec<String>,
-        rows: Vec<Vec<String>>,
+        rows: CsvRows,
     ) -> WriteReport {
         let mut report = WriteReport {
             method: WriteMethod::Bulk,
@@ -274,29 +367,24 @@ impl Client {
             report.stopped = Some(e.into());
             return report;
         }
-        // One upload per job, at most ~100 MB of CSV each (Salesforce's advice for the 150 MB
-        // base64 cap): larger writes run as several jobs, one after the other.
         let max_bytes = self.config().bulk.max_upload_bytes;
-        let mut offset = 0;
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            let mut group = Vec::new();
-            let mut bytes = 0usize;
-            while let Some(r) =
-                rows.next_if(|r| group.is_empty() || bytes + row_bytes(r) <= max_bytes)
-            {
-                bytes += row_bytes(&r);
-                group.push(r);
+        let rows = std::sync::Arc::new(rows);
+        let mut start = 0;
+        while start < rows.len() {
+            let mut end = start + 1;
+            let mut bytes = rows.line_len(start);
+            while end < rows.len() && bytes + rows.line_len(end) <= max_bytes {
+                bytes += rows.line_len(end);
+                end += 1;
             }
-            let n = group.len();
             if let Err(e) = self
-                .bulk_ingest_into(op, sobject, &columns, group, offset, &mut report)
+                .bulk_ingest_into(op, sobject, &rows, start..end, &mut report)
                 .await
             {
                 report.stopped = Some(e);
                 break;
             }
-            offset += n;
+            start = end;
         }
         report
     }
@@ -305,12 +393,12 @@ impl Client {
         &self,
         op: &WriteOp,
         sobject: &str,
-        columns: &[String],
-        rows: Vec<Vec<String>>,
-        offset: usize,
+        rows: &std::sync::Arc<CsvRows>,
+        range: std::ops::Range<usize>,
         report: &mut WriteReport,
     ) -> Result<(), Error> {
-        let row_count = rows.len();
+        let row_count = range.len();
+        let offset = range.start;
         let create = CreateIngestJob {
             object: sobject.to_owned(),
             operation: op.bulk_name().to_owned(),
@@ -335,33 +423,39 @@ impl Client {
             .json()?;
         report.job_ids.push(job.id.clone());
 
-        // Index rows by their uploaded cells (to map results back), then move the rows into
-        // the upload stream, which encodes them chunk by chunk as the request body is sent.
-        let key_of = |cells: &[String]| cells.join("\u{1f}");
-        let mut index: HashMap<String, VecDeque<usize>> = HashMap::new();
-        for (i, cells) in rows.iter().enumerate() {
-            index.entry(key_of(cells)).or_default().push_back(i);
-        }
-        let header = Bytes::from(csv_line(columns)?);
-        let mut pending_rows = rows.into_iter();
-        let body_chunks = std::iter::from_fn(move || {
-            let mut buf = Vec::new();
-            let mut n = 0;
-            for r in pending_rows.by_ref() {
-                match csv_line(&r) {
-                    Ok(line) => buf.extend(line),
-                    Err(e) => return Some(Err(std::io::Error::other(e.to_string()))),
-                }
-                n += 1;
-                if n == ROWS_PER_CHUNK {
-                    break;
-                }
+        // Index rows by a digest of their line (to map results back): `first` holds a line's
+        // first row not yet matched, `next` the row after it with the same line.
+        let mut first: HashMap<u128, u32> = HashMap::with_capacity(row_count);
+        let mut next: Vec<u32> = vec![u32::MAX; row_count];
+        let mut line = Vec::new();
+        for i in range.clone().rev() {
+            line.clear();
+            rows.line_into(i, &mut line);
+            let rel = (i - offset) as u32;
+            if let Some(prev) = first.insert(line_key(&line), rel) {
+                next[rel as usize] = prev;
             }
-            (n > 0).then(|| Ok(Bytes::from(buf)))
+        }
+        let mut header = Vec::new();
+        encode_line(rows.columns.iter().map(String::as_str), &mut header);
+        header.push(b'\n');
+        // The upload is encoded chunk by chunk as the request body is sent.
+        let (stream_rows, mut at) = (rows.clone(), range.start);
+        let end = range.end;
+        let body_chunks = std::iter::from_fn(move || {
+            if at >= end {
+                return None;
+            }
+            let mut buf = Vec::new();
+            for i in at..end.min(at + ROWS_PER_CHUNK) {
+                stream_rows.line_into(i, &mut buf);
+                buf.push(b'\n');
+            }
+            at = end.min(at + ROWS_PER_CHUNK);
+            Some(Ok::<Bytes, std::io::Error>(Bytes::from(buf)))
         });
-        let chunks = futures::stream::iter(
-            std::iter::once(Ok::<Bytes, std::io::Error>(header)).chain(body_chunks),
-        );
+        let chunks =
+            futures::stream::iter(std::iter::once(Ok(Bytes::from(header))).chain(body_chunks));
         let upload = Call {
             method: Method::PUT,
             body: Body::Stream(
@@ -385,10 +479,12 @@ impl Client {
             // The job may run in the org even though we cannot tell: never report its rows as
             // unprocessed (they could be sent again and duplicated); the job id allows a check.
             for o in &mut report.outcomes[offset..offset + row_count] {
-                o.result = RecordResult::Indeterminate(format!(
-                    "Bulk job {} was submitted but its results could not be read: {e}",
-                    job.id
-                ));
+                if matches!(o.result, RecordResult::Unprocessed) {
+                    o.result = RecordResult::Indeterminate(format!(
+                        "Bulk job {} was submitted but its results could not be read: {e}",
+                        job.id
+                    ));
+                }
             }
         };
         match self
@@ -407,55 +503,40 @@ impl Client {
                 return Err(e);
             }
         }
-        let fetched = async {
-            let done = self
-                .wait_for_job(JobKind::Ingest, &job.id, row_count)
-                .await?;
-            // Skip result files the job info proves empty: each download is an API call.
-            let total = row_count as u64;
-            let processed = done.number_records_processed;
-            let failed = done.number_records_failed;
-            let need_success = !matches!((processed, failed), (Some(p), Some(f)) if p == f);
-            let need_failed = failed != Some(0);
-            let need_unprocessed = !(done.state == "JobComplete" && processed == Some(total));
-            let mut files = [Bytes::new(), Bytes::new(), Bytes::new()];
-            for (slot, (need, name)) in files.iter_mut().zip([
-                (need_success, "successfulResults/"),
-                (need_failed, "failedResults/"),
-                (need_unprocessed, "unprocessedrecords/"),
-            ]) {
-                if need {
-                    *slot = self.job_file(&job.id, name).await?;
-                }
-            }
-            Ok::<_, Error>((done, files))
-        }
-        .await;
-        let (done, [successes, failures, unprocessed]) = match fetched {
-            Ok(x) => x,
+        let done = match self.wait_for_job(JobKind::Ingest, &job.id, row_count).await {
+            Ok(done) => done,
             Err(e) => {
                 submitted(report, &e);
                 return Err(e);
             }
         };
-
-        // Map results back by uploaded values.
-        let mut take = |rec: &csv::StringRecord, headers: &csv::StringRecord| -> Option<usize> {
-            let pos: HashMap<&str, usize> =
-                headers.iter().enumerate().map(|(i, h)| (h, i)).collect();
-            let cells: Vec<String> = columns
-                .iter()
-                .map(|c| {
-                    pos.get(c.as_str())
-                        .and_then(|&i| rec.get(i))
-                        .unwrap_or("")
-                        .to_owned()
-                })
-                .collect();
-            index.get_mut(&key_of(&cells)).and_then(VecDeque::pop_front)
-        };
-
-        for (body, which) in [(successes, 0u8), (failures, 1), (unprocessed, 2)] {
+        // Skip result files the job info proves empty: each download is an API call. Each
+        // file is read, matched back and dropped before the next one is fetched.
+        let total = row_count as u64;
+        let processed = done.number_records_processed;
+        let failed = done.number_records_failed;
+        let files = [
+            (
+                !matches!((processed, failed), (Some(p), Some(f)) if p == f),
+                "successfulResults/",
+            ),
+            (failed != Some(0), "failedResults/"),
+            (
+                !(done.state == "JobComplete" && processed == Some(total)),
+                "unprocessedrecords/",
+            ),
+        ];
+        for (which, (need, name)) in files.into_iter().enumerate() {
+            if !need {
+                continue;
+            }
+            let body = match self.job_file(&job.id, name).await {
+                Ok(b) => b,
+                Err(e) => {
+                    submitted(report, &e);
+                    return Err(e);
+                }
+            };
             let mut rdr = csv::ReaderBuilder::new()
                 .flexible(true)
                 .from_reader(&body[..]);
@@ -465,13 +546,34 @@ impl Client {
             };
             let col = |name: &str| headers.iter().position(|h| h == name);
             let (id_col, created_col, err_col) = (col(COL_ID), col(COL_CREATED), col(COL_ERROR));
-            for rec in rdr.records() {
-                let rec = rec.map_err(|e| Error::Protocol(format!("result CSV: {e}")))?;
-                let Some(row) = take(&rec, &headers) else {
+            // Where each uploaded column is in this file.
+            let at: Vec<Option<usize>> = rows.columns.iter().map(|c| col(c)).collect();
+            let mut rec = csv::StringRecord::new();
+            loop {
+                match rdr.read_record(&mut rec) {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => {
+                        let e = Error::Protocol(format!("result CSV: {e}"));
+                        submitted(report, &e);
+                        return Err(e);
+                    }
+                }
+                line.clear();
+                encode_line(
+                    at.iter().map(|c| c.and_then(|i| rec.get(i)).unwrap_or("")),
+                    &mut line,
+                );
+                let key = line_key(&line);
+                let Some(&row) = first.get(&key) else {
                     continue;
                 };
+                match next[row as usize] {
+                    u32::MAX => first.remove(&key),
+                    after => first.insert(key, after),
+                };
                 let get = |c: Option<usize>| c.and_then(|i| rec.get(i)).unwrap_or("").to_owned();
-                report.outcomes[offset + row].result = match which {
+                report.outcomes[offset + row as usize].result = match which {
                     0 => RecordResult::Saved {
                         id: get(id_col),
                         created: created_col.map(|_| get(created_col).eq_ignore_ascii_case("true")),
@@ -649,15 +751,36 @@ mod tests {
     }
 
     #[test]
-    fn csv_cells_distinguish_absent_from_null() {
-        assert_eq!(cell(None), "");
-        assert_eq!(cell(Some(&Value::Null)), "#N/A");
-        assert_eq!(cell(Some(&serde_json::json!(3))), "3");
-        assert_eq!(cell(Some(&serde_json::json!(true))), "true");
-        assert_eq!(
-            csv_line(&["a,b".into(), "x\"y".into(), "plain".into()]).unwrap(),
-            b"\"a,b\",\"x\"\"y\",plain\n"
-        );
+    fn csv_rows_distinguish_absent_from_null_and_pad_later_columns() {
+        let rec = |v: serde_json::Value| -> Record { serde_json::from_value(v).unwrap() };
+        let mut rows = CsvRows::new(&WriteOp::Insert);
+        rows.push(&rec(
+            serde_json::json!({"attributes": {"type": "Lead"}, "A": "a,b", "B": null}),
+        ));
+        rows.push(&rec(serde_json::json!({"B": "x\"y", "C": 3, "D": true})));
+        rows.push(&rec(serde_json::json!({"A": "plain"})));
+        let lines: Vec<String> = (0..rows.len())
+            .map(|i| {
+                let mut l = Vec::new();
+                rows.line_into(i, &mut l);
+                String::from_utf8(l).unwrap()
+            })
+            .collect();
+        assert_eq!(rows.columns, ["A", "B", "C", "D"]);
+        assert_eq!(lines, ["\"a,b\",#N/A,,", ",\"x\"\"y\",3,true", "plain,,,"]);
+        // A result row re-encoded from its cells gives the same line, hence the same key.
+        let mut l = Vec::new();
+        encode_line(["", "x\"y", "3", "true"], &mut l);
+        assert_eq!(l, lines[1].as_bytes());
+        // One column, one empty cell: a quoted empty cell, not an empty line.
+        let mut del = CsvRows::new(&WriteOp::Delete);
+        del.push(&rec(serde_json::json!({"Name": "no id"})));
+        let mut l = Vec::new();
+        del.line_into(0, &mut l);
+        assert_eq!(l, b"\"\"");
+        let mut l = Vec::new();
+        encode_line([""], &mut l);
+        assert_eq!(l, b"\"\"");
     }
 
     #[test]
