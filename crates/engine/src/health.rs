@@ -94,6 +94,18 @@ impl Health {
                 grant,
                 guidance,
                 ..
+            } if error == AuthError::LOCAL => format!(
+                "Credentials rejected: the {grant} login could not be prepared here and nothing was sent to Salesforce ({description}). \
+                 The sync is paused and nothing is lost; it resumes by itself once new credentials are saved \
+                 (`leadbridge connect`).\n{}",
+                guidance.join("\n")
+            ),
+            Health::CredentialsRejected {
+                error,
+                description,
+                grant,
+                guidance,
+                ..
             } => format!(
                 "Credentials rejected: Salesforce refused the {grant} login ({error}: {description}). \
                  The sync is paused and nothing is lost; it resumes by itself once new credentials are saved \
@@ -246,6 +258,23 @@ mod tests {
         assert!(!h.may_run(1, now, false));
         assert!(h.may_run(1, now, true));
         assert!(h.may_run(1, now + LIMIT_PAUSE, false));
+    }
+
+    #[test]
+    fn a_login_that_could_not_be_prepared_here_does_not_say_salesforce_refused_it() {
+        let refused = rejected(1).explain();
+        assert!(refused.contains("Salesforce refused the username-password login (invalid_grant: authentication failure)"), "{refused}");
+        let local = Health::CredentialsRejected {
+            error: AuthError::LOCAL.into(),
+            description: "the private key cannot sign".into(),
+            grant: "jwt-bearer".into(),
+            guidance: vec![],
+            credentials_version: 1,
+            since: OffsetDateTime::UNIX_EPOCH,
+        }
+        .explain();
+        assert!(!local.contains("Salesforce refused"), "{local}");
+        assert!(local.contains("the jwt-bearer login could not be prepared here and nothing was sent to Salesforce (the private key cannot sign)"), "{local}");
     }
 
     #[test]

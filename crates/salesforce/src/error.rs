@@ -226,11 +226,14 @@ impl AuthError {
         }
     }
 
+    /// The `error` of a login that could not be prepared here ([`AuthFailure::Local`]).
+    pub const LOCAL: &'static str = "local";
+
     pub(crate) fn local(grant: GrantKind, description: impl Into<String>) -> Self {
         Self {
             failure: AuthFailure::Local,
             grant,
-            error: "local".to_owned(),
+            error: Self::LOCAL.to_owned(),
             description: description.into(),
             status: 0,
         }

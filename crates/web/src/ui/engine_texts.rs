@@ -332,6 +332,10 @@ const RUN_NOTES: &[(&str, &str)] = &[
         "Identifiants refusés : Salesforce a refusé la connexion {0} ({1} : {2}). La synchronisation est en pause et rien n'est perdu ; elle reprend d'elle-même dès que de nouveaux identifiants sont enregistrés (`leadbridge connect`).",
     ),
     (
+        "Credentials rejected: the {0} login could not be prepared here and nothing was sent to Salesforce ({1}). The sync is paused and nothing is lost; it resumes by itself once new credentials are saved (`leadbridge connect`).",
+        "Identifiants refusés : la connexion {0} n'a pas pu être préparée ici et rien n'a été envoyé à Salesforce ({1}). La synchronisation est en pause et rien n'est perdu ; elle reprend d'elle-même dès que de nouveaux identifiants sont enregistrés (`leadbridge connect`).",
+    ),
+    (
         "the contact base failed: {0}",
         "la base de contacts a échoué : {0}",
     ),
@@ -616,6 +620,29 @@ mod tests {
         assert_eq!(run_message(Lang::En, message), message);
         let what = "What to do: reset the password AND the security token and enter both here, or switch to an OAuth flow that does not expire (web-server login with a refresh token, client credentials, or JWT bearer).";
         assert!(run_message(Lang::Fr, what).starts_with("Que faire : réinitialisez"));
+        // The engine's own words for refused credentials, both kinds, are recognised.
+        for (error, fr) in [
+            (
+                "invalid_grant",
+                "Identifiants refusés : Salesforce a refusé la connexion jwt-bearer (invalid_grant : key).",
+            ),
+            (
+                lb_salesforce::AuthError::LOCAL,
+                "Identifiants refusés : la connexion jwt-bearer n'a pas pu être préparée ici et rien n'a été envoyé à Salesforce (key).",
+            ),
+        ] {
+            let said = lb_engine::Health::CredentialsRejected {
+                error: error.into(),
+                description: "key".into(),
+                grant: "jwt-bearer".into(),
+                guidance: vec![],
+                credentials_version: 1,
+                since: time::OffsetDateTime::UNIX_EPOCH,
+            }
+            .explain();
+            let first = said.lines().next().unwrap();
+            assert!(run_message(Lang::Fr, first).starts_with(fr), "{first}");
+        }
         for (en, fr) in RUN_NOTES {
             for n in 0..4 {
                 assert_eq!(

@@ -526,6 +526,11 @@ const ENTRIES: &[(&str, &str, &str)] = &[
         "Rien n'est perdu : les modifications en attente sont conservées et envoyées dès que de nouveaux identifiants sont enregistrés ; l'application ne réessaie pas, l'utilisateur ne peut donc pas être bloqué.",
     ),
     (
+        "health.rejected.local",
+        "Nothing was sent to Salesforce: the login could not be prepared here for the flow",
+        "Rien n'a été envoyé à Salesforce : la connexion n'a pas pu être préparée ici pour le mode",
+    ),
+    (
         "health.rejected.refused",
         "Salesforce refused the login of the flow",
         "Salesforce a refusé la connexion du mode",

@@ -98,12 +98,21 @@ impl HealthView {
                 let mut v = base("bad", "health.rejected");
                 v.rejected = true;
                 v.since = Some(when(*since));
-                v.what_happened = Some(format!(
-                    "{} {} ({error}: {description}). {}",
-                    ctx.t("health.rejected.refused"),
-                    super::settings::grant_label(ctx, grant),
-                    ctx.t("health.rejected.paused")
-                ));
+                v.what_happened = Some(if error == lb_salesforce::AuthError::LOCAL {
+                    format!(
+                        "{} {} ({description}). {}",
+                        ctx.t("health.rejected.local"),
+                        super::settings::grant_label(ctx, grant),
+                        ctx.t("health.rejected.paused")
+                    )
+                } else {
+                    format!(
+                        "{} {} ({error}: {description}). {}",
+                        ctx.t("health.rejected.refused"),
+                        super::settings::grant_label(ctx, grant),
+                        ctx.t("health.rejected.paused")
+                    )
+                });
                 // The guidance's own "What to do:" is dropped: the banner's heading says it.
                 v.what_to_do = guidance
                     .iter()
