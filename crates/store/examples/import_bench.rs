@@ -105,7 +105,12 @@ async fn main() {
             .expect("sqlite store"),
     };
     let backend = if pg.is_some() { "PostgreSQL" } else { "SQLite" };
-    for pass in ["create", "re-import (no change)"] {
+    // IMPORT_BENCH_PASSES=create runs the first pass only (to profile it alone).
+    let passes = match std::env::var("IMPORT_BENCH_PASSES").as_deref() {
+        Ok("create") => &["create"][..],
+        _ => &["create", "re-import (no change)"][..],
+    };
+    for pass in passes {
         let mut reader =
             std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&csv_path).unwrap());
         let started = Instant::now();
@@ -120,8 +125,15 @@ async fn main() {
                 );
             }
         };
+        let mut options = ImportOptions::default();
+        if let Some(n) = std::env::var("IMPORT_BENCH_BATCH")
+            .ok()
+            .and_then(|n| n.parse().ok())
+        {
+            options.batch_size = n;
+        }
         let report = store
-            .import_csv(&mut reader, &ImportOptions::default(), &mut on_progress)
+            .import_csv(&mut reader, &options, &mut on_progress)
             .await
             .expect("import");
         let secs = started.elapsed().as_secs_f64();

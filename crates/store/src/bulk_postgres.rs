@@ -178,11 +178,11 @@ async fn insert_rows(conn: &mut Conn, contacts: &mut [Contact]) -> Result<(), St
     Ok(())
 }
 
-/// Appends change-log rows, one per (contact, changed fields); their ids follow the slice's
+/// Appends change-log rows, one per (contact, its `fields` object); their ids follow the slice's
 /// order (`ORDER BY` the position: a contact's history is read back in id order).
 async fn insert_changes(
     conn: &mut Conn,
-    rows: &[(ContactId, Vec<Change>)],
+    rows: &[(ContactId, &str)],
     origin: Origin,
     at: time::OffsetDateTime,
 ) -> Result<(), StoreError> {
@@ -196,7 +196,7 @@ async fn insert_changes(
     let mut fields = Vec::with_capacity(rows.len());
     for (id, changes) in rows {
         ids.push(id.0);
-        fields.push(fields_json(changes));
+        fields.push(*changes);
     }
     sqlx::query(
         "INSERT INTO contact_changes (contact_id, origin, changed_at, fields) \
@@ -340,7 +340,7 @@ async fn copy_contacts(conn: &mut Conn, contacts: &mut [Contact]) -> Result<(), 
 /// evaluated row after row in the order sent: the slice's order.
 async fn copy_changes(
     conn: &mut Conn,
-    rows: &[(ContactId, Vec<Change>)],
+    rows: &[(ContactId, &str)],
     origin: Origin,
     at: time::OffsetDateTime,
 ) -> Result<(), StoreError> {
@@ -350,15 +350,12 @@ async fn copy_changes(
         "COPY contact_changes (contact_id, origin, changed_at, fields) FROM STDIN (FORMAT binary)",
     )
     .await?;
-    let mut fields = String::with_capacity(512);
-    for (id, changes) in rows {
-        fields.clear();
-        crate::write::push_fields_json(&mut fields, changes);
+    for (id, fields) in rows {
         copy.row(4);
         copy.int8(Some(id.0));
         copy.text(Some(origin.name()));
         copy.int8(Some(at));
-        copy.text(Some(&fields));
+        copy.text(Some(fields));
         copy.row_done().await?;
     }
     copy.finish().await?;

@@ -288,7 +288,7 @@ mod sqlite_queries {
 
     async fn insert_changes(
         conn: &mut Conn,
-        rows: &[(ContactId, Vec<Change>)],
+        rows: &[(ContactId, &str)],
         origin: Origin,
         at: time::OffsetDateTime,
     ) -> Result<(), StoreError> {

@@ -13,8 +13,8 @@ use crate::rows::{
     ApiKeyRow, ChangeRow, ContactRow, CustomFieldRow, FormRow, SubmissionRow, contact_columns,
 };
 use crate::time_fmt::{now, to_micros};
-use crate::validate::{self, Apply, Blank, Change, ContactInput, Patch, Schema};
-use crate::write::{ContactWrite, Saved, Target, WriteOp, fields_json};
+use crate::validate::{self, Apply, Blank, ContactInput, Patch, Schema};
+use crate::write::{ContactWrite, FieldsJson, Saved, Target, WriteOp, fields_json};
 use crate::{BEHAVIOUR_SCORE_MAX, Backend, Email, StoreError};
 
 type Pool = sqlx::Pool<Engine>;
@@ -371,13 +371,13 @@ async fn insert_rows_values(conn: &mut Conn, contacts: &mut [Contact]) -> Result
     Ok(())
 }
 
-/// Appends change-log rows, one per (contact, changed fields), in multi-row VALUES statements,
-/// in slice order. `insert_changes` is this on SQLite; PostgreSQL binds arrays
+/// Appends change-log rows, one per (contact, its `fields` object), in multi-row VALUES
+/// statements, in slice order. `insert_changes` is this on SQLite; PostgreSQL binds arrays
 /// (`bulk_postgres.rs`).
 #[allow(dead_code)] // the PostgreSQL build uses its array version
 async fn insert_changes_values(
     conn: &mut Conn,
-    rows: &[(ContactId, Vec<Change>)],
+    rows: &[(ContactId, &str)],
     origin: Origin,
     at: time::OffsetDateTime,
 ) -> Result<(), StoreError> {
@@ -386,11 +386,11 @@ async fn insert_changes_values(
         let mut qb = QueryBuilder::<Engine>::new(
             "INSERT INTO contact_changes (contact_id, origin, changed_at, fields) ",
         );
-        qb.push_values(chunk.iter(), |mut b, (id, changes)| {
+        qb.push_values(chunk.iter(), |mut b, (id, fields)| {
             b.push_bind(id.0)
                 .push_bind(origin.name())
                 .push_bind(at)
-                .push_bind(fields_json(changes));
+                .push_bind(*fields);
         });
         qb.build().execute(&mut *conn).await?;
     }
@@ -510,13 +510,8 @@ pub(crate) async fn delete_contact(
             what: format!("contact {id}"),
         });
     }
-    insert_changes(
-        &mut tx,
-        &[(id, vec![(DELETED_FIELD.to_owned(), None)])],
-        origin,
-        now(),
-    )
-    .await?;
+    let fields = fields_json(&[(DELETED_FIELD.to_owned(), None)]);
+    insert_changes(&mut tx, &[(id, fields.as_str())], origin, now()).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -13,6 +13,7 @@ use time::{Date, OffsetDateTime, format_description::well_known::Rfc3339};
 
 use crate::model::{Attribute, Contact, ContactId, CustomField, FieldKind, LifecycleStage};
 use crate::time_fmt;
+use crate::write::FieldsJson;
 use crate::{BEHAVIOUR_SCORE_MAX, Problem};
 
 /// Longest value of a standard text attribute.
@@ -377,16 +378,18 @@ pub(crate) enum Apply {
     FirstTouch,
 }
 
-/// Applies a patch. For a new contact (`is_new`), every non-blank field is reported as changed
-/// and `created_at` may be set; for an existing one `created_at` is left alone (it is set once).
+/// Applies a patch, writing the fields whose canonical value changed to `log` (the change log's
+/// object, see `write.rs`). For a new contact (`is_new`), every non-blank field is reported as
+/// changed and `created_at` may be set; for an existing one `created_at` is left alone (it is
+/// set once).
 pub(crate) fn apply(
     contact: &mut Contact,
     patch: &Patch,
     is_new: bool,
     mode: Apply,
     now: OffsetDateTime,
-) -> Vec<Change> {
-    let mut changes: Vec<Change> = Vec::new();
+    log: &mut FieldsJson<'_>,
+) {
     if is_new && let Some(t) = patch.created_at {
         contact.created_at = t;
     }
@@ -395,7 +398,7 @@ pub(crate) fn apply(
         && (*email != contact.email || is_new)
     {
         contact.email = email.clone();
-        changes.push(("email".into(), Some(email.to_string())));
+        log.field("email", Some(email.as_str()));
     }
     let mut text =
         |name: &str, slot: &mut Option<String>, new: &Option<Option<String>>, keep: bool| {
@@ -404,8 +407,8 @@ pub(crate) fn apply(
                     return;
                 }
                 if slot != new {
-                    *slot = new.clone();
-                    changes.push((name.to_owned(), new.clone()));
+                    slot.clone_from(new);
+                    log.field(name, new.as_deref());
                 }
             }
         };
@@ -433,15 +436,15 @@ pub(crate) fn apply(
     {
         contact.behaviour_score = score;
         if !is_new {
-            changes.push(("behaviour_score".into(), Some(score.to_string())));
+            log.field_int("behaviour_score", score);
         }
     }
     if let Some(state) = &patch.state
         && *state != contact.state
     {
-        contact.state = state.clone();
+        contact.state.clone_from(state);
         if !is_new {
-            changes.push(("state".into(), Some(state.clone())));
+            log.field("state", Some(state));
         }
     }
     if let Some(stage) = patch.lifecycle_stage
@@ -449,7 +452,7 @@ pub(crate) fn apply(
     {
         contact.lifecycle_stage = stage;
         if !is_new {
-            changes.push(("lifecycle_stage".into(), Some(stage.name().into())));
+            log.field("lifecycle_stage", Some(stage.name()));
         }
     }
     let stage = contact.lifecycle_stage;
@@ -465,22 +468,15 @@ pub(crate) fn apply(
                 None => contact.custom.remove(name),
             };
             if !(is_new && value.is_none()) {
-                changes.push((name.clone(), value.clone()));
+                log.field(name, value.as_deref());
             }
         }
     }
     if is_new {
         // A new contact's always-present fields are part of its first recorded state.
-        changes.push((
-            "behaviour_score".into(),
-            Some(contact.behaviour_score.to_string()),
-        ));
-        changes.push(("state".into(), Some(contact.state.clone())));
-        changes.push(("lifecycle_stage".into(), Some(stage.name().into())));
-        changes.push((
-            "created_at".into(),
-            Some(time_fmt::rfc3339(contact.created_at)),
-        ));
+        log.field_int("behaviour_score", contact.behaviour_score);
+        log.field("state", Some(&contact.state));
+        log.field("lifecycle_stage", Some(stage.name()));
+        log.field("created_at", Some(&time_fmt::rfc3339(contact.created_at)));
     }
-    changes
 }

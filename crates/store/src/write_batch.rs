@@ -78,8 +78,10 @@ async fn write_ops(
     let first_new = slots.len();
 
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(ops.len());
-    // (slot, changes) per changing operation, in order: the change-log rows.
-    let mut log: Vec<(usize, Vec<Change>)> = Vec::new();
+    // (slot, its `fields` object in `log_text`) per changing operation, in order: the
+    // change-log rows. Every object is written into one buffer (no allocation per row).
+    let mut log: Vec<(usize, std::ops::Range<usize>)> = Vec::with_capacity(ops.len());
+    let mut log_text = String::with_capacity(ops.len() * 192);
     // Existing contacts as each changing operation left them, in order.
     let mut updates: Vec<usize> = Vec::new();
     let mut update_states: Vec<Contact> = Vec::new();
@@ -126,13 +128,17 @@ async fn write_ops(
             // Checked above: a creation has an email.
             let Some(email) = email else { continue };
             let mut contact = validate::blank_contact(email, schema, at);
-            let changes = validate::apply(&mut contact, &patch, true, mode, at);
+            let mut fields = FieldsJson::start(&mut log_text);
+            validate::apply(&mut contact, &patch, true, mode, at, &mut fields);
             let slot = slots.len();
             by_email.insert(contact.email.as_str().to_owned(), slot);
             slots.push(contact);
             is_new.push(true);
             current_outcome.push(Some(outcomes.len()));
-            log.push((slot, changes));
+            // A new contact always has fields to record (its email, at least).
+            if let Some(range) = fields.finish() {
+                log.push((slot, range));
+            }
             outcomes.push(Outcome::Done {
                 slot,
                 contact: None,
@@ -159,9 +165,10 @@ async fn write_ops(
         }
         let old_email = slots[slot].email.clone();
         let contact = &mut slots[slot];
-        let changes = validate::apply(contact, &patch, false, mode, at);
+        let mut fields = FieldsJson::start(&mut log_text);
+        validate::apply(contact, &patch, false, mode, at, &mut fields);
         current_outcome[slot] = Some(outcomes.len());
-        if changes.is_empty() {
+        let Some(changes) = fields.finish() else {
             outcomes.push(Outcome::Done {
                 slot,
                 contact: None,
@@ -169,7 +176,7 @@ async fn write_ops(
                 changed: false,
             });
             continue;
-        }
+        };
         contact.updated_at = at;
         if contact.email != old_email {
             by_email.remove(old_email.as_str());
@@ -208,9 +215,9 @@ async fn write_ops(
     // The new contacts are the last slots, in the order their operations came.
     debug_assert!(is_new[first_new..].iter().all(|&n| n) && !is_new[..first_new].contains(&true));
     insert_rows(conn, &mut slots[first_new..]).await?;
-    let rows: Vec<(ContactId, Vec<Change>)> = log
+    let rows: Vec<(ContactId, &str)> = log
         .into_iter()
-        .map(|(s, changes)| (slots[s].id, changes))
+        .map(|(s, fields)| (slots[s].id, &log_text[fields]))
         .collect();
     insert_changes(conn, &rows, origin, at).await?;
 
