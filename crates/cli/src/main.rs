@@ -73,6 +73,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    lb_store::malloc::limit_arenas();
     let cli = Cli::parse();
     let g = |base| cli.global.with(base);
     let result = match cli.command {

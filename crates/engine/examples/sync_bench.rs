@@ -334,8 +334,18 @@ fn line(name: &str, wall: Duration, records: usize, requests: u64) {
     );
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
+fn main() {
+    // As the `leadbridge` binary does, before any thread starts.
+    lb_store::malloc::limit_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(run());
+}
+
+async fn run() {
     let mut raw = std::env::args().skip(1);
     if raw.next().as_deref() == Some("--import") {
         let path = raw.next().expect("path");

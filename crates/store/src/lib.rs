@@ -33,6 +33,7 @@ use tokio::sync::broadcast;
 
 pub mod auth;
 mod import;
+pub mod malloc;
 mod model;
 mod rows;
 pub mod secrets;

@@ -76,8 +76,17 @@ fn summary(name: &str, mut latencies: Vec<Duration>, errors: u64, elapsed: Durat
     );
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    // As the `leadbridge` binary does, before any thread starts.
+    lb_store::malloc::limit_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(run());
+}
+
+async fn run() {
     let args: Vec<String> = std::env::args().collect();
     let rate: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(500);
     let seconds: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(20);
