@@ -375,7 +375,8 @@ impl SyncStore {
         sync_dispatch!(self, change_marks(cursor, limit.clamp(1, 50_000)))
     }
 
-    /// How many contacts changed after `cursor` other than by the sync itself (the backlog).
+    /// How many contacts changed after `cursor` other than by the sync itself and not sent
+    /// since (their link recorded after their last change): the backlog.
     pub async fn backlog(&self, cursor: ChangeCursor) -> Result<i64, StoreError> {
         sync_dispatch!(self, backlog(cursor))
     }

@@ -10,8 +10,8 @@ use time::OffsetDateTime;
 use crate::model::{ChangeCursor, Contact, ContactId, Origin};
 use crate::rows::{ContactRow, contact_columns};
 use crate::sync::{
-    BatchCommit, ChangeMark, Intent, NewRun, ProvenanceEntry, RunEnd, RunFailure, RunRecord, RunStatus,
-    StoredLink, parse_object, parse_side, side_name,
+    BatchCommit, ChangeMark, Intent, NewRun, ProvenanceEntry, RunEnd, RunFailure, RunRecord,
+    RunStatus, StoredLink, parse_object, parse_side, side_name,
 };
 use crate::time_fmt::{from_micros, now, to_micros};
 use crate::{Backend, Email, StoreError};
@@ -33,7 +33,10 @@ pub(in crate::sync) async fn begin_write(pool: &Pool) -> Result<Tx, StoreError> 
         Backend::Sqlite => Ok(pool.begin_with("BEGIN IMMEDIATE").await?),
         Backend::Postgres => {
             let mut tx = pool.begin().await?;
-            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(SYNC_LOCK_KEY).execute(&mut *tx).await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(SYNC_LOCK_KEY)
+                .execute(&mut *tx)
+                .await?;
             Ok(tx)
         }
     }
@@ -56,15 +59,23 @@ struct LinkRow {
 impl TryFrom<LinkRow> for StoredLink {
     type Error = StoreError;
     fn try_from(row: LinkRow) -> Result<StoredLink, StoreError> {
-        let base: BTreeMap<String, FieldBase> =
-            serde_json::from_str(&row.base).map_err(|e| corrupt(format!("link of contact {}: {e}", row.contact_id)))?;
-        Ok(StoredLink { contact_id: ContactId(row.contact_id), org_id: row.org_id, object: parse_object(&row.object)?, base })
+        let base: BTreeMap<String, FieldBase> = serde_json::from_str(&row.base)
+            .map_err(|e| corrupt(format!("link of contact {}: {e}", row.contact_id)))?;
+        Ok(StoredLink {
+            contact_id: ContactId(row.contact_id),
+            org_id: row.org_id,
+            object: parse_object(&row.object)?,
+            base,
+        })
     }
 }
 
 const LINK_COLUMNS: &str = "SELECT contact_id, org_id, object, base FROM sync_links";
 
-pub(crate) async fn links_by_contacts(pool: &Pool, ids: &[ContactId]) -> Result<Vec<StoredLink>, StoreError> {
+pub(crate) async fn links_by_contacts(
+    pool: &Pool,
+    ids: &[ContactId],
+) -> Result<Vec<StoredLink>, StoreError> {
     let mut out = Vec::new();
     for chunk in ids.chunks(IN_CHUNK) {
         let mut qb = QueryBuilder::<Engine>::new(LINK_COLUMNS);
@@ -81,7 +92,10 @@ pub(crate) async fn links_by_contacts(pool: &Pool, ids: &[ContactId]) -> Result<
     Ok(out)
 }
 
-pub(crate) async fn links_by_org_ids(pool: &Pool, ids: &[String]) -> Result<Vec<StoredLink>, StoreError> {
+pub(crate) async fn links_by_org_ids(
+    pool: &Pool,
+    ids: &[String],
+) -> Result<Vec<StoredLink>, StoreError> {
     let mut out = Vec::new();
     for chunk in ids.chunks(IN_CHUNK) {
         let mut qb = QueryBuilder::<Engine>::new(LINK_COLUMNS);
@@ -99,14 +113,18 @@ pub(crate) async fn links_by_org_ids(pool: &Pool, ids: &[String]) -> Result<Vec<
 }
 
 pub(crate) async fn all_links(pool: &Pool) -> Result<Vec<StoredLink>, StoreError> {
-    let rows = sqlx::query_as::<_, LinkRow>("SELECT contact_id, org_id, object, base FROM sync_links ORDER BY contact_id")
-        .fetch_all(pool)
-        .await?;
+    let rows = sqlx::query_as::<_, LinkRow>(
+        "SELECT contact_id, org_id, object, base FROM sync_links ORDER BY contact_id",
+    )
+    .fetch_all(pool)
+    .await?;
     rows.into_iter().map(StoredLink::try_from).collect()
 }
 
 pub(crate) async fn count_links(pool: &Pool) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM sync_links").fetch_one(pool).await?)
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM sync_links")
+        .fetch_one(pool)
+        .await?)
 }
 
 pub(crate) async fn commit_batch(pool: &Pool, batch: &BatchCommit) -> Result<(), StoreError> {
@@ -198,7 +216,10 @@ struct ProvenanceRow {
     written_at: i64,
 }
 
-pub(crate) async fn provenance(pool: &Pool, contact_id: ContactId) -> Result<Vec<ProvenanceEntry>, StoreError> {
+pub(crate) async fn provenance(
+    pool: &Pool,
+    contact_id: ContactId,
+) -> Result<Vec<ProvenanceEntry>, StoreError> {
     let rows = sqlx::query_as::<_, ProvenanceRow>(
         "SELECT contact_id, attribute, target, source, rule, value, run_id, written_at FROM sync_provenance \
          WHERE contact_id = $1 ORDER BY attribute, target",
@@ -224,7 +245,11 @@ pub(crate) async fn provenance(pool: &Pool, contact_id: ContactId) -> Result<Vec
 
 // ---------------------------------------------------------------- intents
 
-pub(crate) async fn put_intents(pool: &Pool, run_id: i64, intents: &[Intent]) -> Result<(), StoreError> {
+pub(crate) async fn put_intents(
+    pool: &Pool,
+    run_id: i64,
+    intents: &[Intent],
+) -> Result<(), StoreError> {
     let mut tx = begin_write(pool).await?;
     let at = to_micros(now());
     for i in intents {
@@ -244,9 +269,16 @@ pub(crate) async fn put_intents(pool: &Pool, run_id: i64, intents: &[Intent]) ->
 }
 
 pub(crate) async fn intents(pool: &Pool) -> Result<Vec<Intent>, StoreError> {
-    let rows = sqlx::query("SELECT contact_id, email FROM sync_intents ORDER BY contact_id").fetch_all(pool).await?;
+    let rows = sqlx::query("SELECT contact_id, email FROM sync_intents ORDER BY contact_id")
+        .fetch_all(pool)
+        .await?;
     rows.iter()
-        .map(|r| Ok(Intent { contact_id: ContactId(r.try_get("contact_id")?), email: r.try_get("email")? }))
+        .map(|r| {
+            Ok(Intent {
+                contact_id: ContactId(r.try_get("contact_id")?),
+                email: r.try_get("email")?,
+            })
+        })
         .collect()
 }
 
@@ -276,11 +308,13 @@ impl TryFrom<RunRow> for RunRecord {
             triggered_by: r.triggered_by,
             scope: r.scope,
             dry_run: r.dry_run,
-            status: RunStatus::parse(&r.status).ok_or_else(|| corrupt(format!("run {}: status {}", r.id, r.status)))?,
+            status: RunStatus::parse(&r.status)
+                .ok_or_else(|| corrupt(format!("run {}: status {}", r.id, r.status)))?,
             started_at: from_micros(r.started_at),
             finished_at: r.finished_at.map(from_micros),
             owner: r.owner,
-            counts: serde_json::from_str(&r.counts).map_err(|e| corrupt(format!("run {}: {e}", r.id)))?,
+            counts: serde_json::from_str(&r.counts)
+                .map_err(|e| corrupt(format!("run {}: {e}", r.id)))?,
             api_requests: u64::try_from(r.api_requests).unwrap_or(0),
             message: r.message,
             mapping_hash: r.mapping_hash,
@@ -331,13 +365,19 @@ pub(crate) async fn finish_run(pool: &Pool, id: i64, end: &RunEnd) -> Result<(),
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound { what: format!("run {id}") });
+        return Err(StoreError::NotFound {
+            what: format!("run {id}"),
+        });
     }
     tx.commit().await?;
     Ok(())
 }
 
-pub(crate) async fn runs(pool: &Pool, before: Option<i64>, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
+pub(crate) async fn runs(
+    pool: &Pool,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<Vec<RunRecord>, StoreError> {
     let rows = sqlx::query_as::<_, RunRow>(run_select!("WHERE id < $1 ORDER BY id DESC LIMIT $2"))
         .bind(before.unwrap_or(i64::MAX))
         .bind(i64::from(limit))
@@ -347,10 +387,18 @@ pub(crate) async fn runs(pool: &Pool, before: Option<i64>, limit: u32) -> Result
 }
 
 pub(crate) async fn run(pool: &Pool, id: i64) -> Result<Option<RunRecord>, StoreError> {
-    sqlx::query_as::<_, RunRow>(run_select!("WHERE id = $1")).bind(id).fetch_optional(pool).await?.map(RunRecord::try_from).transpose()
+    sqlx::query_as::<_, RunRow>(run_select!("WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .map(RunRecord::try_from)
+        .transpose()
 }
 
-pub(crate) async fn last_finished_run(pool: &Pool, status: Option<RunStatus>) -> Result<Option<RunRecord>, StoreError> {
+pub(crate) async fn last_finished_run(
+    pool: &Pool,
+    status: Option<RunStatus>,
+) -> Result<Option<RunRecord>, StoreError> {
     sqlx::query_as::<_, RunRow>(run_select!(
         "WHERE status <> 'running' AND dry_run = $1 AND ($2 = '' OR status = $2) ORDER BY id DESC LIMIT 1"
     ))
@@ -363,7 +411,9 @@ pub(crate) async fn last_finished_run(pool: &Pool, status: Option<RunStatus>) ->
 }
 
 pub(crate) async fn running_runs(pool: &Pool) -> Result<Vec<RunRecord>, StoreError> {
-    let rows = sqlx::query_as::<_, RunRow>(run_select!("WHERE status = 'running' ORDER BY id")).fetch_all(pool).await?;
+    let rows = sqlx::query_as::<_, RunRow>(run_select!("WHERE status = 'running' ORDER BY id"))
+        .fetch_all(pool)
+        .await?;
     rows.into_iter().map(RunRecord::try_from).collect()
 }
 
@@ -384,20 +434,32 @@ pub(crate) async fn run_failures(pool: &Pool, run_id: i64) -> Result<Vec<RunFail
                 email: r.try_get("email")?,
                 error_code: r.try_get("error_code")?,
                 message: r.try_get("message")?,
-                fields: fields.and_then(|f| serde_json::from_str(&f).ok()).unwrap_or_default(),
+                fields: fields
+                    .and_then(|f| serde_json::from_str(&f).ok())
+                    .unwrap_or_default(),
             })
         })
         .collect()
 }
 
 pub(crate) async fn count_run_failures(pool: &Pool, run_id: i64) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM sync_run_failures WHERE run_id = $1").bind(run_id).fetch_one(pool).await?)
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM sync_run_failures WHERE run_id = $1")
+            .bind(run_id)
+            .fetch_one(pool)
+            .await?,
+    )
 }
 
 // ---------------------------------------------------------------- key/value state
 
 pub(crate) async fn get_state(pool: &Pool, key: &str) -> Result<Option<String>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT value FROM sync_state WHERE key = $1").bind(key).fetch_optional(pool).await?)
+    Ok(
+        sqlx::query_scalar("SELECT value FROM sync_state WHERE key = $1")
+            .bind(key)
+            .fetch_optional(pool)
+            .await?,
+    )
 }
 
 pub(crate) async fn put_state(pool: &Pool, key: &str, value: &str) -> Result<(), StoreError> {
@@ -417,7 +479,10 @@ pub(crate) async fn put_state(pool: &Pool, key: &str, value: &str) -> Result<(),
 
 pub(crate) async fn delete_state(pool: &Pool, key: &str) -> Result<(), StoreError> {
     let mut tx = begin_write(pool).await?;
-    sqlx::query("DELETE FROM sync_state WHERE key = $1").bind(key).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM sync_state WHERE key = $1")
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -429,8 +494,10 @@ pub(crate) async fn compare_and_swap_state(
     new: Option<&str>,
 ) -> Result<bool, StoreError> {
     let mut tx = begin_write(pool).await?;
-    let current: Option<String> =
-        sqlx::query_scalar("SELECT value FROM sync_state WHERE key = $1").bind(key).fetch_optional(&mut *tx).await?;
+    let current: Option<String> = sqlx::query_scalar("SELECT value FROM sync_state WHERE key = $1")
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await?;
     if current.as_deref() != expected {
         return Ok(false);
     }
@@ -447,7 +514,10 @@ pub(crate) async fn compare_and_swap_state(
             .await?;
         }
         None => {
-            sqlx::query("DELETE FROM sync_state WHERE key = $1").bind(key).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM sync_state WHERE key = $1")
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
         }
     }
     tx.commit().await?;
@@ -456,10 +526,17 @@ pub(crate) async fn compare_and_swap_state(
 
 // ---------------------------------------------------------------- contact base reads
 
-pub(crate) async fn contacts_by_emails(pool: &Pool, emails: &[Email]) -> Result<Vec<Contact>, StoreError> {
+pub(crate) async fn contacts_by_emails(
+    pool: &Pool,
+    emails: &[Email],
+) -> Result<Vec<Contact>, StoreError> {
     let mut out = Vec::new();
     for chunk in emails.chunks(IN_CHUNK) {
-        let mut qb = QueryBuilder::<Engine>::new(concat!("SELECT ", contact_columns!(), " FROM contacts WHERE email IN ("));
+        let mut qb = QueryBuilder::<Engine>::new(concat!(
+            "SELECT ",
+            contact_columns!(),
+            " FROM contacts WHERE email IN ("
+        ));
         let mut list = qb.separated(", ");
         for e in chunk {
             list.push_bind(e.as_str().to_owned());
@@ -472,29 +549,43 @@ pub(crate) async fn contacts_by_emails(pool: &Pool, emails: &[Email]) -> Result<
     Ok(out)
 }
 
-pub(crate) async fn change_marks(pool: &Pool, cursor: ChangeCursor, limit: u32) -> Result<Vec<ChangeMark>, StoreError> {
-    let rows = sqlx::query("SELECT id, contact_id, origin FROM field_changes WHERE id > $1 ORDER BY id LIMIT $2")
-        .bind(cursor.0)
-        .bind(i64::from(limit))
-        .fetch_all(pool)
-        .await?;
+pub(crate) async fn change_marks(
+    pool: &Pool,
+    cursor: ChangeCursor,
+    limit: u32,
+) -> Result<Vec<ChangeMark>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, contact_id, origin FROM field_changes WHERE id > $1 ORDER BY id LIMIT $2",
+    )
+    .bind(cursor.0)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
     rows.iter()
         .map(|r| {
             let origin: String = r.try_get("origin")?;
             Ok(ChangeMark {
                 seq: r.try_get("id")?,
                 contact_id: ContactId(r.try_get("contact_id")?),
-                origin: Origin::parse(&origin).ok_or_else(|| corrupt(format!("origin {origin}")))?,
+                origin: Origin::parse(&origin)
+                    .ok_or_else(|| corrupt(format!("origin {origin}")))?,
             })
         })
         .collect()
 }
 
 pub(crate) async fn backlog(pool: &Pool, cursor: ChangeCursor) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar("SELECT COUNT(DISTINCT contact_id) FROM field_changes WHERE id > $1 AND origin <> 'sync'")
-        .bind(cursor.0)
-        .fetch_one(pool)
-        .await?)
+    // A contact whose link was recorded after its last change (a run for that contact alone,
+    // e.g. after a form submission, sent it) is not waiting any more.
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT contact_id, MAX(changed_at) AS last FROM contact_changes \
+         WHERE id > $1 AND origin <> 'sync' GROUP BY contact_id) AS changed \
+         WHERE NOT EXISTS (SELECT 1 FROM sync_links AS l \
+         WHERE l.contact_id = changed.contact_id AND l.updated_at >= changed.last)",
+    )
+    .bind(cursor.0)
+    .fetch_one(pool)
+    .await?)
 }
 
 pub(crate) async fn field_times(
@@ -515,17 +606,24 @@ pub(crate) async fn field_times(
             let id: i64 = r.try_get("contact_id")?;
             let field: String = r.try_get("field")?;
             let at: i64 = r.try_get("at")?;
-            out.entry(ContactId(id)).or_default().insert(field, from_micros(at));
+            out.entry(ContactId(id))
+                .or_default()
+                .insert(field, from_micros(at));
         }
     }
     Ok(out)
 }
 
-pub(crate) async fn contact_ids_after(pool: &Pool, after: ContactId, limit: u32) -> Result<Vec<ContactId>, StoreError> {
-    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM contacts WHERE id > $1 ORDER BY id LIMIT $2")
-        .bind(after.0)
-        .bind(i64::from(limit))
-        .fetch_all(pool)
-        .await?;
+pub(crate) async fn contact_ids_after(
+    pool: &Pool,
+    after: ContactId,
+    limit: u32,
+) -> Result<Vec<ContactId>, StoreError> {
+    let ids: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM contacts WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after.0)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
     Ok(ids.into_iter().map(ContactId).collect())
 }

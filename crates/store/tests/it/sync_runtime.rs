@@ -176,6 +176,21 @@ both_backends!(
             .await
             .unwrap();
         assert_eq!(sync.backlog(ChangeCursor::START).await.unwrap(), 1);
+        // Sent by a run for that contact alone (its link recorded after the change): no longer
+        // waiting, though the cursor did not move; changed again: waiting again.
+        sync.commit_batch(&BatchCommit {
+            run_id: 1,
+            links: vec![link(a.id.0, "00Q1")],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        assert_eq!(sync.backlog(ChangeCursor::START).await.unwrap(), 0);
+        store
+            .update_contact(a.id, &input(json!({"company": "Acme"})), Origin::Form)
+            .await
+            .unwrap();
+        assert_eq!(sync.backlog(ChangeCursor::START).await.unwrap(), 1);
         let marks = sync.change_marks(ChangeCursor::START, 100).await.unwrap();
         assert!(
             marks
