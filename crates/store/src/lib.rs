@@ -39,6 +39,7 @@ mod rows;
 pub mod secrets;
 mod submit;
 pub mod sync;
+mod text_pack;
 mod time_fmt;
 mod validate;
 mod write;

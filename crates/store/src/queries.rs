@@ -14,7 +14,8 @@ use crate::rows::{
 };
 use crate::time_fmt::{now, to_micros};
 use crate::validate::{self, Apply, Blank, ContactInput, Patch, Schema};
-use crate::write::{ContactWrite, FieldsJson, Saved, Target, WriteOp, fields_json};
+use crate::text_pack::{TextPack, push_values_placeholders, unpack_sql};
+use crate::write::{ChangeLogText, ContactWrite, FieldsJson, Saved, Target, WriteOp, fields_json};
 use crate::{BEHAVIOUR_SCORE_MAX, Backend, Email, StoreError};
 
 type Pool = sqlx::Pool<Engine>;
@@ -331,36 +332,47 @@ async fn insert_rows_values(conn: &mut Conn, contacts: &mut [Contact]) -> Result
     for (c, id) in contacts.iter_mut().zip(last + 1..) {
         c.id = ContactId(id);
     }
+    // Built once for full chunks (the last one of a batch is shorter).
+    static FULL_CHUNK: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| contacts_insert_sql(CONTACT_INSERT_CHUNK));
     for chunk in contacts.chunks(CONTACT_INSERT_CHUNK) {
-        let mut qb = QueryBuilder::<Engine>::new(
-            "INSERT INTO contacts (id, email, first_name, last_name, company, job_title, phone, \
-             behaviour_score, state, lifecycle_stage, lead_at, mql_at, sql_at, customer_at, source, \
-             medium, campaign, custom, created_at, updated_at) ",
-        );
-        qb.push_values(chunk.iter(), |mut b, c| {
+        let sql = if chunk.len() == CONTACT_INSERT_CHUNK {
+            FULL_CHUNK.clone()
+        } else {
+            contacts_insert_sql(chunk.len())
+        };
+        // Texts go in one blob (`text_pack.rs`): each row binds numbers and NULLs only.
+        let mut pack = TextPack::with_capacity(chunk.len() * 192);
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for c in chunk {
             let stages = &c.stage_reached;
-            b.push_bind(c.id.0)
-                .push_bind(c.email.as_str())
-                .push_bind(c.first_name.as_deref())
-                .push_bind(c.last_name.as_deref())
-                .push_bind(c.company.as_deref())
-                .push_bind(c.job_title.as_deref())
-                .push_bind(c.phone.as_deref())
-                .push_bind(c.behaviour_score)
-                .push_bind(c.state.as_str())
-                .push_bind(c.lifecycle_stage.name())
-                .push_bind(stages.lead.map(to_micros))
-                .push_bind(stages.mql.map(to_micros))
-                .push_bind(stages.sql.map(to_micros))
-                .push_bind(stages.customer.map(to_micros))
-                .push_bind(c.source.as_deref())
-                .push_bind(c.medium.as_deref())
-                .push_bind(c.campaign.as_deref())
-                .push_bind(custom_json(c))
-                .push_bind(to_micros(c.created_at))
-                .push_bind(to_micros(c.updated_at));
-        });
-        qb.build().execute(&mut *conn).await.map_err(|e| {
+            let row: [Option<i64>; CONTACT_INSERT_COLUMNS.len()] = [
+                Some(c.id.0),
+                Some(pack.put_str(c.email.as_str())),
+                pack.put(c.first_name.as_deref()),
+                pack.put(c.last_name.as_deref()),
+                pack.put(c.company.as_deref()),
+                pack.put(c.job_title.as_deref()),
+                pack.put(c.phone.as_deref()),
+                Some(c.behaviour_score),
+                Some(pack.put_str(&c.state)),
+                Some(pack.put_str(c.lifecycle_stage.name())),
+                stages.lead.map(to_micros),
+                stages.mql.map(to_micros),
+                stages.sql.map(to_micros),
+                stages.customer.map(to_micros),
+                pack.put(c.source.as_deref()),
+                pack.put(c.medium.as_deref()),
+                pack.put(c.campaign.as_deref()),
+                Some(pack.put_json(&c.custom)),
+                Some(to_micros(c.created_at)),
+                Some(to_micros(c.updated_at)),
+            ];
+            for value in row {
+                query = query.bind(value);
+            }
+        }
+        query.bind(pack.into_bytes()).execute(&mut *conn).await.map_err(|e| {
             if is_unique_violation(&e) {
                 StoreError::Corrupt("an email was inserted twice in one batch".into())
             } else {
@@ -369,6 +381,52 @@ async fn insert_rows_values(conn: &mut Conn, contacts: &mut [Contact]) -> Result
         })?;
     }
     Ok(())
+}
+
+/// The columns of SQLite's bulk insert of contacts, in their order in a row of binds, and
+/// whether each is text (bound packed, see `text_pack.rs`).
+const CONTACT_INSERT_COLUMNS: [(&str, bool); 20] = [
+    ("id", false),
+    ("email", true),
+    ("first_name", true),
+    ("last_name", true),
+    ("company", true),
+    ("job_title", true),
+    ("phone", true),
+    ("behaviour_score", false),
+    ("state", true),
+    ("lifecycle_stage", true),
+    ("lead_at", false),
+    ("mql_at", false),
+    ("sql_at", false),
+    ("customer_at", false),
+    ("source", true),
+    ("medium", true),
+    ("campaign", true),
+    ("custom", true),
+    ("created_at", false),
+    ("updated_at", false),
+];
+
+/// `INSERT … SELECT` of `rows` rows of `VALUES`: each row's binds (`CONTACT_INSERT_COLUMNS`)
+/// in order, then the text pack.
+fn contacts_insert_sql(rows: usize) -> String {
+    let pack = format!("${}", rows * CONTACT_INSERT_COLUMNS.len() + 1);
+    let columns = CONTACT_INSERT_COLUMNS.map(|(name, _)| name).join(", ");
+    let mut sql = format!("INSERT INTO contacts ({columns}) SELECT ");
+    for (i, (_, text)) in CONTACT_INSERT_COLUMNS.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        let column = format!("column{}", i + 1);
+        if *text {
+            unpack_sql(&mut sql, &pack, &column);
+        } else {
+            sql.push_str(&column);
+        }
+    }
+    push_values_placeholders(&mut sql, rows, CONTACT_INSERT_COLUMNS.len());
+    sql
 }
 
 /// Appends change-log rows, one per (contact, its `fields` object), in multi-row VALUES
@@ -382,17 +440,37 @@ async fn insert_changes_values(
     at: time::OffsetDateTime,
 ) -> Result<(), StoreError> {
     let at = to_micros(at);
-    for chunk in rows.chunks(CHANGE_INSERT_CHUNK) {
-        let mut qb = QueryBuilder::<Engine>::new(
-            "INSERT INTO contact_changes (contact_id, origin, changed_at, fields) ",
+    // Texts go in one blob (`text_pack.rs`); the origin and time are the same for every row.
+    // Binds: each row's contact id and packed fields, then the pack, the origin, the time.
+    let changes_sql = |rows: usize| {
+        let n = rows * 2;
+        let mut sql = format!(
+            "INSERT INTO contact_changes (contact_id, origin, changed_at, fields) SELECT column1, ${}, ${}, ",
+            n + 2,
+            n + 3
         );
-        qb.push_values(chunk.iter(), |mut b, (id, fields)| {
-            b.push_bind(id.0)
-                .push_bind(origin.name())
-                .push_bind(at)
-                .push_bind(*fields);
-        });
-        qb.build().execute(&mut *conn).await?;
+        unpack_sql(&mut sql, &format!("${}", n + 1), "column2");
+        push_values_placeholders(&mut sql, rows, 2);
+        sql
+    };
+    static FULL_CHUNK: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    for chunk in rows.chunks(CHANGE_INSERT_CHUNK) {
+        let sql = if chunk.len() == CHANGE_INSERT_CHUNK {
+            FULL_CHUNK.get_or_init(|| changes_sql(CHANGE_INSERT_CHUNK)).clone()
+        } else {
+            changes_sql(chunk.len())
+        };
+        let mut pack = TextPack::with_capacity(chunk.iter().map(|(_, f)| f.len()).sum());
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, fields) in chunk {
+            query = query.bind(id.0).bind(pack.put_str(fields));
+        }
+        query
+            .bind(pack.into_bytes())
+            .bind(origin.name())
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }

@@ -477,6 +477,6 @@ pub(crate) fn apply(
         log.field_int("behaviour_score", contact.behaviour_score);
         log.field("state", Some(&contact.state));
         log.field("lifecycle_stage", Some(stage.name()));
-        log.field("created_at", Some(&time_fmt::rfc3339(contact.created_at)));
+        log.field_time("created_at", contact.created_at);
     }
 }

@@ -75,14 +75,36 @@ pub(crate) fn fields_json(changes: &[Change]) -> String {
     out
 }
 
-/// [`fields_json`] appended to `out` (a buffer reused row after row).
-pub(crate) fn push_fields_json(out: &mut String, changes: &[Change]) {
-    let mut fields = FieldsJson::start(out);
+/// [`fields_json`] appended to `out`.
+fn push_fields_json(out: &mut String, changes: &[Change]) {
+    let mut log = ChangeLogText {
+        text: std::mem::take(out),
+        time: None,
+    };
+    let mut fields = FieldsJson::start(&mut log);
     for (field, value) in changes {
         fields.field(field, value.as_deref());
     }
     if fields.finish().is_none() {
-        out.push_str("{}");
+        log.text.push_str("{}");
+    }
+    *out = log.text;
+}
+
+/// The change-log objects of a batch, one after another (see [`FieldsJson`]).
+#[derive(Debug, Default)]
+pub(crate) struct ChangeLogText {
+    pub(crate) text: String,
+    /// The last time written and its text: a batch's new contacts share their creation time.
+    time: Option<(time::OffsetDateTime, String)>,
+}
+
+impl ChangeLogText {
+    pub(crate) fn with_capacity(bytes: usize) -> ChangeLogText {
+        ChangeLogText {
+            text: String::with_capacity(bytes),
+            time: None,
+        }
     }
 }
 
@@ -90,17 +112,17 @@ pub(crate) fn push_fields_json(out: &mut String, changes: &[Change]) {
 /// write applies them: the batch writer writes every row's object into one buffer, so the log
 /// costs no allocation per field (nor per row). Same text as [`fields_json`].
 pub(crate) struct FieldsJson<'a> {
-    out: &'a mut String,
+    log: &'a mut ChangeLogText,
     start: usize,
     fields: usize,
 }
 
 impl<'a> FieldsJson<'a> {
-    pub(crate) fn start(out: &'a mut String) -> FieldsJson<'a> {
-        let start = out.len();
-        out.push('{');
+    pub(crate) fn start(log: &'a mut ChangeLogText) -> FieldsJson<'a> {
+        let start = log.text.len();
+        log.text.push('{');
         FieldsJson {
-            out,
+            log,
             start,
             fields: 0,
         }
@@ -108,19 +130,19 @@ impl<'a> FieldsJson<'a> {
 
     fn key(&mut self, name: &str) {
         if self.fields > 0 {
-            self.out.push(',');
+            self.log.text.push(',');
         }
         self.fields += 1;
-        push_json_string(self.out, name);
-        self.out.push(':');
+        push_json_string(&mut self.log.text, name);
+        self.log.text.push(':');
     }
 
     /// A field changed to `value` (`None`: cleared).
     pub(crate) fn field(&mut self, name: &str, value: Option<&str>) {
         self.key(name);
         match value {
-            Some(v) => push_json_string(self.out, v),
-            None => self.out.push_str("null"),
+            Some(v) => push_json_string(&mut self.log.text, v),
+            None => self.log.text.push_str("null"),
         }
     }
 
@@ -129,24 +151,41 @@ impl<'a> FieldsJson<'a> {
         use std::fmt::Write as _;
         self.key(name);
         // Writing to a String cannot fail.
-        let _ = write!(self.out, "\"{value}\"");
+        let _ = write!(self.log.text, "\"{value}\"");
+    }
+
+    /// A field changed to this time, as RFC 3339 text ([`crate::time_fmt::rfc3339`]).
+    pub(crate) fn field_time(&mut self, name: &str, value: time::OffsetDateTime) {
+        self.key(name);
+        let log = &mut *self.log;
+        if log.time.as_ref().is_none_or(|(t, _)| *t != value) {
+            log.time = Some((value, crate::time_fmt::rfc3339(value)));
+        }
+        if let Some((_, text)) = &log.time {
+            push_json_string(&mut log.text, text);
+        }
     }
 
     /// Closes the object: where it is in the buffer, or `None` (and nothing left in the
     /// buffer) when no field changed.
     pub(crate) fn finish(self) -> Option<std::ops::Range<usize>> {
         if self.fields == 0 {
-            self.out.truncate(self.start);
+            self.log.text.truncate(self.start);
             return None;
         }
-        self.out.push('}');
-        Some(self.start..self.out.len())
+        self.log.text.push('}');
+        Some(self.start..self.log.text.len())
     }
 }
 
 pub(crate) fn push_json_string(out: &mut String, s: &str) {
     // serde_json's escaping (the same text as `serde_json::to_string`), written in place.
     out.push('"');
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     let mut plain = 0;
     for (i, b) in s.bytes().enumerate() {
         let escape = match b {

@@ -81,7 +81,7 @@ async fn write_ops(
     // (slot, its `fields` object in `log_text`) per changing operation, in order: the
     // change-log rows. Every object is written into one buffer (no allocation per row).
     let mut log: Vec<(usize, std::ops::Range<usize>)> = Vec::with_capacity(ops.len());
-    let mut log_text = String::with_capacity(ops.len() * 192);
+    let mut log_text = ChangeLogText::with_capacity(ops.len() * 192);
     // Existing contacts as each changing operation left them, in order.
     let mut updates: Vec<usize> = Vec::new();
     let mut update_states: Vec<Contact> = Vec::new();
@@ -217,7 +217,7 @@ async fn write_ops(
     insert_rows(conn, &mut slots[first_new..]).await?;
     let rows: Vec<(ContactId, &str)> = log
         .into_iter()
-        .map(|(s, fields)| (slots[s].id, &log_text[fields]))
+        .map(|(s, fields)| (slots[s].id, &log_text.text[fields]))
         .collect();
     insert_changes(conn, &rows, origin, at).await?;
 
