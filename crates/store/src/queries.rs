@@ -335,7 +335,7 @@ async fn insert_rows_values(conn: &mut Conn, contacts: &mut [Contact]) -> Result
     // Built once for full chunks (the last one of a batch is shorter).
     static FULL_CHUNK: std::sync::LazyLock<String> =
         std::sync::LazyLock::new(|| contacts_insert_sql(CONTACT_INSERT_CHUNK));
-    for chunk in contacts.chunks(CONTACT_INSERT_CHUNK) {
+    let statements = contacts.chunks(CONTACT_INSERT_CHUNK).map(|chunk| {
         let sql = if chunk.len() == CONTACT_INSERT_CHUNK {
             FULL_CHUNK.clone()
         } else {
@@ -372,13 +372,35 @@ async fn insert_rows_values(conn: &mut Conn, contacts: &mut [Contact]) -> Result
                 query = query.bind(value);
             }
         }
-        query.bind(pack.into_bytes()).execute(&mut *conn).await.map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Corrupt("an email was inserted twice in one batch".into())
-            } else {
-                StoreError::from(e)
-            }
-        })?;
+        query.bind(pack.into_bytes())
+    });
+    execute_pipelined(conn, statements).await.map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::Corrupt("an email was inserted twice in one batch".into())
+        } else {
+            StoreError::from(e)
+        }
+    })
+}
+
+/// Runs `statements` in order, each built (by the iterator) while the one before runs: on
+/// SQLite a statement runs on the connection's own thread, so building the next one (packing
+/// a thousand rows) overlaps it instead of waiting for it.
+async fn execute_pipelined<'q>(
+    conn: &mut Conn,
+    mut statements: impl Iterator<Item = sqlx::query::Query<'q, Engine, <Engine as sqlx::Database>::Arguments>>,
+) -> Result<(), sqlx::Error> {
+    let mut next = statements.next();
+    while let Some(statement) = next.take() {
+        let running = statement.execute(&mut *conn);
+        futures::pin_mut!(running);
+        // The first poll hands the statement to the connection's thread.
+        let sent = futures::poll!(running.as_mut());
+        next = statements.next();
+        match sent {
+            std::task::Poll::Ready(result) => result?,
+            std::task::Poll::Pending => running.await?,
+        };
     }
     Ok(())
 }
@@ -454,7 +476,7 @@ async fn insert_changes_values(
         sql
     };
     static FULL_CHUNK: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    for chunk in rows.chunks(CHANGE_INSERT_CHUNK) {
+    let statements = rows.chunks(CHANGE_INSERT_CHUNK).map(|chunk| {
         let sql = if chunk.len() == CHANGE_INSERT_CHUNK {
             FULL_CHUNK.get_or_init(|| changes_sql(CHANGE_INSERT_CHUNK)).clone()
         } else {
@@ -469,10 +491,8 @@ async fn insert_changes_values(
             .bind(pack.into_bytes())
             .bind(origin.name())
             .bind(at)
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
+    });
+    Ok(execute_pipelined(conn, statements).await?)
 }
 
 /// The contacts with any of these emails or ids, in `IN` lists. `load_contacts` is this on
@@ -484,18 +504,32 @@ async fn load_contacts_in(
     ids: &[i64],
 ) -> Result<Vec<Contact>, StoreError> {
     let mut out = Vec::new();
+    // The emails as a packed list (`text_pack.rs`): one text bound, not one per email.
+    // `CROSS JOIN` keeps the list as the outer loop: one probe of the email index per email,
+    // no temporary index of the list built and cleared for each statement (as `IN (…)` does).
+    let emails_sql = |n: usize| {
+        let mut sql = String::from("SELECT c.id, c.email, c.first_name, c.last_name, c.company, \
+             c.job_title, c.phone, c.behaviour_score, c.state, c.lifecycle_stage, c.lead_at, \
+             c.mql_at, c.sql_at, c.customer_at, c.source, c.medium, c.campaign, c.custom, \
+             c.created_at, c.updated_at");
+        push_values_placeholders(&mut sql, n, 1);
+        sql.push_str(" AS list CROSS JOIN contacts AS c ON c.email = ");
+        unpack_sql(&mut sql, &format!("${}", n + 1), "list.column1");
+        sql
+    };
+    static FULL_CHUNK: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     for chunk in emails.chunks(CONTACT_INSERT_CHUNK) {
-        let mut qb = QueryBuilder::<Engine>::new(concat!(
-            "SELECT ",
-            contact_columns!(),
-            " FROM contacts WHERE email IN ("
-        ));
-        let mut list = qb.separated(", ");
+        let sql = if chunk.len() == CONTACT_INSERT_CHUNK {
+            FULL_CHUNK.get_or_init(|| emails_sql(CONTACT_INSERT_CHUNK)).clone()
+        } else {
+            emails_sql(chunk.len())
+        };
+        let mut pack = TextPack::with_capacity(chunk.iter().map(|e| e.len()).sum());
+        let mut query = sqlx::query_as::<_, ContactRow>(sqlx::AssertSqlSafe(sql));
         for email in chunk {
-            list.push_bind(*email);
+            query = query.bind(pack.put_str(email));
         }
-        qb.push(")");
-        for row in qb.build_query_as::<ContactRow>().fetch_all(&mut *conn).await? {
+        for row in query.bind(pack.into_bytes()).fetch_all(&mut *conn).await? {
             out.push(Contact::try_from(row)?);
         }
     }

@@ -381,10 +381,10 @@ pub(crate) enum Apply {
 /// Applies a patch, writing the fields whose canonical value changed to `log` (the change log's
 /// object, see `write.rs`). For a new contact (`is_new`), every non-blank field is reported as
 /// changed and `created_at` may be set; for an existing one `created_at` is left alone (it is
-/// set once).
+/// set once). The patch's values move into the contact (no copy).
 pub(crate) fn apply(
     contact: &mut Contact,
-    patch: &Patch,
+    patch: Patch,
     is_new: bool,
     mode: Apply,
     now: OffsetDateTime,
@@ -394,21 +394,21 @@ pub(crate) fn apply(
         contact.created_at = t;
     }
     let stage_time = if is_new { contact.created_at } else { now };
-    if let Some(email) = &patch.email
-        && (*email != contact.email || is_new)
+    if let Some(email) = patch.email
+        && (email != contact.email || is_new)
     {
-        contact.email = email.clone();
         log.field("email", Some(email.as_str()));
+        contact.email = email;
     }
     let mut text =
-        |name: &str, slot: &mut Option<String>, new: &Option<Option<String>>, keep: bool| {
+        |name: &str, slot: &mut Option<String>, new: Option<Option<String>>, keep: bool| {
             if let Some(new) = new {
                 if keep && slot.is_some() {
                     return;
                 }
-                if slot != new {
-                    slot.clone_from(new);
+                if *slot != new {
                     log.field(name, new.as_deref());
+                    *slot = new;
                 }
             }
         };
@@ -416,19 +416,19 @@ pub(crate) fn apply(
     text(
         "first_name",
         &mut contact.first_name,
-        &patch.first_name,
+        patch.first_name,
         false,
     );
-    text("last_name", &mut contact.last_name, &patch.last_name, false);
-    text("company", &mut contact.company, &patch.company, false);
-    text("job_title", &mut contact.job_title, &patch.job_title, false);
-    text("phone", &mut contact.phone, &patch.phone, false);
-    text("source", &mut contact.source, &patch.source, first_touch);
-    text("medium", &mut contact.medium, &patch.medium, first_touch);
+    text("last_name", &mut contact.last_name, patch.last_name, false);
+    text("company", &mut contact.company, patch.company, false);
+    text("job_title", &mut contact.job_title, patch.job_title, false);
+    text("phone", &mut contact.phone, patch.phone, false);
+    text("source", &mut contact.source, patch.source, first_touch);
+    text("medium", &mut contact.medium, patch.medium, first_touch);
     text(
         "campaign",
         &mut contact.campaign,
-        &patch.campaign,
+        patch.campaign,
         first_touch,
     );
     if let Some(score) = patch.behaviour_score
@@ -439,13 +439,13 @@ pub(crate) fn apply(
             log.field_int("behaviour_score", score);
         }
     }
-    if let Some(state) = &patch.state
-        && *state != contact.state
+    if let Some(state) = patch.state
+        && state != contact.state
     {
-        contact.state.clone_from(state);
         if !is_new {
-            log.field("state", Some(state));
+            log.field("state", Some(&state));
         }
+        contact.state = state;
     }
     if let Some(stage) = patch.lifecycle_stage
         && stage != contact.lifecycle_stage
@@ -460,16 +460,16 @@ pub(crate) fn apply(
     if slot.is_none() {
         *slot = Some(stage_time);
     }
-    for (name, value) in &patch.custom {
-        let current = contact.custom.get(name);
+    for (name, value) in patch.custom {
+        let current = contact.custom.get(&name);
         if current != value.as_ref() {
-            match value {
-                Some(v) => contact.custom.insert(name.clone(), v.clone()),
-                None => contact.custom.remove(name),
-            };
             if !(is_new && value.is_none()) {
-                log.field(name, value.as_deref());
+                log.field(&name, value.as_deref());
             }
+            match value {
+                Some(v) => contact.custom.insert(name, v),
+                None => contact.custom.remove(&name),
+            };
         }
     }
     if is_new {

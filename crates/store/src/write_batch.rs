@@ -129,7 +129,7 @@ async fn write_ops(
             let Some(email) = email else { continue };
             let mut contact = validate::blank_contact(email, schema, at);
             let mut fields = FieldsJson::start(&mut log_text);
-            validate::apply(&mut contact, &patch, true, mode, at, &mut fields);
+            validate::apply(&mut contact, patch, true, mode, at, &mut fields);
             let slot = slots.len();
             by_email.insert(contact.email.as_str().to_owned(), slot);
             slots.push(contact);
@@ -166,7 +166,7 @@ async fn write_ops(
         let old_email = slots[slot].email.clone();
         let contact = &mut slots[slot];
         let mut fields = FieldsJson::start(&mut log_text);
-        validate::apply(contact, &patch, false, mode, at, &mut fields);
+        validate::apply(contact, patch, false, mode, at, &mut fields);
         current_outcome[slot] = Some(outcomes.len());
         let Some(changes) = fields.finish() else {
             outcomes.push(Outcome::Done {
