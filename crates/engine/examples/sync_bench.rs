@@ -94,9 +94,32 @@
 //! | 6. 1,000,000 org Leads → here, 0 ms (a CI run shared the cores) | 694.0 s | 162 (minimum 154) | 199 MB |
 //! | 1. 1,000,000 contacts → org Leads, 0 ms (a CI run shared the cores) | 608.4 s | 60 (minimum 52) | **211 MB** ✗ |
 //!
-//! The 1M push peaked at 102 MB before the outbox: a flush job holds its 100,000 rows as CSV
-//! cells (a `String` per cell) plus the result index keyed by the joined cells. Next: encode each
-//! row to its CSV line as it is read from the outbox and key the index by a digest of the line.
+//! The 1M push peaked at 102 MB before the outbox: a flush job held its 100,000 rows as CSV
+//! cells (a `String` per cell) plus the result index keyed by the joined cells.
+//!
+//! Then (2026-12-07, next session): Bulk rows encoded to their CSV lines as they are read from
+//! the outbox (`CsvRows`, one buffer a job) and matched back by a 128-bit digest: 1M push
+//! 211 → 200 MB only. heaptrack on a 200,000-contact push showed why: 77 MB of live heap for
+//! 157 MB RSS, the rest kept by glibc's per-thread malloc arenas (SQLite's connection threads).
+//! Same binary, 200,000 contacts, 0 ms, phase 1 peak: glibc as is 157 MB; `MALLOC_ARENA_MAX`
+//! 4: 119 MB, 2: 109 MB, 1: 94 MB; jemalloc (LD_PRELOAD) 120 MB; mimalloc 2.0 (LD_PRELOAD)
+//! 102 MB, but the mimalloc crate (3.x) as Rust's allocator 157 MB, overriding malloc 220 MB,
+//! its 2.x 136–194 MB. Chosen: arenas capped at the core count (`lb_store::malloc`, called
+//! first in `main` here and in the binary), no new dependency. Figures with both changes,
+//! release, `--latency-ms 50 --naive 1000 --forms 30` (a helper's builds ran alongside):
+//!
+//! | phase | wall | API requests | peak RSS |
+//! |---|---|---|---|
+//! | 1. 100,000 contacts → org Leads, 50 ms | 28.3 s | 7 (minimum 7) | 98 MB (was 158) |
+//! | 2. own writes read back, 50 ms | 5.8 s | 14 (minimum 14) | 102 MB |
+//! | 3. incremental, 1% each side, 50 ms | 0.9 s | 7 (minimum 7) | 102 MB |
+//! | 4. form → Lead, 50 ms | p50 270 ms, p99 304 ms | 3 per submission | |
+//! | 5. naive, 1,000 run | 52.1 s | 100,000 for 100k (14,285× phase 1) | |
+//! | 6. 100,000 org Leads → here, 50 ms (`--only pull`) | 83.4 s | 19 (minimum 19) | 130 MB |
+//! | 1. 1,000,000 contacts → org Leads, 0 ms (`--only push`) | 331.4 s | 58 (minimum 52) | **136 MB** (was 211) |
+//! | 2. 1,000,000 own writes read back, 0 ms | 51.7 s | 104 (minimum 104) | 146 MB |
+//! | 3. incremental, 1% each side (10,000 + 10,000), 0 ms | 8.4 s | 11 | 149 MB |
+//! | 6. 1,000,000 org Leads → here, 0 ms (`--only pull`) | 849.9 s | **154 (the minimum)** | **148 MB** (was 199) |
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
