@@ -10,28 +10,38 @@
 //! RSS (VmHWM) after each, to show memory stays flat whatever the file's size. The PostgreSQL
 //! database it creates is dropped at the end.
 //!
+//! `IMPORT_BENCH_PASSES=create` runs the first pass only (to profile it), `IMPORT_BENCH_BATCH=N`
+//! sets the batch size, `IMPORT_BENCH_SETTLE=1` flushes the first pass's writes to disk and
+//! waits 3 s before the second (else the kernel's write-back of the first pass runs during the
+//! second, unevenly between a fast and a slow binary).
+//!
 //! Figures, 1,000,000 rows, 2-core machine shared with other helpers' builds and benchmarks
-//! (load average 5–9 throughout: every figure is well below a quiet machine's). Baseline: the
-//! commit before the COPY / pipelined import (004a9ef), its binary run back to back with this
-//! one, three alternating runs each; median rows/s, ratio of the medians:
+//! (load average 2.2–3.0; a quiet machine does better). Baseline: 340db8d (before the packed
+//! SQLite binds and the change log written in place), its binary run alternately with this one
+//! in the same minutes, release build, `import_bench 1000000 [postgres://…]`; rows/s, median of
+//! the runs, ratio of the medians. SQLite: six pairs, the last three with IMPORT_BENCH_SETTLE=1
+//! (the re-import only compares fairly with it: without, this binary's re-import measured
+//! 0.87× — 88.7k 80.7k 73.2k against 103.4k 92.4k 83.9k — with the same instruction count).
 //!
-//! | backend    | pass      | baseline runs          | median | now runs               | median | ratio |
-//! |------------|-----------|------------------------|--------|------------------------|--------|-------|
-//! | SQLite     | create    | 14,134 20,141 20,916   | 20,141 | 21,135 27,948 14,821   | 21,135 | 1.05× |
-//! | SQLite     | re-import | 29,312 62,419 47,139   | 47,139 | 49,372 57,925 32,099   | 49,372 | 1.05× |
-//! | PostgreSQL | create    | 13,214 17,490 12,001   | 13,214 | 21,926 27,798 15,289   | 21,926 | 1.66× |
-//! | PostgreSQL | re-import | 66,922 33,034 41,268   | 41,268 | 48,980 90,348 47,483   | 48,980 | 1.19× |
+//! | backend    | pass      | baseline runs                           | median | now runs                                | median | ratio |
+//! |------------|-----------|-----------------------------------------|--------|-----------------------------------------|--------|-------|
+//! | SQLite     | create    | 59.3k 54.7k 67.9k 66.5k 61.1k 55.7k     | 60.2k  | 83.5k 76.1k 92.5k 78.1k 80.0k 77.9k     | 79.1k  | 1.31× |
+//! | SQLite     | re-import | (settled) 77.5k 96.1k 77.0k             | 77.5k  | (settled) 89.1k 78.2k 78.6k             | 78.6k  | 1.01× |
+//! | PostgreSQL | create    | 48.1k 47.1k 57.4k                       | 48.1k  | 58.3k 59.7k 64.4k                       | 59.7k  | 1.24× |
+//! | PostgreSQL | re-import | 133.1k 141.2k 183.1k                    | 141.2k | 130.2k 170.1k 176.5k                    | 170.1k | 1.21× |
 //!
-//! SQLite create, run by run against the baseline run next to it: 1.50×, 1.39×, 0.71× here and
-//! 1.24×, 1.25× in two earlier pairs of the same session (47,916 vs 38,689; 33,645 vs 26,869):
-//! median 1.25×. PostgreSQL server CPU for both passes (the postmaster's children): median
-//! 32.3 s → 27.8 s (0.86×). Peak RSS stays flat with the file's size but holds two batches now
-//! (one written while the next is read): SQLite 50–55 → 74–82 MiB, PostgreSQL 35–37 → 47–54 MiB.
-//! Where the time went (perf, baseline): SQLite half in our thread (CSV, checks, three copies
-//! of every contact, decoding the `RETURNING id, email` rows one by one through sqlx's worker
-//! channel), half in SQLite's; PostgreSQL's backend was "idle in transaction" ~40% of the
-//! samples, waiting for the client. The aim, 50,000 rows/s on create, is not shown on this
-//! loaded machine: it has to be measured again on a quiet one.
+//! Peak RSS (VmHWM): SQLite 73–89 → 48–57 MiB, PostgreSQL 48–52 → 29–38 MiB. CPU work in our
+//! process (callgrind, `IMPORT_BENCH_PASSES=create import_bench 50000`, CSV writing included):
+//! 5.47G → 3.59G instructions; SQLite's own thread 2.60G → 2.13G, the batch writer's task
+//! 2.14G → 0.73G. Where the create pass's time went before (per-phase timers, 1M rows, the
+//! batch writer is the critical path: the reader waits on it): INSERT of contacts 33%,
+//! change-log INSERT 21%, commit (WAL writes, checkpoints: kernel time) 16%, building the
+//! batch in memory (apply, change-log JSON) 13%, existing-email lookup 7%; of the
+//! instructions, a third went to sqlx's bound texts (each copied twice with two allocations on
+//! our side, once more by SQLite, all freed after). Now: one blob of texts per statement
+//! (`text_pack.rs`), the change log written as fields are applied. What remains is mostly
+//! SQLite's own insert work (b-trees, the email index, and a temporary table per row for each
+//! `CHECK (… IN (…))` constraint: lifecycle_stage, origin) and the commit.
 
 use std::io::{BufWriter, Write};
 use std::time::Instant;
@@ -110,7 +120,14 @@ async fn main() {
         Ok("create") => &["create"][..],
         _ => &["create", "re-import (no change)"][..],
     };
-    for pass in passes {
+    for (i, pass) in passes.iter().enumerate() {
+        // IMPORT_BENCH_SETTLE=1: before the second pass, the first one's writes are flushed to
+        // disk and the machine left alone a few seconds, so that the kernel's write-back of the
+        // first pass does not run during the second (it did, unevenly, between binaries).
+        if i > 0 && std::env::var("IMPORT_BENCH_SETTLE").is_ok_and(|v| v == "1") {
+            let _ = std::process::Command::new("sync").status();
+            std::thread::sleep(std::time::Duration::from_secs(3));
+        }
         let mut reader =
             std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&csv_path).unwrap());
         let started = Instant::now();
