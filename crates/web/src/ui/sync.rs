@@ -940,6 +940,43 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_banner_says_nothing_was_sent_when_the_login_could_not_be_prepared_here() {
+        let rejected = |error: &str| Health::CredentialsRejected {
+            error: error.into(),
+            description: "the private key cannot sign".into(),
+            grant: "jwt_bearer".into(),
+            guidance: vec![],
+            credentials_version: 1,
+            since: time::OffsetDateTime::UNIX_EPOCH,
+        };
+        for lang in [Lang::En, Lang::Fr] {
+            let ctx = Ctx {
+                lang,
+                user: None,
+                csrf: String::new(),
+                path: "/sync".into(),
+                alert: None,
+            };
+            let local = HealthView::of(&ctx, &rejected(lb_salesforce::AuthError::LOCAL))
+                .what_happened
+                .unwrap();
+            let refused = HealthView::of(&ctx, &rejected("invalid_grant"))
+                .what_happened
+                .unwrap();
+            assert!(local.starts_with(ctx.t("health.rejected.local")), "{local}");
+            assert!(!local.contains("local:"), "{local}");
+            assert!(
+                refused.starts_with(ctx.t("health.rejected.refused")),
+                "{refused}"
+            );
+            assert!(
+                refused.contains("(invalid_grant: the private key cannot sign)"),
+                "{refused}"
+            );
+        }
+    }
+
+    #[test]
     fn the_deletes_counts_read_as_a_sentence_of_their_non_zero_outcomes_in_both_languages() {
         let d = RecordedDeletes {
             read: 2,
