@@ -495,8 +495,8 @@ async fn insert_changes_values(
     Ok(execute_pipelined(conn, statements).await?)
 }
 
-/// The contacts with any of these emails or ids, in `IN` lists. `load_contacts` is this on
-/// SQLite; PostgreSQL binds arrays (`bulk_postgres.rs`).
+/// The contacts with any of these emails (a packed list joined to the email index) or ids (`IN`
+/// lists). `load_contacts` is this on SQLite; PostgreSQL binds arrays (`bulk_postgres.rs`).
 #[allow(dead_code)] // the PostgreSQL build uses its array version
 async fn load_contacts_in(
     conn: &mut Conn,
