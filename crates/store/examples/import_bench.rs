@@ -57,8 +57,17 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    // As the `leadbridge` binary does, before any thread starts.
+    lb_store::malloc::limit_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(run());
+}
+
+async fn run() {
     let args: Vec<String> = std::env::args().collect();
     let rows: u64 = args
         .get(1)

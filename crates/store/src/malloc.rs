@@ -3,10 +3,12 @@
 //! SQLite runs each pooled connection on a thread of its own, and glibc gives every thread
 //! that contends for `malloc` an arena of its own (up to eight per core), each keeping what
 //! was freed into it. A sync of 200,000 contacts peaked at 157 MB RSS for 77 MB of live heap
-//! (heaptrack); with the arenas capped at the core count, 109 MB (`sync_bench` header).
-//! Binaries call [`limit_arenas`] first thing in `main`.
+//! (heaptrack). Capped arenas, same run: 4 → 119 MB, 2 → 109 MB; but a 1M-row SQLite import
+//! lost ~15% of its speed at 2 (threads waiting on each other's arena lock) and nothing
+//! measurable at 4 (`sync_bench` and `import_bench` headers). Binaries call [`limit_arenas`]
+//! first thing in `main`.
 
-/// Caps glibc's malloc arenas at the number of cores (at least 2), unless the user set
+/// Caps glibc's malloc arenas at twice the number of cores (at least 4), unless the user set
 /// `MALLOC_ARENA_MAX` or `GLIBC_TUNABLES` (theirs wins). Elsewhere than glibc, nothing.
 pub fn limit_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -17,7 +19,7 @@ pub fn limit_arenas() {
             return;
         }
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let arenas = libc::c_int::try_from(cores.max(2)).unwrap_or(libc::c_int::MAX);
+        let arenas = libc::c_int::try_from((2 * cores).max(4)).unwrap_or(libc::c_int::MAX);
         // SAFETY: mallopt only sets a malloc parameter; M_ARENA_MAX takes any positive count
         // and applies to arenas created from now on.
         #[allow(unsafe_code)]
