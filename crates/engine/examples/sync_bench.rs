@@ -358,14 +358,8 @@ fn line(name: &str, wall: Duration, records: usize, requests: u64) {
 }
 
 fn main() {
-    // As the `leadbridge` binary does, before any thread starts.
-    lb_store::malloc::limit_arenas();
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(run());
+    // Arenas capped as the `leadbridge` binary caps them, before any thread starts.
+    lb_store::malloc::runtime().block_on(run());
 }
 
 async fn run() {

@@ -28,3 +28,13 @@ pub fn limit_arenas() {
         }
     }
 }
+
+/// A multi-threaded tokio runtime built after [`limit_arenas`]: the benchmarks' `main`
+/// (`runtime().block_on(run())`), so their memory and speed are the binary's.
+pub fn runtime() -> tokio::runtime::Runtime {
+    limit_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}

@@ -77,13 +77,8 @@ fn summary(name: &str, mut latencies: Vec<Duration>, errors: u64, elapsed: Durat
 }
 
 fn main() {
-    // As the `leadbridge` binary does, before any thread starts.
-    lb_store::malloc::limit_arenas();
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(run());
+    // Arenas capped as the `leadbridge` binary caps them, before any thread starts.
+    lb_store::malloc::runtime().block_on(run());
 }
 
 async fn run() {
