@@ -42,6 +42,22 @@
 //! (`text_pack.rs`), the change log written as fields are applied. What remains is mostly
 //! SQLite's own insert work (b-trees, the email index, and a temporary table per row for each
 //! `CHECK (… IN (…))` constraint: lifecycle_stage, origin) and the commit.
+//!
+//! Lead engineer's check at the end of the session, quiet machine (load < 1.4, nothing else
+//! running), `IMPORT_BENCH_SETTLE=1`, glibc arenas capped at 4 as the binary caps them here,
+//! alternated with the 340db8d binary (which ignores the settle):
+//!
+//! | backend    | pass      | 340db8d        | now            | ratio |
+//! |------------|-----------|----------------|----------------|-------|
+//! | SQLite     | create    | 71,166  65,747 | 90,856  93,017 | 1.35× |
+//! | SQLite     | re-import | 54,869  47,961 | 42,459  43,920 | 0.84× |
+//! | PostgreSQL | create    | 60,819  61,672 | 68,945  69,477 | 1.13× |
+//! | PostgreSQL | re-import | 188,782 191,322| 178,134 178,794| 0.94× |
+//!
+//! The SQLite re-import (every row unchanged) varies from run to run far more than the create
+//! (42–65k in this session's runs of the same binary, with the first pass's data still being
+//! written back by the kernel); its instruction count did not change. Capping arenas at 2
+//! instead of 4 cost the import ~15% (create 56.8k vs 65.9k under load), hence 2 × cores.
 
 use std::io::{BufWriter, Write};
 use std::time::Instant;
