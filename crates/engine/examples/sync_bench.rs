@@ -104,9 +104,9 @@
 //! Same binary, 200,000 contacts, 0 ms, phase 1 peak: glibc as is 157 MB; `MALLOC_ARENA_MAX`
 //! 4: 119 MB, 2: 109 MB, 1: 94 MB; jemalloc (LD_PRELOAD) 120 MB; mimalloc 2.0 (LD_PRELOAD)
 //! 102 MB, but the mimalloc crate (3.x) as Rust's allocator 157 MB, overriding malloc 220 MB,
-//! its 2.x 136–194 MB. Chosen: arenas capped at the core count (`lb_store::malloc`, called
-//! first in `main` here and in the binary), no new dependency. Figures with both changes,
-//! release, `--latency-ms 50 --naive 1000 --forms 30` (a helper's builds ran alongside):
+//! its 2.x 136–194 MB. Chosen: arenas capped (`lb_store::malloc`, called first in `main` here
+//! and in the binary), no new dependency. Figures with both changes and the cap at 2 (the core
+//! count), release, `--latency-ms 50 --naive 1000 --forms 30` (a helper's builds ran alongside):
 //!
 //! | phase | wall | API requests | peak RSS |
 //! |---|---|---|---|
@@ -120,6 +120,10 @@
 //! | 2. 1,000,000 own writes read back, 0 ms | 51.7 s | 104 (minimum 104) | 146 MB |
 //! | 3. incremental, 1% each side (10,000 + 10,000), 0 ms | 8.4 s | 11 | 149 MB |
 //! | 6. 1,000,000 org Leads → here, 0 ms (`--only pull`) | 849.9 s | **154 (the minimum)** | **148 MB** (was 199) |
+//!
+//! The cap is now 2 × cores (4 here): at 2 a 1M-row import ran ~15% slower (`import_bench`).
+//! At 4, 1M, 0 ms (a CI run shared the cores): push 468.4 s, 60 requests, **144 MB** (read-back
+//! 151 MB, incremental 168 MB); pull 349.1 s, 154 requests, **155 MB**.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
