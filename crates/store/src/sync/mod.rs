@@ -434,10 +434,17 @@ pub(crate) fn parse_object(raw: &str) -> Result<SObject, StoreError> {
 pub(crate) mod test_db {
     use crate::{Database, Store};
 
-    /// A fresh database on the test server (`TEST_POSTGRES_URL`), or `None`.
-    async fn postgres(prefix: &str) -> Option<Store> {
+    /// A fresh database on the test server (`TEST_POSTGRES_URL`) and its name, or `None`
+    /// (never on CI).
+    async fn postgres(prefix: &str) -> Option<(Store, String)> {
         use sqlx::Connection;
-        let admin_url = std::env::var("TEST_POSTGRES_URL").ok()?;
+        let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must set TEST_POSTGRES_URL"
+            );
+            return None;
+        };
         let name = format!("t_{prefix}_{}", uuid::Uuid::new_v4().simple());
         let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
@@ -446,23 +453,34 @@ pub(crate) mod test_db {
             .unwrap();
         let mut url = url::Url::parse(&admin_url).unwrap();
         url.set_path(&name);
-        Some(
-            Store::open(&Database::from_url(url.as_str()).unwrap())
-                .await
-                .unwrap(),
-        )
+        let store = Store::open(&Database::from_url(url.as_str()).unwrap())
+            .await
+            .unwrap();
+        Some((store, name))
     }
 
-    /// Runs `f` on a fresh SQLite store, then on a fresh PostgreSQL one if configured.
+    /// Runs `f` on a fresh SQLite store, then on a fresh PostgreSQL one if configured (that
+    /// database is dropped after).
     pub(crate) async fn both(prefix: &str, f: impl AsyncFn(&Store)) {
+        use sqlx::Connection;
         let dir = tempfile::tempdir().unwrap();
         let sqlite = Store::open(&Database::in_data_dir(&dir.path().join("data")))
             .await
             .unwrap();
         f(&sqlite).await;
-        match postgres(prefix).await {
-            Some(pg) => f(&pg).await,
-            None => eprintln!("TEST_POSTGRES_URL not set: PostgreSQL variant not run"),
-        }
+        let Some((pg, name)) = postgres(prefix).await else {
+            eprintln!("TEST_POSTGRES_URL not set: PostgreSQL variant not run");
+            return;
+        };
+        f(&pg).await;
+        pg.close().await;
+        let admin_url = std::env::var("TEST_POSTGRES_URL").unwrap();
+        let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut admin)
+        .await
+        .unwrap();
     }
 }

@@ -322,9 +322,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::Store;
     use crate::model::Origin;
     use crate::sync::{BatchCommit, NewRun, StoredLink};
-    use crate::{Database, Store};
 
     fn link(contact: ContactId, org: &str) -> StoredLink {
         StoredLink {
@@ -454,43 +454,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn deletes_on_sqlite() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&Database::in_data_dir(&dir.path().join("data")))
-            .await
-            .unwrap();
-        scenario(&store).await;
-    }
-
-    #[tokio::test]
-    async fn deletes_on_postgres() {
-        use sqlx::Connection;
-        let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI must set TEST_POSTGRES_URL"
-            );
-            eprintln!("TEST_POSTGRES_URL not set: PostgreSQL variant not run");
-            return;
-        };
-        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let mut url = url::Url::parse(&admin_url).unwrap();
-        url.set_path(&name);
-        let store = Store::open(&Database::from_url(url.as_str()).unwrap())
-            .await
-            .unwrap();
-        scenario(&store).await;
-        store.close().await;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    async fn deletes_on_both_backends() {
+        crate::sync::test_db::both("tomb", scenario).await;
     }
 }
