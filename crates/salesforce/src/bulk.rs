@@ -6,7 +6,8 @@
 //!   `BulkConfig::poll_initial` up to `poll_max`; an ingest job's first wait is at least the
 //!   time its rows take at [`INGEST_ROWS_PER_SEC`], as polling sooner cannot find it done),
 //!   then one request per result file or page.
-//! - The CSV is encoded while it is sent (a stream of encoded chunks), never held twice.
+//! - The CSV is held once ([`CsvRows`]: rows encoded as they are added) and sent as a stream
+//!   of chunks copied from it; results are matched by a digest of each line, not a copy.
 //! - Every input row gets exactly one outcome. Salesforce's result files echo the uploaded
 //!   columns but not the row order, so rows are matched back by their uploaded values (rows
 //!   with identical values are interchangeable and taken in order). A row that appears in no
